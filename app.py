@@ -1,0 +1,31 @@
+"""Switchboard's Lambda handlers. Each parses its event, calls one use case, renders the answer;
+everything else lives in ``chalicelib``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib import bootstrap
+from chalicelib.adapters.turn_events import parse_turn_event, render_fallback_answer, render_turn_answer
+from chalicelib.observability import logger, metrics
+
+app = Chalice(app_name="switchboard")
+
+
+@app.lambda_function(name="turn")
+@metrics.log_metrics
+def turn(event: Any, context: Any) -> dict[str, Any]:
+    """One caller turn from Amazon Connect (Invoke Lambda block) or a Lex V2 code hook."""
+    try:
+        services = bootstrap.container()
+        deadline = services.turn_deadline(context)
+        request = parse_turn_event(event, services.settings.max_utterance_chars)
+        logger.append_keys(contact_id=request.contact_id, turn=request.seq)
+        result = services.handle_turn(request, deadline)
+        return render_turn_answer(event, result)
+    except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
+        return render_fallback_answer(event, exc)
+    finally:
+        logger.remove_keys(["contact_id", "turn"])

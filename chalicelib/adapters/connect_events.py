@@ -1,0 +1,196 @@
+"""Amazon Connect "Invoke AWS Lambda function" events in, STRING_MAP answers out.
+
+The event (``Name: ContactFlowEvent``) is parsed leniently where Connect is lenient: unknown
+fields are ignored, ``CustomerEndpoint``/``Queue``/``SystemEndpoint``/``MediaStreams`` may be
+null, and enum values we do not know (a new ``Channel`` or ``InitiationMethod``) are kept as
+``UNKNOWN`` instead of failing the call. It is strict where a wrong value would corrupt state:
+``ContactId`` must be there, and the ``turn`` attribute must be a positive integer.
+
+The flow passes the caller's words as the block parameter ``utterance`` (from
+``$.Lex.InputTranscript`` or ``$.StoredCustomerInput``) and keeps the ``turn`` we return in a
+contact attribute of the same name, which comes back in ``Details.ContactData.Attributes``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
+from chalicelib.domain.ssml import render_ssml
+from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
+
+# Connect rejects a STRING_MAP answer of 32 KB or more of UTF-8.
+MAX_RESPONSE_BYTES = 32 * 1024 - 1
+TURN_ATTRIBUTE = "turn"
+UTTERANCE_PARAMETER = "utterance"
+
+
+class ContactChannel(StrEnum):
+    VOICE = "VOICE"
+    CHAT = "CHAT"
+    TASK = "TASK"
+    EMAIL = "EMAIL"
+    UNKNOWN = "UNKNOWN"
+
+
+class ContactInitiationMethod(StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+    TRANSFER = "TRANSFER"
+    QUEUE_TRANSFER = "QUEUE_TRANSFER"
+    CALLBACK = "CALLBACK"
+    API = "API"
+    DISCONNECT = "DISCONNECT"
+    MONITOR = "MONITOR"
+    EXTERNAL_OUTBOUND = "EXTERNAL_OUTBOUND"
+    WEBRTC_API = "WEBRTC_API"
+    AGENT_REPLY = "AGENT_REPLY"
+    FLOW = "FLOW"
+    UNKNOWN = "UNKNOWN"
+
+
+def _known_or_unknown(enum: type[StrEnum], value: object) -> object:
+    if value is None or isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        return enum("UNKNOWN")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ConnectEndpoint(_Lenient):
+    Address: str | None = None
+    Type: str | None = None
+
+
+class ConnectQueue(_Lenient):
+    ARN: str | None = None
+    Name: str | None = None
+    OutboundCallerId: ConnectEndpoint | None = None
+
+
+class ConnectAudioStream(_Lenient):
+    StreamARN: str | None = None
+    StartTimestamp: str | None = None
+    StopTimestamp: str | None = None
+    StartFragmentNumber: str | None = None
+
+
+class ConnectCustomerMedia(_Lenient):
+    Audio: ConnectAudioStream | None = None
+
+
+class ConnectMediaStreams(_Lenient):
+    Customer: ConnectCustomerMedia | None = None
+
+
+class ConnectContactData(_Lenient):
+    ContactId: str = Field(min_length=1)
+    Attributes: dict[str, str] = Field(default_factory=dict)
+    Channel: ContactChannel | None = None
+    InitiationMethod: ContactInitiationMethod | None = None
+    InitialContactId: str | None = None
+    PreviousContactId: str | None = None
+    InstanceARN: str | None = None
+    LanguageCode: str | None = None
+    CustomerEndpoint: ConnectEndpoint | None = None
+    SystemEndpoint: ConnectEndpoint | None = None
+    Queue: ConnectQueue | None = None
+    MediaStreams: ConnectMediaStreams | None = None
+
+    @field_validator("Attributes", mode="before")
+    @classmethod
+    def _null_attributes(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @field_validator("Channel", mode="before")
+    @classmethod
+    def _channel(cls, value: object) -> object:
+        return _known_or_unknown(ContactChannel, value)
+
+    @field_validator("InitiationMethod", mode="before")
+    @classmethod
+    def _initiation(cls, value: object) -> object:
+        return _known_or_unknown(ContactInitiationMethod, value)
+
+
+class ConnectDetails(_Lenient):
+    ContactData: ConnectContactData
+    Parameters: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("Parameters", mode="before")
+    @classmethod
+    def _null_parameters(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+class ContactFlowEvent(_Lenient):
+    Name: Literal["ContactFlowEvent"]
+    Details: ConnectDetails
+
+
+def is_connect_event(event: object) -> bool:
+    return isinstance(event, dict) and ("Details" in event or "Name" in event)
+
+
+def parse_sequence(value: str | None) -> int:
+    """The turn sequence from the flow's attribute: absent on the first turn."""
+    if value is None or value == "":
+        return 1
+    if not value.isdigit() or int(value) < 1:
+        raise EventMalformedError("the turn attribute is not a positive integer")
+    return int(value)
+
+
+def parse_connect_turn(event: dict[str, Any]) -> TurnRequest:
+    """The caller's turn in a Connect ``ContactFlowEvent``.
+
+    Raises:
+        EventTypeUnknownError: ``Name`` is not ``ContactFlowEvent``.
+        EventMalformedError: required fields are missing or of the wrong type.
+    """
+    name = event.get("Name")
+    if name is not None and name != "ContactFlowEvent":
+        raise EventTypeUnknownError(f"Connect event Name {str(name)[:40]!r} is not handled")
+    try:
+        parsed = ContactFlowEvent.model_validate(event)
+    except ValidationError as exc:
+        raise EventMalformedError(f"ContactFlowEvent invalid at {_error_locations(exc)}") from exc
+    data = parsed.Details.ContactData
+    return TurnRequest(
+        contact_id=data.ContactId,
+        seq=parse_sequence(data.Attributes.get(TURN_ATTRIBUTE)),
+        utterance=parsed.Details.Parameters.get(UTTERANCE_PARAMETER, ""),
+        source=Source.CONNECT,
+        channel=(data.Channel or ContactChannel.VOICE).value,
+        language=data.LanguageCode,
+    )
+
+
+def render_connect_answer(reply: Reply, next_seq: int) -> dict[str, str]:
+    """The flat string map the flow reads as ``$.External.*``."""
+    answer = {
+        "action": reply.action.value,
+        "prompt": render_ssml(reply.speech),
+        TURN_ATTRIBUTE: str(next_seq),
+        "intent": reply.intent,
+        "tier": str(reply.tier),
+    }
+    if reply.action is Action.HANDOVER and reply.queue:
+        answer["queue"] = reply.queue
+    if len(json.dumps(answer, ensure_ascii=False).encode("utf-8")) > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError("answer exceeds Connect's 32 KB STRING_MAP limit")
+    return answer
+
+
+def _error_locations(exc: ValidationError) -> str:
+    """Where validation failed, without the values (they may hold PII)."""
+    return ", ".join(".".join(str(p) for p in err["loc"]) + f" ({err['type']})" for err in exc.errors()[:5])

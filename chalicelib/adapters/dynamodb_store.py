@@ -1,0 +1,150 @@
+"""``SessionStore`` on one DynamoDB table.
+
+Key schema (declared in ``infra/template.json``; a test checks they agree):
+
+=========  =====================  ==================  ====================================
+item       pk                     sk                  other attributes
+=========  =====================  ==================  ====================================
+session    ``CONTACT#<id>``       ``SESSION``         version (N), last_seq, status, state
+turn       ``CONTACT#<id>``       ``TURN#<seq:06d>``  seq (N), digest, record
+=========  =====================  ==================  ====================================
+
+Every item carries ``expires_at`` (N, epoch seconds), the table's TTL attribute. DynamoDB
+deletes expired items up to days late, so reads treat them as absent and conditions treat them
+as free.
+
+A new turn costs one strongly consistent ``GetItem`` and one ``TransactWriteItems`` whose two
+puts are conditional: the turn item must not exist, and the session must still have the
+version it was read at. botocore fills the transaction's ``ClientRequestToken`` once per call,
+so its own retry after a timeout cannot apply the write twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.session_codec import session_from_json, session_to_json, turn_from_json, turn_to_json
+from chalicelib.domain.session import Session, TurnRecord
+from chalicelib.errors import (
+    SessionVersionConflictError,
+    StoreUnavailableError,
+    TurnAlreadyRecordedError,
+)
+
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+TTL_ATTRIBUTE = "expires_at"
+SESSION_SK = "SESSION"
+
+_FREE = f"attribute_not_exists({SORT_KEY}) OR {TTL_ATTRIBUTE} <= :now"
+
+
+def contact_pk(contact_id: str) -> str:
+    return f"CONTACT#{contact_id}"
+
+
+def turn_sk(seq: int) -> str:
+    return f"TURN#{seq:06d}"
+
+
+class DynamoDbSessionStore:
+    """Sessions and turns in DynamoDB, through a low-level boto3 client."""
+
+    def __init__(self, client: Any, table_name: str, ttl_seconds: int) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl_seconds = ttl_seconds
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        item = self._get(contact_pk(contact_id), SESSION_SK, now_ms)
+        if item is None:
+            return None
+        return session_from_json(item["state"]["S"], int(item["version"]["N"]))
+
+    def load_turn(self, contact_id: str, seq: int, now_ms: int) -> TurnRecord | None:
+        item = self._get(contact_pk(contact_id), turn_sk(seq), now_ms)
+        return None if item is None else turn_from_json(item["record"]["S"])
+
+    def commit_turn(self, turn: TurnRecord, session: Session, now_ms: int) -> Session:
+        stored = session.evolve(version=session.version + 1)
+        pk = contact_pk(session.contact_id)
+        expires_at = {"N": str(now_ms // 1000 + self._ttl_seconds)}
+        now = {":now": {"N": str(now_ms // 1000)}}
+        if session.version == 0:
+            session_condition, session_values = _FREE, now
+        else:
+            session_condition, session_values = "version = :expected", {":expected": {"N": str(session.version)}}
+        turn_item = {
+            PARTITION_KEY: {"S": pk},
+            SORT_KEY: {"S": turn_sk(turn.seq)},
+            "seq": {"N": str(turn.seq)},
+            "digest": {"S": turn.digest},
+            "record": {"S": turn_to_json(turn)},
+            TTL_ATTRIBUTE: expires_at,
+        }
+        session_item = {
+            PARTITION_KEY: {"S": pk},
+            SORT_KEY: {"S": SESSION_SK},
+            "version": {"N": str(stored.version)},
+            "last_seq": {"N": str(stored.last_seq)},
+            "status": {"S": stored.status.value},
+            "state": {"S": session_to_json(stored)},
+            TTL_ATTRIBUTE: expires_at,
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": turn_item, "ConditionExpression": _FREE,
+                             "ExpressionAttributeValues": now}},
+                    {"Put": {"TableName": self._table, "Item": session_item, "ConditionExpression": session_condition,
+                             "ExpressionAttributeValues": session_values}},
+                ]
+            )  # fmt: skip
+        except ClientError as exc:
+            raise _commit_error(exc, turn, session) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"DynamoDB transaction failed: {type(exc).__name__}") from exc
+        return stored
+
+    def _get(self, pk: str, sk: str, now_ms: int) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise StoreUnavailableError(f"DynamoDB GetItem failed: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"DynamoDB GetItem failed: {type(exc).__name__}") from exc
+        item: dict[str, Any] | None = response.get("Item")
+        if item is None or _expired(item, now_ms):
+            return None
+        return item
+
+
+def _expired(item: dict[str, Any], now_ms: int) -> bool:
+    expires = item.get(TTL_ATTRIBUTE, {}).get("N")
+    return expires is not None and int(expires) <= now_ms // 1000
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _commit_error(exc: ClientError, turn: TurnRecord, session: Session) -> Exception:
+    """Map a failed transaction to what the use case should do about it."""
+    code = _code(exc)
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        turn_reason, session_reason = (reasons + ["None", "None"])[:2]
+        if turn_reason == "ConditionalCheckFailed":
+            return TurnAlreadyRecordedError(f"turn {turn.seq} is already recorded")
+        if session_reason == "ConditionalCheckFailed" or "TransactionConflict" in reasons:
+            return SessionVersionConflictError(f"session changed since version {session.version}")
+        return StoreUnavailableError(f"DynamoDB transaction cancelled: {reasons}")
+    if code in ("TransactionConflictException", "TransactionInProgressException"):
+        return SessionVersionConflictError(f"DynamoDB {code}")
+    return StoreUnavailableError(f"DynamoDB TransactWriteItems failed: {code}")

@@ -1,0 +1,205 @@
+"""Tier-0 dialogue: given the session and the caller's words, the reply and the next session.
+
+Also decides how a delivered turn relates to what is stored (new, or a redelivery of a turn
+already answered), since that is a rule about sequences, not about storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.domain.conversation import Action, Message, Reply, Role, SpeechPart, TurnRequest
+from chalicelib.domain.rules import Intent, Understanding, classify
+from chalicelib.domain.session import LastTurn, Pending, PendingKind, Session, SessionStatus, TurnRecord
+
+
+@dataclass(frozen=True)
+class DialoguePolicy:
+    history_limit: int = 24
+    misunderstandings_before_handover: int = 3
+    default_queue: str = "GeneralSupport"
+
+
+# --- how a delivery relates to the stored session ---------------------------------------------
+
+
+class DeliveryKind(StrEnum):
+    NEW = "new"  # process as turn ``seq``
+    DUPLICATE = "duplicate"  # answered before: return the stored reply
+    CHECK_STORED_TURN = "check_stored_turn"  # an older sequence: compare with its stored record
+
+
+@dataclass(frozen=True)
+class Delivery:
+    kind: DeliveryKind
+    seq: int
+    reply: Reply | None = None
+
+
+def classify_delivery(session: Session | None, request: TurnRequest) -> Delivery:
+    """Decide whether ``request`` is a new turn or a redelivery of one already answered.
+
+    A redelivery (Connect's retry, Lambda's retry, a concurrent duplicate) carries the same
+    sequence and the same words as the stored turn. A request whose sequence is taken by a
+    turn with *other* words is a new turn: the flow kept an old sequence (for example after a
+    fallback answer that did not advance it), so it is numbered after the newest stored turn.
+    """
+    if session is None or session.last_turn is None:
+        return Delivery(DeliveryKind.NEW, max(request.seq, 1))
+    last = session.last_turn
+    if request.seq > last.seq:
+        return Delivery(DeliveryKind.NEW, request.seq)
+    if request.digest == last.digest:
+        return Delivery(DeliveryKind.DUPLICATE, last.seq, last.reply)
+    if request.seq < last.seq:
+        return Delivery(DeliveryKind.CHECK_STORED_TURN, request.seq)
+    return Delivery(DeliveryKind.NEW, last.seq + 1)
+
+
+def resolve_stored_turn(session: Session, request: TurnRequest, stored: TurnRecord | None) -> Delivery:
+    """Finish ``CHECK_STORED_TURN``: a redelivery if the stored turn has the same words."""
+    if stored is not None and stored.digest == request.digest:
+        return Delivery(DeliveryKind.DUPLICATE, stored.seq, stored.reply)
+    return Delivery(DeliveryKind.NEW, session.last_seq + 1)
+
+
+# --- the reply -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """A decided turn: what to store and what to answer."""
+
+    record: TurnRecord
+    session: Session  # the new state; its ``version`` is still the one it was computed from
+
+    @property
+    def reply(self) -> Reply:
+        return self.record.reply
+
+
+GREETING = "Hi, thanks for calling. How can I help you today?"
+ANYTHING_ELSE = "Is there anything else I can help you with?"
+HANDOVER = "Let me connect you with someone who can help. Please stay on the line."
+GOODBYE = "Thanks for calling. Goodbye."
+CANNOT_HELP_YET = "I'm sorry, I can't help with that yet. You can say agent at any time to speak with a person."
+NOT_UNDERSTOOD_YES_NO = "Sorry, I'm not sure what that refers to. How can I help you today?"
+ASK_ACCOUNT_AGAIN = "Sorry about that. Please say your account number again, one digit at a time."
+FALLBACK_SAY_AGAIN = "Sorry, I didn't catch that. Could you say it again?"
+FALLBACK_TROUBLE = "Sorry, I'm having a little trouble right now. Could you say that again?"
+
+
+def _speak(text: str, intent: str, reasons: tuple[str, ...], action: Action = Action.SPEAK, queue: str | None = None) -> Reply:
+    return Reply(action=action, speech=(SpeechPart(text),), intent=intent, tier=0, reasons=reasons, queue=queue)
+
+
+def decide_turn(
+    session: Session | None, request: TurnRequest, seq: int, now_ms: int, policy: DialoguePolicy
+) -> TurnOutcome:
+    """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session."""
+    current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
+    understanding = classify(request.utterance)
+    reply, changes = _respond(current, understanding, policy)
+    history = (
+        *current.history,
+        Message(Role.CALLER, request.utterance, seq),
+        Message(Role.ASSISTANT, reply.text, seq),
+    )[-policy.history_limit :]
+    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(reply.action, current.status)
+    new_session = current.evolve(
+        updated_at_ms=now_ms,
+        status=status,
+        last_seq=seq,
+        last_turn=LastTurn(seq=seq, digest=request.digest, reply=reply),
+        history=history,
+        **changes,
+    )
+    record = TurnRecord(
+        contact_id=request.contact_id,
+        seq=seq,
+        digest=request.digest,
+        caller=request.utterance,
+        reply=reply,
+        source=request.source.value,
+        received_at_ms=now_ms,
+    )
+    return TurnOutcome(record=record, session=new_session)
+
+
+def _respond(session: Session, heard: Understanding, policy: DialoguePolicy) -> tuple[Reply, dict[str, object]]:
+    """The reply to ``heard`` and the session fields it changes."""
+    reasons = (f"tier0:{heard.rule}",)
+    pending = session.pending
+    understood = {"misunderstandings": 0}
+
+    if session.status is SessionStatus.ENDED:
+        return _speak(GOODBYE, "goodbye", (*reasons, "session_ended"), Action.END), {}
+    if heard.intent is Intent.AGENT:
+        reply = _speak(HANDOVER, heard.intent, (*reasons, "handover:caller_asked"), Action.HANDOVER, policy.default_queue)
+        return reply, {**understood, "pending": None}
+    if heard.intent is Intent.GOODBYE:
+        return _speak(GOODBYE, heard.intent, reasons, Action.END), {**understood, "pending": None}
+    if heard.intent is Intent.ACCOUNT_DIGITS and heard.digits:
+        speech = (SpeechPart("I heard "), SpeechPart(heard.digits, say_as="digits"), SpeechPart(". Is that right?"))
+        reply = Reply(Action.SPEAK, speech, heard.intent, 0, reasons)
+        return reply, {**understood, "pending": Pending(PendingKind.CONFIRM_ACCOUNT, heard.digits)}
+    if heard.intent is Intent.REPEAT:
+        previous = session.last_turn.reply if session.last_turn else None
+        if previous is None:
+            return _speak(GREETING, heard.intent, reasons), understood
+        return Reply(Action.SPEAK, previous.speech, heard.intent, 0, reasons, previous.queue), {}
+    if heard.intent in (Intent.YES, Intent.NO) and pending is not None:
+        return _answer_pending(pending, heard, reasons, understood)
+    if heard.intent is Intent.GREETING:
+        return _speak(GREETING, heard.intent, reasons), understood
+    if heard.intent is Intent.THANKS:
+        text = "You're welcome. " + ANYTHING_ELSE
+        return _speak(text, heard.intent, reasons), {**understood, "pending": Pending(PendingKind.ANYTHING_ELSE)}
+    return _not_understood(session, heard, reasons, policy)
+
+
+def _answer_pending(
+    pending: Pending, heard: Understanding, reasons: tuple[str, ...], understood: dict[str, object]
+) -> tuple[Reply, dict[str, object]]:
+    yes = heard.intent is Intent.YES
+    if pending.kind is PendingKind.CONFIRM_ACCOUNT:
+        if yes:
+            text = "Thank you, I've noted that account number. How can I help you with it today?"
+            return _speak(text, "confirm_account", reasons), {**understood, "account_number": pending.value, "pending": None}
+        return _speak(ASK_ACCOUNT_AGAIN, "reject_account", reasons), {
+            **understood,
+            "pending": Pending(PendingKind.ACCOUNT_NUMBER),
+        }
+    if pending.kind is PendingKind.ANYTHING_ELSE:
+        if yes:
+            return _speak("Sure, what else can I help you with?", "anything_else", reasons), {**understood, "pending": None}
+        return _speak(GOODBYE, "nothing_else", reasons, Action.END), {**understood, "pending": None}
+    # ACCOUNT_NUMBER: we asked for digits and got yes/no.
+    return _speak("Please say the account number one digit at a time.", "account_number", reasons), understood
+
+
+def _not_understood(
+    session: Session, heard: Understanding, reasons: tuple[str, ...], policy: DialoguePolicy
+) -> tuple[Reply, dict[str, object]]:
+    count = session.misunderstandings + 1
+    if count >= policy.misunderstandings_before_handover:
+        reply = _speak(
+            HANDOVER,
+            heard.intent,
+            (*reasons, "handover:repeated_misunderstanding"),
+            Action.HANDOVER,
+            policy.default_queue,
+        )
+        return reply, {"misunderstandings": count, "pending": None}
+    text = NOT_UNDERSTOOD_YES_NO if heard.intent in (Intent.YES, Intent.NO) else CANNOT_HELP_YET
+    return _speak(text, heard.intent, (*reasons, "not_handled_by_rules")), {"misunderstandings": count}
+
+
+def fallback_reply(reason: str, *, input_problem: bool) -> Reply:
+    """The safe answer when a turn cannot be processed: ask again, change nothing.
+
+    ``input_problem`` says the caller's input was the problem (empty, garbled) rather than us.
+    """
+    text = FALLBACK_SAY_AGAIN if input_problem else FALLBACK_TROUBLE
+    return _speak(text, "fallback", (f"fallback:{reason}",))

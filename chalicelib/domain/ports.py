@@ -1,0 +1,46 @@
+"""The roles outside systems play for the use cases, as Protocols."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chalicelib.domain.session import Session, TurnRecord
+
+
+class SessionStore(Protocol):
+    """Where sessions and turn records live.
+
+    Implementations ignore items whose TTL has passed (the database deletes them late).
+    """
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        """The session, strongly consistent, or None if there is none (or it expired)."""
+        ...
+
+    def load_turn(self, contact_id: str, seq: int, now_ms: int) -> TurnRecord | None:
+        """A stored turn record, or None."""
+        ...
+
+    def commit_turn(self, turn: TurnRecord, session: Session, now_ms: int) -> Session:
+        """Store the turn and the session atomically; return the session as stored.
+
+        ``session.version`` is the version the change was computed from: the write succeeds
+        only if the stored session still has it (0: no session stored yet), and the stored
+        session gets ``version + 1``.
+
+        Raises:
+            TurnAlreadyRecordedError: a turn with this sequence is stored already.
+            SessionVersionConflictError: the session changed since it was read.
+            StoreUnavailableError: the store failed or timed out.
+        """
+        ...
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int:
+        """Wall-clock time, epoch milliseconds (for timestamps and TTL)."""
+        ...
+
+    def monotonic_ms(self) -> float:
+        """A monotonic clock in milliseconds (for durations and deadlines)."""
+        ...

@@ -1,0 +1,158 @@
+"""Tier 0: what can be understood by rules alone, without a model.
+
+Callers do not talk like forms: they hesitate ("um, yeah"), correct themselves ("four four
+seven, no sorry, four four eight"), read numbers digit by digit ("double five", "oh" for zero)
+and shout "agent!". ``classify`` recognises the few intents that rules handle reliably and says
+``UNKNOWN`` for everything else, so a later tier can take it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Intent(StrEnum):
+    AGENT = "agent"
+    GOODBYE = "goodbye"
+    ACCOUNT_DIGITS = "account_digits"
+    REPEAT = "repeat"
+    YES = "yes"
+    NO = "no"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Understanding:
+    intent: Intent
+    digits: str | None = None
+    # Which rule matched, for the turn's recorded reasons.
+    rule: str = ""
+
+
+_FILLERS = re.compile(r"\b(um+|uh+|uhm|erm?|hmm+|ah+|like|you know|i mean|well|so|okay so|oh well)\b")
+_PUNCT = re.compile(r"[^\w\s']")
+_SPACES = re.compile(r"\s+")
+
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_REPEATERS = {"double": 2, "triple": 3}
+# After one of these the caller restates the number: keep only what follows.
+_CORRECTION = re.compile(r"\b(no wait|no sorry|sorry|wait|actually|i mean|let me start again|scratch that|no no)\b")
+
+_AGENT = re.compile(
+    r"\b(agent|representative|rep|operator|human|real person|live person|actual person|"
+    r"someone real|somebody real|a person|speak to someone|talk to someone|speak to somebody|"
+    r"talk to somebody|customer service person)\b"
+)
+_GOODBYE = re.compile(
+    r"\b(bye|goodbye|good bye|that's all|that is all|that's everything|that's it|nothing else|"
+    r"no more questions|i'm done|im done|hang up|have a good (?:day|one|night))\b"
+)
+_REPEAT = re.compile(
+    r"\b(repeat|say that again|say it again|come again|pardon|what did you say|one more time|"
+    r"didn't catch|did not catch|didn't hear|did not hear|sorry what|what was that)\b"
+)
+_YES = re.compile(r"^(yes|yeah|yep|yup|ya|yes please|correct|that's right|that is right|right|sure|uh huh|affirmative|"
+                  r"ok|okay|exactly|that's correct|yes that's right|yes it is|it is|yes correct)$")  # fmt: skip
+_NO = re.compile(r"^(no|nope|nah|no thanks|no thank you|wrong|that's wrong|that's not right|incorrect|"
+                 r"not right|no it's not|no it isn't|negative)$")  # fmt: skip
+_GREETING_CUES = frozenset({"hi", "hello", "hey", "hiya", "morning", "afternoon", "evening"})
+_GREETING_WORDS = _GREETING_CUES | {"good", "there", "yes", "yeah", "oh"}
+# Said as one word of assent; the filler list would otherwise eat their first half.
+_ASSENT_SOUNDS = re.compile(r"\b(uh huh|mm hmm|mhm|uh-huh|mm-hmm)\b")
+_THANKS = re.compile(r"^(thanks|thank you|thanks a lot|thank you so much|thank you very much|great thanks|"
+                     r"great thank you|perfect thanks|perfect thank you|ok thanks|okay thanks|ok thank you|"
+                     r"okay thank you|cheers|that's great thanks|that's great thank you|awesome thanks)$")  # fmt: skip
+_POLITE_TAIL = re.compile(r"\b(please|thanks|thank you|thank you very much|there)$")
+
+MIN_ACCOUNT_DIGITS = 4
+
+
+def normalize(utterance: str) -> str:
+    """Lower-case, drop punctuation and hesitations, fold white space."""
+    text = _ASSENT_SOUNDS.sub(" yes ", utterance.lower().replace("’", "'"))
+    text = _PUNCT.sub(" ", text)
+    text = _FILLERS.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _strip_polite(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = _POLITE_TAIL.sub("", text).strip()
+    return text
+
+
+def extract_digits(text: str) -> str:
+    """Digits the caller read out, in order, honouring "double"/"triple" and self-corrections.
+
+    ``text`` is normalized. Returns "" when there are none.
+    """
+    corrections = list(_CORRECTION.finditer(text))
+    if corrections:
+        tail = text[corrections[-1].end() :]
+        if _digits_in(tail):
+            text = tail
+    return _digits_in(text)
+
+
+def _digits_in(text: str) -> str:
+    out: list[str] = []
+    repeat = 1
+    for token in text.split():
+        if token in _REPEATERS:
+            repeat = _REPEATERS[token]
+            continue
+        if token.isdigit():
+            out.append(token[0] * repeat + token[1:] if repeat > 1 else token)
+        elif token in _DIGIT_WORDS:
+            out.append(_DIGIT_WORDS[token] * repeat)
+        repeat = 1
+    return "".join(out)
+
+
+def _mostly_digits(text: str, digits: str) -> bool:
+    """True when the utterance is essentially a number read out (not "I was charged 40 dollars
+    twice on 3 bills")."""
+    tokens = text.split()
+    digit_tokens = sum(1 for t in tokens if t.isdigit() or t in _DIGIT_WORDS or t in _REPEATERS)
+    number_cue = re.search(r"\b(account|number|card|member|customer id|id|it's|its|it is|my)\b", text)
+    return digit_tokens >= max(1, len(tokens) // 2) or (number_cue is not None and len(digits) >= MIN_ACCOUNT_DIGITS)
+
+
+def _is_greeting(text: str) -> bool:
+    words = set(text.split())
+    return bool(words & _GREETING_CUES) and words <= _GREETING_WORDS
+
+
+def classify(utterance: str) -> Understanding:
+    """Recognise a tier-0 intent in the caller's words, or ``UNKNOWN``."""
+    text = normalize(utterance)
+    if not text:
+        return Understanding(Intent.UNKNOWN, rule="empty")
+    if _AGENT.search(text):
+        return Understanding(Intent.AGENT, rule="asks_for_agent")
+    digits = extract_digits(text)
+    if len(digits) >= MIN_ACCOUNT_DIGITS and _mostly_digits(text, digits):
+        return Understanding(Intent.ACCOUNT_DIGITS, digits=digits, rule="digits_read_out")
+    if _GOODBYE.search(text):
+        return Understanding(Intent.GOODBYE, rule="says_goodbye")
+    if _REPEAT.search(text):
+        return Understanding(Intent.REPEAT, rule="asks_to_repeat")
+    if _THANKS.match(text):
+        return Understanding(Intent.THANKS, rule="thanks")
+    short = _strip_polite(text)
+    if _YES.match(short):
+        return Understanding(Intent.YES, rule="affirms")
+    if _NO.match(short):
+        return Understanding(Intent.NO, rule="denies")
+    if _is_greeting(short):
+        return Understanding(Intent.GREETING, rule="greets")
+    return Understanding(Intent.UNKNOWN, rule="no_rule_matched")

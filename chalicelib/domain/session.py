@@ -1,0 +1,87 @@
+"""The session of one contact and the record of one turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from chalicelib.domain.conversation import Message, Reply
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    HANDOVER = "handover"
+    ENDED = "ended"
+
+
+class PendingKind(StrEnum):
+    """What the assistant's last prompt asked the caller for."""
+
+    CONFIRM_ACCOUNT = "confirm_account"  # "I heard 4 4 7 1. Is that right?"
+    ACCOUNT_NUMBER = "account_number"  # "Please say the account number again"
+    ANYTHING_ELSE = "anything_else"  # "Is there anything else I can help with?"
+
+
+@dataclass(frozen=True)
+class Pending:
+    kind: PendingKind
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class LastTurn:
+    """The newest committed turn, kept on the session so that a redelivery of it is answered
+    from the one read the turn makes (Connect retries a turn up to 3 times within 8 s)."""
+
+    seq: int
+    digest: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything we know about one contact's conversation.
+
+    ``version`` is the optimistic-lock counter: 0 means never stored; every committed change
+    increments it, and a write is conditional on the version it was computed from.
+    """
+
+    contact_id: str
+    version: int
+    started_at_ms: int
+    updated_at_ms: int
+    channel: str = "VOICE"
+    status: SessionStatus = SessionStatus.ACTIVE
+    last_seq: int = 0
+    last_turn: LastTurn | None = None
+    history: tuple[Message, ...] = ()
+    misunderstandings: int = 0
+    pending: Pending | None = None
+    account_number: str | None = None
+
+    @classmethod
+    def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:
+        return cls(contact_id=contact_id, version=0, started_at_ms=now_ms, updated_at_ms=now_ms, channel=channel)
+
+    def last_assistant_text(self) -> str | None:
+        for message in reversed(self.history):
+            if message.role == "assistant":
+                return message.text
+        return None
+
+    def evolve(self, **changes: object) -> Session:
+        """A copy with ``changes`` applied (the version is not touched)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One processed turn as it is stored: what the caller said and what we answered."""
+
+    contact_id: str
+    seq: int
+    digest: str
+    caller: str
+    reply: Reply
+    source: str
+    received_at_ms: int

@@ -1,0 +1,82 @@
+"""The one error tree.
+
+Every error the application raises on purpose is an ``AppError``: named ``<Thing><Problem>Error``,
+and marked retryable (trying again may succeed: throttling, a race, a timeout) or permanent (the
+input is wrong and will stay wrong). Adapters map vendor errors here, in one place each.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base of every error raised on purpose."""
+
+    retryable: bool = False
+
+
+class PermanentError(AppError):
+    """Trying again with the same input will fail the same way."""
+
+    retryable = False
+
+
+class RetryableError(AppError):
+    """Trying again may succeed."""
+
+    retryable = True
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+class EventMalformedError(PermanentError):
+    """An event is not shaped like any event we accept (not an object, missing fields, bad types)."""
+
+
+class EventTypeUnknownError(PermanentError):
+    """An event names a type we do not handle (for example a Connect ``Name`` other than
+    ``ContactFlowEvent``)."""
+
+
+class UtteranceEmptyError(PermanentError):
+    """The caller's turn carried no words (silence, or the flow passed nothing)."""
+
+
+class UtteranceTooLongError(PermanentError):
+    """The caller's turn is longer than any real utterance; refused rather than processed."""
+
+
+class ResponseTooLargeError(PermanentError):
+    """An answer would exceed what the caller (Connect, Lex) accepts."""
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+class TurnAlreadyRecordedError(AppError):
+    """The turn being committed was committed before (a duplicate delivery won the race)."""
+
+    retryable = False
+
+
+class SessionVersionConflictError(RetryableError):
+    """Another writer changed the session since we read it; re-read and re-apply."""
+
+
+class SessionContentionError(RetryableError):
+    """The session kept changing under us until the turn ran out of attempts or time."""
+
+
+class StoreUnavailableError(RetryableError):
+    """The session store failed or timed out (throttling, network, service error)."""
+
+
+class StoreDataCorruptError(PermanentError):
+    """A stored item could not be read back into the model (written by something else?)."""
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+class ConfigurationInvalidError(PermanentError):
+    """A shipped configuration file or setting is inconsistent; raised at start-up."""

@@ -1,0 +1,51 @@
+"""The only reader of the environment.
+
+Every knob the deployed code has is a field here, read once per container from environment
+variables prefixed ``SWITCHBOARD_`` (set by ``.chalice/config.json`` per stage, or by ``sim/``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration of one container."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", frozen=True)
+
+    stage: str = "dev"
+    aws_region: str = "us-east-1"
+    # Only set offline: the embedded AWS (moto server) of sim/. Unset in AWS.
+    aws_endpoint_url: str | None = None
+    table_name: str = "switchboard-dev-sessions"
+
+    # How long session and turn items live after the last write (DynamoDB TTL, epoch seconds).
+    session_ttl_seconds: int = Field(default=2 * 24 * 3600, gt=0)
+    # Conversation history kept on the session (messages); older ones are dropped.
+    history_limit: int = Field(default=24, gt=1)
+    # Longest caller utterance accepted; longer ones are rejected as bad input.
+    max_utterance_chars: int = Field(default=2_000, gt=0)
+    # The turn's hard deadline: the handler answers before this, whatever fails behind it.
+    # Well under Amazon Connect's 8 s limit for a synchronous Lambda invocation.
+    turn_hard_deadline_ms: int = Field(default=2_500, gt=0, lt=8_000)
+    # Per-request timeouts of the DynamoDB client (a slice of the hard deadline).
+    ddb_connect_timeout_ms: int = Field(default=300, gt=0)
+    ddb_read_timeout_ms: int = Field(default=700, gt=0)
+    ddb_max_attempts: int = Field(default=2, ge=1)
+    # Attempts to commit a turn when another writer changed the session in between.
+    commit_attempts: int = Field(default=3, ge=1)
+    # Consecutive turns the caller was not understood before we hand over.
+    misunderstandings_before_handover: int = Field(default=3, ge=1)
+    default_queue: str = "GeneralSupport"
+
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the container's settings, read from the environment once."""
+    return Settings()

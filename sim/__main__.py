@@ -1,0 +1,74 @@
+"""``python -m sim``: the offline harness's command line.
+
+    python -m sim invoke FUNCTION EVENT.json     one handler, one event; prints its answer
+    python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"EventFileUnreadableError: {args.event}: {exc}", file=sys.stderr)
+        return 2
+    from sim.harness import Harness  # noqa: PLC0415 - keep --help fast
+
+    with Harness(log_level=args.log_level) as harness:
+        if args.function not in harness.function_names():
+            print(f"FunctionNotFoundError: {args.function} (have: {', '.join(harness.function_names())})", file=sys.stderr)
+            return 2
+        try:
+            answer = harness.invoke(args.function, event)
+        except Exception as exc:  # noqa: BLE001 - a handler that raises is what this reports
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from chalicelib.settings import get_settings  # noqa: PLC0415
+    from sim.calls import call_files, load_call  # noqa: PLC0415
+    from sim.harness import Harness  # noqa: PLC0415
+    from sim.replay import format_report, replay  # noqa: PLC0415
+
+    calls = [load_call(path) for path in call_files(args.paths)]
+    if not calls:
+        print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    with Harness(log_level=args.log_level) as harness:
+        report = replay(harness, calls, get_settings().turn_hard_deadline_ms)
+    print(format_report(report))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"report written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
+    parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke = commands.add_parser("invoke", help="invoke one handler with an event file")
+    invoke.add_argument("function", help="handler name, e.g. turn")
+    invoke.add_argument("event", help="path of a JSON event")
+    invoke.set_defaults(run=_invoke)
+    replay = commands.add_parser("replay", help="replay recorded calls end to end")
+    replay.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
+    replay.add_argument("--json", help="also write the report as JSON here")
+    replay.set_defaults(run=_replay)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

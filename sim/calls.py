@@ -1,0 +1,84 @@
+"""Recorded calls (``events/calls/*.json``) and the events they become.
+
+A recorded call is what one caller said, turn by turn, with the time each turn arrived and how
+it was delivered (Connect retries, the Lex format). Each turn becomes the event Amazon Connect
+or Lex V2 would send, built on AWS's published sample in ``events/``, carrying the ``turn``
+sequence the flow stored from our previous answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+CONNECT_SAMPLE = EVENTS / "connect" / "connect-contact-flow-event.admin-guide.json"
+LEX_SAMPLE = EVENTS / "lex" / "lex-v2-codehook-input.from-connect.json"
+
+
+class CallTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_ms: int = Field(ge=0, description="when the caller's words reached us, from the call's start")
+    caller: str
+    connect_retries: int = Field(default=0, ge=0, le=3, description="extra deliveries of the same event")
+
+
+class RecordedCall(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call: str
+    description: str
+    format: Literal["connect", "lex"] = "connect"
+    contact_id: str
+    caller_number: str = "+15555550100"
+    turns: list[CallTurn] = Field(min_length=1)
+
+
+def load_call(path: Path) -> RecordedCall:
+    return RecordedCall.model_validate_json(path.read_text())
+
+
+def call_files(paths: list[str]) -> list[Path]:
+    """Expand files and folders into the call files they hold, sorted."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        found.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    return found
+
+
+def connect_event(call: RecordedCall, utterance: str, turn_attribute: str | None) -> dict[str, Any]:
+    """The ContactFlowEvent the "Invoke AWS Lambda function" block sends for this turn."""
+    event = copy.deepcopy(_sample(CONNECT_SAMPLE))
+    data = event["Details"]["ContactData"]
+    data["ContactId"] = data["InitialContactId"] = call.contact_id
+    data["PreviousContactId"] = call.contact_id
+    data["InitiationMethod"] = "INBOUND"
+    data["CustomerEndpoint"] = {"Address": call.caller_number, "Type": "TELEPHONE_NUMBER"}
+    data["Attributes"] = {} if turn_attribute is None else {"turn": turn_attribute}
+    event["Details"]["Parameters"] = {"utterance": utterance}
+    return event
+
+
+def lex_event(call: RecordedCall, utterance: str, session_attributes: dict[str, str]) -> dict[str, Any]:
+    """The Lex V2 code hook event for this turn (the Lex session id is the contact id)."""
+    event = copy.deepcopy(_sample(LEX_SAMPLE))
+    event["sessionId"] = call.contact_id
+    event["inputTranscript"] = utterance
+    event["sessionState"]["sessionAttributes"] = dict(session_attributes)
+    return event
+
+
+_samples: dict[Path, dict[str, Any]] = {}
+
+
+def _sample(path: Path) -> dict[str, Any]:
+    if path not in _samples:
+        _samples[path] = json.loads(path.read_text())
+    return _samples[path]
