@@ -11,7 +11,9 @@ from chalicelib import bootstrap
 from chalicelib.adapters.turn_events import parse_turn_event, render_fallback_answer, render_turn_answer
 from chalicelib.observability import logger, metrics
 
-app = Chalice(app_name="switchboard")
+# configure_logs=False: Chalice would claim the "switchboard" logger (ERROR level, stdout) that
+# the Powertools logger of the same service name uses.
+app = Chalice(app_name="switchboard", configure_logs=False)
 
 
 @app.lambda_function(name="turn")

@@ -53,25 +53,27 @@ def call_files(paths: list[str]) -> list[Path]:
     return found
 
 
-def connect_event(call: RecordedCall, utterance: str, turn_attribute: str | None) -> dict[str, Any]:
-    """The ContactFlowEvent the "Invoke AWS Lambda function" block sends for this turn."""
+def connect_event(
+    contact_id: str, utterance: str, turn_attribute: str | None, caller_number: str = "+15555550100"
+) -> dict[str, Any]:
+    """The ContactFlowEvent the "Invoke AWS Lambda function" block sends for one turn."""
     event = copy.deepcopy(_sample(CONNECT_SAMPLE))
     data = event["Details"]["ContactData"]
-    data["ContactId"] = data["InitialContactId"] = call.contact_id
-    data["PreviousContactId"] = call.contact_id
+    data["ContactId"] = data["InitialContactId"] = data["PreviousContactId"] = contact_id
     data["InitiationMethod"] = "INBOUND"
-    data["CustomerEndpoint"] = {"Address": call.caller_number, "Type": "TELEPHONE_NUMBER"}
+    data["CustomerEndpoint"] = {"Address": caller_number, "Type": "TELEPHONE_NUMBER"}
     data["Attributes"] = {} if turn_attribute is None else {"turn": turn_attribute}
     event["Details"]["Parameters"] = {"utterance": utterance}
     return event
 
 
-def lex_event(call: RecordedCall, utterance: str, session_attributes: dict[str, str]) -> dict[str, Any]:
-    """The Lex V2 code hook event for this turn (the Lex session id is the contact id)."""
+def lex_event(contact_id: str, utterance: str, session_attributes: dict[str, str]) -> dict[str, Any]:
+    """The Lex V2 code hook event for one turn; the flow passes the contact id as a session
+    attribute, and Lex returns the attributes of our previous answer."""
     event = copy.deepcopy(_sample(LEX_SAMPLE))
-    event["sessionId"] = call.contact_id
-    event["inputTranscript"] = utterance
-    event["sessionState"]["sessionAttributes"] = dict(session_attributes)
+    event["sessionId"] = contact_id
+    event["inputTranscript"] = event["transcriptions"][0]["transcription"] = utterance
+    event["sessionState"]["sessionAttributes"] = {"contact_id": contact_id, **session_attributes}
     return event
 
 

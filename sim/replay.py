@@ -37,9 +37,9 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
     outcome = "abandoned"  # the caller hung up before we ended or handed over
     for turn in call.turns:
         if call.format == "lex":
-            event = lex_event(call, turn.caller, lex_attributes)
+            event = lex_event(call.contact_id, turn.caller, lex_attributes)
         else:
-            event = connect_event(call, turn.caller, stored_turn)
+            event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
         started = time.perf_counter()
         answer = harness.invoke("turn", event)
         total_ms = (time.perf_counter() - started) * 1000

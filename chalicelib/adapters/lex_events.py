@@ -1,8 +1,10 @@
 """Amazon Lex V2 code hook events in, Lex V2 dialog responses out.
 
 When Connect hands the call to a Lex V2 bot, Lex calls the code hook with the transcript of
-each caller utterance. The Lex session id is the contact id, and the turn sequence travels in
-the session attribute ``turn``, which we set on every answer. Unknown fields and enum values
+each caller utterance. AWS does not document that the Lex session id is the contact id, so the
+contact flow passes ``$.ContactId`` explicitly as the session attribute ``contact_id`` (the Get
+customer input block's Lex session attributes); ``sessionId`` is used only when it is absent.
+The turn sequence travels in the session attribute ``turn``, which we set on every answer. Unknown fields and enum values
 (a new ``inputMode`` or ``invocationSource``) are tolerated.
 """
 
@@ -15,7 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chalicelib.adapters.connect_events import TURN_ATTRIBUTE, parse_sequence
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
-from chalicelib.errors import EventMalformedError
+from chalicelib.errors import EventMalformedError, ResponseTooLargeError
+
+CONTACT_ID_ATTRIBUTE = "contact_id"
+# Lex V2 accepts a message content of 1 to 1,024 characters (runtime API, Message).
+MAX_MESSAGE_CHARS = 1024
 
 
 class _Lenient(BaseModel):
@@ -79,9 +85,10 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
     except ValidationError as exc:
         locations = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
         raise EventMalformedError(f"Lex V2 event invalid at {locations}") from exc
+    attributes = parsed.sessionState.sessionAttributes
     return TurnRequest(
-        contact_id=parsed.sessionId,
-        seq=parse_sequence(parsed.sessionState.sessionAttributes.get(TURN_ATTRIBUTE)),
+        contact_id=attributes.get(CONTACT_ID_ATTRIBUTE) or parsed.sessionId,
+        seq=parse_sequence(attributes.get(TURN_ATTRIBUTE)),
         utterance=parsed.inputTranscript or "",
         source=Source.LEX,
         channel="VOICE" if (parsed.inputMode or "Speech") in ("Speech", "DTMF") else "CHAT",
@@ -107,7 +114,10 @@ def render_lex_answer(
     else:
         state["dialogAction"] = {"type": "Close"}
         state["intent"] = {"name": intent_name or "FallbackIntent", "state": "Fulfilled"}
-    return {"sessionState": state, "messages": [{"contentType": "SSML", "content": render_ssml(reply.speech)}]}
+    content = render_ssml(reply.speech)
+    if len(content) > MAX_MESSAGE_CHARS:
+        raise ResponseTooLargeError(f"Lex message of {len(content)} chars exceeds {MAX_MESSAGE_CHARS}")
+    return {"sessionState": state, "messages": [{"contentType": "SSML", "content": content}]}
 
 
 def lex_context(event: dict[str, Any]) -> tuple[dict[str, str], str | None]:

@@ -58,10 +58,13 @@ _REPEAT = re.compile(
     r"\b(repeat|say that again|say it again|come again|pardon|what did you say|one more time|"
     r"didn't catch|did not catch|didn't hear|did not hear|sorry what|what was that)\b"
 )
-_YES = re.compile(r"^(yes|yeah|yep|yup|ya|yes please|correct|that's right|that is right|right|sure|uh huh|affirmative|"
-                  r"ok|okay|exactly|that's correct|yes that's right|yes it is|it is|yes correct)$")  # fmt: skip
-_NO = re.compile(r"^(no|nope|nah|no thanks|no thank you|wrong|that's wrong|that's not right|incorrect|"
-                 r"not right|no it's not|no it isn't|negative)$")  # fmt: skip
+_YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "ya", "correct", "right", "sure", "affirmative", "ok", "okay",
+                        "exactly", "absolutely", "definitely"})  # fmt: skip
+_NO_WORDS = frozenset({"no", "nope", "nah", "negative", "wrong", "incorrect"})
+_YES_PHRASE = re.compile(r"^(that's right|that is right|that's correct|that is correct|it is|sounds good|you got it)\b")
+_NO_PHRASE = re.compile(r"\b(not right|not correct|isn't right|is not right|that's wrong|that is wrong|not it)\b")
+# Longer answers carry more than yes or no: left to the next tier.
+_MAX_YES_NO_WORDS = 6
 _GREETING_CUES = frozenset({"hi", "hello", "hey", "hiya", "morning", "afternoon", "evening"})
 _GREETING_WORDS = _GREETING_CUES | {"good", "there", "yes", "yeah", "oh"}
 # Said as one word of assent; the filler list would otherwise eat their first half.
@@ -149,10 +152,12 @@ def classify(utterance: str) -> Understanding:
     if _THANKS.match(text):
         return Understanding(Intent.THANKS, rule="thanks")
     short = _strip_polite(text)
-    if _YES.match(short):
-        return Understanding(Intent.YES, rule="affirms")
-    if _NO.match(short):
-        return Understanding(Intent.NO, rule="denies")
+    words = short.split()
+    if words and len(words) <= _MAX_YES_NO_WORDS:
+        if words[0] in _NO_WORDS or _NO_PHRASE.search(short):
+            return Understanding(Intent.NO, rule="denies")
+        if words[0] in _YES_WORDS or _YES_PHRASE.match(short):
+            return Understanding(Intent.YES, rule="affirms")
     if _is_greeting(short):
         return Understanding(Intent.GREETING, rule="greets")
     return Understanding(Intent.UNKNOWN, rule="no_rule_matched")

@@ -1,0 +1,73 @@
+"""Test doubles shared by the suites (fakes over mocks)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib.domain.ports import SessionStore
+from chalicelib.domain.session import Session, TurnRecord
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now_ms: int = 1_700_000_000_000) -> None:
+        self.now = now_ms
+        self.mono = 0.0
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def monotonic_ms(self) -> float:
+        return self.mono
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+        self.mono += ms
+
+
+class RecordingSessionStore:
+    """Wraps a store; counts calls and can run a hook between a load and the next commit."""
+
+    def __init__(self, inner: SessionStore) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.before_commit: Any = None  # callable run once, just before the next commit
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        self.calls.append("load")
+        return self.inner.load(contact_id, now_ms)
+
+    def load_turn(self, contact_id: str, seq: int, now_ms: int) -> TurnRecord | None:
+        self.calls.append("load_turn")
+        return self.inner.load_turn(contact_id, seq, now_ms)
+
+    def commit_turn(self, turn: TurnRecord, session: Session, now_ms: int) -> Session:
+        self.calls.append("commit_turn")
+        hook, self.before_commit = self.before_commit, None
+        if hook is not None:
+            hook()
+        return self.inner.commit_turn(turn, session, now_ms)
+
+
+class BarrierSessionStore:
+    """Makes N concurrent deliveries all read before any of them commits: the worst-case
+    interleaving of a concurrent duplicate, made deterministic."""
+
+    def __init__(self, inner: SessionStore, barrier: threading.Barrier) -> None:
+        self.inner = inner
+        self._barrier = barrier
+        self._passed = threading.local()
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        return self.inner.load(contact_id, now_ms)
+
+    def load_turn(self, contact_id: str, seq: int, now_ms: int) -> TurnRecord | None:
+        return self.inner.load_turn(contact_id, seq, now_ms)
+
+    def commit_turn(self, turn: TurnRecord, session: Session, now_ms: int) -> Session:
+        if not getattr(self._passed, "done", False):
+            self._passed.done = True
+            self._barrier.wait()
+        return self.inner.commit_turn(turn, session, now_ms)

@@ -1,0 +1,73 @@
+"""Tier-0 rules on words as callers say them."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.rules import Intent, classify, extract_digits, normalize
+
+
+@pytest.mark.parametrize(
+    ("utterance", "intent"),
+    [
+        ("agent. AGENT!", Intent.AGENT),
+        ("can I speak to a real person please", Intent.AGENT),
+        ("no I want a representative", Intent.AGENT),
+        ("um hi, yeah, hello", Intent.GREETING),
+        ("Hello?", Intent.GREETING),
+        ("good morning", Intent.GREETING),
+        ("yes that's right", Intent.YES),
+        ("uh huh", Intent.YES),
+        ("Mm-hmm.", Intent.YES),
+        ("yeah please", Intent.YES),
+        ("nope", Intent.NO),
+        ("no, that's not right", Intent.NO),
+        ("sorry, what was that?", Intent.REPEAT),
+        ("can you repeat that", Intent.REPEAT),
+        ("no, that's all, bye", Intent.GOODBYE),
+        ("that's it, have a good day", Intent.GOODBYE),
+        ("okay thank you", Intent.THANKS),
+        ("I need to change the address on my account", Intent.UNKNOWN),
+        ("hi I need help with my bill", Intent.UNKNOWN),
+        ("I was charged forty dollars twice", Intent.UNKNOWN),
+    ],
+)
+def test_classify_recognises_intent(utterance: str, intent: Intent) -> None:
+    assert classify(utterance).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("utterance", "digits"),
+    [
+        ("my account number is 5 5 1 2 0 9", "551209"),
+        ("four four seven one nine", "44719"),
+        ("uh it's double five oh nine one", "55091"),
+        ("triple seven two one", "777 21".replace(" ", "")),
+        ("sure it's four four seven, no sorry, four four eight one two nine", "448129"),
+        ("1234 5678", "12345678"),
+    ],
+)
+def test_digits_read_out_are_collected_in_order(utterance: str, digits: str) -> None:
+    heard = classify(utterance)
+    assert heard.intent is Intent.ACCOUNT_DIGITS
+    assert heard.digits == digits
+
+
+def test_a_short_number_in_a_sentence_is_not_an_account_number() -> None:
+    assert classify("I was charged 40 dollars on 3 bills").intent is Intent.UNKNOWN
+
+
+def test_asking_for_an_agent_wins_over_digits() -> None:
+    assert classify("4 4 7 1 just give me an agent").intent is Intent.AGENT
+
+
+def test_normalize_drops_hesitations_and_punctuation() -> None:
+    assert normalize("Um, uh... HELLO?!  there") == "hello there"
+
+
+def test_correction_without_new_digits_keeps_the_first_ones() -> None:
+    assert extract_digits("four four seven one sorry") == "4471"
+
+
+def test_empty_words_are_unknown() -> None:
+    assert classify("  ...  ").intent is Intent.UNKNOWN
