@@ -1,7 +1,7 @@
 """``python -m sim``: the offline harness's command line.
 
-    python -m sim invoke FUNCTION EVENT.json     one handler, one event; prints its answer
-    python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the report
+python -m sim invoke FUNCTION EVENT.json     one handler, one event; prints its answer
+python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the report
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ def _invoke(args: argparse.Namespace) -> int:
 
     with Harness(log_level=args.log_level) as harness:
         if args.function not in harness.function_names():
-            print(f"FunctionNotFoundError: {args.function} (have: {', '.join(harness.function_names())})", file=sys.stderr)
+            print(
+                f"FunctionNotFoundError: {args.function} (have: {', '.join(harness.function_names())})", file=sys.stderr
+            )
             return 2
         try:
             answer = harness.invoke(args.function, event)

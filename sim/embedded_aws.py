@@ -45,13 +45,13 @@ class EmbeddedAws:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         os.environ["MOTO_PORT"] = str(port)
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - http:// to our own loopback server
             f"{self.endpoint_url}/moto-api/config",
             data=json.dumps(MOTO_CONFIG).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - same request
             response.read()
         return self
 
@@ -72,5 +72,7 @@ class EmbeddedAws:
     def __enter__(self) -> EmbeddedAws:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -45,7 +45,9 @@ def table_definition(template: dict[str, Any], logical_id: str, stage: str) -> d
     }
 
 
-def provision(session: Any, endpoint_url: str, stage: str = "dev", template: dict[str, Any] | None = None) -> dict[str, str]:
+def provision(
+    session: Any, endpoint_url: str, stage: str = "dev", template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Create every table of the template; return logical id -> table name."""
     template = template or load_template()
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)

@@ -89,7 +89,9 @@ def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float)
             "turns": len(latencies),
             "deadline_misses": sum(1 for r in reports for t in r["turns"] if not t["deadline_met"]),
             "retries_inconsistent": sum(1 for r in reports for t in r["turns"] if t.get("retries_consistent") is False),
-            "outcomes": {o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")},
+            "outcomes": {
+                o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")
+            },
             "latency_ms": _percentiles(latencies),
         },
     }
@@ -110,10 +112,15 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"== {call['call']}  ({call['format']}, contact {call['contact_id']})")
         lines.append(f"  {'turn':>4}  {'caller':<44}  {'tier':>4}  {'action':<8}  {'reply':<58}  {'ms':>7}")
         for t in call["turns"]:
-            retry = f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})" if t.get("connect_retries") else ""
+            retry = (
+                f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})"
+                if t.get("connect_retries")
+                else ""
+            )
+            missed = "" if t["deadline_met"] else " MISSED"
             lines.append(
                 f"  {t['seq']:>4}  {_cut(t['caller'], 44):<44}  {t['tier']:>4}  {t['action']:<8}  "
-                f"{_cut(t['reply'], 58):<58}  {t['latency_ms']['total']:>7.1f}{'' if t['deadline_met'] else ' MISSED'}{retry}"
+                f"{_cut(t['reply'], 58):<58}  {t['latency_ms']['total']:>7.1f}{missed}{retry}"
             )
         ms = [t["latency_ms"]["total"] for t in call["turns"]]
         lines.append(
@@ -124,7 +131,8 @@ def format_report(report: dict[str, Any]) -> str:
     lat = totals["latency_ms"]
     lines.append(
         f"totals: {totals['calls']} calls, {totals['turns']} turns, deadline misses {totals['deadline_misses']}, "
-        f"outcomes {totals['outcomes']}, latency p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms max {lat.get('max')} ms"
+        f"outcomes {totals['outcomes']}, "
+        f"latency p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms max {lat.get('max')} ms"
     )
     return "\n".join(lines)
 

@@ -139,7 +139,7 @@ def _commit_error(exc: ClientError, turn: TurnRecord, session: Session) -> Excep
     code = _code(exc)
     if code == "TransactionCanceledException":
         reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-        turn_reason, session_reason = (reasons + ["None", "None"])[:2]
+        turn_reason, session_reason = [*reasons, "None", "None"][:2]
         if turn_reason == "ConditionalCheckFailed":
             return TurnAlreadyRecordedError(f"turn {turn.seq} is already recorded")
         if session_reason == "ConditionalCheckFailed" or "TransactionConflict" in reasons:

@@ -4,8 +4,8 @@ When Connect hands the call to a Lex V2 bot, Lex calls the code hook with the tr
 each caller utterance. AWS does not document that the Lex session id is the contact id, so the
 contact flow passes ``$.ContactId`` explicitly as the session attribute ``contact_id`` (the Get
 customer input block's Lex session attributes); ``sessionId`` is used only when it is absent.
-The turn sequence travels in the session attribute ``turn``, which we set on every answer. Unknown fields and enum values
-(a new ``inputMode`` or ``invocationSource``) are tolerated.
+The turn sequence travels in the session attribute ``turn``, which we set on every answer.
+Unknown fields and enum values (a new ``inputMode`` or ``invocationSource``) are tolerated.
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ FALLBACK_SAY_AGAIN = "Sorry, I didn't catch that. Could you say it again?"
 FALLBACK_TROUBLE = "Sorry, I'm having a little trouble right now. Could you say that again?"
 
 
-def _speak(text: str, intent: str, reasons: tuple[str, ...], action: Action = Action.SPEAK, queue: str | None = None) -> Reply:
+def _speak(
+    text: str, intent: str, reasons: tuple[str, ...], action: Action = Action.SPEAK, queue: str | None = None
+) -> Reply:
     return Reply(action=action, speech=(SpeechPart(text),), intent=intent, tier=0, reasons=reasons, queue=queue)
 
 
@@ -106,7 +108,9 @@ def decide_turn(
         Message(Role.CALLER, request.utterance, seq),
         Message(Role.ASSISTANT, reply.text, seq),
     )[-policy.history_limit :]
-    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(reply.action, current.status)
+    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(
+        reply.action, current.status
+    )
     new_session = current.evolve(
         updated_at_ms=now_ms,
         status=status,
@@ -131,12 +135,14 @@ def _respond(session: Session, heard: Understanding, policy: DialoguePolicy) -> 
     """The reply to ``heard`` and the session fields it changes."""
     reasons = (f"tier0:{heard.rule}",)
     pending = session.pending
-    understood = {"misunderstandings": 0}
+    understood: dict[str, object] = {"misunderstandings": 0}
 
     if session.status is SessionStatus.ENDED:
         return _speak(GOODBYE, "goodbye", (*reasons, "session_ended"), Action.END), {}
     if heard.intent is Intent.AGENT:
-        reply = _speak(HANDOVER, heard.intent, (*reasons, "handover:caller_asked"), Action.HANDOVER, policy.default_queue)
+        reply = _speak(
+            HANDOVER, heard.intent, (*reasons, "handover:caller_asked"), Action.HANDOVER, policy.default_queue
+        )
         return reply, {**understood, "pending": None}
     if heard.intent is Intent.GOODBYE:
         return _speak(GOODBYE, heard.intent, reasons, Action.END), {**understood, "pending": None}
@@ -166,14 +172,21 @@ def _answer_pending(
     if pending.kind is PendingKind.CONFIRM_ACCOUNT:
         if yes:
             text = "Thank you, I've noted that account number. How can I help you with it today?"
-            return _speak(text, "confirm_account", reasons), {**understood, "account_number": pending.value, "pending": None}
+            return _speak(text, "confirm_account", reasons), {
+                **understood,
+                "account_number": pending.value,
+                "pending": None,
+            }
         return _speak(ASK_ACCOUNT_AGAIN, "reject_account", reasons), {
             **understood,
             "pending": Pending(PendingKind.ACCOUNT_NUMBER),
         }
     if pending.kind is PendingKind.ANYTHING_ELSE:
         if yes:
-            return _speak("Sure, what else can I help you with?", "anything_else", reasons), {**understood, "pending": None}
+            return _speak("Sure, what else can I help you with?", "anything_else", reasons), {
+                **understood,
+                "pending": None,
+            }
         return _speak(GOODBYE, "nothing_else", reasons, Action.END), {**understood, "pending": None}
     # ACCOUNT_NUMBER: we asked for digits and got yes/no.
     return _speak("Please say the account number one digit at a time.", "account_number", reasons), understood

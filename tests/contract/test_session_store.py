@@ -29,7 +29,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[SessionStore]:
         yield DynamoDbSessionStore(client, TABLE, ttl_seconds=TTL_SECONDS)
 
 
-def first_turn(words: str = "my account is 4 4 7 1", contact: str = "c-1", seq: int = 1, session: Session | None = None) -> Any:
+def first_turn(
+    words: str = "my account is 4 4 7 1", contact: str = "c-1", seq: int = 1, session: Session | None = None
+) -> Any:
     req = TurnRequest(contact_id=contact, seq=seq, utterance=words, source=Source.CONNECT)
     return decide_turn(session, req, seq, NOW, DialoguePolicy())
 

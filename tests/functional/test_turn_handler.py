@@ -17,14 +17,19 @@ TABLE = "switchboard-dev-sessions"
 
 def items(ddb: Any, contact: str) -> list[dict[str, Any]]:
     return ddb.query(
-        TableName=TABLE, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": contact_pk(contact)}}
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": contact_pk(contact)}},
     )["Items"]
 
 
 def count_requests(client: Any) -> list[str]:
     """Every HTTP request the app's DynamoDB client sends, by operation."""
     sent: list[str] = []
-    client.meta.events.register("before-send.dynamodb", lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode().split(".")[-1]))
+    client.meta.events.register(
+        "before-send.dynamodb",
+        lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode().split(".")[-1]),
+    )
     return sent
 
 
@@ -97,7 +102,10 @@ def test_concurrent_duplicates_in_separate_containers_store_one_turn_and_answer_
     ("event", "error"),
     [
         ("not an object", "EventMalformedError"),
-        ({"Name": "ContactFlowEvent", "Details": {"ContactData": {}, "Parameters": {"utterance": "hi"}}}, "EventMalformedError"),
+        (
+            {"Name": "ContactFlowEvent", "Details": {"ContactData": {}, "Parameters": {"utterance": "hi"}}},
+            "EventMalformedError",
+        ),
         ({"Name": "ScheduledEvent", "Details": {}}, "EventTypeUnknownError"),
         ("empty", "UtteranceEmptyError"),
         ("100kb", "UtteranceTooLongError"),
@@ -112,7 +120,11 @@ def test_bad_input_gets_a_safe_answer_a_named_error_and_no_state(
         event = connect_event("c-bad", "blah " * 20_480, "3")
     answer = lambda_client.lambda_.invoke("turn", event).payload
     assert answer["action"] == "speak" and "<speak>" in answer["prompt"]
-    assert answer["turn"] == ("3" if isinstance(event, dict) and "Details" in event and event["Details"].get("ContactData", {}).get("Attributes") else "1")
+    assert answer["turn"] == (
+        "3"
+        if isinstance(event, dict) and "Details" in event and event["Details"].get("ContactData", {}).get("Attributes")
+        else "1"
+    )
     assert items(moto_dynamodb, "c-bad") == []
     assert [getattr(r, "error", None) for r in caplog.records] == [error]
     assert "blah blah" not in caplog.text + str([r.__dict__ for r in caplog.records])
@@ -139,5 +151,10 @@ def test_lex_event_gets_a_lex_answer(lambda_client: Any) -> None:
     answer = lambda_client.lambda_.invoke("turn", event).payload
     state = answer["sessionState"]
     assert state["dialogAction"]["type"] == "Close"  # the sample asks for an agent
-    assert state["sessionAttributes"] == {**state["sessionAttributes"], "action": "handover", "turn": "4", "customerTier": "gold"}
+    assert state["sessionAttributes"] == {
+        **state["sessionAttributes"],
+        "action": "handover",
+        "turn": "4",
+        "customerTier": "gold",
+    }
     assert answer["messages"][0]["contentType"] == "SSML"

@@ -121,7 +121,7 @@ def test_redelivery_with_the_same_words_is_a_duplicate() -> None:
 
 def test_next_sequence_is_new_even_with_the_same_words() -> None:
     session = play("yes")
-    assert classify_delivery(session, request("yes", 2)) .kind is DeliveryKind.NEW
+    assert classify_delivery(session, request("yes", 2)).kind is DeliveryKind.NEW
 
 
 def test_a_taken_sequence_with_other_words_is_numbered_after_the_newest_turn() -> None:

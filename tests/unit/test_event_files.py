@@ -37,7 +37,8 @@ def test_recorded_calls_cover_a_connect_retry_and_the_lex_format() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in ALL if p.parent.name in ("connect", "lex") and ("input" in p.name or "flow-event" in p.name)],
+    "path",
+    [p for p in ALL if p.parent.name in ("connect", "lex") and ("input" in p.name or "flow-event" in p.name)],
     ids=lambda p: p.name,
 )
 def test_published_turn_events_parse_up_to_their_missing_utterance(path: Path) -> None:

@@ -69,7 +69,13 @@ def test_speak_keeps_listening_with_elicit_intent() -> None:
     answer = render_lex_answer(reply, 4, {"customerTier": "gold"}, "FallbackIntent")
     assert answer == {
         "sessionState": {
-            "sessionAttributes": {"customerTier": "gold", "action": "speak", "turn": "4", "intent": "greeting", "tier": "0"},
+            "sessionAttributes": {
+                "customerTier": "gold",
+                "action": "speak",
+                "turn": "4",
+                "intent": "greeting",
+                "tier": "0",
+            },
             "dialogAction": {"type": "ElicitIntent"},
         },
         "messages": [{"contentType": "SSML", "content": "<speak>How can I help?</speak>"}],
