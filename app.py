@@ -17,6 +17,7 @@ app = Chalice(app_name="switchboard", configure_logs=False)
 
 
 @app.lambda_function(name="turn")
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def turn(event: Any, context: Any) -> dict[str, Any]:
     """One caller turn from Amazon Connect (Invoke Lambda block) or a Lex V2 code hook."""
@@ -29,5 +30,3 @@ def turn(event: Any, context: Any) -> dict[str, Any]:
         return render_turn_answer(event, result)
     except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
         return render_fallback_answer(event, exc)
-    finally:
-        logger.remove_keys(["contact_id", "turn"])

@@ -158,3 +158,40 @@ def test_lex_event_gets_a_lex_answer(lambda_client: Any) -> None:
         "customerTier": "gold",
     }
     assert answer["messages"][0]["contentType"] == "SSML"
+
+
+def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: Any, moto_dynamodb: Any) -> None:
+    """Another writer (say, the segments consumer) bumps the session between the turn's read
+    and its write: the turn's write is refused, it re-reads and re-applies, nothing is lost."""
+    from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
+    from chalicelib.adapters.session_codec import session_to_json
+    from chalicelib.adapters.turn_events import parse_turn_event
+    from tests.fakes import RecordingSessionStore
+
+    lambda_client.lambda_.invoke("turn", connect_event("c-6", "my account is 4 4 7 1 9", None))
+    services = bootstrap.container()
+    store = RecordingSessionStore(DynamoDbSessionStore(services.dynamodb_client, TABLE, 3600))
+
+    def other_writer() -> None:
+        current = store.inner.load("c-6", services.clock.now_ms())
+        assert current is not None
+        bumped = current.evolve(channel="VOICE-RECORDED-BY-OTHER-WRITER")
+        moto_dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": contact_pk("c-6")}, "sk": {"S": "SESSION"}},
+            UpdateExpression="SET version = :v, #s = :state",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":v": {"N": str(current.version + 1)},
+                ":state": {"S": session_to_json(bumped)},
+            },
+        )
+
+    store.before_commit = other_writer
+    handle = bootstrap.HandleTurn(store, services.clock, bootstrap.DialoguePolicy())
+    result = handle(parse_turn_event(connect_event("c-6", "yes", "2"), 2000), services.turn_deadline(None))
+    assert store.calls == ["load", "commit_turn", "load", "commit_turn"]
+    final = store.inner.load("c-6", services.clock.now_ms())
+    assert final is not None
+    assert (final.version, final.account_number, final.channel) == (3, "44719", "VOICE-RECORDED-BY-OTHER-WRITER")
+    assert result.attempts == 2
