@@ -23,10 +23,14 @@ def turn(event: Any, context: Any) -> dict[str, Any]:
     """One caller turn from Amazon Connect (Invoke Lambda block) or a Lex V2 code hook."""
     try:
         services = bootstrap.container()
-        deadline = services.turn_deadline(context)
-        request = parse_turn_event(event, services.settings.max_utterance_chars)
-        logger.append_keys(contact_id=request.contact_id, turn=request.seq)
-        result = services.handle_turn(request, deadline)
-        return render_turn_answer(event, result)
-    except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
+    except Exception as exc:  # noqa: BLE001 - even a broken configuration answers safely
         return render_fallback_answer(event, exc)
+    with services.metered_invocation(context):
+        try:
+            deadline = services.turn_deadline(context)
+            request = parse_turn_event(event, services.settings.max_utterance_chars)
+            logger.append_keys(contact_id=request.contact_id, turn=request.seq)
+            result = services.handle_turn(request, deadline)
+            return render_turn_answer(event, result)
+        except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
+            return render_fallback_answer(event, exc)

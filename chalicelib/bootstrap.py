@@ -6,14 +6,22 @@ Tests and ``sim/`` call ``reset()`` to rebuild after changing the environment.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.clock import SystemClock
+from chalicelib.adapters.data_files import DATA, check_prices_cover, load_prices, load_prompt, load_tiers
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
+from chalicelib.adapters.usage_meter import UsageMeter, invocation_cost, lambda_usage
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.ports import SessionStore
+from chalicelib.domain.ledger import PriceBook
+from chalicelib.domain.ports import ModelClient, SessionStore
+from chalicelib.domain.tiers import TierTable
+from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.handle_turn import HandleTurn
 
@@ -28,6 +36,9 @@ class Container:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clock = SystemClock()
+        self.usage = UsageMeter()
+        # The usage and cost of the newest invocation (read by sim/ for its reports).
+        self.last_invocation: dict[str, Any] = {}
 
     @cached_property
     def dynamodb_client(self) -> Any:
@@ -46,20 +57,79 @@ class Container:
 
     @cached_property
     def session_store(self) -> SessionStore:
-        return DynamoDbSessionStore(self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds)
+        return DynamoDbSessionStore(
+            self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds, usage=self.usage
+        )
+
+    @cached_property
+    def tiers(self) -> TierTable:
+        return load_tiers(DATA / self.settings.tiers_file)
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        prices = load_prices(DATA / self.settings.prices_file, self.settings.lambda_architecture)
+        check_prices_cover(self.tiers, prices)
+        return prices
+
+    @cached_property
+    def model_client(self) -> ModelClient | None:
+        """The model client, or None when no model endpoint is configured (tier 0 only)."""
+        s = self.settings
+        if not s.models_configured:
+            return None
+        from chalicelib.adapters.openai_model import OpenAiModelClient  # noqa: PLC0415 - model turns only
+
+        key = s.openai_api_key.get_secret_value() if s.openai_api_key else "no-key-needed"
+        return OpenAiModelClient(api_key=key, base_url_override=s.model_base_url)
+
+    @cached_property
+    def dialogue_policy(self) -> DialoguePolicy:
+        s = self.settings
+        return DialoguePolicy(
+            history_limit=s.history_limit,
+            misunderstandings_before_handover=s.misunderstandings_before_handover,
+            default_queue=s.default_queue,
+            system_prompt=load_prompt("system"),
+            max_history_messages=self.tiers.max_history_messages,
+            max_message_chars=self.tiers.max_message_chars,
+        )
 
     @cached_property
     def handle_turn(self) -> HandleTurn:
         s = self.settings
-        policy = DialoguePolicy(
-            history_limit=s.history_limit,
-            misunderstandings_before_handover=s.misunderstandings_before_handover,
-            default_queue=s.default_queue,
-        )
-        commit_budget_ms = s.ddb_connect_timeout_ms + s.ddb_read_timeout_ms
+        self.prices  # noqa: B018 - fail at start-up, not mid-call, if a configured model has no price
         return HandleTurn(
-            self.session_store, self.clock, policy, commit_attempts=s.commit_attempts, commit_budget_ms=commit_budget_ms
+            self.session_store,
+            self.clock,
+            self.dialogue_policy,
+            models=self.model_client,
+            tiers=self.tiers,
+            commit_attempts=s.commit_attempts,
+            commit_budget_ms=s.turn_commit_reserve_ms,
+            usage=self.usage,
         )
+
+    @contextmanager
+    def metered_invocation(self, context: Any) -> Iterator[None]:
+        """Meter one invocation: Lambda time and everything recorded during it, priced by the
+        ledger, logged and emitted as a metric, and kept as ``last_invocation``."""
+        self.usage.drain()  # nothing from an earlier, interrupted invocation is charged here
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            memory_mb = int(getattr(context, "memory_limit_in_mb", 0) or 1024)
+            for item in lambda_usage(memory_mb, (time.perf_counter() - started) * 1000):
+                self.usage.record(item)
+            usage = self.usage.drain()
+            try:
+                self.last_invocation = invocation_cost(usage, self.prices)
+            except Exception:  # noqa: BLE001 - accounting must never break the answer
+                logger.exception("invocation not priced", extra={"usage_items": len(usage)})
+                self.last_invocation = {"usage": usage}
+            else:
+                cost = self.last_invocation["cost_usd"]
+                metrics.add_metric(name="InvocationCostMicroUsd", unit=MetricUnit.Count, value=float(cost * 1_000_000))
 
     def turn_deadline(self, context: Any) -> Deadline:
         """The turn's hard deadline: the configured one, or less if Lambda has less time left."""

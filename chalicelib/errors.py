@@ -75,8 +75,46 @@ class StoreDataCorruptError(PermanentError):
     """A stored item could not be read back into the model (written by something else?)."""
 
 
+# --- models ---------------------------------------------------------------------------------
+
+
+class ModelError(RetryableError):
+    """A model call failed before giving a usable answer. ``kind`` names how."""
+
+    kind = "unavailable"
+
+
+class ModelTimeoutError(ModelError):
+    """The model did not answer (first token or whole answer) within the turn's budget."""
+
+    kind = "timeout"
+
+
+class ModelUnavailableError(ModelError):
+    """The endpoint failed: connection refused or dropped, 5xx, 429."""
+
+    kind = "unavailable"
+
+
+class ModelRequestRejectedError(ModelError):
+    """The endpoint refused the request (4xx other than 429): retrying it will not help."""
+
+    retryable = False
+    kind = "rejected"
+
+
+class ModelOutputMalformedError(ModelError):
+    """The endpoint answered with something that is not a chat completion."""
+
+    kind = "malformed"
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 
 class ConfigurationInvalidError(PermanentError):
     """A shipped configuration file or setting is inconsistent; raised at start-up."""
+
+
+class PriceMissingError(ConfigurationInvalidError):
+    """Usage of something that has no price in ``prices.json``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,13 +36,32 @@ class Settings(BaseSettings):
     ddb_connect_timeout_ms: int = Field(default=300, gt=0)
     ddb_read_timeout_ms: int = Field(default=700, gt=0)
     ddb_max_attempts: int = Field(default=2, ge=1)
+    # Kept free before the hard deadline for the turn's write and answer; models get the rest.
+    turn_commit_reserve_ms: int = Field(default=400, gt=0)
     # Attempts to commit a turn when another writer changed the session in between.
     commit_attempts: int = Field(default=3, ge=1)
     # Consecutive turns the caller was not understood before we hand over.
     misunderstandings_before_handover: int = Field(default=3, ge=1)
     default_queue: str = "GeneralSupport"
 
+    # Model tiers. Without a key and without a base URL, every turn is answered by tier-0 rules.
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SWITCHBOARD_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    # One OpenAI-compatible base URL for every tier (sim/ points it at the scripted endpoint);
+    # otherwise each tier's base_url in tiers.json, otherwise OpenAI's.
+    model_base_url: str | None = None
+    tiers_file: str = "tiers.json"
+    prices_file: str = "prices.json"
+    # Lambda architecture, for the price of a GB-second.
+    lambda_architecture: str = "arm64"
+
     log_level: str = "INFO"
+
+
+    @property
+    def models_configured(self) -> bool:
+        return self.openai_api_key is not None or self.model_base_url is not None
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "Switchboard",
     }
 )
-os.environ.pop("SWITCHBOARD_AWS_ENDPOINT_URL", None)
+for _name in ("SWITCHBOARD_AWS_ENDPOINT_URL", "SWITCHBOARD_MODEL_BASE_URL", "OPENAI_API_KEY", "SWITCHBOARD_OPENAI_API_KEY"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture

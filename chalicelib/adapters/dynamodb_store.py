@@ -21,12 +21,16 @@ so its own retry after a timeout cannot apply the write twice.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.session_codec import session_from_json, session_to_json, turn_from_json, turn_to_json
+from chalicelib.domain.ports import UsageSink
 from chalicelib.domain.session import Session, TurnRecord
+from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import (
     SessionVersionConflictError,
     StoreUnavailableError,
@@ -52,10 +56,11 @@ def turn_sk(seq: int) -> str:
 class DynamoDbSessionStore:
     """Sessions and turns in DynamoDB, through a low-level boto3 client."""
 
-    def __init__(self, client: Any, table_name: str, ttl_seconds: int) -> None:
+    def __init__(self, client: Any, table_name: str, ttl_seconds: int, usage: UsageSink | None = None) -> None:
         self._client = client
         self._table = table_name
         self._ttl_seconds = ttl_seconds
+        self._usage = usage
 
     def load(self, contact_id: str, now_ms: int) -> Session | None:
         item = self._get(contact_pk(contact_id), SESSION_SK, now_ms)
@@ -106,6 +111,9 @@ class DynamoDbSessionStore:
             raise _commit_error(exc, turn, session) from exc
         except BotoCoreError as exc:
             raise StoreUnavailableError(f"DynamoDB transaction failed: {type(exc).__name__}") from exc
+        finally:
+            # A transaction is billed whether or not its conditions pass: 2 WRU per KB per item.
+            self._record(UsageKind.DYNAMODB_WRITE_UNITS, sum(2 * _units(item, 1024) for item in (turn_item, session_item)))
         return stored
 
     def _get(self, pk: str, sk: str, now_ms: int) -> dict[str, Any] | None:
@@ -120,9 +128,35 @@ class DynamoDbSessionStore:
         except BotoCoreError as exc:
             raise StoreUnavailableError(f"DynamoDB GetItem failed: {type(exc).__name__}") from exc
         item: dict[str, Any] | None = response.get("Item")
+        # A strongly consistent read: 1 RRU per 4 KB of the item (1 when nothing is found).
+        self._record(UsageKind.DYNAMODB_READ_UNITS, _units(item, 4096) if item else 1)
         if item is None or _expired(item, now_ms):
             return None
         return item
+
+
+    def _record(self, kind: UsageKind, units: int) -> None:
+        if self._usage is not None:
+            self._usage.record(Usage(kind, Decimal(units)))
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values (strings in UTF-8,
+    numbers about one byte per two digits plus one)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode("utf-8"))
+        if "S" in value:
+            size += len(value["S"].encode("utf-8"))
+        elif "N" in value:
+            size += (len(value["N"].lstrip("-").replace(".", "")) + 1) // 2 + 1
+        else:
+            size += len(str(value).encode("utf-8"))
+    return size
+
+
+def _units(item: dict[str, Any], unit_bytes: int) -> int:
+    return max(1, math.ceil(item_size(item) / unit_bytes))
 
 
 def _expired(item: dict[str, Any], now_ms: int) -> bool:

@@ -6,12 +6,23 @@ already answered), since that is a rule about sequences, not about storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from chalicelib.domain.conversation import Action, Message, Reply, Role, SpeechPart, TurnRequest
+import re
+from decimal import Decimal
+
+from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, SpeechPart, TurnRequest
+from chalicelib.domain.escalation import OK, Attempt
+from chalicelib.domain.model import estimate_tokens
+from chalicelib.domain.prompt import build_messages
+from chalicelib.domain.router import Route, RouteContext
 from chalicelib.domain.rules import Intent, Understanding, classify
-from chalicelib.domain.session import LastTurn, Pending, PendingKind, Session, SessionStatus, TurnRecord
+from chalicelib.domain.session import LastTurn, ModelCall, Pending, PendingKind, Session, SessionStatus, TurnRecord
+from chalicelib.domain.tiers import LARGE, RULES
+from chalicelib.domain.usage import Usage, UsageKind, tokens
+
+DEFAULT_SYSTEM_PROMPT = "You are a phone agent for a contact center. Answer in one or two short spoken sentences."
 
 
 @dataclass(frozen=True)
@@ -19,6 +30,11 @@ class DialoguePolicy:
     history_limit: int = 24
     misunderstandings_before_handover: int = 3
     default_queue: str = "GeneralSupport"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_history_messages: int = 8
+    max_message_chars: int = 600
+    # Longest reply we speak (Lex messages stop at 1,024 characters of SSML).
+    max_reply_chars: int = 600
 
 
 # --- how a delivery relates to the stored session ---------------------------------------------
@@ -88,6 +104,8 @@ NOT_UNDERSTOOD_YES_NO = "Sorry, I'm not sure what that refers to. How can I help
 ASK_ACCOUNT_AGAIN = "Sorry about that. Please say your account number again, one digit at a time."
 FALLBACK_SAY_AGAIN = "Sorry, I didn't catch that. Could you say it again?"
 FALLBACK_TROUBLE = "Sorry, I'm having a little trouble right now. Could you say that again?"
+FALLBACK_MODEL = "Sorry, I'm having trouble with that right now. Could you say it another way?"
+_ASKS_ANYTHING_ELSE = re.compile(r"anything else", re.IGNORECASE)
 
 
 def _speak(
@@ -96,21 +114,139 @@ def _speak(
     return Reply(action=action, speech=(SpeechPart(text),), intent=intent, tier=0, reasons=reasons, queue=queue)
 
 
+def route_context(session: Session | None) -> RouteContext:
+    """What the router needs from the session."""
+    if session is None:
+        return RouteContext()
+    return RouteContext(
+        pending=session.pending.kind.value if session.pending else None,
+        misunderstandings=session.misunderstandings,
+        negative_sentiment=session.negative_sentiment,
+        previous_failed=session.previous_failed,
+        escalated=session.previous_escalated,
+    )
+
+
 def decide_turn(
-    session: Session | None, request: TurnRequest, seq: int, now_ms: int, policy: DialoguePolicy
+    session: Session | None,
+    request: TurnRequest,
+    seq: int,
+    now_ms: int,
+    policy: DialoguePolicy,
+    route: Route | None = None,
 ) -> TurnOutcome:
     """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session."""
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
     understanding = classify(request.utterance)
     reply, changes = _respond(current, understanding, policy)
+    if route is not None:
+        reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
+    baseline = _baseline_tokens(session, request, policy, reply)
+    changes = {"previous_failed": False, "previous_escalated": False, **changes}
+    return _finish(current, request, seq, now_ms, policy, reply, changes, usage=(), baseline=baseline, calls=())
+
+
+def model_turn(
+    session: Session | None,
+    request: TurnRequest,
+    seq: int,
+    now_ms: int,
+    policy: DialoguePolicy,
+    route: Route,
+    attempts: tuple[Attempt, ...],
+    give_up_reason: str,
+) -> TurnOutcome:
+    """The turn answered by a model (the last attempt's answer), or the safe line when every
+    attempt failed. Every attempt's tokens are charged, usable or not."""
+    current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
+    usage: tuple[Usage, ...] = ()
+    calls: list[ModelCall] = []
+    for attempt in attempts:
+        answer = attempt.answer
+        if answer is not None:
+            usage += tokens(answer.model, answer.input_tokens, answer.output_tokens)
+        calls.append(
+            ModelCall(
+                tier=attempt.tier,
+                model=answer.model if answer else "",
+                outcome=attempt.outcome,
+                why=attempt.why,
+                input_tokens=answer.input_tokens if answer else 0,
+                output_tokens=answer.output_tokens if answer else 0,
+                first_token_ms=answer.first_token_ms if answer else None,
+                total_ms=answer.total_ms if answer else 0.0,
+            )
+        )
+    steps = tuple(a.why for a in attempts if a.why and a.why != "routed")
+    final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
+    if final is not None and final.answer is not None:
+        text = spoken_reply(final.answer.text, policy.max_reply_chars)
+        reasons = (*route.reasons, *steps, f"tier{final.tier}:answered")
+        reply = Reply(Action.SPEAK, (SpeechPart(text),), "model", final.tier, reasons)
+        pending = Pending(PendingKind.ANYTHING_ELSE) if _ASKS_ANYTHING_ELSE.search(text) else None
+        changes: dict[str, object] = {
+            "misunderstandings": 0,
+            "pending": pending,
+            "previous_failed": False,
+            "previous_escalated": final.tier == LARGE and route.tier < LARGE,
+        }
+        baseline = (final.answer.input_tokens, final.answer.output_tokens)
+    else:
+        count = current.misunderstandings + 1
+        reasons = (*route.reasons, *steps, f"fallback:{give_up_reason}")
+        if count >= policy.misunderstandings_before_handover:
+            reply = _speak(HANDOVER, "fallback", (*reasons, "handover:repeated_failure"), Action.HANDOVER,
+                           policy.default_queue)  # fmt: skip
+        else:
+            reply = _speak(FALLBACK_MODEL, "fallback", reasons)
+        changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False}
+        baseline = _baseline_tokens(session, request, policy, reply)
+    return _finish(current, request, seq, now_ms, policy, reply, changes, usage, baseline, tuple(calls))
+
+
+def spoken_reply(text: str, max_chars: int) -> str:
+    """A model's text made fit to speak: one line, at most ``max_chars``, cut at a sentence."""
+    flat = " ".join(text.split())
+    if len(flat) <= max_chars:
+        return flat
+    cut = flat[:max_chars]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > 0 else cut.rstrip() + "…"
+
+
+def _baseline_tokens(
+    session: Session | None, request: TurnRequest, policy: DialoguePolicy, reply: Reply
+) -> tuple[int, int]:
+    """What a large-model call would have used for this turn: the prompt it would have been
+    sent and a reply as long as the one given."""
+    messages = build_messages(
+        policy.system_prompt,
+        session,
+        request.utterance,
+        max_history_messages=policy.max_history_messages,
+        max_message_chars=policy.max_message_chars,
+    )
+    return estimate_tokens("".join(m.content for m in messages)) + 4 * len(messages), estimate_tokens(reply.text)
+
+
+def _finish(
+    current: Session,
+    request: TurnRequest,
+    seq: int,
+    now_ms: int,
+    policy: DialoguePolicy,
+    reply: Reply,
+    changes: dict[str, object],
+    usage: tuple[Usage, ...],
+    baseline: tuple[int, int],
+    calls: tuple[ModelCall, ...],
+) -> TurnOutcome:
     history = (
         *current.history,
         Message(Role.CALLER, request.utterance, seq),
         Message(Role.ASSISTANT, reply.text, seq),
     )[-policy.history_limit :]
-    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(
-        reply.action, current.status
-    )
+    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(reply.action, current.status)
     new_session = current.evolve(
         updated_at_ms=now_ms,
         status=status,
@@ -119,6 +255,8 @@ def decide_turn(
         history=history,
         **changes,
     )
+    if request.source is Source.LEX:
+        usage = (*usage, Usage(UsageKind.LEX_SPEECH_REQUESTS, Decimal(1)))
     record = TurnRecord(
         contact_id=request.contact_id,
         seq=seq,
@@ -127,6 +265,9 @@ def decide_turn(
         reply=reply,
         source=request.source.value,
         received_at_ms=now_ms,
+        usage=usage,
+        baseline_tokens=baseline,
+        model_calls=calls,
     )
     return TurnOutcome(record=record, session=new_session)
 

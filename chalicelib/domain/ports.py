@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from chalicelib.domain.model import ChatMessage, ModelAnswer, ToolSpec
 from chalicelib.domain.session import Session, TurnRecord
+from chalicelib.domain.tiers import TierSpec
+from chalicelib.domain.usage import Usage
 
 
 class SessionStore(Protocol):
@@ -44,3 +47,30 @@ class Clock(Protocol):
     def monotonic_ms(self) -> float:
         """A monotonic clock in milliseconds (for durations and deadlines)."""
         ...
+
+
+class ModelClient(Protocol):
+    """A chat model behind an OpenAI-compatible API."""
+
+    def complete(
+        self,
+        tier: TierSpec,
+        messages: tuple[ChatMessage, ...],
+        tools: tuple[ToolSpec, ...] = (),
+        *,
+        timeout_ms: float,
+        first_token_timeout_ms: float,
+    ) -> ModelAnswer:
+        """One completion within ``timeout_ms``.
+
+        Raises:
+            ModelError: a subclass naming how it failed (timeout, unavailable, rejected,
+                malformed).
+        """
+        ...
+
+
+class UsageSink(Protocol):
+    """Where adapters and use cases record usage (quantities) for the cost ledger."""
+
+    def record(self, usage: Usage) -> None: ...

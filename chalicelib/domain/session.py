@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Reply
+from chalicelib.domain.usage import Usage
 
 
 class SessionStatus(StrEnum):
@@ -58,6 +59,10 @@ class Session:
     misunderstandings: int = 0
     pending: Pending | None = None
     account_number: str | None = None
+    # What the router needs to know about the previous turns.
+    negative_sentiment: bool = False
+    previous_failed: bool = False
+    previous_escalated: bool = False
 
     @classmethod
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:
@@ -75,6 +80,20 @@ class Session:
 
 
 @dataclass(frozen=True)
+class ModelCall:
+    """One model call a turn made, as recorded on the turn."""
+
+    tier: int
+    model: str
+    outcome: str
+    why: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class TurnRecord:
     """One processed turn as it is stored: what the caller said and what we answered."""
 
@@ -85,3 +104,8 @@ class TurnRecord:
     reply: Reply
     source: str
     received_at_ms: int
+    # Usage the turn's decision caused (model tokens, Lex requests), for the cost ledger.
+    usage: tuple[Usage, ...] = ()
+    # Tokens a large-model call would have used for this turn (the all-large baseline).
+    baseline_tokens: tuple[int, int] = (0, 0)
+    model_calls: tuple[ModelCall, ...] = ()

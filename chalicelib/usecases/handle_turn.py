@@ -1,9 +1,15 @@
-"""Handle one caller turn: one read, decide, one conditional write; idempotent.
+"""Handle one caller turn: one read, decide (rules or models), one conditional write; idempotent.
 
 A turn is keyed by contact id + turn sequence. Connect retries a failed invocation up to three
 times within 8 s and Lambda may run the same event twice, so the same turn can arrive more than
 once, even concurrently. Only one delivery's reply is ever stored, and every delivery answers
 with the stored reply.
+
+Model calls happen between the read and the write, within the turn's deadline: the domain's
+router picks the tier, and ``escalation.next_model_step`` decides each call (escalate an
+invalid small-model answer, degrade a slow large model, give up when nothing fits). If the
+write then loses a version race, the decision is re-applied to the fresh session with the
+answers already obtained: a model is never asked twice for one turn because of a race.
 """
 
 from __future__ import annotations
@@ -15,12 +21,26 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import (
     DeliveryKind,
     DialoguePolicy,
+    TurnOutcome,
     classify_delivery,
     decide_turn,
+    model_turn,
     resolve_stored_turn,
+    route_context,
 )
-from chalicelib.domain.ports import Clock, SessionStore
-from chalicelib.errors import SessionContentionError, SessionVersionConflictError, TurnAlreadyRecordedError
+from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
+from chalicelib.domain.model import answer_problem
+from chalicelib.domain.ports import Clock, ModelClient, SessionStore, UsageSink
+from chalicelib.domain.prompt import build_messages
+from chalicelib.domain.router import Route, route
+from chalicelib.domain.session import Session, TurnRecord
+from chalicelib.domain.tiers import RULES, TierTable
+from chalicelib.errors import (
+    ModelError,
+    SessionContentionError,
+    SessionVersionConflictError,
+    TurnAlreadyRecordedError,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class TurnResult:
     seq: int  # the turn this reply answers
     duplicate: bool  # True when the reply was stored by an earlier delivery
     attempts: int  # commit attempts made (0 for a duplicate)
+    record: TurnRecord | None = None  # what this delivery stored (None for a duplicate)
 
     @property
     def next_seq(self) -> int:
@@ -38,8 +59,23 @@ class TurnResult:
         return self.seq + 1
 
 
+@dataclass
+class _ModelAnswers:
+    """The model calls made for this turn, kept across re-applies after a version race."""
+
+    attempts: tuple[Attempt, ...]
+    give_up_reason: str
+
+
 class HandleTurn:
-    """The turn use case. Built once per container by ``bootstrap``."""
+    """The turn use case. Built once per container by ``bootstrap``.
+
+    Args:
+        models: the model client, or None to answer everything with tier-0 rules.
+        tiers: the tier table (required with ``models``).
+        commit_budget_ms: time one read + one write needs; a new commit attempt starts only
+            if it still fits, and model calls leave it free before the deadline.
+    """
 
     def __init__(
         self,
@@ -47,15 +83,20 @@ class HandleTurn:
         clock: Clock,
         policy: DialoguePolicy,
         *,
+        models: ModelClient | None = None,
+        tiers: TierTable | None = None,
         commit_attempts: int = 3,
         commit_budget_ms: float = 300.0,
+        usage: UsageSink | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy
+        self._models = models if tiers is not None else None
+        self._tiers = tiers
         self._commit_attempts = commit_attempts
-        # Time one read + one write needs; a new attempt starts only if it still fits.
         self._commit_budget_ms = commit_budget_ms
+        self._usage = usage
 
     def __call__(self, request: TurnRequest, deadline: Deadline) -> TurnResult:
         """Answer ``request``.
@@ -65,6 +106,7 @@ class HandleTurn:
             StoreUnavailableError: the store failed (after the client's own retries).
         """
         attempts = 0
+        answers: _ModelAnswers | None = None
         while True:
             now_ms = self._clock.now_ms()
             session = self._store.load(request.contact_id, now_ms)
@@ -78,7 +120,12 @@ class HandleTurn:
             if attempts >= self._commit_attempts or out_of_time:
                 raise SessionContentionError(f"turn not committed after {attempts} attempt(s)")
 
-            outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy)
+            chosen = route(request.utterance, route_context(session))
+            if chosen.tier == RULES or self._models is None:
+                outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
+            else:
+                answers = answers or self._ask_models(chosen, session, request, deadline)
+                outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen, answers)
             attempts += 1
             try:
                 self._store.commit_turn(outcome.record, outcome.session, now_ms)
@@ -86,7 +133,42 @@ class HandleTurn:
                 continue  # a concurrent delivery of this turn won: the re-read returns its reply
             except SessionVersionConflictError:
                 continue  # another writer changed the session: re-read, decide again on fresh state
-            return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts)
+            if self._usage is not None:
+                for item in outcome.record.usage:
+                    self._usage.record(item)
+            return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=outcome.record)
+
+    def _model_outcome(
+        self, session: Session | None, request: TurnRequest, seq: int, now_ms: int, chosen: Route, answers: _ModelAnswers
+    ) -> TurnOutcome:
+        return model_turn(session, request, seq, now_ms, self._policy, chosen, answers.attempts, answers.give_up_reason)
+
+    def _ask_models(self, chosen: Route, session: Session | None, request: TurnRequest, deadline: Deadline) -> _ModelAnswers:
+        """Call models as the domain's escalation policy says, until an answer or give-up."""
+        assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
+        messages = build_messages(
+            self._policy.system_prompt,
+            session,
+            request.utterance,
+            max_history_messages=self._policy.max_history_messages,
+            max_message_chars=self._policy.max_message_chars,
+        )
+        made: list[Attempt] = []
+        while True:
+            available_ms = deadline.remaining_ms(self._clock.monotonic_ms()) - self._commit_budget_ms
+            step = next_model_step(chosen.tier, tuple(made), available_ms, self._tiers)
+            if isinstance(step, GiveUp):
+                return _ModelAnswers(tuple(made), step.reason)
+            spec = self._tiers.get(step.tier)
+            try:
+                answer = self._models.complete(
+                    spec, messages, (), timeout_ms=step.timeout_ms, first_token_timeout_ms=step.first_token_timeout_ms
+                )
+            except ModelError as exc:
+                made.append(Attempt(step.tier, exc.kind, None, step.why))
+                continue
+            problem = answer_problem(answer)
+            made.append(Attempt(step.tier, problem.value if problem else OK, answer, step.why))
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:
         return deadline.allows(self._clock.monotonic_ms(), self._commit_budget_ms)

@@ -1,0 +1,125 @@
+"""The shipped configuration files in ``chalicelib/data/``, validated by pydantic into domain
+objects. Read once per container (by ``bootstrap``), never during a turn."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.domain.ledger import ModelPrice, PriceBook
+from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
+from chalicelib.errors import ConfigurationInvalidError, PriceMissingError
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _LatencyPriorFile(_Strict):
+    first_token_ms: float = Field(gt=0)
+    tokens_per_second: float = Field(gt=0)
+
+
+class _TierFile(_Strict):
+    tier: int = Field(ge=0, le=2)
+    name: str
+    model: str | None = None
+    base_url: str | None = None
+    max_output_tokens: int = Field(default=0, ge=0)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    first_token_timeout_ms: float = Field(default=0, ge=0)
+    total_timeout_ms: float = Field(default=0, ge=0)
+    max_retries: int = Field(default=0, ge=0, le=3)
+    latency_prior: _LatencyPriorFile | None = None
+
+
+class _ContextFile(_Strict):
+    max_history_messages: int = Field(ge=0)
+    max_message_chars: int = Field(gt=0)
+
+
+class _TiersFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)  # "_comment" keys are documentation
+    tiers: list[_TierFile]
+    context: _ContextFile
+
+
+class _Priced(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    price: Decimal = Field(ge=0)
+    source: str = Field(min_length=1)
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _ModelPriced(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    input_per_million_tokens: Decimal = Field(ge=0)
+    output_per_million_tokens: Decimal = Field(ge=0)
+    source: str = Field(min_length=1)
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _PricesFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    currency: str
+    services: dict[str, _Priced]
+    models: dict[str, _ModelPriced]
+    self_hosting: dict[str, _Priced] = Field(default_factory=dict)
+
+
+def load_tiers(path: Path = DATA / "tiers.json") -> TierTable:
+    """The tier table; a model tier must have a model, a latency prior and timeouts.
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid or a tier is incomplete.
+    """
+    try:
+        data = _TiersFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    specs = []
+    for t in data.tiers:
+        if t.model is not None and (t.latency_prior is None or not t.total_timeout_ms or not t.max_output_tokens):
+            raise ConfigurationInvalidError(f"{path.name}: tier {t.tier} needs latency_prior, timeouts, max tokens")
+        prior = LatencyPrior(t.latency_prior.first_token_ms, t.latency_prior.tokens_per_second) if t.latency_prior else None
+        specs.append(TierSpec(t.tier, t.name, t.model, t.base_url, t.max_output_tokens, t.temperature,
+                              t.first_token_timeout_ms, t.total_timeout_ms, t.max_retries, prior))  # fmt: skip
+    if sorted(s.tier for s in specs) != [0, 1, 2]:
+        raise ConfigurationInvalidError(f"{path.name}: tiers 0, 1 and 2 must each be declared once")
+    return TierTable(tuple(specs), data.context.max_history_messages, data.context.max_message_chars)
+
+
+def load_prices(path: Path = DATA / "prices.json", lambda_architecture: str = "arm64") -> PriceBook:
+    """The price book; every price has a source and a date.
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid.
+    """
+    try:
+        data = _PricesFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    services = {k: v.price for k, v in data.services.items()}
+    services.update({k: v.price for k, v in data.self_hosting.items()})
+    models = {k: ModelPrice(v.input_per_million_tokens, v.output_per_million_tokens) for k, v in data.models.items()}
+    return PriceBook(services, models, lambda_architecture)
+
+
+def check_prices_cover(tiers: TierTable, prices: PriceBook) -> None:
+    """Raise ``PriceMissingError`` at start-up if a configured model has no price."""
+    for spec in tiers.model_tiers:
+        prices.model(str(spec.model))
+
+
+def load_prompt(name: str) -> str:
+    try:
+        return (DATA / "prompts" / f"{name}.txt").read_text().strip()
+    except OSError as exc:
+        raise ConfigurationInvalidError(f"prompt {name}: {exc}") from exc
+
+
+__all__ = ["PriceMissingError", "check_prices_cover", "load_prices", "load_prompt", "load_tiers"]

@@ -1,0 +1,289 @@
+"""The scripted model endpoint: an OpenAI-compatible ``/v1/chat/completions`` on 127.0.0.1.
+
+A fake, and labelled as one in every report (``"model_endpoint": "scripted"``). It answers from
+the model responses recorded in ``events/calls/*.json`` (keyed by the caller's words, the last
+user message), streaming or not, with each model's latency profile from ``tiers.json``: time to
+first token, tokens per second, jitter. Faults can be injected at a rate per kind (seeded), or
+scripted on a turn. A request with no script gets HTTP 404, as a live endpoint would answer an
+unknown request with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chalicelib.domain.tiers import TierTable
+
+FAULT_KINDS = (
+    "slow_first_token",  # the first token comes after the tier's first-token timeout
+    "slow_stream",  # tokens trickle at a tenth of the usual speed
+    "server_error",  # HTTP 500
+    "timeout",  # headers, then nothing for a long time
+    "malformed",  # a stream chunk that is not JSON
+    "invalid_tool_call",  # a call to a tool nobody offered, with arguments that are not JSON
+    "dropped",  # the connection closes mid-stream
+)
+HANG_SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class ScriptedResponse:
+    text: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    fault: str | None = None
+
+
+@dataclass
+class ModelScript:
+    default: ScriptedResponse
+    by_tier: dict[int, ScriptedResponse] = field(default_factory=dict)
+
+    def for_tier(self, tier: int | None) -> ScriptedResponse:
+        return self.by_tier.get(tier, self.default) if tier is not None else self.default
+
+
+def response_from(data: dict[str, Any]) -> ScriptedResponse:
+    return ScriptedResponse(
+        text=data.get("text", ""), tool_calls=tuple(data.get("tool_calls", ())), fault=data.get("fault")
+    )
+
+
+def script_from(data: dict[str, Any]) -> ModelScript:
+    by_tier = {int(k): response_from(v) for k, v in data.get("by_tier", {}).items()}
+    return ModelScript(response_from(data), by_tier)
+
+
+@dataclass
+class EndpointStats:
+    requests: int = 0
+    unscripted: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "unscripted": self.unscripted, "faults": dict(self.faults)}
+
+
+class ScriptedModelEndpoint:
+    """Serve ``scripts`` (caller's words -> script) with the latency of ``tiers``.
+
+    Args:
+        fault_rates: kind -> probability per request (kinds in ``FAULT_KINDS``).
+        speed: divides every delay (2.0 = twice as fast); 1.0 is the tiers' priors.
+        jitter: relative spread of the delays (0.15 = +-15 %).
+        seed: the same seed gives the same jitter and faults for the same requests.
+    """
+
+    def __init__(
+        self,
+        scripts: dict[str, ModelScript],
+        tiers: TierTable,
+        *,
+        fault_rates: dict[str, float] | None = None,
+        speed: float = 1.0,
+        jitter: float = 0.15,
+        seed: int = 7,
+    ) -> None:
+        unknown = set(fault_rates or {}) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        self.scripts = {_key(k): v for k, v in scripts.items()}
+        self.tiers = tiers
+        self.fault_rates = dict(fault_rates or {})
+        self.speed = speed
+        self.jitter = jitter
+        self.stats = EndpointStats()
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.base_url = ""
+
+    def start(self) -> ScriptedModelEndpoint:
+        endpoint = self
+
+        class Handler(_Handler):
+            owner = endpoint
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="scripted-model", daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> ScriptedModelEndpoint:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- decisions, made under the lock so a seed gives one sequence ---------------------------
+
+    def plan(self, model: str, user_text: str) -> tuple[ScriptedResponse | None, str | None, float, float]:
+        """The response, the fault (if any), the first-token delay and the seconds per token."""
+        tier = self.tiers.tier_of_model(model)
+        spec = self.tiers.get(tier) if tier is not None else None
+        prior = spec.latency_prior if spec is not None else None
+        first_token_s = (prior.first_token_ms if prior else 400.0) / 1000
+        per_token_s = 1.0 / (prior.tokens_per_second if prior else 80.0)
+        script = self.scripts.get(_key(user_text))
+        with self._lock:
+            self.stats.requests += 1
+            response = script.for_tier(tier) if script else None
+            if response is None:
+                self.stats.unscripted += 1
+                return None, None, 0.0, 0.0
+            fault = response.fault
+            for kind in FAULT_KINDS:
+                if fault is None and self._random.random() < self.fault_rates.get(kind, 0.0):
+                    fault = kind
+            if fault:
+                self.stats.faults[fault] = self.stats.faults.get(fault, 0) + 1
+            spread = 1 + self._random.uniform(-self.jitter, self.jitter)
+        if fault == "slow_first_token" and spec is not None:
+            first_token_s = 2 * spec.first_token_timeout_ms / 1000
+        if fault == "slow_stream":
+            per_token_s *= 10
+        return response, fault, first_token_s * spread / self.speed, per_token_s * spread / self.speed
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)] if text else []
+
+
+def _estimate(text: str) -> int:
+    return max(1, (len(text) + 3) // 4)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: ScriptedModelEndpoint
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_: Any) -> None:  # quiet: one line per request otherwise
+        return
+
+    def do_POST(self) -> None:
+        if not self.path.endswith("/chat/completions"):
+            self._error(404, "not_found", f"no route {self.path}")
+            return
+        length = int(self.headers.get("Content-Length", "0"))
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+            model = str(body["model"])
+            users = [m for m in body["messages"] if m.get("role") == "user"]
+            user_text = str(users[-1]["content"]) if users else ""
+        except (ValueError, KeyError, TypeError):
+            self._error(400, "invalid_request_error", "request is not a chat completion request")
+            return
+        response, fault, first_token_s, per_token_s = self.owner.plan(model, user_text)
+        if response is None:
+            self._error(404, "unscripted", "no scripted response for this request (scripted model endpoint)")
+            return
+        if fault == "server_error":
+            self._error(500, "server_error", "injected server error (scripted model endpoint)")
+            return
+        prompt_tokens = sum(_estimate(str(m.get("content", ""))) for m in body["messages"])
+        tool_calls = list(response.tool_calls)
+        if fault == "invalid_tool_call":
+            tool_calls = [{"name": "transfer_all_funds", "arguments": "{not json"}]
+        if body.get("stream"):
+            self._stream(model, response.text, tool_calls, fault, first_token_s, per_token_s, prompt_tokens)
+        else:
+            time.sleep(first_token_s + per_token_s * len(_tokens(response.text)))
+            self._complete(model, response.text, tool_calls, prompt_tokens)
+
+    def _stream(
+        self,
+        model: str,
+        text: str,
+        tool_calls: list[dict[str, Any]],
+        fault: str | None,
+        first_token_s: float,
+        per_token_s: float,
+        prompt_tokens: int,
+    ) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if fault == "timeout":
+            time.sleep(HANG_SECONDS)
+            return
+        time.sleep(first_token_s)
+        pieces = _tokens(text)
+        try:
+            for i, piece in enumerate(pieces):
+                if fault == "dropped" and i == len(pieces) // 2:
+                    return  # connection closes with the stream unfinished
+                if fault == "malformed" and i == 1:
+                    self.wfile.write(b"data: {this is not json\n\n")
+                    self.wfile.flush()
+                    return
+                self._chunk(model, {"content": piece, **({"role": "assistant"} if i == 0 else {})}, None)
+                time.sleep(per_token_s)
+            for index, call in enumerate(tool_calls):
+                delta = {"tool_calls": [{"index": index, "id": f"call_{index}", "type": "function",
+                                         "function": {"name": call["name"], "arguments": call.get("arguments", "{}")}}]}  # fmt: skip
+                self._chunk(model, delta, None)
+            self._chunk(model, {}, "tool_calls" if tool_calls else "stop")
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces) + 8 * len(tool_calls),
+                     "total_tokens": prompt_tokens + len(pieces) + 8 * len(tool_calls)}  # fmt: skip
+            self._send({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+                        "choices": [], "usage": usage})  # fmt: skip
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up (its deadline): nothing to do
+
+    def _chunk(self, model: str, delta: dict[str, Any], finish_reason: str | None) -> None:
+        self._send({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})  # fmt: skip
+
+    def _send(self, payload: dict[str, Any]) -> None:
+        self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+        self.wfile.flush()
+
+    def _complete(self, model: str, text: str, tool_calls: list[dict[str, Any]], prompt_tokens: int) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if tool_calls:
+            message["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                      "function": {"name": c["name"], "arguments": c.get("arguments", "{}")}}
+                                     for i, c in enumerate(tool_calls)]  # fmt: skip
+        completion = len(_tokens(text))
+        payload = {
+            "id": "chatcmpl-scripted", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                      "total_tokens": prompt_tokens + completion},
+        }  # fmt: skip
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        data = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
