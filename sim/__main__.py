@@ -56,6 +56,17 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _router_eval(args: argparse.Namespace) -> int:
+    from sim.router_eval import LABELLED, evaluate, format_evaluation, load_labelled  # noqa: PLC0415
+
+    result = evaluate(load_labelled(Path(args.file) if args.file else LABELLED))
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k not in ("under_routed", "over_routed")}, indent=2))
+    else:
+        print(format_evaluation(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -68,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
     replay.add_argument("--json", help="also write the report as JSON here")
     replay.set_defaults(run=_replay)
+    router_eval = commands.add_parser("router-eval", help="score the router on a labelled set")
+    router_eval.add_argument("--file", help="labelled JSONL (default events/router/labelled.jsonl)")
+    router_eval.add_argument("--json", action="store_true", help="print the figures as JSON")
+    router_eval.set_defaults(run=_router_eval)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

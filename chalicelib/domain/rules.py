@@ -33,7 +33,7 @@ class Understanding:
     rule: str = ""
 
 
-_FILLERS = re.compile(r"\b(um+|uh+|uhm|erm?|hmm+|ah+|like|you know|i mean|well|so|okay so|oh well)\b")
+_FILLERS = re.compile(r"\b(um+|uh+|uhm|erm?|hmm+|ah+|like|you know|well|okay so|oh well)\b")
 _PUNCT = re.compile(r"[^\w\s']")
 _SPACES = re.compile(r"\s+")
 
@@ -52,21 +52,26 @@ _AGENT = re.compile(
 )
 _GOODBYE = re.compile(
     r"\b(bye|goodbye|good bye|that's all|that is all|that's everything|that's it|nothing else|"
-    r"no more questions|i'm done|im done|hang up|have a good (?:day|one|night))\b"
+    r"no more questions|i'm done|im done|hang up|have a good (?:day|one|night)|that'll be all|that will be all|"
+    r"i'm all set|all set)\b"
 )
 _REPEAT = re.compile(
     r"\b(repeat|say that again|say it again|come again|pardon|what did you say|one more time|"
-    r"didn't catch|did not catch|didn't hear|did not hear|sorry what|what was that)\b"
+    r"didn't catch|did not catch|didn't hear|did not hear|sorry what|what was that)\b|^(huh|what|sorry|excuse me)$"
 )
 _YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "ya", "correct", "right", "sure", "affirmative", "ok", "okay",
                         "exactly", "absolutely", "definitely"})  # fmt: skip
 _NO_WORDS = frozenset({"no", "nope", "nah", "negative", "wrong", "incorrect"})
-_YES_PHRASE = re.compile(r"^(that's right|that is right|that's correct|that is correct|it is|sounds good|you got it)\b")
-_NO_PHRASE = re.compile(r"\b(not right|not correct|isn't right|is not right|that's wrong|that is wrong|not it)\b")
-# Longer answers carry more than yes or no: left to the next tier.
-_MAX_YES_NO_WORDS = 6
+# A yes or no answer is made only of these words; anything else ("yes, and also...", "no, the
+# other one") carries more than yes or no and is left to a model.
+_ANSWER_FILLER = frozenset({"that's", "thats", "that", "is", "it", "it's", "its", "isn't", "not", "me", "i", "am",
+                            "please", "thanks", "thank", "you", "all", "good", "fine", "sounds", "got", "do", "does",
+                            "did", "was", "the", "one", "indeed", "totally", "of", "course", "sir", "ma'am", "i'm"})  # fmt: skip
+_NO_PHRASE = re.compile(r"\b(not right|not correct|isn't right|is not right|that's wrong|that is wrong|not it|not me)\b")
 _GREETING_CUES = frozenset({"hi", "hello", "hey", "hiya", "morning", "afternoon", "evening"})
 _GREETING_WORDS = _GREETING_CUES | {"good", "there", "yes", "yeah", "oh"}
+# "Hello, can you hear me?": the caller checks the line; answered like a greeting.
+_LINE_CHECK = re.compile(r"^(?:hello |hi |hey )?(?:can you hear me|is (?:anybody|anyone|someone) there|are you there)$")
 # Said as one word of assent; the filler list would otherwise eat their first half.
 _ASSENT_SOUNDS = re.compile(r"\b(uh huh|mm hmm|mhm|uh-huh|mm-hmm)\b")
 _THANKS = re.compile(r"^(thanks|thank you|thanks a lot|thank you so much|thank you very much|great thanks|"
@@ -121,16 +126,25 @@ def _digits_in(text: str) -> str:
     return "".join(out)
 
 
-def _mostly_digits(text: str, digits: str) -> bool:
-    """True when the utterance is essentially a number read out (not "I was charged 40 dollars
-    twice on 3 bills")."""
-    tokens = text.split()
-    digit_tokens = sum(1 for t in tokens if t.isdigit() or t in _DIGIT_WORDS or t in _REPEATERS)
-    number_cue = re.search(r"\b(account|number|card|member|customer id|id|it's|its|it is|my)\b", text)
-    return digit_tokens >= max(1, len(tokens) // 2) or (number_cue is not None and len(digits) >= MIN_ACCOUNT_DIGITS)
+_ACCOUNT_CUES = frozenset({"account", "member", "customer", "membership", "policy", "id", "number", "my", "is", "it's",
+                           "its", "it", "the", "that's", "thats", "yes", "yeah", "sure", "ok", "okay", "here", "go",
+                           "ready", "got", "a", "pen", "and", "then", "please", "thanks", "mine"})  # fmt: skip
+# Numbers that are not the account number: a model must work out what the caller means.
+_OTHER_NUMBERS = re.compile(r"\b(zip|postal|post code|postcode|order|meter|reading|phone|reach|call me|cell|card|"
+                            r"last four|last 4|date|code|pin|amount|dollars|extension|ending|reference|ticket|claim)\b")  # fmt: skip
+
+
+def _is_account_number(text: str, digits: str) -> bool:
+    """True when the caller reads out an account (member, customer) number and little else."""
+    if len(digits) < MIN_ACCOUNT_DIGITS or _OTHER_NUMBERS.search(text) or _CORRECTION.search(text):
+        return False
+    other = [t for t in text.split() if not (t.isdigit() or t in _DIGIT_WORDS or t in _REPEATERS or t in _ACCOUNT_CUES)]
+    return len(other) == 0
 
 
 def _is_greeting(text: str) -> bool:
+    if _LINE_CHECK.match(text):
+        return True
     words = set(text.split())
     return bool(words & _GREETING_CUES) and words <= _GREETING_WORDS
 
@@ -143,7 +157,7 @@ def classify(utterance: str) -> Understanding:
     if _AGENT.search(text):
         return Understanding(Intent.AGENT, rule="asks_for_agent")
     digits = extract_digits(text)
-    if len(digits) >= MIN_ACCOUNT_DIGITS and _mostly_digits(text, digits):
+    if _is_account_number(text, digits):
         return Understanding(Intent.ACCOUNT_DIGITS, digits=digits, rule="digits_read_out")
     if _GOODBYE.search(text):
         return Understanding(Intent.GOODBYE, rule="says_goodbye")
@@ -153,10 +167,10 @@ def classify(utterance: str) -> Understanding:
         return Understanding(Intent.THANKS, rule="thanks")
     short = _strip_polite(text)
     words = short.split()
-    if words and len(words) <= _MAX_YES_NO_WORDS:
+    if words and set(words) <= _YES_WORDS | _NO_WORDS | _ANSWER_FILLER:
         if words[0] in _NO_WORDS or _NO_PHRASE.search(short):
             return Understanding(Intent.NO, rule="denies")
-        if words[0] in _YES_WORDS or _YES_PHRASE.match(short):
+        if set(words) & _YES_WORDS or short in ("it is", "that's me", "it's me", "that is me"):
             return Understanding(Intent.YES, rule="affirms")
     if _is_greeting(short):
         return Understanding(Intent.GREETING, rule="greets")

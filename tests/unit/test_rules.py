@@ -43,7 +43,6 @@ def test_classify_recognises_intent(utterance: str, intent: Intent) -> None:
         ("four four seven one nine", "44719"),
         ("uh it's double five oh nine one", "55091"),
         ("triple seven two one", "777 21".replace(" ", "")),
-        ("sure it's four four seven, no sorry, four four eight one two nine", "448129"),
         ("1234 5678", "12345678"),
     ],
 )
@@ -51,6 +50,25 @@ def test_digits_read_out_are_collected_in_order(utterance: str, digits: str) -> 
     heard = classify(utterance)
     assert heard.intent is Intent.ACCOUNT_DIGITS
     assert heard.digits == digits
+
+
+def test_a_self_corrected_number_is_left_to_a_model_but_its_digits_are_known() -> None:
+    utterance = "sure it's four four seven, no sorry, four four eight one two nine"
+    assert classify(utterance).intent is Intent.UNKNOWN
+    assert extract_digits(normalize(utterance)) == "448129"
+
+
+@pytest.mark.parametrize(
+    "utterance", ["my zip code is nine four one oh three", "order number four four seven one nine two, where is it",
+                  "you can reach me at five five five oh one one nine", "the last four are oh eight one five"],
+)  # fmt: skip
+def test_numbers_that_are_not_the_account_number_are_left_to_a_model(utterance: str) -> None:
+    assert classify(utterance).intent is Intent.UNKNOWN
+
+
+@pytest.mark.parametrize("utterance", ["yes, and also send it by email", "yeah what's my due date", "no, the other one"])
+def test_yes_or_no_with_more_content_is_not_a_bare_answer(utterance: str) -> None:
+    assert classify(utterance).intent is Intent.UNKNOWN
 
 
 def test_a_short_number_in_a_sentence_is_not_an_account_number() -> None:
