@@ -11,6 +11,20 @@ import json
 import sys
 from pathlib import Path
 
+CALLS = Path(__file__).resolve().parent.parent / "events" / "calls"
+
+
+def _fault_rates(names: str | None, rate: float) -> dict[str, float]:
+    from sim.scripted_model import FAULT_KINDS  # noqa: PLC0415
+
+    if not names:
+        return {}
+    kinds = FAULT_KINDS if names == "all" else tuple(n.strip() for n in names.split(","))
+    unknown = set(kinds) - set(FAULT_KINDS)
+    if unknown:
+        raise SystemExit(f"UnknownFaultError: {sorted(unknown)} (known: {', '.join(FAULT_KINDS)})")
+    return dict.fromkeys(kinds, rate)
+
 
 def _invoke(args: argparse.Namespace) -> int:
     try:
@@ -18,9 +32,11 @@ def _invoke(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"EventFileUnreadableError: {args.event}: {exc}", file=sys.stderr)
         return 2
-    from sim.harness import Harness  # noqa: PLC0415 - keep --help fast
+    from sim.calls import call_files, load_call, model_scripts  # noqa: PLC0415 - keep --help fast
+    from sim.harness import Harness  # noqa: PLC0415
 
-    with Harness(log_level=args.log_level) as harness:
+    scripts = model_scripts([load_call(p) for p in call_files([str(CALLS)])])
+    with Harness(log_level=args.log_level, model_scripts=scripts) as harness:
         if args.function not in harness.function_names():
             print(
                 f"FunctionNotFoundError: {args.function} (have: {', '.join(harness.function_names())})", file=sys.stderr
@@ -37,7 +53,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from chalicelib.settings import get_settings  # noqa: PLC0415
-    from sim.calls import call_files, load_call  # noqa: PLC0415
+    from sim.calls import call_files, load_call, model_scripts  # noqa: PLC0415
     from sim.harness import Harness  # noqa: PLC0415
     from sim.replay import format_report, replay  # noqa: PLC0415
 
@@ -45,7 +61,8 @@ def _replay(args: argparse.Namespace) -> int:
     if not calls:
         print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
         return 2
-    with Harness(log_level=args.log_level) as harness:
+    faults = _fault_rates(args.model_faults, args.fault_rate)
+    with Harness(log_level=args.log_level, model_scripts=model_scripts(calls), model_faults=faults, seed=args.seed) as harness:
         report = replay(harness, calls, get_settings().turn_hard_deadline_ms)
     print(format_report(report))
     if args.json:
@@ -78,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     replay = commands.add_parser("replay", help="replay recorded calls end to end")
     replay.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
     replay.add_argument("--json", help="also write the report as JSON here")
+    replay.add_argument("--model-faults", help="inject model endpoint faults: all, or a comma list of kinds")
+    replay.add_argument("--fault-rate", type=float, default=0.1, help="probability of each injected fault kind")
+    replay.add_argument("--seed", type=int, default=7, help="seed of the endpoint's jitter and faults")
     replay.set_defaults(run=_replay)
     router_eval = commands.add_parser("router-eval", help="score the router on a labelled set")
     router_eval.add_argument("--file", help="labelled JSONL (default events/router/labelled.jsonl)")

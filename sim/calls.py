@@ -21,12 +21,24 @@ CONNECT_SAMPLE = EVENTS / "connect" / "connect-contact-flow-event.admin-guide.js
 LEX_SAMPLE = EVENTS / "lex" / "lex-v2-codehook-input.from-connect.json"
 
 
+class ModelResponse(BaseModel):
+    """What a model answered to this turn in the recorded call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = ""
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    fault: str | None = None  # a fault the scripted endpoint injects on this turn
+    by_tier: dict[str, ModelResponse] = Field(default_factory=dict, description="what another tier answered")
+
+
 class CallTurn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     at_ms: int = Field(ge=0, description="when the caller's words reached us, from the call's start")
     caller: str
     connect_retries: int = Field(default=0, ge=0, le=3, description="extra deliveries of the same event")
+    model: ModelResponse | None = None
 
 
 class RecordedCall(BaseModel):
@@ -37,11 +49,28 @@ class RecordedCall(BaseModel):
     format: Literal["connect", "lex"] = "connect"
     contact_id: str
     caller_number: str = "+15555550100"
+    expect_outcome: Literal["completed", "handover", "abandoned"] | None = None
     turns: list[CallTurn] = Field(min_length=1)
 
 
 def load_call(path: Path) -> RecordedCall:
     return RecordedCall.model_validate_json(path.read_text())
+
+
+def model_scripts(calls: list[RecordedCall]) -> dict[str, dict[str, Any]]:
+    """The caller's words -> what the model answered, from every call (for the scripted model
+    endpoint). The same words scripted twice must have the same answer."""
+    scripts: dict[str, dict[str, Any]] = {}
+    for call in calls:
+        for turn in call.turns:
+            if turn.model is None:
+                continue
+            key = " ".join(turn.caller.lower().split())
+            script = turn.model.model_dump(exclude_defaults=True)
+            if scripts.get(key, script) != script:
+                raise ValueError(f"{call.call}: {turn.caller!r} is scripted differently in another call")
+            scripts[key] = script
+    return scripts
 
 
 def call_files(paths: list[str]) -> list[Path]:

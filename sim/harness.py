@@ -27,10 +27,22 @@ class Harness:
     ``emf_lines`` instead, so CLI output stays clean.
     """
 
-    def __init__(self, stage: str = "dev", log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        stage: str = "dev",
+        log_level: str = "WARNING",
+        model_scripts: dict[str, dict[str, Any]] | None = None,
+        model_faults: dict[str, float] | None = None,
+        seed: int = 7,
+    ) -> None:
         self.stage = stage
         self.aws = EmbeddedAws()
         self._log_level = log_level
+        self._model_scripts = model_scripts
+        self._model_faults = model_faults
+        self._seed = seed
+        self.model_endpoint: Any = None  # the scripted endpoint, when this harness runs one
+        self.model_endpoint_label = "none"
         self.app: Any = None
         self.tables: dict[str, str] = {}
         self.emf_lines: list[str] = []
@@ -40,6 +52,7 @@ class Harness:
         os.environ.update(stage_environment(self.stage))
         os.environ["SWITCHBOARD_AWS_ENDPOINT_URL"] = self.aws.endpoint_url
         os.environ["POWERTOOLS_LOG_LEVEL"] = self._log_level
+        self._start_model_endpoint()
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         import app as app_module  # noqa: PLC0415 - after the environment is set
@@ -50,11 +63,38 @@ class Harness:
         self.tables = provision(self.aws.boto_session(), self.aws.endpoint_url, stage=self.stage)
         return self
 
+    def _start_model_endpoint(self) -> None:
+        """The scripted model endpoint, unless the user pointed the models at a live one."""
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("SWITCHBOARD_MODEL_BASE_URL"):
+            self.model_endpoint_label = "live"
+            return
+        if self._model_scripts is None:
+            return
+        from chalicelib.adapters.data_files import load_tiers  # noqa: PLC0415
+        from sim.scripted_model import ScriptedModelEndpoint, script_from  # noqa: PLC0415
+
+        scripts = {words: script_from(script) for words, script in self._model_scripts.items()}
+        self.model_endpoint = ScriptedModelEndpoint(
+            scripts, load_tiers(), fault_rates=self._model_faults, seed=self._seed
+        ).start()
+        os.environ["SWITCHBOARD_MODEL_BASE_URL"] = self.model_endpoint.base_url
+        self.model_endpoint_label = "scripted"
+
     def stop(self) -> None:
         from chalicelib import bootstrap  # noqa: PLC0415
 
         bootstrap.reset()
+        if self.model_endpoint is not None:
+            self.model_endpoint.stop()
+            os.environ.pop("SWITCHBOARD_MODEL_BASE_URL", None)
+            self.model_endpoint = None
         self.aws.stop()
+
+    def services(self) -> Any:
+        """The app's container (its store, prices and the last invocation's usage)."""
+        from chalicelib import bootstrap  # noqa: PLC0415
+
+        return bootstrap.container()
 
     def invoke(self, function_name: str, event: Any, timeout_ms: int = 6000) -> Any:
         """Invoke a handler as Lambda would; returns what it returned."""

@@ -6,13 +6,16 @@ import html
 import re
 import statistics
 import time
+from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.ledger import per_minute, total
+from chalicelib.domain.usage import Usage
 from sim.calls import RecordedCall, connect_event, lex_event
+from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.harness import Harness
 
 _TAGS = re.compile(r"<[^>]+>")
-MODEL_ENDPOINT = "none: tier-0 rules only (no model tier configured)"
 
 
 def spoken_text(ssml: str) -> str:
@@ -29,35 +32,69 @@ def _answer_fields(answer: dict[str, Any]) -> dict[str, str]:
     return answer
 
 
+class _CallLedger:
+    """Usage of one call: actual, and the all-large-model baseline."""
+
+    def __init__(self) -> None:
+        self.actual: list[Usage] = []
+        self.baseline: list[Usage] = []
+
+
 def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -> dict[str, Any]:
     """Play ``call`` turn by turn, as the contact flow would; return its report."""
+    services = harness.services()
     turns: list[dict[str, Any]] = []
+    ledger = _CallLedger()
     stored_turn: str | None = None  # the flow's "turn" contact attribute
     lex_attributes: dict[str, str] = {}
     outcome = "abandoned"  # the caller hung up before we ended or handed over
+    duration_s = Decimal(0)
     for turn in call.turns:
         if call.format == "lex":
             event = lex_event(call.contact_id, turn.caller, lex_attributes)
         else:
             event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
+        turn_usage: list[Usage] = []
         started = time.perf_counter()
         answer = harness.invoke("turn", event)
         total_ms = (time.perf_counter() - started) * 1000
+        turn_usage.extend(services.last_invocation.get("usage", ()))
         retries_consistent = True
         for _ in range(turn.connect_retries):
             retry_started = time.perf_counter()
             retried = harness.invoke("turn", event)
             total_ms = max(total_ms, (time.perf_counter() - retry_started) * 1000)
+            turn_usage.extend(services.last_invocation.get("usage", ()))
             retries_consistent = retries_consistent and retried == answer
         fields = _answer_fields(answer)
         sent_seq = int(stored_turn) if stored_turn else 1
+        answered_seq = int(fields.get("turn", "1")) - 1
+        record = services.session_store.load_turn(call.contact_id, answered_seq, services.clock.now_ms())
+        usage = tuple(turn_usage)
+        ledger.actual.extend(usage)
+        ledger.baseline.extend(u for u in usage if u not in llm_usage(usage))
+        ledger.baseline.extend(all_large_llm_usage(record, usage, services.tiers))
+        reply = spoken_text(fields.get("prompt", ""))
         row: dict[str, Any] = {
             "seq": sent_seq,
             "caller": turn.caller,
             "tier": int(fields.get("tier", "0")),
+            "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
+            "tier_reasons": list(record.reply.reasons) if record else [],
             "action": fields.get("action", ""),
             "intent": fields.get("intent", ""),
-            "reply": spoken_text(fields.get("prompt", "")),
+            "reply": reply,
+            "tokens": {
+                "input": sum(c.input_tokens for c in record.model_calls) if record else 0,
+                "output": sum(c.output_tokens for c in record.model_calls) if record else 0,
+            },
+            "model_calls": [
+                {"tier": c.tier, "model": c.model, "outcome": c.outcome, "why": c.why,
+                 "first_token_ms": round(c.first_token_ms, 1) if c.first_token_ms else None,
+                 "total_ms": round(c.total_ms, 1)}
+                for c in (record.model_calls if record else ())
+            ],  # fmt: skip
+            "cost_usd": money(total(priced(usage, services.prices))),
             "latency_ms": {"total": round(total_ms, 2)},
             "deadline_met": total_ms <= hard_deadline_ms,
         }
@@ -65,6 +102,7 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
             row["connect_retries"] = turn.connect_retries
             row["retries_consistent"] = retries_consistent
         turns.append(row)
+        duration_s = Decimal(turn.at_ms) / 1000 + Decimal(total_ms) / 1000 + speaking_seconds(reply)
         stored_turn = fields.get("turn", stored_turn)
         if call.format == "lex":
             lex_attributes = answer["sessionState"]["sessionAttributes"]
@@ -74,27 +112,67 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
         if fields.get("action") == "handover":
             outcome = "handover"
             break
-    return {"call": call.call, "contact_id": call.contact_id, "format": call.format, "outcome": outcome, "turns": turns}
+    per_call = call_usage(duration_s)
+    actual = priced((*ledger.actual, *per_call), services.prices)
+    baseline = priced((*ledger.baseline, *per_call), services.prices)
+    return {
+        "call": call.call,
+        "contact_id": call.contact_id,
+        "format": call.format,
+        "outcome": outcome,
+        "expected_outcome": call.expect_outcome,
+        "outcome_as_expected": call.expect_outcome in (None, outcome),
+        "duration_s": float(round(duration_s, 2)),
+        **summarize(actual, duration_s),
+        "_costs": {"actual": actual, "baseline": baseline, "duration_s": duration_s},
+        "turns": turns,
+    }
 
 
 def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float) -> dict[str, Any]:
     """Replay every call; the report ``sim replay --json`` writes."""
     reports = [replay_call(harness, call, hard_deadline_ms) for call in calls]
-    latencies = [t["latency_ms"]["total"] for r in reports for t in r["turns"]]
-    return {
-        "model_endpoint": MODEL_ENDPOINT,
-        "calls": reports,
-        "totals": {
-            "calls": len(reports),
-            "turns": len(latencies),
-            "deadline_misses": sum(1 for r in reports for t in r["turns"] if not t["deadline_met"]),
-            "retries_inconsistent": sum(1 for r in reports for t in r["turns"] if t.get("retries_consistent") is False),
-            "outcomes": {
-                o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")
-            },
-            "latency_ms": _percentiles(latencies),
-        },
-    }
+    all_turns = [t for r in reports for t in r["turns"]]
+    latencies = [t["latency_ms"]["total"] for t in all_turns]
+    seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
+    actual = _add([r.pop("_costs") for r in reports])
+    totals: dict[str, Any] = {
+        "calls": len(reports),
+        "turns": len(all_turns),
+        "deadline_misses": sum(1 for t in all_turns if not t["deadline_met"]),
+        "retries_inconsistent": sum(1 for t in all_turns if t.get("retries_consistent") is False),
+        "outcomes": {o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")},
+        "outcomes_as_expected": sum(1 for r in reports if r["outcome_as_expected"]),
+        "latency_ms": _percentiles(latencies),
+        "tier_mix": _mix([t["tier"] for t in all_turns]),
+        "routed_tier_mix": _mix([t["routed_tier"] for t in all_turns]),
+        "minutes": float(round(seconds / 60, 3)),
+        "cost_usd": money(total(actual["actual"])),
+        "cost_per_minute_usd": money(per_minute(total(actual["actual"]), seconds)),
+        "llm_cost_per_minute_usd": money(per_minute(actual["actual"].get("llm", Decimal(0)), seconds)),
+        "baseline_all_large_cost_per_minute_usd": money(per_minute(total(actual["baseline"]), seconds)),
+        "baseline_all_large_llm_cost_per_minute_usd": money(per_minute(actual["baseline"].get("llm", Decimal(0)), seconds)),
+        "cost_per_minute_by_component_usd": {k: money(per_minute(v, seconds)) for k, v in sorted(actual["actual"].items())},
+    }  # fmt: skip
+    large_llm = totals["baseline_all_large_llm_cost_per_minute_usd"]
+    totals["llm_cost_vs_all_large"] = round(totals["llm_cost_per_minute_usd"] / large_llm, 4) if large_llm else None
+    report: dict[str, Any] = {"model_endpoint": harness.model_endpoint_label, "calls": reports, "totals": totals}
+    if harness.model_endpoint is not None:
+        report["model_endpoint_stats"] = harness.model_endpoint.stats.as_dict()
+    return report
+
+
+def _add(costs: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:
+    summed: dict[str, dict[str, Decimal]] = {"actual": {}, "baseline": {}}
+    for entry in costs:
+        for which in ("actual", "baseline"):
+            for component, value in entry[which].items():
+                summed[which][component] = summed[which].get(component, Decimal(0)) + value
+    return summed
+
+
+def _mix(tiers: list[int]) -> dict[str, float]:
+    return {f"tier_{t}": round(tiers.count(t) / len(tiers), 4) for t in (0, 1, 2)} if tiers else {}
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -110,30 +188,43 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"model endpoint: {report['model_endpoint']}", ""]
     for call in report["calls"]:
         lines.append(f"== {call['call']}  ({call['format']}, contact {call['contact_id']})")
-        lines.append(f"  {'turn':>4}  {'caller':<44}  {'tier':>4}  {'action':<8}  {'reply':<58}  {'ms':>7}")
-        for t in call["turns"]:
-            retry = (
-                f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})"
-                if t.get("connect_retries")
-                else ""
-            )
-            missed = "" if t["deadline_met"] else " MISSED"
-            lines.append(
-                f"  {t['seq']:>4}  {_cut(t['caller'], 44):<44}  {t['tier']:>4}  {t['action']:<8}  "
-                f"{_cut(t['reply'], 58):<58}  {t['latency_ms']['total']:>7.1f}{missed}{retry}"
-            )
-        ms = [t["latency_ms"]["total"] for t in call["turns"]]
         lines.append(
-            f"  -> outcome {call['outcome']}, {len(ms)} turns, p50 {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms"
+            f"  {'turn':>4}  {'caller':<40}  {'tier':>4}  {'action':<8}  {'reply':<52}  {'ms':>7}  {'cost $':>9}"
+        )
+        for t in call["turns"]:
+            retry = f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})" if t.get("connect_retries") else ""
+            missed = "" if t["deadline_met"] else " MISSED"
+            tier = f"{t['tier']}" + (f"<{t['routed_tier']}" if t["routed_tier"] != t["tier"] else "")
+            lines.append(
+                f"  {t['seq']:>4}  {_cut(t['caller'], 40):<40}  {tier:>4}  {t['action']:<8}  "
+                f"{_cut(t['reply'], 52):<52}  {t['latency_ms']['total']:>7.1f}  {t['cost_usd']:>9.6f}{missed}{retry}"
+            )
+            if t["tier"] or t["routed_tier"]:
+                lines.append(f"        reasons: {', '.join(t['tier_reasons'])}")
+        ms = [t["latency_ms"]["total"] for t in call["turns"]]
+        expected = "" if call["outcome_as_expected"] else f" (EXPECTED {call['expected_outcome']})"
+        lines.append(
+            f"  -> outcome {call['outcome']}{expected}, {len(ms)} turns, {call['duration_s']:.0f} s, "
+            f"p50 {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms, "
+            f"cost ${call['cost_usd']:.5f} (${call['cost_per_minute_usd']:.4f}/min)"
         )
         lines.append("")
-    totals = report["totals"]
-    lat = totals["latency_ms"]
+    t = report["totals"]
+    lat = t["latency_ms"]
     lines.append(
-        f"totals: {totals['calls']} calls, {totals['turns']} turns, deadline misses {totals['deadline_misses']}, "
-        f"outcomes {totals['outcomes']}, "
-        f"latency p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms max {lat.get('max')} ms"
+        f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min, deadline misses {t['deadline_misses']}, "
+        f"outcomes {t['outcomes']} ({t['outcomes_as_expected']}/{t['calls']} as expected)"
     )
+    lines.append(f"latency: p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, max {lat.get('max')} ms")
+    lines.append(f"tier mix (answered): {t['tier_mix']}   routed: {t['routed_tier_mix']}")
+    lines.append(
+        f"cost per minute: ${t['cost_per_minute_usd']:.5f} (LLM ${t['llm_cost_per_minute_usd']:.6f}); "
+        f"all turns on the large model: ${t['baseline_all_large_cost_per_minute_usd']:.5f} "
+        f"(LLM ${t['baseline_all_large_llm_cost_per_minute_usd']:.6f}); LLM cost vs all-large: {t['llm_cost_vs_all_large']}"
+    )
+    lines.append("per minute by component: " + ", ".join(f"{k} ${v:.6f}" for k, v in t["cost_per_minute_by_component_usd"].items()))
+    if "model_endpoint_stats" in report:
+        lines.append(f"scripted model endpoint: {report['model_endpoint_stats']}")
     return "\n".join(lines)
 
 

@@ -173,6 +173,8 @@ def _collect(
                     finish_reason = choice.finish_reason
     finally:
         stream.close()
+    if finish_reason is None:
+        raise ModelOutputMalformedError(f"{tier.model}: the stream ended before the answer finished")
     content = "".join(text)
     return ModelAnswer(
         model=str(tier.model),

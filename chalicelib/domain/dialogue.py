@@ -16,7 +16,7 @@ from chalicelib.domain.conversation import Action, Message, Reply, Role, Source,
 from chalicelib.domain.escalation import OK, Attempt
 from chalicelib.domain.model import estimate_tokens
 from chalicelib.domain.prompt import build_messages
-from chalicelib.domain.router import Route, RouteContext
+from chalicelib.domain.router import MODEL_QUESTION, Route, RouteContext
 from chalicelib.domain.rules import Intent, Understanding, classify
 from chalicelib.domain.session import LastTurn, ModelCall, Pending, PendingKind, Session, SessionStatus, TurnRecord
 from chalicelib.domain.tiers import LARGE, RULES
@@ -118,8 +118,12 @@ def route_context(session: Session | None) -> RouteContext:
     """What the router needs from the session."""
     if session is None:
         return RouteContext()
+    pending = session.pending.kind.value if session.pending else None
+    last = session.last_turn.reply if session.last_turn else None
+    if pending is None and last is not None and last.tier > RULES and last.text.rstrip().endswith("?"):
+        pending = MODEL_QUESTION
     return RouteContext(
-        pending=session.pending.kind.value if session.pending else None,
+        pending=pending,
         misunderstandings=session.misunderstandings,
         negative_sentiment=session.negative_sentiment,
         previous_failed=session.previous_failed,
@@ -143,7 +147,8 @@ def decide_turn(
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
     baseline = _baseline_tokens(session, request, policy, reply)
     changes = {"previous_failed": False, "previous_escalated": False, **changes}
-    return _finish(current, request, seq, now_ms, policy, reply, changes, usage=(), baseline=baseline, calls=())
+    routed = route.tier if route is not None else RULES
+    return _finish(current, request, seq, now_ms, policy, reply, changes, (), baseline, (), routed)
 
 
 def model_turn(
@@ -201,7 +206,7 @@ def model_turn(
             reply = _speak(FALLBACK_MODEL, "fallback", reasons)
         changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False}
         baseline = _baseline_tokens(session, request, policy, reply)
-    return _finish(current, request, seq, now_ms, policy, reply, changes, usage, baseline, tuple(calls))
+    return _finish(current, request, seq, now_ms, policy, reply, changes, usage, baseline, tuple(calls), route.tier)
 
 
 def spoken_reply(text: str, max_chars: int) -> str:
@@ -240,6 +245,7 @@ def _finish(
     usage: tuple[Usage, ...],
     baseline: tuple[int, int],
     calls: tuple[ModelCall, ...],
+    routed_tier: int,
 ) -> TurnOutcome:
     history = (
         *current.history,
@@ -268,6 +274,7 @@ def _finish(
         usage=usage,
         baseline_tokens=baseline,
         model_calls=calls,
+        routed_tier=routed_tier,
     )
     return TurnOutcome(record=record, session=new_session)
 

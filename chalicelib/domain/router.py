@@ -86,11 +86,16 @@ _AMOUNT_OR_DATE = re.compile(
 _QUESTION_WORDS = re.compile(r"\b(why|how come|explain|what happened)\b")
 
 LONG_WORDS = 28
+# RouteContext.pending when the previous reply was a model's question (not one the rules asked).
+MODEL_QUESTION = "model_question"
 
 
 def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # noqa: B008 - frozen default
     """The tier for ``utterance`` in ``context``, with the reasons."""
     heard = classify(utterance)
+    if heard.intent in (Intent.YES, Intent.NO) and context.pending == MODEL_QUESTION:
+        # Only the model knows what its own question was.
+        return Route(SMALL, 0.0, ("answers_model_question",))
     if heard.intent is not Intent.UNKNOWN and not _stakes_override(utterance, heard.intent):
         return Route(RULES, 0.0, (f"rules:{heard.rule}",))
 

@@ -136,8 +136,16 @@ _OTHER_NUMBERS = re.compile(r"\b(zip|postal|post code|postcode|order|meter|readi
 
 def _is_account_number(text: str, digits: str) -> bool:
     """True when the caller reads out an account (member, customer) number and little else."""
-    if len(digits) < MIN_ACCOUNT_DIGITS or _OTHER_NUMBERS.search(text) or _CORRECTION.search(text):
+    if len(digits) < MIN_ACCOUNT_DIGITS or _OTHER_NUMBERS.search(text):
         return False
+    corrections = list(_CORRECTION.finditer(text))
+    if corrections:
+        # "four four seven, no sorry, four four eight one two nine": only a full restatement after
+        # the last correction is taken; anything less is left to a model.
+        tail = text[corrections[-1].end() :]
+        if len(_digits_in(tail)) < MIN_ACCOUNT_DIGITS:
+            return False
+        text = _CORRECTION.sub(" ", text)
     other = [t for t in text.split() if not (t.isdigit() or t in _DIGIT_WORDS or t in _REPEATERS or t in _ACCOUNT_CUES)]
     return len(other) == 0
 

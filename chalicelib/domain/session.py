@@ -109,3 +109,4 @@ class TurnRecord:
     # Tokens a large-model call would have used for this turn (the all-large baseline).
     baseline_tokens: tuple[int, int] = (0, 0)
     model_calls: tuple[ModelCall, ...] = ()
+    routed_tier: int = 0  # the router's choice; reply.tier is who answered in the end

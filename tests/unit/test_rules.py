@@ -52,10 +52,13 @@ def test_digits_read_out_are_collected_in_order(utterance: str, digits: str) -> 
     assert heard.digits == digits
 
 
-def test_a_self_corrected_number_is_left_to_a_model_but_its_digits_are_known() -> None:
-    utterance = "sure it's four four seven, no sorry, four four eight one two nine"
-    assert classify(utterance).intent is Intent.UNKNOWN
-    assert extract_digits(normalize(utterance)) == "448129"
+def test_a_number_restated_in_full_after_a_correction_is_taken_from_the_restatement() -> None:
+    heard = classify("sure it's four four seven, no sorry, four four eight one two nine")
+    assert (heard.intent, heard.digits) == (Intent.ACCOUNT_DIGITS, "448129")
+
+
+def test_a_partial_correction_of_a_number_is_left_to_a_model() -> None:
+    assert classify("four four seven one, no wait, the last one is a two").intent is Intent.UNKNOWN
 
 
 @pytest.mark.parametrize(
