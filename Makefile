@@ -15,6 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 demo: $(STAMP)
 	$(PY) -m sim replay events/calls --json out/replay.json
+	$(PY) -m sim cost --report out/replay.json
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -84,6 +84,28 @@ def _router_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from decimal import Decimal  # noqa: PLC0415
+
+    from chalicelib.adapters.data_files import load_prices  # noqa: PLC0415
+    from sim.cost_report import cost_breakdown, format_breakdown  # noqa: PLC0415
+
+    path = Path(args.report)
+    if not path.exists():
+        print(f"ReportMissingError: {path} (run `python -m sim replay events/calls --json {path}` first)", file=sys.stderr)
+        return 2
+    gpu_hourly = Decimal(args.gpu_hourly) if args.gpu_hourly else load_prices().service("gpu_hourly")
+    result = cost_breakdown(
+        json.loads(path.read_text()),
+        gpu_hourly=gpu_hourly,
+        utilisation=Decimal(args.utilisation),
+        tokens_per_second_per_gpu=Decimal(args.tokens_per_second),
+        min_gpus=args.min_gpus,
+    )
+    print(json.dumps(result, indent=2) if args.json else format_breakdown(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -103,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     router_eval.add_argument("--file", help="labelled JSONL (default events/router/labelled.jsonl)")
     router_eval.add_argument("--json", action="store_true", help="print the figures as JSON")
     router_eval.set_defaults(run=_router_eval)
+    cost = commands.add_parser("cost", help="cost per minute by component and the self-hosting break-even")
+    cost.add_argument("--report", default="out/replay.json", help="a `sim replay --json` report")
+    cost.add_argument("--gpu-hourly", help="USD per GPU-hour (default: prices.json self_hosting.gpu_hourly)")
+    cost.add_argument("--utilisation", default="0.5", help="share of GPU time doing useful work (0-1)")
+    cost.add_argument("--tokens-per-second", default="1500", help="tokens per second one GPU serves, batched")
+    cost.add_argument("--min-gpus", type=int, default=2, help="GPUs kept running for redundancy")
+    cost.add_argument("--json", action="store_true", help="print the figures as JSON")
+    cost.set_defaults(run=_cost)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -71,3 +71,23 @@ class BarrierSessionStore:
             self._passed.done = True
             self._barrier.wait()
         return self.inner.commit_turn(turn, session, now_ms)
+
+
+class ScriptedModelClient:
+    """A ``ModelClient`` that answers from a list (an answer, or an exception to raise), in
+    order, and records each call's tier and budget. ``cost_ms`` is added to the clock per call."""
+
+    def __init__(self, replies: list[Any], clock: ManualClock | None = None, cost_ms: int = 0) -> None:
+        self.replies = list(replies)
+        self.calls: list[tuple[int, float]] = []
+        self._clock = clock
+        self._cost_ms = cost_ms
+
+    def complete(self, tier: Any, messages: Any, tools: Any = (), *, timeout_ms: float, first_token_timeout_ms: float) -> Any:
+        self.calls.append((tier.tier, timeout_ms))
+        if self._clock is not None:
+            self._clock.advance(self._cost_ms)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply

@@ -1,0 +1,119 @@
+"""The turn use case with model tiers: escalation, degradation, fallback, races, usage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.adapters.data_files import load_tiers
+from chalicelib.adapters.memory_store import InMemorySessionStore
+from chalicelib.adapters.usage_meter import UsageMeter
+from chalicelib.domain.conversation import Action, Source, TurnRequest
+from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.dialogue import DialoguePolicy, decide_turn
+from chalicelib.domain.model import ModelAnswer
+from chalicelib.domain.usage import UsageKind
+from chalicelib.errors import ModelTimeoutError, ModelUnavailableError
+from chalicelib.usecases.handle_turn import HandleTurn
+from tests.fakes import ManualClock, RecordingSessionStore, ScriptedModelClient
+
+TIERS = load_tiers()
+POLICY = DialoguePolicy(misunderstandings_before_handover=2)
+ROUTINE = "what time do you close on saturday"  # tier 1
+COMPLAINT = "this is ridiculous, I was charged twice"  # tier 2
+
+
+def ok(model: str, text: str = "We close at 6 pm on Saturdays. Is there anything else I can help you with?") -> ModelAnswer:
+    return ModelAnswer(model=model, text=text, finish_reason="stop", input_tokens=300, output_tokens=20,
+                       first_token_ms=400, total_ms=600)  # fmt: skip
+
+
+def request(words: str, seq: int = 1) -> TurnRequest:
+    return TurnRequest(contact_id="c-1", seq=seq, utterance=words, source=Source.CONNECT)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def handler(models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: UsageMeter | None = None) -> HandleTurn:
+    return HandleTurn(store or InMemorySessionStore(), clock, POLICY, models=models, tiers=TIERS, commit_budget_ms=400,
+                      usage=meter)  # fmt: skip
+
+
+def deadline(clock: ManualClock, hard_ms: float = 2500) -> Deadline:
+    return Deadline(clock.monotonic_ms(), hard_ms)
+
+
+def test_routine_request_is_answered_by_the_small_model(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ok("gpt-6-luna")])
+    result = handler(models, clock)(request(ROUTINE), deadline(clock))
+    assert [tier for tier, _ in models.calls] == [1]
+    assert (result.reply.tier, result.reply.intent) == (1, "model")
+    assert result.record is not None and result.record.routed_tier == 1
+    assert result.record.baseline_tokens == (300, 20)
+
+
+def test_invalid_small_answer_is_escalated_and_both_calls_are_charged(clock: ManualClock) -> None:
+    meter = UsageMeter()
+    models = ScriptedModelClient([ok("gpt-6-luna", text=""), ok("gpt-6-sol")])
+    result = handler(models, clock, meter=meter)(request(ROUTINE), deadline(clock))
+    assert [tier for tier, _ in models.calls] == [1, 2]
+    assert result.reply.tier == 2 and "escalated:1->2:empty" in result.reply.reasons
+    llm = [u for u in meter.drain() if u.kind is UsageKind.LLM_INPUT_TOKENS]
+    assert {(u.model, u.quantity) for u in llm} == {("gpt-6-luna", Decimal(300)), ("gpt-6-sol", Decimal(300))}
+
+
+def test_failed_large_model_degrades_to_the_small_one(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ModelTimeoutError("slow"), ok("gpt-6-luna")], clock, cost_ms=500)
+    result = handler(models, clock)(request(COMPLAINT), deadline(clock))
+    assert [tier for tier, _ in models.calls] == [2, 1]
+    assert result.reply.tier == 1 and "degraded:2->1:timeout" in result.reply.reasons
+
+
+def test_model_budget_leaves_room_for_the_write(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ok("gpt-6-sol")])
+    handler(models, clock)(request(COMPLAINT), deadline(clock, hard_ms=2000))
+    assert models.calls[0][1] <= 2000 - 400
+
+
+def test_when_every_model_fails_the_caller_hears_the_safe_line_and_then_a_person(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ModelUnavailableError("500")] * 6, clock, cost_ms=100)
+    handle = handler(models, clock)
+    first = handle(request(ROUTINE), deadline(clock))
+    assert (first.reply.action, first.reply.intent) == (Action.SPEAK, "fallback")
+    assert first.reply.reasons[-1] == "fallback:too_many_model_calls"  # retry, escalate, give up
+    second = handle(request(ROUTINE + " please", 2), deadline(clock))
+    assert second.reply.action is Action.HANDOVER
+    assert "previous_turn_failed" in second.reply.reasons  # the router saw the failure
+
+
+def test_no_model_is_called_when_none_fits_the_deadline(clock: ManualClock) -> None:
+    models = ScriptedModelClient([])
+    result = handler(models, clock)(request(ROUTINE), deadline(clock, hard_ms=600))
+    assert models.calls == []
+    assert "fallback:deadline" in result.reply.reasons
+
+
+def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> None:
+    store = RecordingSessionStore(InMemorySessionStore())
+    models = ScriptedModelClient([ok("gpt-6-luna")])
+    handle = handler(models, clock, store)
+    handle(request("hello"), deadline(clock))
+
+    def other_writer() -> None:
+        current = store.inner.load("c-1", clock.now)
+        assert current is not None
+        other = decide_turn(current, request("x", 40), 40, clock.now, POLICY)
+        store.inner.commit_turn(other.record, current, clock.now)
+
+    store.before_commit = other_writer
+    result = handle(request(ROUTINE, 2), deadline(clock))
+    assert len(models.calls) == 1 and result.attempts == 2 and result.reply.tier == 1
+
+
+def test_without_a_model_client_every_turn_is_answered_by_rules(clock: ManualClock) -> None:
+    result = HandleTurn(InMemorySessionStore(), clock, POLICY)(request(ROUTINE), deadline(clock))
+    assert result.reply.tier == 0 and result.record is not None and result.record.routed_tier == 1

@@ -1,0 +1,64 @@
+"""The router: explainable features, context, and its figures on the labelled set."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.router import MODEL_QUESTION, RouteContext, route
+from sim.router_eval import evaluate, load_labelled
+
+
+@pytest.mark.parametrize(
+    ("utterance", "tier"),
+    [
+        ("agent!", 0),
+        ("my account number is 4 4 7 1 9", 0),
+        ("what are your hours on saturday", 1),
+        ("can I pay my bill with a card over the phone", 1),
+        ("I want to cancel my account", 2),
+        ("my card was stolen", 2),
+        ("why is my bill two hundred dollars when it's usually eighty", 2),
+        ("I need a new card and I also want to increase my limit", 2),
+        ("no not the card ending four four, the other one", 2),
+    ],
+)
+def test_tiers_for_typical_utterances(utterance: str, tier: int) -> None:
+    assert route(utterance).tier == tier
+
+
+def test_reasons_name_the_features_that_fired() -> None:
+    chosen = route("this is ridiculous, I was charged twice for the same order")
+    assert chosen.tier == 2
+    assert {"high_stakes_topic", "negative_words"} <= set(chosen.reasons)
+    assert chosen.score >= 6
+
+
+def test_a_routine_request_says_so() -> None:
+    assert route("where is my order").reasons == ("routine_request",)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [RouteContext(negative_sentiment=True), RouteContext(misunderstandings=2), RouteContext(previous_failed=True)],
+)
+def test_session_context_sends_a_routine_request_to_the_large_model(context: RouteContext) -> None:
+    assert route("what's my balance").tier == 1
+    assert route("what's my balance", context).tier == 2
+
+
+def test_digits_inside_a_complaint_are_not_left_to_the_rules() -> None:
+    assert route("account 4 4 7 1 2 9, you cut off my gas with no notice").tier == 2
+
+
+def test_yes_to_a_model_question_goes_to_a_model() -> None:
+    assert route("yes").tier == 0
+    chosen = route("yes please", RouteContext(pending=MODEL_QUESTION))
+    assert (chosen.tier, chosen.reasons) == (1, ("answers_model_question",))
+
+
+def test_labelled_set_meets_the_targets() -> None:
+    """A regression guard on the shipped set (``python -m sim router-eval`` shows the misses)."""
+    result = evaluate(load_labelled())
+    assert result["utterances"] >= 300
+    assert result["under_routing_rate"] <= 0.03
+    assert result["accuracy"] >= 0.9
