@@ -58,7 +58,6 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-
     @property
     def models_configured(self) -> bool:
         return self.openai_api_key is not None or self.model_base_url is not None

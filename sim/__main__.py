@@ -62,7 +62,9 @@ def _replay(args: argparse.Namespace) -> int:
         print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
         return 2
     faults = _fault_rates(args.model_faults, args.fault_rate)
-    with Harness(log_level=args.log_level, model_scripts=model_scripts(calls), model_faults=faults, seed=args.seed) as harness:
+    with Harness(
+        log_level=args.log_level, model_scripts=model_scripts(calls), model_faults=faults, seed=args.seed
+    ) as harness:
         report = replay(harness, calls, get_settings().turn_hard_deadline_ms)
     print(format_report(report))
     if args.json:
@@ -92,7 +94,9 @@ def _cost(args: argparse.Namespace) -> int:
 
     path = Path(args.report)
     if not path.exists():
-        print(f"ReportMissingError: {path} (run `python -m sim replay events/calls --json {path}` first)", file=sys.stderr)
+        print(
+            f"ReportMissingError: {path} (run `python -m sim replay events/calls --json {path}` first)", file=sys.stderr
+        )
         return 2
     gpu_hourly = Decimal(args.gpu_hourly) if args.gpu_hourly else load_prices().service("gpu_hourly")
     result = cost_breakdown(

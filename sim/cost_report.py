@@ -74,7 +74,8 @@ def format_breakdown(result: dict[str, Any]) -> str:
     lines.append(f"  {'total':<14} ${result['cost_per_minute_usd']:.6f}")
     hosting = result["self_hosting"]
     lines.append(
-        f"self-hosting the model tiers: ${hosting['gpu_hourly_usd']}/GPU-hour, {hosting['tokens_per_second_per_gpu']:.0f}"
+        f"self-hosting the model tiers: ${hosting['gpu_hourly_usd']}/GPU-hour, "
+        f"{hosting['tokens_per_second_per_gpu']:.0f}"
         f" tokens/s per GPU at {hosting['utilisation']:.0%} utilisation, at least {hosting['min_gpus']} GPUs; "
         f"{result['model_tokens_per_minute']} model tokens per call minute"
     )

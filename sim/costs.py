@@ -45,9 +45,7 @@ def money(value: Decimal) -> float:
     return float(round(value, 8))
 
 
-def summarize(
-    costs_by_component: dict[str, Decimal], duration_s: Decimal
-) -> dict[str, Any]:
+def summarize(costs_by_component: dict[str, Decimal], duration_s: Decimal) -> dict[str, Any]:
     cost = total(costs_by_component)
     return {
         "cost_usd": money(cost),

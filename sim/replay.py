@@ -89,11 +89,16 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
                 "output": sum(c.output_tokens for c in record.model_calls) if record else 0,
             },
             "model_calls": [
-                {"tier": c.tier, "model": c.model, "outcome": c.outcome, "why": c.why,
-                 "first_token_ms": round(c.first_token_ms, 1) if c.first_token_ms else None,
-                 "total_ms": round(c.total_ms, 1)}
+                {
+                    "tier": c.tier,
+                    "model": c.model,
+                    "outcome": c.outcome,
+                    "why": c.why,
+                    "first_token_ms": round(c.first_token_ms, 1) if c.first_token_ms else None,
+                    "total_ms": round(c.total_ms, 1),
+                }
                 for c in (record.model_calls if record else ())
-            ],  # fmt: skip
+            ],
             "cost_usd": money(total(priced(usage, services.prices))),
             "latency_ms": {"total": round(total_ms, 2)},
             "deadline_met": total_ms <= hard_deadline_ms,
@@ -136,6 +141,7 @@ def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float)
     latencies = [t["latency_ms"]["total"] for t in all_turns]
     seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
     actual = _add([r.pop("_costs") for r in reports])
+    llm, baseline_llm = actual["actual"].get("llm", Decimal(0)), actual["baseline"].get("llm", Decimal(0))
     totals: dict[str, Any] = {
         "calls": len(reports),
         "turns": len(all_turns),
@@ -149,11 +155,13 @@ def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float)
         "minutes": float(round(seconds / 60, 3)),
         "cost_usd": money(total(actual["actual"])),
         "cost_per_minute_usd": money(per_minute(total(actual["actual"]), seconds)),
-        "llm_cost_per_minute_usd": money(per_minute(actual["actual"].get("llm", Decimal(0)), seconds)),
+        "llm_cost_per_minute_usd": money(per_minute(llm, seconds)),
         "baseline_all_large_cost_per_minute_usd": money(per_minute(total(actual["baseline"]), seconds)),
-        "baseline_all_large_llm_cost_per_minute_usd": money(per_minute(actual["baseline"].get("llm", Decimal(0)), seconds)),
-        "cost_per_minute_by_component_usd": {k: money(per_minute(v, seconds)) for k, v in sorted(actual["actual"].items())},
-    }  # fmt: skip
+        "baseline_all_large_llm_cost_per_minute_usd": money(per_minute(baseline_llm, seconds)),
+        "cost_per_minute_by_component_usd": {
+            k: money(per_minute(v, seconds)) for k, v in sorted(actual["actual"].items())
+        },
+    }
     large_llm = totals["baseline_all_large_llm_cost_per_minute_usd"]
     totals["llm_cost_vs_all_large"] = round(totals["llm_cost_per_minute_usd"] / large_llm, 4) if large_llm else None
     report: dict[str, Any] = {"model_endpoint": harness.model_endpoint_label, "calls": reports, "totals": totals}
@@ -192,7 +200,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"  {'turn':>4}  {'caller':<40}  {'tier':>4}  {'action':<8}  {'reply':<52}  {'ms':>7}  {'cost $':>9}"
         )
         for t in call["turns"]:
-            retry = f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})" if t.get("connect_retries") else ""
+            retry = (
+                f"  (+{t['connect_retries']} Connect retries, same reply: {t['retries_consistent']})"
+                if t.get("connect_retries")
+                else ""
+            )
             missed = "" if t["deadline_met"] else " MISSED"
             tier = f"{t['tier']}" + (f"<{t['routed_tier']}" if t["routed_tier"] != t["tier"] else "")
             lines.append(
@@ -220,9 +232,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(
         f"cost per minute: ${t['cost_per_minute_usd']:.5f} (LLM ${t['llm_cost_per_minute_usd']:.6f}); "
         f"all turns on the large model: ${t['baseline_all_large_cost_per_minute_usd']:.5f} "
-        f"(LLM ${t['baseline_all_large_llm_cost_per_minute_usd']:.6f}); LLM cost vs all-large: {t['llm_cost_vs_all_large']}"
+        f"(LLM ${t['baseline_all_large_llm_cost_per_minute_usd']:.6f}); "
+        f"LLM cost vs all-large: {t['llm_cost_vs_all_large']}"
     )
-    lines.append("per minute by component: " + ", ".join(f"{k} ${v:.6f}" for k, v in t["cost_per_minute_by_component_usd"].items()))
+    lines.append(
+        "per minute by component: "
+        + ", ".join(f"{k} ${v:.6f}" for k, v in t["cost_per_minute_by_component_usd"].items())
+    )
     if "model_endpoint_stats" in report:
         lines.append(f"scripted model endpoint: {report['model_endpoint_stats']}")
     return "\n".join(lines)

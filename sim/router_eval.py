@@ -61,5 +61,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
     for label, routed in result["confusion"].items():
         lines.append(f"  {label}: " + "  ".join(f"{k}={v}" for k, v in routed.items()))
     lines.append("under-routed (the dangerous error):")
-    lines.extend(f"  [{m['labelled']}->{m['routed']}] {m['utterance']!r} {m['context'] or ''}" for m in result["under_routed"])
+    lines.extend(
+        f"  [{m['labelled']}->{m['routed']}] {m['utterance']!r} {m['context'] or ''}" for m in result["under_routed"]
+    )
     return "\n".join(lines)

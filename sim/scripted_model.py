@@ -239,8 +239,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(model, {"content": piece, **({"role": "assistant"} if i == 0 else {})}, None)
                 time.sleep(per_token_s)
             for index, call in enumerate(tool_calls):
-                delta = {"tool_calls": [{"index": index, "id": f"call_{index}", "type": "function",
-                                         "function": {"name": call["name"], "arguments": call.get("arguments", "{}")}}]}  # fmt: skip
+                function = {"name": call["name"], "arguments": call.get("arguments", "{}")}
+                delta = {
+                    "tool_calls": [{"index": index, "id": f"call_{index}", "type": "function", "function": function}]
+                }
                 self._chunk(model, delta, None)
             self._chunk(model, {}, "tool_calls" if tool_calls else "stop")
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces) + 8 * len(tool_calls),

@@ -23,7 +23,12 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "Switchboard",
     }
 )
-for _name in ("SWITCHBOARD_AWS_ENDPOINT_URL", "SWITCHBOARD_MODEL_BASE_URL", "OPENAI_API_KEY", "SWITCHBOARD_OPENAI_API_KEY"):
+for _name in (
+    "SWITCHBOARD_AWS_ENDPOINT_URL",
+    "SWITCHBOARD_MODEL_BASE_URL",
+    "OPENAI_API_KEY",
+    "SWITCHBOARD_OPENAI_API_KEY",
+):
     os.environ.pop(_name, None)
 
 

@@ -83,7 +83,9 @@ class ScriptedModelClient:
         self._clock = clock
         self._cost_ms = cost_ms
 
-    def complete(self, tier: Any, messages: Any, tools: Any = (), *, timeout_ms: float, first_token_timeout_ms: float) -> Any:
+    def complete(
+        self, tier: Any, messages: Any, tools: Any = (), *, timeout_ms: float, first_token_timeout_ms: float
+    ) -> Any:
         self.calls.append((tier.tier, timeout_ms))
         if self._clock is not None:
             self._clock.advance(self._cost_ms)

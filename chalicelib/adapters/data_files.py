@@ -85,7 +85,9 @@ def load_tiers(path: Path = DATA / "tiers.json") -> TierTable:
     for t in data.tiers:
         if t.model is not None and (t.latency_prior is None or not t.total_timeout_ms or not t.max_output_tokens):
             raise ConfigurationInvalidError(f"{path.name}: tier {t.tier} needs latency_prior, timeouts, max tokens")
-        prior = LatencyPrior(t.latency_prior.first_token_ms, t.latency_prior.tokens_per_second) if t.latency_prior else None
+        prior = (
+            LatencyPrior(t.latency_prior.first_token_ms, t.latency_prior.tokens_per_second) if t.latency_prior else None
+        )
         specs.append(TierSpec(t.tier, t.name, t.model, t.base_url, t.max_output_tokens, t.temperature,
                               t.first_token_timeout_ms, t.total_timeout_ms, t.max_retries, prior))  # fmt: skip
     if sorted(s.tier for s in specs) != [0, 1, 2]:

@@ -113,7 +113,9 @@ class DynamoDbSessionStore:
             raise StoreUnavailableError(f"DynamoDB transaction failed: {type(exc).__name__}") from exc
         finally:
             # A transaction is billed whether or not its conditions pass: 2 WRU per KB per item.
-            self._record(UsageKind.DYNAMODB_WRITE_UNITS, sum(2 * _units(item, 1024) for item in (turn_item, session_item)))
+            self._record(
+                UsageKind.DYNAMODB_WRITE_UNITS, sum(2 * _units(item, 1024) for item in (turn_item, session_item))
+            )
         return stored
 
     def _get(self, pk: str, sk: str, now_ms: int) -> dict[str, Any] | None:
@@ -133,7 +135,6 @@ class DynamoDbSessionStore:
         if item is None or _expired(item, now_ms):
             return None
         return item
-
 
     def _record(self, kind: UsageKind, units: int) -> None:
         if self._usage is not None:

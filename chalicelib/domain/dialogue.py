@@ -6,11 +6,10 @@ already answered), since that is a rule about sequences, not about storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from enum import StrEnum
-
 import re
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, SpeechPart, TurnRequest
 from chalicelib.domain.escalation import OK, Attempt
@@ -148,7 +147,8 @@ def decide_turn(
     baseline = _baseline_tokens(session, request, policy, reply)
     changes = {"previous_failed": False, "previous_escalated": False, **changes}
     routed = route.tier if route is not None else RULES
-    return _finish(current, request, seq, now_ms, policy, reply, changes, (), baseline, (), routed)
+    return _finish(current, request, seq, now_ms, policy, reply=reply, changes=changes, baseline=baseline,
+                   routed_tier=routed)  # fmt: skip
 
 
 def model_turn(
@@ -157,6 +157,7 @@ def model_turn(
     seq: int,
     now_ms: int,
     policy: DialoguePolicy,
+    *,
     route: Route,
     attempts: tuple[Attempt, ...],
     give_up_reason: str,
@@ -206,7 +207,8 @@ def model_turn(
             reply = _speak(FALLBACK_MODEL, "fallback", reasons)
         changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False}
         baseline = _baseline_tokens(session, request, policy, reply)
-    return _finish(current, request, seq, now_ms, policy, reply, changes, usage, baseline, tuple(calls), route.tier)
+    return _finish(current, request, seq, now_ms, policy, reply=reply, changes=changes, usage=usage, baseline=baseline,
+                   calls=tuple(calls), routed_tier=route.tier)  # fmt: skip
 
 
 def spoken_reply(text: str, max_chars: int) -> str:
@@ -240,19 +242,22 @@ def _finish(
     seq: int,
     now_ms: int,
     policy: DialoguePolicy,
+    *,
     reply: Reply,
     changes: dict[str, object],
-    usage: tuple[Usage, ...],
     baseline: tuple[int, int],
-    calls: tuple[ModelCall, ...],
     routed_tier: int,
+    usage: tuple[Usage, ...] = (),
+    calls: tuple[ModelCall, ...] = (),
 ) -> TurnOutcome:
     history = (
         *current.history,
         Message(Role.CALLER, request.utterance, seq),
         Message(Role.ASSISTANT, reply.text, seq),
     )[-policy.history_limit :]
-    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(reply.action, current.status)
+    status = {Action.HANDOVER: SessionStatus.HANDOVER, Action.END: SessionStatus.ENDED}.get(
+        reply.action, current.status
+    )
     new_session = current.evolve(
         updated_at_ms=now_ms,
         status=status,

@@ -52,7 +52,8 @@ class AnswerProblem(StrEnum):
 
 
 _REFUSAL = re.compile(
-    r"^\s*(i'?m sorry,? (?:but )?i (?:can(?:'|no)t|am unable to|won'?t)|i can(?:'|no)t (?:help|assist) with (?:that|this)|"
+    r"^\s*(i'?m sorry,? (?:but )?i (?:can(?:'|no)t|am unable to|won'?t)|"
+    r"i can(?:'|no)t (?:help|assist) with (?:that|this)|"
     r"as an ai\b)",
     re.IGNORECASE,
 )

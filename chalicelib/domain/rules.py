@@ -66,8 +66,11 @@ _NO_WORDS = frozenset({"no", "nope", "nah", "negative", "wrong", "incorrect"})
 # other one") carries more than yes or no and is left to a model.
 _ANSWER_FILLER = frozenset({"that's", "thats", "that", "is", "it", "it's", "its", "isn't", "not", "me", "i", "am",
                             "please", "thanks", "thank", "you", "all", "good", "fine", "sounds", "got", "do", "does",
-                            "did", "was", "the", "one", "indeed", "totally", "of", "course", "sir", "ma'am", "i'm"})  # fmt: skip
-_NO_PHRASE = re.compile(r"\b(not right|not correct|isn't right|is not right|that's wrong|that is wrong|not it|not me)\b")
+                            "did", "was", "the", "one", "indeed", "totally", "of", "course", "sir", "ma'am",
+                            "i'm"})  # fmt: skip
+_NO_PHRASE = re.compile(
+    r"\b(not right|not correct|isn't right|is not right|that's wrong|that is wrong|not it|not me)\b"
+)
 _GREETING_CUES = frozenset({"hi", "hello", "hey", "hiya", "morning", "afternoon", "evening"})
 _GREETING_WORDS = _GREETING_CUES | {"good", "there", "yes", "yeah", "oh"}
 # "Hello, can you hear me?": the caller checks the line; answered like a greeting.
@@ -131,7 +134,8 @@ _ACCOUNT_CUES = frozenset({"account", "member", "customer", "membership", "polic
                            "ready", "got", "a", "pen", "and", "then", "please", "thanks", "mine"})  # fmt: skip
 # Numbers that are not the account number: a model must work out what the caller means.
 _OTHER_NUMBERS = re.compile(r"\b(zip|postal|post code|postcode|order|meter|reading|phone|reach|call me|cell|card|"
-                            r"last four|last 4|date|code|pin|amount|dollars|extension|ending|reference|ticket|claim)\b")  # fmt: skip
+                            r"last four|last 4|date|code|pin|amount|dollars|extension|ending|reference|ticket|"
+                            r"claim)\b")  # fmt: skip
 
 
 def _is_account_number(text: str, digits: str) -> bool:

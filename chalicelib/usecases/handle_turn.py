@@ -125,7 +125,7 @@ class HandleTurn:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
                 answers = answers or self._ask_models(chosen, session, request, deadline)
-                outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen, answers)
+                outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen=chosen, answers=answers)
             attempts += 1
             try:
                 self._store.commit_turn(outcome.record, outcome.session, now_ms)
@@ -139,11 +139,22 @@ class HandleTurn:
             return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=outcome.record)
 
     def _model_outcome(
-        self, session: Session | None, request: TurnRequest, seq: int, now_ms: int, chosen: Route, answers: _ModelAnswers
+        self,
+        session: Session | None,
+        request: TurnRequest,
+        seq: int,
+        now_ms: int,
+        chosen: Route,
+        answers: _ModelAnswers,
     ) -> TurnOutcome:
-        return model_turn(session, request, seq, now_ms, self._policy, chosen, answers.attempts, answers.give_up_reason)
+        return model_turn(
+            session, request, seq, now_ms, self._policy,
+            route=chosen, attempts=answers.attempts, give_up_reason=answers.give_up_reason,
+        )  # fmt: skip
 
-    def _ask_models(self, chosen: Route, session: Session | None, request: TurnRequest, deadline: Deadline) -> _ModelAnswers:
+    def _ask_models(
+        self, chosen: Route, session: Session | None, request: TurnRequest, deadline: Deadline
+    ) -> _ModelAnswers:
         """Call models as the domain's escalation policy says, until an answer or give-up."""
         assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
         messages = build_messages(

@@ -75,4 +75,63 @@ def test_replay_prints_every_call_and_writes_the_report(tmp_path: Path) -> None:
     assert set(report["totals"]) >= {"calls", "turns", "deadline_misses"}
     assert report["totals"]["turns"] == sum(len(c["turns"]) for c in report["calls"])
     assert report["totals"]["retries_inconsistent"] == 0
-    assert report["model_endpoint"]
+    assert report["model_endpoint"] == "scripted"
+
+
+@pytest.fixture(scope="module")
+def replay_report(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    out = tmp_path_factory.mktemp("replay") / "replay.json"
+    done = run_sim("replay", "events/calls", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # type: ignore[type-arg]
+    for call in replay_report["calls"]:
+        assert call["outcome_as_expected"], (call["call"], call["outcome"], call["expected_outcome"])
+        assert call["cost_usd"] > 0 and call["cost_per_minute_usd"] > 0
+        for turn in call["turns"]:
+            assert set(turn) >= {"tier", "tier_reasons", "tokens", "cost_usd"}
+            assert (turn["tokens"]["input"] > 0) == bool(turn["model_calls"])
+    totals = replay_report["totals"]
+    assert set(totals) >= {
+        "tier_mix",
+        "cost_per_minute_usd",
+        "llm_cost_per_minute_usd",
+        "baseline_all_large_cost_per_minute_usd",
+        "baseline_all_large_llm_cost_per_minute_usd",
+    }
+    assert totals["routed_tier_mix"]["tier_0"] + totals["routed_tier_mix"]["tier_1"] >= 0.7
+    assert totals["llm_cost_per_minute_usd"] <= totals["baseline_all_large_llm_cost_per_minute_usd"] / 2
+    assert totals["deadline_misses"] == 0
+
+
+def test_replay_with_every_model_fault_still_answers_every_turn_in_time(tmp_path: Path) -> None:
+    out = tmp_path / "faults.json"
+    done = run_sim("replay", "events/calls", "--model-faults", "all", "--fault-rate", "0.3", "--seed", "3",
+                   "--json", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert sum(report["model_endpoint_stats"]["faults"].values()) > 0
+    assert report["totals"]["deadline_misses"] == 0
+    turns = [t for c in report["calls"] for t in c["turns"]]
+    assert all(t["action"] in ("speak", "handover", "end") and t["reply"] for t in turns)
+
+
+def test_cost_prints_the_breakdown_and_break_even(tmp_path: Path, replay_report: dict) -> None:  # type: ignore[type-arg]
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps(replay_report))
+    done = run_sim("cost", "--report", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result["cost_per_minute_by_component_usd"]) >= {"connect", "llm", "lambda", "dynamodb"}
+    routed = result["self_hosting"]["break_even"]["routed"]["break_even_minutes_per_month"]
+    all_large = result["self_hosting"]["break_even"]["all_large"]["break_even_minutes_per_month"]
+    assert routed > all_large > 0  # the cheaper the API minute, the more volume self-hosting needs
+
+
+def test_router_eval_prints_the_rates() -> None:
+    done = run_sim("router-eval", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["utterances"] >= 300 and result["under_routing_rate"] <= 0.03

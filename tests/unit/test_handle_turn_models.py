@@ -24,7 +24,9 @@ ROUTINE = "what time do you close on saturday"  # tier 1
 COMPLAINT = "this is ridiculous, I was charged twice"  # tier 2
 
 
-def ok(model: str, text: str = "We close at 6 pm on Saturdays. Is there anything else I can help you with?") -> ModelAnswer:
+def ok(
+    model: str, text: str = "We close at 6 pm on Saturdays. Is there anything else I can help you with?"
+) -> ModelAnswer:
     return ModelAnswer(model=model, text=text, finish_reason="stop", input_tokens=300, output_tokens=20,
                        first_token_ms=400, total_ms=600)  # fmt: skip
 
@@ -38,7 +40,9 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def handler(models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: UsageMeter | None = None) -> HandleTurn:
+def handler(
+    models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: UsageMeter | None = None
+) -> HandleTurn:
     return HandleTurn(store or InMemorySessionStore(), clock, POLICY, models=models, tiers=TIERS, commit_budget_ms=400,
                       usage=meter)  # fmt: skip
 

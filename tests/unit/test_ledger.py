@@ -30,7 +30,10 @@ BOOK = PriceBook(
         "dynamodb_write_request_unit": Decimal("0.000000625"),
         "lex_speech_request": Decimal("0.004"),
     },
-    models={"small": ModelPrice(Decimal("0.10"), Decimal("0.50")), "large": ModelPrice(Decimal("2.00"), Decimal("10.00"))},
+    models={
+        "small": ModelPrice(Decimal("0.10"), Decimal("0.50")),
+        "large": ModelPrice(Decimal("2.00"), Decimal("10.00")),
+    },
 )
 
 

@@ -47,7 +47,9 @@ def test_answer_problems(given: ModelAnswer, problem: AnswerProblem | None) -> N
 
 
 def test_offered_tool_with_json_arguments_is_usable() -> None:
-    assert answer_problem(answer(calls=(ToolCall("1", "lookup", '{"id": 1}'),)), (ToolSpec("lookup", "d", "{}"),)) is None
+    assert (
+        answer_problem(answer(calls=(ToolCall("1", "lookup", '{"id": 1}'),)), (ToolSpec("lookup", "d", "{}"),)) is None
+    )
 
 
 def test_spoken_reply_is_one_line_cut_at_a_sentence() -> None:

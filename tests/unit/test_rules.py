@@ -69,7 +69,9 @@ def test_numbers_that_are_not_the_account_number_are_left_to_a_model(utterance: 
     assert classify(utterance).intent is Intent.UNKNOWN
 
 
-@pytest.mark.parametrize("utterance", ["yes, and also send it by email", "yeah what's my due date", "no, the other one"])
+@pytest.mark.parametrize(
+    "utterance", ["yes, and also send it by email", "yeah what's my due date", "no, the other one"]
+)
 def test_yes_or_no_with_more_content_is_not_a_bare_answer(utterance: str) -> None:
     assert classify(utterance).intent is Intent.UNKNOWN
 
