@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import bootstrap
-from chalicelib.adapters.turn_events import parse_turn_event, render_fallback_answer, render_turn_answer
+from chalicelib.adapters.turn_events import is_warmup, parse_turn_event, render_fallback_answer, render_turn_answer
 from chalicelib.observability import logger, metrics
 
 # configure_logs=False: Chalice would claim the "switchboard" logger (ERROR level, stdout) that
@@ -25,12 +25,15 @@ def turn(event: Any, context: Any) -> dict[str, Any]:
         services = bootstrap.container()
     except Exception as exc:  # noqa: BLE001 - even a broken configuration answers safely
         return render_fallback_answer(event, exc)
-    with services.metered_invocation(context):
+    with services.metered_invocation(context) as meter:
         try:
+            if is_warmup(event):
+                return services.warm_up()
             deadline = services.turn_deadline(context)
             request = parse_turn_event(event, services.settings.max_utterance_chars)
             logger.append_keys(contact_id=request.contact_id, turn=request.seq)
             result = services.handle_turn(request, deadline)
-            return render_turn_answer(event, result)
+            with meter.timed("render"):
+                return render_turn_answer(event, result)
         except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
             return render_fallback_answer(event, exc)

@@ -41,7 +41,7 @@ def main() -> int:
         "p50_us": round(median, 1),
         "p99_us": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
         "max_us": round(ordered[-1], 1),
-        "share_of_hard_deadline_p50": round(median / 1000 / Settings().turn_hard_deadline_ms, 6),
+        "share_of_hard_deadline_p50": round(median / 1000 / load_envelope().hard_deadline_ms, 6),
     }, indent=2))  # fmt: skip
     return 0
 

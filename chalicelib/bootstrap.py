@@ -13,11 +13,19 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.clock import SystemClock
-from chalicelib.adapters.data_files import DATA, check_prices_cover, load_prices, load_prompt, load_tiers
+from chalicelib.adapters.data_files import (
+    DATA,
+    check_prices_cover,
+    load_envelope,
+    load_prices,
+    load_prompt,
+    load_tiers,
+)
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
-from chalicelib.adapters.usage_meter import UsageMeter, invocation_cost, lambda_usage
+from chalicelib.adapters.usage_meter import InvocationMeter, invocation_cost, lambda_usage
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
+from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient, SessionStore
 from chalicelib.domain.tiers import TierTable
@@ -36,7 +44,7 @@ class Container:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clock = SystemClock()
-        self.usage = UsageMeter()
+        self.meter = InvocationMeter(tracer=self.tracer)
         # The usage and cost of the newest invocation (read by sim/ for its reports).
         self.last_invocation: dict[str, Any] = {}
 
@@ -58,8 +66,23 @@ class Container:
     @cached_property
     def session_store(self) -> SessionStore:
         return DynamoDbSessionStore(
-            self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds, usage=self.usage
+            self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds, usage=self.meter
         )
+
+    @cached_property
+    def envelope(self) -> Envelope:
+        """The latency envelope of this stage, checked: a container whose parts do not fit its
+        deadline refuses to start (``EnvelopeInvalidError`` names the part)."""
+        return load_envelope(DATA / self.settings.envelope_file, self.settings.stage)
+
+    @cached_property
+    def tracer(self) -> Any:
+        """Powertools Tracer (X-Ray), only when enabled: its import costs about half a second."""
+        if not self.settings.tracing_enabled:
+            return None
+        from aws_lambda_powertools import Tracer  # noqa: PLC0415 - lazy, opt-in
+
+        return Tracer(service="switchboard")
 
     @cached_property
     def tiers(self) -> TierTable:
@@ -102,42 +125,66 @@ class Container:
             self.session_store,
             self.clock,
             self.dialogue_policy,
+            self.envelope,
             models=self.model_client,
             tiers=self.tiers,
             commit_attempts=s.commit_attempts,
-            commit_budget_ms=s.turn_commit_reserve_ms,
-            usage=self.usage,
+            meter=self.meter,
         )
 
+    def warm_up(self) -> dict[str, str]:
+        """Build everything a turn needs while the greeting plays: the contact flow invokes the
+        handler once at the start of the call (``Parameters.warmup = "true"``)."""
+        self.handle_turn  # noqa: B018 - builds the store, its client, policy, tiers, prices
+        self.dynamodb_client.meta.endpoint_url  # noqa: B018 - the client itself is built lazily by boto3
+        if self.model_client is not None:
+            warm = getattr(self.model_client, "warm", None)
+            if callable(warm):
+                warm(self.tiers.model_tiers)
+        return {"action": "warm"}
+
     @contextmanager
-    def metered_invocation(self, context: Any) -> Iterator[None]:
+    def metered_invocation(self, context: Any) -> Iterator[InvocationMeter]:
         """Meter one invocation: Lambda time and everything recorded during it, priced by the
         ledger, logged and emitted as a metric, and kept as ``last_invocation``."""
-        self.usage.drain()  # nothing from an earlier, interrupted invocation is charged here
+        self.meter.drain()  # nothing from an earlier, interrupted invocation is charged here
         started = time.perf_counter()
         try:
-            yield
+            yield self.meter
         finally:
+            handler_ms = (time.perf_counter() - started) * 1000
             memory_mb = int(getattr(context, "memory_limit_in_mb", 0) or 1024)
-            for item in lambda_usage(memory_mb, (time.perf_counter() - started) * 1000):
-                self.usage.record(item)
-            usage = self.usage.drain()
-            try:
-                self.last_invocation = invocation_cost(usage, self.prices)
-            except Exception:  # noqa: BLE001 - accounting must never break the answer
-                logger.exception("invocation not priced", extra={"usage_items": len(usage)})
-                self.last_invocation = {"usage": usage}
-            else:
-                cost = self.last_invocation["cost_usd"]
-                metrics.add_metric(name="InvocationCostMicroUsd", unit=MetricUnit.Count, value=float(cost * 1_000_000))
+            for item in lambda_usage(memory_mb, handler_ms):
+                self.meter.record(item)
+            usage, timings = self.meter.drain()
+            self.last_invocation = {"usage": usage, "latency_ms": {**timings, "handler": handler_ms}}
+            self._report(handler_ms, timings, usage)
 
-    def turn_deadline(self, context: Any) -> Deadline:
-        """The turn's hard deadline: the configured one, or less if Lambda has less time left."""
-        hard_ms = float(self.settings.turn_hard_deadline_ms)
+    def _report(self, handler_ms: float, timings: dict[str, float], usage: tuple[Any, ...]) -> None:
+        """Metrics (EMF) for the invocation: latency per component, deadline misses, cost."""
+        try:
+            for component, ms in timings.items():
+                metrics.add_metric(name=f"Latency.{component}", unit=MetricUnit.Milliseconds, value=ms)
+            metrics.add_metric(name="Latency.handler", unit=MetricUnit.Milliseconds, value=handler_ms)
+            missed = handler_ms > self.envelope.hard_deadline_ms
+            metrics.add_metric(name="DeadlineMisses", unit=MetricUnit.Count, value=int(missed))
+            self.last_invocation["deadline_met"] = not missed
+            self.last_invocation.update(invocation_cost(usage, self.prices))
+            cost = self.last_invocation["cost_usd"]
+            metrics.add_metric(name="TurnCostMicroUsd", unit=MetricUnit.Count, value=float(cost * 1_000_000))
+        except Exception:  # noqa: BLE001 - accounting must never break the answer
+            logger.exception("invocation not reported", extra={"usage_items": len(usage)})
+
+    def turn_deadline(self, context: Any, started_at_ms: float | None = None) -> Deadline:
+        """The turn's deadlines from the envelope; the hard one shorter if Lambda has less
+        time left."""
+        envelope = self.envelope
+        hard_ms = envelope.hard_deadline_ms
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
             hard_ms = min(hard_ms, float(remaining()) - _LAMBDA_SAFETY_MS)
-        return Deadline(started_at_ms=self.clock.monotonic_ms(), hard_ms=max(hard_ms, 0.0))
+        started = self.clock.monotonic_ms() if started_at_ms is None else started_at_ms
+        return Deadline(started_at_ms=started, hard_ms=max(hard_ms, 0.0), soft_ms=envelope.soft_deadline_ms)
 
 
 _container: Container | None = None

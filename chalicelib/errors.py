@@ -116,5 +116,9 @@ class ConfigurationInvalidError(PermanentError):
     """A shipped configuration file or setting is inconsistent; raised at start-up."""
 
 
+class EnvelopeInvalidError(ConfigurationInvalidError):
+    """The latency envelope's parts do not fit inside its deadlines."""
+
+
 class PriceMissingError(ConfigurationInvalidError):
     """Usage of something that has no price in ``prices.json``."""

@@ -29,15 +29,14 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=24, gt=1)
     # Longest caller utterance accepted; longer ones are rejected as bad input.
     max_utterance_chars: int = Field(default=2_000, gt=0)
-    # The turn's hard deadline: the handler answers before this, whatever fails behind it.
-    # Well under Amazon Connect's 8 s limit for a synchronous Lambda invocation.
-    turn_hard_deadline_ms: int = Field(default=2_500, gt=0, lt=8_000)
+    # The latency envelope (budgets per component, soft and hard deadline), per stage.
+    envelope_file: str = "envelope.json"
+    # X-Ray traces through Powertools Tracer (its import costs about half a second: opt-in).
+    tracing_enabled: bool = False
     # Per-request timeouts of the DynamoDB client (a slice of the hard deadline).
     ddb_connect_timeout_ms: int = Field(default=300, gt=0)
     ddb_read_timeout_ms: int = Field(default=700, gt=0)
     ddb_max_attempts: int = Field(default=2, ge=1)
-    # Kept free before the hard deadline for the turn's write and answer; models get the rest.
-    turn_commit_reserve_ms: int = Field(default=400, gt=0)
     # Attempts to commit a turn when another writer changed the session in between.
     commit_attempts: int = Field(default=3, ge=1)
     # Consecutive turns the caller was not understood before we hand over.

@@ -52,7 +52,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from chalicelib.settings import get_settings  # noqa: PLC0415
+    from chalicelib.adapters.data_files import load_envelope  # noqa: PLC0415
     from sim.calls import call_files, load_call, model_scripts  # noqa: PLC0415
     from sim.harness import Harness  # noqa: PLC0415
     from sim.replay import format_report, replay  # noqa: PLC0415
@@ -65,7 +65,7 @@ def _replay(args: argparse.Namespace) -> int:
     with Harness(
         log_level=args.log_level, model_scripts=model_scripts(calls), model_faults=faults, seed=args.seed
     ) as harness:
-        report = replay(harness, calls, get_settings().turn_hard_deadline_ms)
+        report = replay(harness, calls, load_envelope(stage=harness.stage))
     print(format_report(report))
     if args.json:
         out = Path(args.json)

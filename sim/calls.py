@@ -96,6 +96,13 @@ def connect_event(
     return event
 
 
+def warmup_event(contact_id: str) -> dict[str, Any]:
+    """The flow's warm-up invocation at the start of the call (before the greeting)."""
+    event = connect_event(contact_id, "", None)
+    event["Details"]["Parameters"] = {"warmup": "true"}
+    return event
+
+
 def lex_event(contact_id: str, utterance: str, session_attributes: dict[str, str]) -> dict[str, Any]:
     """The Lex V2 code hook event for one turn; the flow passes the contact id as a session
     attribute, and Lex returns the attributes of our previous answer."""

@@ -9,9 +9,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import per_minute, total
 from chalicelib.domain.usage import Usage
-from sim.calls import RecordedCall, connect_event, lex_event
+from sim.calls import RecordedCall, connect_event, lex_event, warmup_event
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.harness import Harness
 
@@ -40,7 +41,11 @@ class _CallLedger:
         self.baseline: list[Usage] = []
 
 
-def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -> dict[str, Any]:
+DEGRADATION_PREFIXES = ("degraded:", "fallback:")
+COMPONENT_ORDER = ("state_read", "routing", "model", "model_first_token", "tools", "state_write", "render", "handler")
+
+
+def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dict[str, Any]:
     """Play ``call`` turn by turn, as the contact flow would; return its report."""
     services = harness.services()
     turns: list[dict[str, Any]] = []
@@ -49,6 +54,8 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
     lex_attributes: dict[str, str] = {}
     outcome = "abandoned"  # the caller hung up before we ended or handed over
     duration_s = Decimal(0)
+    # The contact flow warms the handler up at the start of the call, while the greeting plays.
+    harness.invoke("turn", warmup_event(call.contact_id))
     for turn in call.turns:
         if call.format == "lex":
             event = lex_event(call.contact_id, turn.caller, lex_attributes)
@@ -59,6 +66,7 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
         answer = harness.invoke("turn", event)
         total_ms = (time.perf_counter() - started) * 1000
         turn_usage.extend(services.last_invocation.get("usage", ()))
+        components = dict(services.last_invocation.get("latency_ms", {}))
         retries_consistent = True
         for _ in range(turn.connect_retries):
             retry_started = time.perf_counter()
@@ -75,12 +83,14 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
         ledger.baseline.extend(u for u in usage if u not in llm_usage(usage))
         ledger.baseline.extend(all_large_llm_usage(record, usage, services.tiers))
         reply = spoken_text(fields.get("prompt", ""))
+        reasons = list(record.reply.reasons) if record else []
+        degradations = [r for r in reasons if r.startswith(DEGRADATION_PREFIXES)]
         row: dict[str, Any] = {
             "seq": sent_seq,
             "caller": turn.caller,
             "tier": int(fields.get("tier", "0")),
             "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
-            "tier_reasons": list(record.reply.reasons) if record else [],
+            "tier_reasons": reasons,
             "action": fields.get("action", ""),
             "intent": fields.get("intent", ""),
             "reply": reply,
@@ -100,8 +110,13 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
                 for c in (record.model_calls if record else ())
             ],
             "cost_usd": money(total(priced(usage, services.prices))),
-            "latency_ms": {"total": round(total_ms, 2)},
-            "deadline_met": total_ms <= hard_deadline_ms,
+            "latency_ms": {
+                **{k: round(components[k], 2) for k in COMPONENT_ORDER if k in components},
+                "total": round(total_ms, 2),
+            },
+            "deadline_met": total_ms <= envelope.hard_deadline_ms,
+            "degraded": bool(degradations),
+            "degraded_reasons": degradations,
         }
         if turn.connect_retries:
             row["connect_retries"] = turn.connect_retries
@@ -134,9 +149,9 @@ def replay_call(harness: Harness, call: RecordedCall, hard_deadline_ms: float) -
     }
 
 
-def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float) -> dict[str, Any]:
+def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> dict[str, Any]:
     """Replay every call; the report ``sim replay --json`` writes."""
-    reports = [replay_call(harness, call, hard_deadline_ms) for call in calls]
+    reports = [replay_call(harness, call, envelope) for call in calls]
     all_turns = [t for r in reports for t in r["turns"]]
     latencies = [t["latency_ms"]["total"] for t in all_turns]
     seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
@@ -150,6 +165,12 @@ def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float)
         "outcomes": {o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")},
         "outcomes_as_expected": sum(1 for r in reports if r["outcome_as_expected"]),
         "latency_ms": _percentiles(latencies),
+        "latency_ms_by_component": {
+            c: _percentiles([t["latency_ms"][c] for t in all_turns if c in t["latency_ms"]])
+            for c in (*COMPONENT_ORDER, "total")
+            if any(c in t["latency_ms"] for t in all_turns)
+        },
+        "degraded_turns": sum(1 for t in all_turns if t["degraded"]),
         "tier_mix": _mix([t["tier"] for t in all_turns]),
         "routed_tier_mix": _mix([t["routed_tier"] for t in all_turns]),
         "minutes": float(round(seconds / 60, 3)),
@@ -164,7 +185,16 @@ def replay(harness: Harness, calls: list[RecordedCall], hard_deadline_ms: float)
     }
     large_llm = totals["baseline_all_large_llm_cost_per_minute_usd"]
     totals["llm_cost_vs_all_large"] = round(totals["llm_cost_per_minute_usd"] / large_llm, 4) if large_llm else None
-    report: dict[str, Any] = {"model_endpoint": harness.model_endpoint_label, "calls": reports, "totals": totals}
+    report: dict[str, Any] = {
+        "model_endpoint": harness.model_endpoint_label,
+        "envelope": {
+            "hard_deadline_ms": envelope.hard_deadline_ms,
+            "soft_deadline_ms": envelope.soft_deadline_ms,
+            "components": dict(envelope.components),
+        },
+        "calls": reports,
+        "totals": totals,
+    }
     if harness.model_endpoint is not None:
         report["model_endpoint_stats"] = harness.model_endpoint.stats.as_dict()
     return report
@@ -227,7 +257,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min, deadline misses {t['deadline_misses']}, "
         f"outcomes {t['outcomes']} ({t['outcomes_as_expected']}/{t['calls']} as expected)"
     )
-    lines.append(f"latency: p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, max {lat.get('max')} ms")
+    lines.append(f"latency: p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, max {lat.get('max')} ms; "
+                 f"degraded turns {t['degraded_turns']}")  # fmt: skip
+    budgets = report["envelope"]["components"]
+    lines.append("latency by component (p50 / p95 / max ms, budget):")
+    for component, figures in t["latency_ms_by_component"].items():
+        budget = budgets.get(component, budgets.get("model_total") if component == "model" else None)
+        limit = f"  budget {budget:.0f}" if budget else ""
+        lines.append(f"  {component:<18} {figures['p50']:>8.1f} {figures['p95']:>8.1f} {figures['max']:>8.1f}{limit}")
     lines.append(f"tier mix (answered): {t['tier_mix']}   routed: {t['routed_tier_mix']}")
     lines.append(
         f"cost per minute: ${t['cost_per_minute_usd']:.5f} (LLM ${t['llm_cost_per_minute_usd']:.6f}); "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import ModelPrice, PriceBook
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
 from chalicelib.errors import ConfigurationInvalidError, PriceMissingError
@@ -117,6 +118,32 @@ def check_prices_cover(tiers: TierTable, prices: PriceBook) -> None:
         prices.model(str(spec.model))
 
 
+class _EnvelopeFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    hard_deadline_ms: float = Field(gt=0, lt=8000)  # Connect's synchronous Lambda limit is 8 s
+    soft_deadline_ms: float = Field(gt=0)
+    cold_start_ms: float = Field(gt=0)
+    components: dict[str, float]
+    stages: dict[str, dict[str, object]] = Field(default_factory=dict)
+
+
+def load_envelope(path: Path = DATA / "envelope.json", stage: str | None = None) -> Envelope:
+    """The latency envelope for ``stage`` (its overrides applied), validated.
+
+    Raises:
+        EnvelopeInvalidError: a path does not fit the hard deadline (the message names it).
+        ConfigurationInvalidError: the file is not valid.
+    """
+    try:
+        raw = _EnvelopeFile.model_validate_json(path.read_text()).model_dump()
+        overrides = raw.pop("stages").get(stage or "", {})
+        components = {**raw.pop("components"), **overrides.pop("components", {})}
+        data = _EnvelopeFile.model_validate({**raw, **overrides, "components": components})
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    return Envelope(data.hard_deadline_ms, data.soft_deadline_ms, data.cold_start_ms, dict(data.components)).validate()
+
+
 def load_prompt(name: str) -> str:
     try:
         return (DATA / "prompts" / f"{name}.txt").read_text().strip()
@@ -124,4 +151,4 @@ def load_prompt(name: str) -> str:
         raise ConfigurationInvalidError(f"prompt {name}: {exc}") from exc
 
 
-__all__ = ["PriceMissingError", "check_prices_cover", "load_prices", "load_prompt", "load_tiers"]
+__all__ = ["PriceMissingError", "check_prices_cover", "load_envelope", "load_prices", "load_prompt", "load_tiers"]

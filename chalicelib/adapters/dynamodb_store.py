@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.session_codec import session_from_json, session_to_json, turn_from_json, turn_to_json
-from chalicelib.domain.ports import UsageSink
+from chalicelib.domain.ports import TurnMeter
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import (
@@ -56,7 +56,7 @@ def turn_sk(seq: int) -> str:
 class DynamoDbSessionStore:
     """Sessions and turns in DynamoDB, through a low-level boto3 client."""
 
-    def __init__(self, client: Any, table_name: str, ttl_seconds: int, usage: UsageSink | None = None) -> None:
+    def __init__(self, client: Any, table_name: str, ttl_seconds: int, usage: TurnMeter | None = None) -> None:
         self._client = client
         self._table = table_name
         self._ttl_seconds = ttl_seconds

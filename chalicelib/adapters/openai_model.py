@@ -77,6 +77,12 @@ class OpenAiModelClient:
             cancelled.set()
             raise ModelTimeoutError(f"{tier.model}: no complete answer within {timeout_ms:.0f} ms") from None
 
+    def warm(self, tiers: tuple[TierSpec, ...]) -> None:
+        """Import the SDK and build the clients now (the call's warm-up invocation), so that the
+        first model turn does not pay for it."""
+        for tier in tiers:
+            self._client(self._base_url_override or tier.base_url)
+
     def _client(self, base_url: str | None) -> Any:
         with self._lock:
             if base_url not in self._clients:

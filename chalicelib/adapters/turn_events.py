@@ -28,6 +28,15 @@ from chalicelib.usecases.handle_turn import TurnResult
 _INPUT_ERRORS = (EventMalformedError, EventTypeUnknownError, UtteranceEmptyError, UtteranceTooLongError)
 
 
+def is_warmup(event: object) -> bool:
+    """The contact flow's warm-up invocation at the start of a call (``warmup = "true"``)."""
+    if not isinstance(event, dict):
+        return False
+    details = event.get("Details")
+    parameters = details.get("Parameters") if isinstance(details, dict) else None
+    return isinstance(parameters, dict) and parameters.get("warmup") == "true"
+
+
 def parse_turn_event(event: object, max_utterance_chars: int) -> TurnRequest:
     """The caller's turn from a Connect or Lex V2 event, with its words checked.
 

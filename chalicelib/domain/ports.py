@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from chalicelib.domain.model import ChatMessage, ModelAnswer, ToolSpec
@@ -70,7 +71,17 @@ class ModelClient(Protocol):
         ...
 
 
-class UsageSink(Protocol):
-    """Where adapters and use cases record usage (quantities) for the cost ledger."""
+class TurnMeter(Protocol):
+    """Where adapters and use cases record what a turn used and how long each part took."""
 
-    def record(self, usage: Usage) -> None: ...
+    def record(self, usage: Usage) -> None:
+        """Usage (quantities) for the cost ledger."""
+        ...
+
+    def timed(self, component: str) -> AbstractContextManager[None]:
+        """Time the ``with`` block as ``component`` (added up if it runs more than once)."""
+        ...
+
+    def record_ms(self, component: str, ms: float) -> None:
+        """A duration measured elsewhere (a model's first token)."""
+        ...

@@ -14,10 +14,12 @@ answers already obtained: a model is never asked twice for one turn because of a
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.dialogue import (
     DeliveryKind,
     DialoguePolicy,
@@ -30,7 +32,7 @@ from chalicelib.domain.dialogue import (
 )
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import answer_problem
-from chalicelib.domain.ports import Clock, ModelClient, SessionStore, UsageSink
+from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route, route
 from chalicelib.domain.session import Session, TurnRecord
@@ -67,14 +69,27 @@ class _ModelAnswers:
     give_up_reason: str
 
 
+class _NoMeter:
+    def record(self, usage: object) -> None:
+        return None
+
+    def timed(self, component: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def record_ms(self, component: str, ms: float) -> None:
+        return None
+
+
 class HandleTurn:
     """The turn use case. Built once per container by ``bootstrap``.
 
     Args:
         models: the model client, or None to answer everything with tier-0 rules.
         tiers: the tier table (required with ``models``).
-        commit_budget_ms: time one read + one write needs; a new commit attempt starts only
-            if it still fits, and model calls leave it free before the deadline.
+        envelope: the latency envelope: model calls get at most its model budgets, and always
+            leave its write + render reserve free before the hard deadline; a new commit attempt
+            starts only if that reserve still fits.
+        meter: where usage and component timings are recorded.
     """
 
     def __init__(
@@ -82,21 +97,21 @@ class HandleTurn:
         store: SessionStore,
         clock: Clock,
         policy: DialoguePolicy,
+        envelope: Envelope,
         *,
         models: ModelClient | None = None,
         tiers: TierTable | None = None,
         commit_attempts: int = 3,
-        commit_budget_ms: float = 300.0,
-        usage: UsageSink | None = None,
+        meter: TurnMeter | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy
         self._models = models if tiers is not None else None
         self._tiers = tiers
+        self._envelope = envelope
         self._commit_attempts = commit_attempts
-        self._commit_budget_ms = commit_budget_ms
-        self._usage = usage
+        self._meter: TurnMeter = meter or _NoMeter()
 
     def __call__(self, request: TurnRequest, deadline: Deadline) -> TurnResult:
         """Answer ``request``.
@@ -109,18 +124,20 @@ class HandleTurn:
         answers: _ModelAnswers | None = None
         while True:
             now_ms = self._clock.now_ms()
-            session = self._store.load(request.contact_id, now_ms)
-            delivery = classify_delivery(session, request)
-            if delivery.kind is DeliveryKind.CHECK_STORED_TURN and session is not None:
-                stored = self._store.load_turn(request.contact_id, delivery.seq, now_ms)
-                delivery = resolve_stored_turn(session, request, stored)
+            with self._meter.timed(STATE_READ):
+                session = self._store.load(request.contact_id, now_ms)
+                delivery = classify_delivery(session, request)
+                if delivery.kind is DeliveryKind.CHECK_STORED_TURN and session is not None:
+                    stored = self._store.load_turn(request.contact_id, delivery.seq, now_ms)
+                    delivery = resolve_stored_turn(session, request, stored)
             if delivery.kind is DeliveryKind.DUPLICATE and delivery.reply is not None:
                 return TurnResult(delivery.reply, delivery.seq, duplicate=True, attempts=attempts)
             out_of_time = attempts > 0 and not self._deadline_allows_another(deadline)
             if attempts >= self._commit_attempts or out_of_time:
                 raise SessionContentionError(f"turn not committed after {attempts} attempt(s)")
 
-            chosen = route(request.utterance, route_context(session))
+            with self._meter.timed(ROUTING):
+                chosen = route(request.utterance, route_context(session))
             if chosen.tier == RULES or self._models is None:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
@@ -128,14 +145,14 @@ class HandleTurn:
                 outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen=chosen, answers=answers)
             attempts += 1
             try:
-                self._store.commit_turn(outcome.record, outcome.session, now_ms)
+                with self._meter.timed(STATE_WRITE):
+                    self._store.commit_turn(outcome.record, outcome.session, now_ms)
             except TurnAlreadyRecordedError:
                 continue  # a concurrent delivery of this turn won: the re-read returns its reply
             except SessionVersionConflictError:
                 continue  # another writer changed the session: re-read, decide again on fresh state
-            if self._usage is not None:
-                for item in outcome.record.usage:
-                    self._usage.record(item)
+            for item in outcome.record.usage:
+                self._meter.record(item)
             return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=outcome.record)
 
     def _model_outcome(
@@ -165,21 +182,32 @@ class HandleTurn:
             max_message_chars=self._policy.max_message_chars,
         )
         made: list[Attempt] = []
+        envelope = self._envelope
         while True:
-            available_ms = deadline.remaining_ms(self._clock.monotonic_ms()) - self._commit_budget_ms
-            step = next_model_step(chosen.tier, tuple(made), available_ms, self._tiers)
+            now = self._clock.monotonic_ms()
+            step = next_model_step(
+                chosen.tier,
+                tuple(made),
+                deadline.timeout_for(envelope.budget(MODEL_TOTAL), now, envelope.finish_reserve_ms),
+                self._tiers,
+                past_soft_deadline=deadline.past_soft(now),
+                first_token_cap_ms=envelope.budget(MODEL_FIRST_TOKEN),
+            )
             if isinstance(step, GiveUp):
                 return _ModelAnswers(tuple(made), step.reason)
             spec = self._tiers.get(step.tier)
             try:
-                answer = self._models.complete(
-                    spec, messages, (), timeout_ms=step.timeout_ms, first_token_timeout_ms=step.first_token_timeout_ms
-                )
+                with self._meter.timed("model"):
+                    answer = self._models.complete(
+                        spec, messages, (), timeout_ms=step.timeout_ms, first_token_timeout_ms=step.first_token_timeout_ms
+                    )
             except ModelError as exc:
                 made.append(Attempt(step.tier, exc.kind, None, step.why))
                 continue
+            if answer.first_token_ms is not None and not any(a.answer for a in made):
+                self._meter.record_ms(MODEL_FIRST_TOKEN, answer.first_token_ms)
             problem = answer_problem(answer)
             made.append(Attempt(step.tier, problem.value if problem else OK, answer, step.why))
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:
-        return deadline.allows(self._clock.monotonic_ms(), self._commit_budget_ms)
+        return deadline.allows(self._clock.monotonic_ms(), self._envelope.finish_reserve_ms)

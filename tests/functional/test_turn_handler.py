@@ -79,7 +79,7 @@ def test_concurrent_duplicates_in_separate_containers_store_one_turn_and_answer_
 
     def deliver(container: bootstrap.Container) -> None:
         store = BarrierSessionStore(DynamoDbSessionStore(container.dynamodb_client, TABLE, 3600), barrier)
-        handle = bootstrap.HandleTurn(store, container.clock, bootstrap.DialoguePolicy())
+        handle = bootstrap.HandleTurn(store, container.clock, bootstrap.DialoguePolicy(), container.envelope)
         result = handle(parse_turn_event(event, 2000), container.turn_deadline(None))
         with lock:
             results.append(result)
@@ -188,7 +188,7 @@ def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: 
         )
 
     store.before_commit = other_writer
-    handle = bootstrap.HandleTurn(store, services.clock, bootstrap.DialoguePolicy())
+    handle = bootstrap.HandleTurn(store, services.clock, bootstrap.DialoguePolicy(), services.envelope)
     result = handle(parse_turn_event(connect_event("c-6", "yes", "2"), 2000), services.turn_deadline(None))
     assert store.calls == ["load", "commit_turn", "load", "commit_turn"]
     final = store.inner.load("c-6", services.clock.now_ms())

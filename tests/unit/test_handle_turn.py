@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from chalicelib.adapters.data_files import load_envelope
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
@@ -15,6 +16,7 @@ from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import BarrierSessionStore, ManualClock, RecordingSessionStore
 
 POLICY = DialoguePolicy()
+ENVELOPE = load_envelope()
 
 
 def request(words: str, seq: int = 1, contact: str = "c-1") -> TurnRequest:
@@ -36,7 +38,7 @@ def store() -> RecordingSessionStore:
 
 
 def test_new_turn_is_one_load_and_one_commit(store: RecordingSessionStore, clock: ManualClock) -> None:
-    result = HandleTurn(store, clock, POLICY)(request("hello"), deadline(clock))
+    result = HandleTurn(store, clock, POLICY, ENVELOPE)(request("hello"), deadline(clock))
     assert store.calls == ["load", "commit_turn"]
     assert (result.seq, result.next_seq, result.duplicate) == (1, 2, False)
     stored = store.inner.load("c-1", clock.now)
@@ -46,7 +48,7 @@ def test_new_turn_is_one_load_and_one_commit(store: RecordingSessionStore, clock
 def test_duplicate_delivery_returns_the_stored_reply_with_one_load(
     store: RecordingSessionStore, clock: ManualClock
 ) -> None:
-    handle = HandleTurn(store, clock, POLICY)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
     first = handle(request("my account is 4 4 7 1"), deadline(clock))
     store.calls.clear()
     clock.advance(1_500)
@@ -57,7 +59,7 @@ def test_duplicate_delivery_returns_the_stored_reply_with_one_load(
 
 
 def test_version_race_rereads_and_reapplies_on_fresh_state(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
     handle(request("my account is 4 4 7 1 9"), deadline(clock))
 
     def another_writer() -> None:  # e.g. the segments consumer, between our read and our write
@@ -80,7 +82,7 @@ def test_version_race_rereads_and_reapplies_on_fresh_state(store: RecordingSessi
 def test_concurrent_duplicates_all_answer_with_the_one_stored_reply(clock: ManualClock) -> None:
     inner = InMemorySessionStore()
     parties = 3
-    handle = HandleTurn(BarrierSessionStore(inner, threading.Barrier(parties, timeout=10)), clock, POLICY)
+    handle = HandleTurn(BarrierSessionStore(inner, threading.Barrier(parties, timeout=10)), clock, POLICY, ENVELOPE)
     results = []
     lock = threading.Lock()
 
@@ -101,7 +103,7 @@ def test_concurrent_duplicates_all_answer_with_the_one_stored_reply(clock: Manua
 
 
 def test_contention_beyond_the_attempts_raises_a_named_error(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY, commit_attempts=2)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, commit_attempts=2)
     handle(request("hi"), deadline(clock))
 
     def bump() -> None:
@@ -117,7 +119,7 @@ def test_contention_beyond_the_attempts_raises_a_named_error(store: RecordingSes
 
 
 def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY, commit_attempts=5, commit_budget_ms=300)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, commit_attempts=5)
     handle(request("hi"), deadline(clock))
     turn_deadline = deadline(clock, hard_ms=1_000)
 
@@ -136,7 +138,7 @@ def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSession
 def test_stale_sequence_with_new_words_is_processed_as_the_next_turn(
     store: RecordingSessionStore, clock: ManualClock
 ) -> None:
-    handle = HandleTurn(store, clock, POLICY)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
     handle(request("hi"), deadline(clock))
     result = handle(request("agent please", 1), deadline(clock))
     assert (result.seq, result.reply.action, result.duplicate) == (2, Action.HANDOVER, False)
@@ -144,7 +146,7 @@ def test_stale_sequence_with_new_words_is_processed_as_the_next_turn(
 
 def test_expired_session_is_ignored_and_replaced(clock: ManualClock) -> None:
     inner = InMemorySessionStore()
-    handle = HandleTurn(inner, clock, POLICY)
+    handle = HandleTurn(inner, clock, POLICY, ENVELOPE)
     handle(request("my account is 4 4 7 1"), deadline(clock))
     inner.expire_all()
     result = handle(request("my account is 4 4 7 1"), deadline(clock))

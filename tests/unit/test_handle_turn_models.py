@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.adapters.data_files import load_tiers
+from chalicelib.adapters.data_files import load_envelope, load_tiers
 from chalicelib.adapters.memory_store import InMemorySessionStore
-from chalicelib.adapters.usage_meter import UsageMeter
+from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy, decide_turn
@@ -19,6 +19,7 @@ from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import ManualClock, RecordingSessionStore, ScriptedModelClient
 
 TIERS = load_tiers()
+ENVELOPE = load_envelope()
 POLICY = DialoguePolicy(misunderstandings_before_handover=2)
 ROUTINE = "what time do you close on saturday"  # tier 1
 COMPLAINT = "this is ridiculous, I was charged twice"  # tier 2
@@ -41,10 +42,10 @@ def clock() -> ManualClock:
 
 
 def handler(
-    models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: UsageMeter | None = None
+    models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: InvocationMeter | None = None
 ) -> HandleTurn:
-    return HandleTurn(store or InMemorySessionStore(), clock, POLICY, models=models, tiers=TIERS, commit_budget_ms=400,
-                      usage=meter)  # fmt: skip
+    return HandleTurn(store or InMemorySessionStore(), clock, POLICY, ENVELOPE, models=models, tiers=TIERS,
+                      meter=meter)  # fmt: skip
 
 
 def deadline(clock: ManualClock, hard_ms: float = 2500) -> Deadline:
@@ -61,12 +62,12 @@ def test_routine_request_is_answered_by_the_small_model(clock: ManualClock) -> N
 
 
 def test_invalid_small_answer_is_escalated_and_both_calls_are_charged(clock: ManualClock) -> None:
-    meter = UsageMeter()
+    meter = InvocationMeter()
     models = ScriptedModelClient([ok("gpt-6-luna", text=""), ok("gpt-6-sol")])
     result = handler(models, clock, meter=meter)(request(ROUTINE), deadline(clock))
     assert [tier for tier, _ in models.calls] == [1, 2]
     assert result.reply.tier == 2 and "escalated:1->2:empty" in result.reply.reasons
-    llm = [u for u in meter.drain() if u.kind is UsageKind.LLM_INPUT_TOKENS]
+    llm = [u for u in meter.drain()[0] if u.kind is UsageKind.LLM_INPUT_TOKENS]
     assert {(u.model, u.quantity) for u in llm} == {("gpt-6-luna", Decimal(300)), ("gpt-6-sol", Decimal(300))}
 
 
@@ -80,7 +81,7 @@ def test_failed_large_model_degrades_to_the_small_one(clock: ManualClock) -> Non
 def test_model_budget_leaves_room_for_the_write(clock: ManualClock) -> None:
     models = ScriptedModelClient([ok("gpt-6-sol")])
     handler(models, clock)(request(COMPLAINT), deadline(clock, hard_ms=2000))
-    assert models.calls[0][1] <= 2000 - 400
+    assert models.calls[0][1] <= 2000 - ENVELOPE.finish_reserve_ms
 
 
 def test_when_every_model_fails_the_caller_hears_the_safe_line_and_then_a_person(clock: ManualClock) -> None:
@@ -119,5 +120,5 @@ def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> Non
 
 
 def test_without_a_model_client_every_turn_is_answered_by_rules(clock: ManualClock) -> None:
-    result = HandleTurn(InMemorySessionStore(), clock, POLICY)(request(ROUTINE), deadline(clock))
+    result = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE)(request(ROUTINE), deadline(clock))
     assert result.reply.tier == 0 and result.record is not None and result.record.routed_tier == 1
