@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chalicelib.adapters.data_files import load_envelope
 from chalicelib.domain.router import RouteContext, route
-from chalicelib.settings import Settings
 from sim.router_eval import load_labelled
 
 

@@ -35,7 +35,7 @@ ENDPOINT_NOTES = {
 }
 
 # Waterfall geometry, in SVG user units.
-_WIDTH, _LEFT, _RIGHT, _TOP, _BOTTOM = 960, 52, 190, 24, 28
+_WIDTH, _LEFT, _RIGHT, _TOP, _BOTTOM = 960, 52, 230, 24, 28
 _ROW, _BAR = 24, 14
 # Cost chart geometry.
 _COST_WIDTH, _COST_LABEL, _COST_VALUE, _COST_ROW = 520, 110, 110, 24
@@ -63,8 +63,7 @@ td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: t
 tr.missed td { background: var(--bad-bg); }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
-dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px 20px; margin: 0; }
-dl.facts div { min-width: 0; }
+dl.facts { display: flex; flex-wrap: wrap; gap: 8px 40px; margin: 0; }
 .call-meta { margin: -6px 0 12px; color: var(--muted); }
 .call-meta code { font: 12px "DejaVu Sans Mono", ui-monospace, monospace; color: var(--ink); }
 dl.facts dt { font-size: 12px; color: var(--muted); }
@@ -99,6 +98,7 @@ ul.legend li { display: flex; align-items: center; gap: 6px; }
 td.caller { width: 22%; }
 td.reply { width: 34%; }
 td.reasons { width: 16%; }
+td.tier { white-space: nowrap; }
 del { color: var(--muted); text-decoration-color: var(--bad); }
 .heard { font-size: 12px; color: var(--muted); }
 ul.tools { margin: 6px 0 0; padding-left: 18px; font-size: 12px; color: #3e4c59; }
@@ -207,6 +207,7 @@ def _summary_rows(totals: dict[str, Any]) -> list[tuple[str, str]]:
         ("Turns", _e(_text(totals.get("turns")))),
         ("Minutes", _e(_text(totals.get("minutes")))),
         ("Deadline misses", misses_html),
+        ("Degraded turns", _e(_text(totals.get("degraded_turns")))),
         ("Outcomes", outcomes_html),
         ("Turn latency", latency_html),
         ("Cost per minute", cost_html),
@@ -374,13 +375,16 @@ def _waterfall_row(turn: dict[str, Any], parts: list[tuple[str, float]], i: int,
         )
         start += ms
     total = _number((turn.get("latency_ms") or {}).get("total"), start)
-    label_x = _WIDTH - _RIGHT + 8
-    out.append(f'<text x="{label_x}" y="{mid}"{bad}>{total:.1f} ms' + (" missed" if missed else "") + "</text>")
+    label_x = _WIDTH - _RIGHT + 78  # the total, right-aligned; then "missed", then the degraded marker
+    out.append(f'<text x="{label_x}" y="{mid}" text-anchor="end"{bad}>{total:.1f} ms</text>')
+    if missed:
+        out.append(f'<text x="{label_x + 6}" y="{mid}" class="bad">missed</text>')
     if turn.get("degraded"):
-        mx, my = label_x + 104, top + _ROW / 2
+        mx, my = label_x + 66, top + _ROW / 2
         out.append(
             f'<g class="degraded-marker"><polygon points="{mx},{my - 6} {mx + 6},{my} {mx},{my + 6} {mx - 6},{my}" '
-            f'fill="#e67e22"/><text x="{mx + 10}" y="{mid}" class="warn">degraded</text><title>degraded</title></g>'
+            f'fill="#e67e22"/><text x="{mx + 10}" y="{mid}" class="warn">degraded</text>'
+            f"<title>{_degraded(turn)}</title></g>"
         )
     out.append("</g>")
     return "".join(out)
@@ -419,7 +423,7 @@ def _transcript_row(turn: dict[str, Any], index: int) -> str:
     if missed:
         badges.append("<span class='badge missed'>missed</span>")
     if turn.get("degraded"):
-        badges.append("<span class='badge degraded'>degraded</span>")
+        badges.append(f"<span class='badge degraded' title='{_degraded(turn)}'>degraded</span>")
     if turn.get("connect_retries"):
         same = "" if turn.get("retries_consistent", True) else ", different reply"
         badges.append(f"<span class='badge retry'>+{_e(_text(turn['connect_retries']))} retries{same}</span>")
@@ -428,7 +432,7 @@ def _transcript_row(turn: dict[str, Any], index: int) -> str:
         f"<tr class='turn{' missed' if missed else ''}'>"
         f"<td class='num'>{_e(_text(turn.get('seq', index)))}</td>"
         f"<td class='caller'>{_e(_text(turn.get('caller', '')))}</td>"
-        f"<td>{tier}</td><td class='reasons'>{reasons}</td><td>{_e(_text(turn.get('action', '')))}</td>"
+        f"<td class='tier'>{tier}</td><td class='reasons'>{reasons}</td><td>{_e(_text(turn.get('action', '')))}</td>"
         f"<td class='reply'>{_reply(turn)}{_tools(turn.get('tools'))}</td>"
         f"<td class='num{' bad' if missed else ''}'>{_e(_ms(latency_ms))}<br>{''.join(badges)}</td>"
         f"<td class='num'>{_e(_usd(turn.get('cost_usd'), 6))}</td></tr>"
@@ -445,6 +449,12 @@ def _reply(turn: dict[str, Any]) -> str:
     unheard = f"<del>{_e(reply[cut:])}</del>" if reply[cut:] else ""
     differs = "" if reply.startswith(heard) else f"<div class='heard'>heard: “{_e(heard)}”</div>"
     return f"<span class='badge barge-in'>barge-in</span>{_e(reply[:cut])}{unheard}{differs}"
+
+
+def _degraded(turn: dict[str, Any]) -> str:
+    """What a degraded turn's tooltip says: its degradation reasons, when the report has them."""
+    reasons = ", ".join(str(reason) for reason in turn.get("degraded_reasons") or [])
+    return _e(f"degraded: {reasons}" if reasons else "degraded")
 
 
 def _tools(tools: Any) -> str:

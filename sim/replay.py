@@ -6,13 +6,15 @@ import html
 import re
 import statistics
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.envelope import Envelope
-from chalicelib.domain.ledger import per_minute, total
+from chalicelib.domain.ledger import PriceBook, per_minute, total
+from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
-from sim.calls import RecordedCall, connect_event, lex_event, warmup_event
+from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.harness import Harness
 
@@ -45,6 +47,83 @@ DEGRADATION_PREFIXES = ("degraded:", "fallback:")
 COMPONENT_ORDER = ("state_read", "routing", "model", "model_first_token", "tools", "state_write", "render", "handler")
 
 
+@dataclass
+class _Delivered:
+    """One caller turn as delivered (with Connect's retries) and what the handler recorded."""
+
+    answer: dict[str, Any]
+    total_ms: float
+    usage: tuple[Usage, ...]
+    components: dict[str, float]
+    retries_consistent: bool
+
+
+def _deliver(harness: Harness, event: dict[str, Any], retries: int) -> _Delivered:
+    services = harness.services()
+    started = time.perf_counter()
+    answer = harness.invoke("turn", event)
+    total_ms = (time.perf_counter() - started) * 1000
+    usage = list(services.last_invocation.get("usage", ()))
+    components = dict(services.last_invocation.get("latency_ms", {}))
+    consistent = True
+    for _ in range(retries):
+        retry_started = time.perf_counter()
+        retried = harness.invoke("turn", event)
+        total_ms = max(total_ms, (time.perf_counter() - retry_started) * 1000)
+        usage.extend(services.last_invocation.get("usage", ()))
+        consistent = consistent and retried == answer
+    return _Delivered(answer, total_ms, tuple(usage), components, consistent)
+
+
+def _turn_row(
+    turn: CallTurn,
+    sent_seq: int,
+    delivered: _Delivered,
+    record: TurnRecord | None,
+    envelope: Envelope,
+    prices: PriceBook,
+) -> dict[str, Any]:
+    fields = _answer_fields(delivered.answer)
+    reasons = list(record.reply.reasons) if record else []
+    degradations = [r for r in reasons if r.startswith(DEGRADATION_PREFIXES)]
+    calls = record.model_calls if record else ()
+    components = delivered.components
+    row: dict[str, Any] = {
+        "seq": sent_seq,
+        "caller": turn.caller,
+        "tier": int(fields.get("tier", "0")),
+        "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
+        "tier_reasons": reasons,
+        "action": fields.get("action", ""),
+        "intent": fields.get("intent", ""),
+        "reply": spoken_text(fields.get("prompt", "")),
+        "tokens": {"input": sum(c.input_tokens for c in calls), "output": sum(c.output_tokens for c in calls)},
+        "model_calls": [
+            {
+                "tier": c.tier,
+                "model": c.model,
+                "outcome": c.outcome,
+                "why": c.why,
+                "first_token_ms": round(c.first_token_ms, 1) if c.first_token_ms else None,
+                "total_ms": round(c.total_ms, 1),
+            }
+            for c in calls
+        ],
+        "cost_usd": money(total(priced(delivered.usage, prices))),
+        "latency_ms": {
+            **{k: round(components[k], 2) for k in COMPONENT_ORDER if k in components},
+            "total": round(delivered.total_ms, 2),
+        },
+        "deadline_met": delivered.total_ms <= envelope.hard_deadline_ms,
+        "degraded": bool(degradations),
+        "degraded_reasons": degradations,
+    }
+    if turn.connect_retries:
+        row["connect_retries"] = turn.connect_retries
+        row["retries_consistent"] = delivered.retries_consistent
+    return row
+
+
 def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dict[str, Any]:
     """Play ``call`` turn by turn, as the contact flow would; return its report."""
     services = harness.services()
@@ -61,76 +140,21 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
             event = lex_event(call.contact_id, turn.caller, lex_attributes)
         else:
             event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
-        turn_usage: list[Usage] = []
-        started = time.perf_counter()
-        answer = harness.invoke("turn", event)
-        total_ms = (time.perf_counter() - started) * 1000
-        turn_usage.extend(services.last_invocation.get("usage", ()))
-        components = dict(services.last_invocation.get("latency_ms", {}))
-        retries_consistent = True
-        for _ in range(turn.connect_retries):
-            retry_started = time.perf_counter()
-            retried = harness.invoke("turn", event)
-            total_ms = max(total_ms, (time.perf_counter() - retry_started) * 1000)
-            turn_usage.extend(services.last_invocation.get("usage", ()))
-            retries_consistent = retries_consistent and retried == answer
-        fields = _answer_fields(answer)
-        sent_seq = int(stored_turn) if stored_turn else 1
+        delivered = _deliver(harness, event, turn.connect_retries)
+        fields = _answer_fields(delivered.answer)
         answered_seq = int(fields.get("turn", "1")) - 1
         record = services.session_store.load_turn(call.contact_id, answered_seq, services.clock.now_ms())
-        usage = tuple(turn_usage)
-        ledger.actual.extend(usage)
-        ledger.baseline.extend(u for u in usage if u not in llm_usage(usage))
-        ledger.baseline.extend(all_large_llm_usage(record, usage, services.tiers))
-        reply = spoken_text(fields.get("prompt", ""))
-        reasons = list(record.reply.reasons) if record else []
-        degradations = [r for r in reasons if r.startswith(DEGRADATION_PREFIXES)]
-        row: dict[str, Any] = {
-            "seq": sent_seq,
-            "caller": turn.caller,
-            "tier": int(fields.get("tier", "0")),
-            "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
-            "tier_reasons": reasons,
-            "action": fields.get("action", ""),
-            "intent": fields.get("intent", ""),
-            "reply": reply,
-            "tokens": {
-                "input": sum(c.input_tokens for c in record.model_calls) if record else 0,
-                "output": sum(c.output_tokens for c in record.model_calls) if record else 0,
-            },
-            "model_calls": [
-                {
-                    "tier": c.tier,
-                    "model": c.model,
-                    "outcome": c.outcome,
-                    "why": c.why,
-                    "first_token_ms": round(c.first_token_ms, 1) if c.first_token_ms else None,
-                    "total_ms": round(c.total_ms, 1),
-                }
-                for c in (record.model_calls if record else ())
-            ],
-            "cost_usd": money(total(priced(usage, services.prices))),
-            "latency_ms": {
-                **{k: round(components[k], 2) for k in COMPONENT_ORDER if k in components},
-                "total": round(total_ms, 2),
-            },
-            "deadline_met": total_ms <= envelope.hard_deadline_ms,
-            "degraded": bool(degradations),
-            "degraded_reasons": degradations,
-        }
-        if turn.connect_retries:
-            row["connect_retries"] = turn.connect_retries
-            row["retries_consistent"] = retries_consistent
+        ledger.actual.extend(delivered.usage)
+        ledger.baseline.extend(u for u in delivered.usage if u not in llm_usage(delivered.usage))
+        ledger.baseline.extend(all_large_llm_usage(record, delivered.usage, services.tiers))
+        row = _turn_row(turn, int(stored_turn) if stored_turn else 1, delivered, record, envelope, services.prices)
         turns.append(row)
-        duration_s = Decimal(turn.at_ms) / 1000 + Decimal(total_ms) / 1000 + speaking_seconds(reply)
+        duration_s = Decimal(turn.at_ms) / 1000 + Decimal(delivered.total_ms) / 1000 + speaking_seconds(row["reply"])
         stored_turn = fields.get("turn", stored_turn)
         if call.format == "lex":
-            lex_attributes = answer["sessionState"]["sessionAttributes"]
-        if fields.get("action") == "end":
-            outcome = "completed"
-            break
-        if fields.get("action") == "handover":
-            outcome = "handover"
+            lex_attributes = delivered.answer["sessionState"]["sessionAttributes"]
+        if row["action"] in ("end", "handover"):
+            outcome = "completed" if row["action"] == "end" else "handover"
             break
     per_call = call_usage(duration_s)
     actual = priced((*ledger.actual, *per_call), services.prices)

@@ -41,7 +41,7 @@ class GiveUp:
     reason: str
 
 
-def next_model_step(
+def next_model_step(  # noqa: PLR0912 - one branch per rule of the policy, kept in one place
     routed_tier: int,
     attempts: tuple[Attempt, ...],
     available_ms: float,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.dialogue import (
     DeliveryKind,
     DialoguePolicy,
@@ -30,6 +29,7 @@ from chalicelib.domain.dialogue import (
     resolve_stored_turn,
     route_context,
 )
+from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import answer_problem
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
@@ -199,8 +199,9 @@ class HandleTurn:
             try:
                 with self._meter.timed("model"):
                     answer = self._models.complete(
-                        spec, messages, (), timeout_ms=step.timeout_ms, first_token_timeout_ms=step.first_token_timeout_ms
-                    )
+                        spec, messages, (), timeout_ms=step.timeout_ms,
+                        first_token_timeout_ms=step.first_token_timeout_ms,
+                    )  # fmt: skip
             except ModelError as exc:
                 made.append(Attempt(step.tier, exc.kind, None, step.why))
                 continue

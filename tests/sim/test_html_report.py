@@ -142,6 +142,7 @@ def a_report() -> dict[str, Any]:
                         },
                         deadline_met=False,
                         degraded=True,
+                        degraded_reasons=["degraded:soft_deadline"],
                         heard="Your bill went up by",
                         tools=[{"name": "get_balance", "kind": "read", "ms": 210.0, "outcome": "ok"}],
                         cost_usd=0.001171,
@@ -250,7 +251,8 @@ def test_the_waterfall_lays_the_components_end_to_end_then_the_rest_as_other() -
     xs = [float(e.attrs["x"]) for e in segments]
     assert xs == sorted(xs)
     assert [e.text for e in first.find("rect", "seg")] == ["other: 84.8 ms"]  # no components: all "other"
-    assert len(slow.find("g", "degraded-marker")) == 1
+    (marker,) = slow.find("g", "degraded-marker")
+    assert marker.find("title")[0].text == "degraded: degraded:soft_deadline"
     assert len(dom.find("g", "degraded-marker")) == 1
     assert len(dom.find("line", "hard-deadline")) == 2 and len(dom.find("line", "soft-deadline")) == 2
 

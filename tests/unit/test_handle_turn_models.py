@@ -122,3 +122,30 @@ def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> Non
 def test_without_a_model_client_every_turn_is_answered_by_rules(clock: ManualClock) -> None:
     result = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE)(request(ROUTINE), deadline(clock))
     assert result.reply.tier == 0 and result.record is not None and result.record.routed_tier == 1
+
+
+def test_model_timeouts_are_drawn_from_the_envelope_and_the_deadline(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ok("gpt-6-sol")])
+    turn_deadline = Deadline(clock.monotonic_ms(), 2500)
+    clock.advance(900)  # a slow read already spent 900 ms
+    handler(models, clock)(request(COMPLAINT), turn_deadline)
+    ((_, timeout_ms),) = models.calls
+    assert timeout_ms == min(ENVELOPE.budget("model_total"), 2500 - 900 - ENVELOPE.finish_reserve_ms)
+
+
+def test_every_component_of_the_turn_is_timed(clock: ManualClock) -> None:
+    meter = InvocationMeter()
+    models = ScriptedModelClient([ok("gpt-6-luna")])
+    handler(models, clock, meter=meter)(request(ROUTINE), deadline(clock))
+    _, timings = meter.drain()
+    assert set(timings) == {"state_read", "routing", "model", "model_first_token", "state_write"}
+    assert timings["model_first_token"] == 400
+
+
+def test_past_the_soft_deadline_the_turn_degrades_and_says_why(clock: ManualClock) -> None:
+    models = ScriptedModelClient([ok("gpt-6-luna")])
+    turn_deadline = Deadline(clock.monotonic_ms(), 3500, soft_ms=1500)
+    clock.advance(1600)  # the large model would still fit before the hard deadline
+    result = handler(models, clock)(request(COMPLAINT), turn_deadline)
+    assert [tier for tier, _ in models.calls] == [1]
+    assert "degraded:2->1:soft_deadline" in result.reply.reasons
