@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sim replay events/calls --json out/replay.json
+	$(PY) -m sim replay events/calls --json out/replay.json --html out/report.html
 	$(PY) -m sim cost --report out/replay.json
 
 test: $(STAMP)

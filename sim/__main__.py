@@ -72,6 +72,13 @@ def _replay(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
         print(f"report written to {out}")
+    if args.html:
+        from sim.html_report import render_html  # noqa: PLC0415
+
+        page = Path(args.html)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(render_html(report))
+        print(f"call report page written to {page}")
     return 0
 
 
@@ -121,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     replay = commands.add_parser("replay", help="replay recorded calls end to end")
     replay.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
     replay.add_argument("--json", help="also write the report as JSON here")
+    replay.add_argument("--html", help="also write the call report page (self-contained HTML) here")
     replay.add_argument("--model-faults", help="inject model endpoint faults: all, or a comma list of kinds")
     replay.add_argument("--fault-rate", type=float, default=0.1, help="probability of each injected fault kind")
     replay.add_argument("--seed", type=int, default=7, help="seed of the endpoint's jitter and faults")

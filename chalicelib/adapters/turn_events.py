@@ -12,7 +12,7 @@ from chalicelib.adapters.connect_events import (
     render_connect_answer,
 )
 from chalicelib.adapters.lex_events import is_lex_event, lex_context, parse_lex_turn, render_lex_answer
-from chalicelib.domain.conversation import Reply, TurnRequest
+from chalicelib.domain.conversation import Action, Reply, TurnRequest
 from chalicelib.domain.dialogue import fallback_reply
 from chalicelib.errors import (
     AppError,
@@ -63,6 +63,11 @@ def render_turn_answer(event: object, result: TurnResult) -> dict[str, Any]:
     """The turn's reply in the format of the integration that sent ``event``; counts it."""
     reply = result.reply
     metrics.add_metric(name="DuplicateTurns" if result.duplicate else "TurnsHandled", unit=MetricUnit.Count, value=1)
+    if not result.duplicate:
+        metrics.add_metric(name=f"TurnsTier{reply.tier}", unit=MetricUnit.Count, value=1)
+        degraded = any(r.startswith(("degraded:", "fallback:")) for r in reply.reasons)
+        metrics.add_metric(name="DegradedTurns", unit=MetricUnit.Count, value=int(degraded))
+        metrics.add_metric(name="Handovers", unit=MetricUnit.Count, value=int(reply.action is Action.HANDOVER))
     logger.info(
         "turn answered",
         extra={"action": reply.action.value, "intent": reply.intent, "tier": reply.tier, "duplicate": result.duplicate,

@@ -142,7 +142,7 @@ def decide_turn(
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
     understanding = classify(request.utterance)
     reply, changes = _respond(current, understanding, policy)
-    if route is not None:
+    if route is not None and route.tier > RULES:  # the router wanted a model; say why it was not asked
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
     baseline = _baseline_tokens(session, request, policy, reply)
     changes = {"previous_failed": False, "previous_escalated": False, **changes}
