@@ -37,6 +37,10 @@ class InvocationMeter:
         with self._lock:
             self._timings[component] = self._timings.get(component, 0.0) + ms
 
+    def timings(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._timings)
+
     @contextmanager
     def timed(self, component: str) -> Iterator[None]:
         started = time.perf_counter()

@@ -85,3 +85,7 @@ class TurnMeter(Protocol):
     def record_ms(self, component: str, ms: float) -> None:
         """A duration measured elsewhere (a model's first token)."""
         ...
+
+    def timings(self) -> dict[str, float]:
+        """The durations recorded so far in this invocation."""
+        ...

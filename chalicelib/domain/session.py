@@ -110,3 +110,5 @@ class TurnRecord:
     baseline_tokens: tuple[int, int] = (0, 0)
     model_calls: tuple[ModelCall, ...] = ()
     routed_tier: int = 0  # the router's choice; reply.tier is who answered in the end
+    # Milliseconds per component of the turn up to its write (state_read, routing, model, ...).
+    latency_ms: tuple[tuple[str, float], ...] = ()

@@ -15,7 +15,7 @@ answers already obtained: a model is never asked twice for one turn because of a
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
@@ -78,6 +78,9 @@ class _NoMeter:
 
     def record_ms(self, component: str, ms: float) -> None:
         return None
+
+    def timings(self) -> dict[str, float]:
+        return {}
 
 
 class HandleTurn:
@@ -144,16 +147,20 @@ class HandleTurn:
                 answers = answers or self._ask_models(chosen, session, request, deadline)
                 outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen=chosen, answers=answers)
             attempts += 1
+            # The turn item keeps what its components took up to the write (the write itself and
+            # the answer are in the invocation's metrics and logs).
+            timings = {**self._meter.timings(), "until_write": deadline.elapsed_ms(self._clock.monotonic_ms())}
+            record = replace(outcome.record, latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())))
             try:
                 with self._meter.timed(STATE_WRITE):
-                    self._store.commit_turn(outcome.record, outcome.session, now_ms)
+                    self._store.commit_turn(record, outcome.session, now_ms)
             except TurnAlreadyRecordedError:
                 continue  # a concurrent delivery of this turn won: the re-read returns its reply
             except SessionVersionConflictError:
                 continue  # another writer changed the session: re-read, decide again on fresh state
-            for item in outcome.record.usage:
+            for item in record.usage:
                 self._meter.record(item)
-            return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=outcome.record)
+            return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=record)
 
     def _model_outcome(
         self,

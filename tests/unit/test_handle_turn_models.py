@@ -149,3 +149,10 @@ def test_past_the_soft_deadline_the_turn_degrades_and_says_why(clock: ManualCloc
     result = handler(models, clock)(request(COMPLAINT), turn_deadline)
     assert [tier for tier, _ in models.calls] == [1]
     assert "degraded:2->1:soft_deadline" in result.reply.reasons
+
+
+def test_the_stored_turn_keeps_its_component_timings(clock: ManualClock) -> None:
+    meter = InvocationMeter()
+    result = handler(ScriptedModelClient([ok("gpt-6-luna")]), clock, meter=meter)(request(ROUTINE), deadline(clock))
+    assert result.record is not None
+    assert {"state_read", "routing", "model", "model_first_token", "until_write"} <= dict(result.record.latency_ms).keys()
