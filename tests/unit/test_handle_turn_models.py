@@ -155,4 +155,6 @@ def test_the_stored_turn_keeps_its_component_timings(clock: ManualClock) -> None
     meter = InvocationMeter()
     result = handler(ScriptedModelClient([ok("gpt-6-luna")]), clock, meter=meter)(request(ROUTINE), deadline(clock))
     assert result.record is not None
-    assert {"state_read", "routing", "model", "model_first_token", "until_write"} <= dict(result.record.latency_ms).keys()
+    assert {"state_read", "routing", "model", "model_first_token", "until_write"} <= dict(
+        result.record.latency_ms
+    ).keys()
