@@ -109,6 +109,46 @@ class ModelOutputMalformedError(ModelError):
     kind = "malformed"
 
 
+# --- tools ----------------------------------------------------------------------------------
+
+
+class ToolError(RetryableError):
+    """A tool call failed. ``outcome`` names how, as recorded on the turn."""
+
+    outcome = "unavailable"
+
+
+class ToolTimeoutError(ToolError):
+    """The tool did not answer within its budget (its own timeout or what was left of the turn)."""
+
+    outcome = "timeout"
+
+
+class ToolUnavailableError(ToolError):
+    """The tool's server failed: connection refused or dropped, 5xx, an MCP error result."""
+
+    outcome = "unavailable"
+
+
+class ToolRejectedError(ToolError):
+    """The tool's server refused the request (4xx): retrying it will not help."""
+
+    retryable = False
+    outcome = "rejected"
+
+
+class ToolResultInvalidError(ToolError):
+    """The tool answered with something that is not a bounded JSON object of plain values."""
+
+    retryable = False
+    outcome = "invalid_result"
+
+
+class ToolCallRefusedError(PermanentError):
+    """A tool call the model asked for is outside the tool-call graph, fails the tool's schema,
+    or exceeds the turn's call limit; it is not made."""
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Tool transports: MCP over streamable HTTP, and plain HTTP APIs."""
