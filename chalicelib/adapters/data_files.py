@@ -3,6 +3,7 @@ objects. Read once per container (by ``bootstrap``), never during a turn."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import ModelPrice, PriceBook
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
+from chalicelib.domain.tools import ToolDef, ToolGraph, ToolKind
 from chalicelib.errors import ConfigurationInvalidError, PriceMissingError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -142,6 +144,59 @@ def load_envelope(path: Path = DATA / "envelope.json", stage: str | None = None)
     except (OSError, ValidationError) as exc:
         raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
     return Envelope(data.hard_deadline_ms, data.soft_deadline_ms, data.cold_start_ms, dict(data.components)).validate()
+
+
+class _HttpRoute(_Strict):
+    method: str = Field(pattern="^(GET|POST|PUT)$")
+    path: str = Field(pattern="^/")
+
+
+class _ToolFile(_Strict):
+    name: str = Field(pattern="^[a-z][a-z0-9_]{2,63}$")
+    description: str = Field(min_length=1)
+    kind: ToolKind
+    transport: str = Field(pattern="^(mcp|http)$")
+    timeout_ms: float = Field(gt=0)
+    latency_prior_ms: float = Field(gt=0)
+    parameters: dict[str, object]
+    next: list[str] = Field(default_factory=list)
+    http: _HttpRoute | None = None
+
+
+class _ToolsFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    max_calls_per_turn: int = Field(ge=1, le=10)
+    start: list[str]
+    tools: list[_ToolFile]
+
+
+def load_tools(path: Path = DATA / "tools.json") -> tuple[ToolGraph, dict[str, tuple[str, str]]]:
+    """The tool-call graph, and the HTTP route (method, path) of each HTTP tool.
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid, or the graph names a tool that is not
+            declared, or an HTTP tool has no route.
+    """
+    try:
+        data = _ToolsFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    names = {t.name for t in data.tools}
+    dangling = sorted({*data.start, *(n for t in data.tools for n in t.next)} - names)
+    if dangling:
+        raise ConfigurationInvalidError(f"{path.name}: the graph names undeclared tools: {', '.join(dangling)}")
+    routes: dict[str, tuple[str, str]] = {}
+    for t in data.tools:
+        if t.transport == "http":
+            if t.http is None:
+                raise ConfigurationInvalidError(f"{path.name}: HTTP tool {t.name} has no route")
+            routes[t.name] = (t.http.method, t.http.path)
+    tools = tuple(
+        ToolDef(t.name, t.description, t.kind, t.transport, t.timeout_ms, t.latency_prior_ms,
+                json.dumps(t.parameters, sort_keys=True), tuple(t.next))
+        for t in data.tools
+    )  # fmt: skip
+    return ToolGraph(tools, tuple(data.start), data.max_calls_per_turn), routes
 
 
 def load_prompt(name: str) -> str:

@@ -119,7 +119,7 @@ class OpenAiModelClient:
         try:
             stream = client.chat.completions.create(
                 model=tier.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=[_message(m) for m in messages],
                 max_completion_tokens=tier.max_output_tokens,
                 temperature=tier.temperature,
                 stream=True,
@@ -144,6 +144,19 @@ class OpenAiModelClient:
             raise ModelRequestRejectedError(f"{tier.model}: HTTP {exc.status_code}") from exc
         except (openai.APIResponseValidationError, openai.APIError, ValueError, KeyError, TypeError) as exc:
             raise ModelOutputMalformedError(f"{tier.model}: {type(exc).__name__}") from exc
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A chat message in the OpenAI wire format (assistant tool calls, tool results)."""
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
 
 
 def _collect(

@@ -17,8 +17,19 @@ from chalicelib.domain.model import estimate_tokens
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import MODEL_QUESTION, Route, RouteContext
 from chalicelib.domain.rules import Intent, Understanding, classify
-from chalicelib.domain.session import LastTurn, ModelCall, Pending, PendingKind, Session, SessionStatus, TurnRecord
+from chalicelib.domain.session import (
+    LastTurn,
+    ModelCall,
+    Pending,
+    PendingKind,
+    PendingTool,
+    Session,
+    SessionStatus,
+    ToolFact,
+    TurnRecord,
+)
 from chalicelib.domain.tiers import LARGE, RULES
+from chalicelib.domain.tools import ToolCallRecord
 from chalicelib.domain.usage import Usage, UsageKind, tokens
 
 DEFAULT_SYSTEM_PROMPT = "You are a phone agent for a contact center. Answer in one or two short spoken sentences."
@@ -104,6 +115,11 @@ ASK_ACCOUNT_AGAIN = "Sorry about that. Please say your account number again, one
 FALLBACK_SAY_AGAIN = "Sorry, I didn't catch that. Could you say it again?"
 FALLBACK_TROUBLE = "Sorry, I'm having a little trouble right now. Could you say that again?"
 FALLBACK_MODEL = "Sorry, I'm having trouble with that right now. Could you say it another way?"
+HOLDING_LINE = "Let me check that for you. It's taking a little longer than usual; bear with me for just a moment."
+TOOL_REFUSED = (
+    "I'm sorry, that's not something I can do for you here. Say agent and I'll connect you with someone who can help."
+)
+MAX_TOOL_FACTS = 4
 _ASKS_ANYTHING_ELSE = re.compile(r"anything else", re.IGNORECASE)
 
 
@@ -151,6 +167,20 @@ def decide_turn(
                    routed_tier=routed)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class ModelWork:
+    """What the models and tools did for one turn, for ``model_turn`` to answer from."""
+
+    attempts: tuple[Attempt, ...]  # every model call, over every round
+    give_up_reason: str
+    tools: tuple[ToolCallRecord, ...] = ()
+    facts: tuple[ToolFact, ...] = ()  # what tools returned this turn
+    last_tool: str | None = None  # where the conversation now is in the graph (None: unchanged)
+    refused: str | None = None  # a tool call was refused, or its result was garbage
+    held: tuple[PendingTool, ...] = ()  # tool calls cut short: the next turn makes them
+    hold_reason: str = ""
+
+
 def model_turn(
     session: Session | None,
     request: TurnRequest,
@@ -159,12 +189,13 @@ def model_turn(
     policy: DialoguePolicy,
     *,
     route: Route,
-    attempts: tuple[Attempt, ...],
-    give_up_reason: str,
+    work: ModelWork,
 ) -> TurnOutcome:
-    """The turn answered by a model (the last attempt's answer), or the safe line when every
-    attempt failed. Every attempt's tokens are charged, usable or not."""
+    """The turn answered by a model (the last attempt's answer), a holding line when a tool was
+    cut short, a safe refusal, or the safe line when every attempt failed. Every attempt's
+    tokens are charged, usable or not."""
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
+    attempts = work.attempts
     usage: tuple[Usage, ...] = ()
     calls: list[ModelCall] = []
     for attempt in attempts:
@@ -185,30 +216,51 @@ def model_turn(
         )
     steps = tuple(a.why for a in attempts if a.why and a.why != "routed")
     final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
-    if final is not None and final.answer is not None:
+    tool_state: dict[str, object] = {
+        "last_tool": work.last_tool or current.last_tool,
+        "tool_facts": (*current.tool_facts, *work.facts)[-MAX_TOOL_FACTS:],
+        "pending_tools": work.held,
+        "holds": current.holds + 1 if work.held else 0,
+    }
+    if work.refused is not None:
+        reasons = (*route.reasons, *steps, f"tool_refused:{work.refused}")
+        reply = _speak(TOOL_REFUSED, "tool_refused", reasons)
+        changes: dict[str, object] = {"previous_failed": True, "previous_escalated": False, **tool_state}
+        baseline = _baseline_tokens(session, request, policy, reply)
+    elif work.held:
+        reasons = (*route.reasons, *steps, f"holding_line:{work.hold_reason}")
+        if current.holds >= 1:
+            reply = _speak(HANDOVER, "handover", (*reasons, "handover:tool_unavailable"), Action.HANDOVER,
+                           policy.default_queue)  # fmt: skip
+        else:
+            reply = _speak(HOLDING_LINE, "holding_line", reasons)
+        changes = {"previous_failed": False, "previous_escalated": False, **tool_state}
+        baseline = _baseline_tokens(session, request, policy, reply)
+    elif final is not None and final.answer is not None:
         text = spoken_reply(final.answer.text, policy.max_reply_chars)
         reasons = (*route.reasons, *steps, f"tier{final.tier}:answered")
         reply = Reply(Action.SPEAK, (SpeechPart(text),), "model", final.tier, reasons)
         pending = Pending(PendingKind.ANYTHING_ELSE) if _ASKS_ANYTHING_ELSE.search(text) else None
-        changes: dict[str, object] = {
+        changes = {
             "misunderstandings": 0,
             "pending": pending,
             "previous_failed": False,
             "previous_escalated": final.tier == LARGE and route.tier < LARGE,
+            **tool_state,
         }
         baseline = (final.answer.input_tokens, final.answer.output_tokens)
     else:
         count = current.misunderstandings + 1
-        reasons = (*route.reasons, *steps, f"fallback:{give_up_reason}")
+        reasons = (*route.reasons, *steps, f"fallback:{work.give_up_reason}")
         if count >= policy.misunderstandings_before_handover:
             reply = _speak(HANDOVER, "fallback", (*reasons, "handover:repeated_failure"), Action.HANDOVER,
                            policy.default_queue)  # fmt: skip
         else:
             reply = _speak(FALLBACK_MODEL, "fallback", reasons)
-        changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False}
+        changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False, **tool_state}
         baseline = _baseline_tokens(session, request, policy, reply)
     return _finish(current, request, seq, now_ms, policy, reply=reply, changes=changes, usage=usage, baseline=baseline,
-                   calls=tuple(calls), routed_tier=route.tier)  # fmt: skip
+                   calls=tuple(calls), routed_tier=route.tier, tools=work.tools)  # fmt: skip
 
 
 def spoken_reply(text: str, max_chars: int) -> str:
@@ -249,6 +301,7 @@ def _finish(
     routed_tier: int,
     usage: tuple[Usage, ...] = (),
     calls: tuple[ModelCall, ...] = (),
+    tools: tuple[ToolCallRecord, ...] = (),
 ) -> TurnOutcome:
     history = (
         *current.history,
@@ -280,6 +333,7 @@ def _finish(
         baseline_tokens=baseline,
         model_calls=calls,
         routed_tier=routed_tier,
+        tool_calls=tools,
     )
     return TurnOutcome(record=record, session=new_session)
 

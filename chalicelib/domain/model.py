@@ -9,9 +9,18 @@ from enum import StrEnum
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
 class ChatMessage:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool"
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that called tools
+    tool_call_id: str | None = None  # a tool message: which call it answers
 
 
 @dataclass(frozen=True)
@@ -21,13 +30,6 @@ class ToolSpec:
     name: str
     description: str
     parameters_json: str  # the JSON schema, as text (hashable, frozen)
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    call_id: str
-    name: str
-    arguments: str  # JSON text, as the model wrote it
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,14 @@ _REFUSAL = re.compile(
 )
 
 
-def answer_problem(answer: ModelAnswer, offered_tools: tuple[ToolSpec, ...] = ()) -> AnswerProblem | None:
-    """Why ``answer`` cannot be used as the reply, or None when it can."""
-    offered = {tool.name for tool in offered_tools}
+def answer_problem(answer: ModelAnswer) -> AnswerProblem | None:
+    """Why ``answer`` cannot be used, or None when it can.
+
+    A tool call is malformed here when it has no name or its arguments are not a JSON object;
+    whether the call is allowed (graph, schema, limit) is ``ToolGraph.refusal``'s decision.
+    """
     for call in answer.tool_calls:
-        if call.name not in offered or not _is_json_object(call.arguments):
+        if not call.name or not _is_json_object(call.arguments):
             return AnswerProblem.BAD_TOOL_CALL
     if answer.tool_calls:
         return None

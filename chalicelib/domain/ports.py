@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.model import ChatMessage, ModelAnswer, ToolSpec
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.tiers import TierSpec
+from chalicelib.domain.tools import JournalEntry, ToolDef
 from chalicelib.domain.usage import Usage
 
 
@@ -88,4 +89,32 @@ class TurnMeter(Protocol):
 
     def timings(self) -> dict[str, float]:
         """The durations recorded so far in this invocation."""
+        ...
+
+
+class ToolGateway(Protocol):
+    """Tools behind MCP servers and HTTP APIs."""
+
+    def call(
+        self, tool: ToolDef, arguments: dict[str, Any], *, idempotency_key: str | None, timeout_ms: float
+    ) -> object:
+        """The tool's result as parsed JSON (not yet validated), within ``timeout_ms``.
+
+        Raises:
+            ToolError: a subclass naming how it failed (timeout, unavailable, rejected,
+                invalid result).
+        """
+        ...
+
+
+class ToolJournal(Protocol):
+    """The journal of side-effecting tool calls: written before and after each call."""
+
+    def begin(self, entry: JournalEntry, now_ms: int) -> JournalEntry:
+        """Journal ``entry`` as pending unless this call (contact, turn, index) is journaled
+        already; return what the journal holds for it (the existing entry wins)."""
+        ...
+
+    def finish(self, entry: JournalEntry, now_ms: int) -> None:
+        """Record the call's outcome (``done`` with its result, or ``failed``)."""
         ...

@@ -42,6 +42,8 @@ def _summary(session: Session | None, omitted: int) -> str:
         facts.append(f"The last {session.misunderstandings} caller turn(s) were not understood.")
     if session.negative_sentiment:
         facts.append("The caller sounds unhappy so far; acknowledge it briefly.")
+    for fact in session.tool_facts:
+        facts.append(f"Earlier in this call, tool {fact.tool} returned: {fact.result_json}")
     if omitted > 0:
         facts.append(f"{omitted} earlier message(s) of this call are not shown.")
     return ("Call summary: " + " ".join(facts)) if facts else ""

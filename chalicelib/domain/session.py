@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Reply
+from chalicelib.domain.tools import ToolCallRecord
 from chalicelib.domain.usage import Usage
 
 
@@ -27,6 +28,24 @@ class PendingKind(StrEnum):
 class Pending:
     kind: PendingKind
     value: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolFact:
+    """What a tool returned earlier in the call (bounded JSON), kept for later prompts."""
+
+    tool: str
+    result_json: str
+
+
+@dataclass(frozen=True)
+class PendingTool:
+    """A tool call a turn cut short; the next turn makes it (with the same journal entry)."""
+
+    seq: int
+    index: int
+    name: str
+    arguments_json: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,12 @@ class Session:
     negative_sentiment: bool = False
     previous_failed: bool = False
     previous_escalated: bool = False
+    # Where the conversation is in the tool-call graph, what tools returned, and tool calls a
+    # turn had to cut short (picked up by the next turn).
+    last_tool: str | None = None
+    tool_facts: tuple[ToolFact, ...] = ()
+    pending_tools: tuple[PendingTool, ...] = ()
+    holds: int = 0  # consecutive turns answered with a holding line
 
     @classmethod
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:
@@ -112,3 +137,4 @@ class TurnRecord:
     routed_tier: int = 0  # the router's choice; reply.tier is who answered in the end
     # Milliseconds per component of the turn up to its write (state_read, routing, model, ...).
     latency_ms: tuple[tuple[str, float], ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()

@@ -22,7 +22,7 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import (
     DeliveryKind,
     DialoguePolicy,
-    TurnOutcome,
+    ModelWork,
     classify_delivery,
     decide_turn,
     model_turn,
@@ -31,18 +31,19 @@ from chalicelib.domain.dialogue import (
 )
 from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
-from chalicelib.domain.model import answer_problem
+from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route, route
 from chalicelib.domain.session import Session, TurnRecord
-from chalicelib.domain.tiers import RULES, TierTable
+from chalicelib.domain.tiers import RULES, SMALL, TierTable
 from chalicelib.errors import (
     ModelError,
     SessionContentionError,
     SessionVersionConflictError,
     TurnAlreadyRecordedError,
 )
+from chalicelib.usecases.run_tools import RunTools
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,6 @@ class TurnResult:
     def next_seq(self) -> int:
         """The sequence the flow sends with the caller's next turn."""
         return self.seq + 1
-
-
-@dataclass
-class _ModelAnswers:
-    """The model calls made for this turn, kept across re-applies after a version race."""
-
-    attempts: tuple[Attempt, ...]
-    give_up_reason: str
 
 
 class _NoMeter:
@@ -89,6 +82,7 @@ class HandleTurn:
     Args:
         models: the model client, or None to answer everything with tier-0 rules.
         tiers: the tier table (required with ``models``).
+        tools: the tool runner, or None when no tools are configured (no tool is offered).
         envelope: the latency envelope: model calls get at most its model budgets, and always
             leave its write + render reserve free before the hard deadline; a new commit attempt
             starts only if that reserve still fits.
@@ -104,6 +98,7 @@ class HandleTurn:
         *,
         models: ModelClient | None = None,
         tiers: TierTable | None = None,
+        tools: RunTools | None = None,
         commit_attempts: int = 3,
         meter: TurnMeter | None = None,
     ) -> None:
@@ -113,6 +108,7 @@ class HandleTurn:
         self._models = models if tiers is not None else None
         self._tiers = tiers
         self._envelope = envelope
+        self._tools = tools
         self._commit_attempts = commit_attempts
         self._meter: TurnMeter = meter or _NoMeter()
 
@@ -124,7 +120,7 @@ class HandleTurn:
             StoreUnavailableError: the store failed (after the client's own retries).
         """
         attempts = 0
-        answers: _ModelAnswers | None = None
+        work: ModelWork | None = None
         while True:
             now_ms = self._clock.now_ms()
             with self._meter.timed(STATE_READ):
@@ -144,8 +140,8 @@ class HandleTurn:
             if chosen.tier == RULES or self._models is None:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
-                answers = answers or self._ask_models(chosen, session, request, deadline)
-                outcome = self._model_outcome(session, request, delivery.seq, now_ms, chosen=chosen, answers=answers)
+                work = work or self._model_work(chosen, session, request, delivery.seq, deadline)
+                outcome = model_turn(session, request, delivery.seq, now_ms, self._policy, route=chosen, work=work)
             attempts += 1
             # The turn item keeps what its components took up to the write (the write itself and
             # the answer are in the invocation's metrics and logs).
@@ -162,38 +158,76 @@ class HandleTurn:
                 self._meter.record(item)
             return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=record)
 
-    def _model_outcome(
-        self,
-        session: Session | None,
-        request: TurnRequest,
-        seq: int,
-        now_ms: int,
-        chosen: Route,
-        answers: _ModelAnswers,
-    ) -> TurnOutcome:
-        return model_turn(
-            session, request, seq, now_ms, self._policy,
-            route=chosen, attempts=answers.attempts, give_up_reason=answers.give_up_reason,
-        )  # fmt: skip
+    def _model_work(
+        self, chosen: Route, session: Session | None, request: TurnRequest, seq: int, deadline: Deadline
+    ) -> ModelWork:
+        """Models and tools for one turn: pick up calls an earlier turn cut short, then call
+        models; while the answer asks for tools, run them (within the graph, the call limit and
+        the budget) and call the model again with their results."""
+        assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
+        messages = list(
+            build_messages(
+                self._policy.system_prompt,
+                session,
+                request.utterance,
+                max_history_messages=self._policy.max_history_messages,
+                max_message_chars=self._policy.max_message_chars,
+            )
+        )
+        follow_up_ms = self._tiers.get(SMALL).expected_ms()
+        work = ModelWork(attempts=(), give_up_reason="")
+        last_tool = session.last_tool if session else None
+        calls_made = 0
+        if self._tools is not None and session is not None and session.pending_tools:
+            picked = self._tools.pending(request.contact_id, session.pending_tools, deadline=deadline,
+                                         follow_up_ms=follow_up_ms)  # fmt: skip
+            work = replace(work, tools=picked.records, facts=picked.facts, last_tool=picked.last_tool,
+                           refused=picked.refused, held=picked.held, hold_reason=picked.hold_reason)  # fmt: skip
+            if picked.refused or picked.held:
+                return work
+            last_tool = picked.last_tool or last_tool
+            results = " ".join(f"{f.tool} returned {f.result_json}." for f in picked.facts)
+            messages.insert(
+                -1, ChatMessage("system", f"Results of the tool calls made for the caller's request: {results}")
+            )
+        tier = chosen.tier
+        while True:
+            offered = self._tools.graph.offered(last_tool) if self._tools is not None else ()
+            attempts, reason = self._ask_models(tier, tuple(messages), offered, deadline)
+            work = replace(work, attempts=(*work.attempts, *attempts), give_up_reason=reason)
+            final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
+            if final is None or final.answer is None or not final.answer.tool_calls:
+                return work
+            if self._tools is None:
+                return replace(work, refused="no_tools_configured")
+            done = self._tools(
+                request.contact_id, seq, final.answer.tool_calls, last_tool=last_tool, calls_made=calls_made,
+                deadline=deadline, follow_up_ms=follow_up_ms,
+            )  # fmt: skip
+            calls_made += len(done.records)
+            last_tool = done.last_tool or last_tool
+            work = replace(work, tools=(*work.tools, *done.records), facts=(*work.facts, *done.facts),
+                           last_tool=last_tool, refused=done.refused, held=done.held,
+                           hold_reason=done.hold_reason)  # fmt: skip
+            if done.refused or done.held:
+                return work
+            messages += [
+                ChatMessage("assistant", final.answer.text, tool_calls=final.answer.tool_calls),
+                *done.messages,
+            ]
+            tier = final.tier  # the tier that asked for the tools speaks their result
 
     def _ask_models(
-        self, chosen: Route, session: Session | None, request: TurnRequest, deadline: Deadline
-    ) -> _ModelAnswers:
+        self, tier: int, messages: tuple[ChatMessage, ...], offered: tuple[ToolSpec, ...], deadline: Deadline
+    ) -> tuple[tuple[Attempt, ...], str]:
         """Call models as the domain's escalation policy says, until an answer or give-up."""
         assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
-        messages = build_messages(
-            self._policy.system_prompt,
-            session,
-            request.utterance,
-            max_history_messages=self._policy.max_history_messages,
-            max_message_chars=self._policy.max_message_chars,
-        )
         made: list[Attempt] = []
         envelope = self._envelope
         while True:
             now = self._clock.monotonic_ms()
             step = next_model_step(
-                chosen.tier,
+                tier,
                 tuple(made),
                 deadline.timeout_for(envelope.budget(MODEL_TOTAL), now, envelope.finish_reserve_ms),
                 self._tiers,
@@ -201,18 +235,18 @@ class HandleTurn:
                 first_token_cap_ms=envelope.budget(MODEL_FIRST_TOKEN),
             )
             if isinstance(step, GiveUp):
-                return _ModelAnswers(tuple(made), step.reason)
+                return tuple(made), step.reason
             spec = self._tiers.get(step.tier)
             try:
                 with self._meter.timed("model"):
                     answer = self._models.complete(
-                        spec, messages, (), timeout_ms=step.timeout_ms,
+                        spec, messages, offered, timeout_ms=step.timeout_ms,
                         first_token_timeout_ms=step.first_token_timeout_ms,
                     )  # fmt: skip
             except ModelError as exc:
                 made.append(Attempt(step.tier, exc.kind, None, step.why))
                 continue
-            if answer.first_token_ms is not None and not any(a.answer for a in made):
+            if answer.first_token_ms is not None and MODEL_FIRST_TOKEN not in self._meter.timings():
                 self._meter.record_ms(MODEL_FIRST_TOKEN, answer.first_token_ms)
             problem = answer_problem(answer)
             made.append(Attempt(step.tier, problem.value if problem else OK, answer, step.why))

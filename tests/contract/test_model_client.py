@@ -95,7 +95,7 @@ def test_malformed_or_unfinished_stream_is_malformed_output(client: OpenAiModelC
         ask(client, words)
 
 
-def test_tool_call_with_bad_arguments_comes_back_as_an_unusable_answer(client: OpenAiModelClient) -> None:
+def test_tool_call_with_arguments_that_are_not_json_is_an_unusable_answer(client: OpenAiModelClient) -> None:
     answer = ask(client, "bad tool please")
     assert answer.tool_calls and answer.tool_calls[0].name == "transfer_all_funds"
     assert answer_problem(answer) is AnswerProblem.BAD_TOOL_CALL

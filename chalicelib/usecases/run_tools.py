@@ -1,0 +1,179 @@
+"""Run the tool calls a model asked for: refuse what the graph does not allow, fit each call in
+the turn's budget, and make side effects exactly once through the journal."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.envelope import TOOL_CALL, Envelope
+from chalicelib.domain.model import ChatMessage, ToolCall
+from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, TurnMeter
+from chalicelib.domain.session import PendingTool, ToolFact
+from chalicelib.domain.tools import (
+    JournalEntry,
+    JournalState,
+    ToolCallRecord,
+    ToolDef,
+    ToolGraph,
+    ToolKind,
+    arguments_hash,
+    bounded_result,
+    idempotency_key,
+)
+from chalicelib.errors import ToolError, ToolRejectedError, ToolResultInvalidError
+
+HELD, REPLAYED, OK = "held", "replayed", "ok"
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """What one round of tool calls produced."""
+
+    records: tuple[ToolCallRecord, ...] = ()
+    messages: tuple[ChatMessage, ...] = ()  # tool results, for the model's next call
+    facts: tuple[ToolFact, ...] = ()
+    last_tool: str | None = None
+    refused: str | None = None  # why a call was not made (graph, schema, limit, garbage result)
+    held: tuple[PendingTool, ...] = ()  # calls cut short: the next turn makes them
+    hold_reason: str = ""
+
+
+class RunTools:
+    """One round of tool calls within a turn."""
+
+    def __init__(
+        self,
+        graph: ToolGraph,
+        gateway: ToolGateway,
+        journal: ToolJournal,
+        clock: Clock,
+        envelope: Envelope,
+        meter: TurnMeter,
+    ) -> None:
+        self.graph = graph
+        self._gateway = gateway
+        self._journal = journal
+        self._clock = clock
+        self._envelope = envelope
+        self._meter = meter
+
+    def __call__(
+        self,
+        contact_id: str,
+        seq: int,
+        calls: tuple[ToolCall, ...],
+        *,
+        last_tool: str | None,
+        calls_made: int,
+        deadline: Deadline,
+        follow_up_ms: float,
+        already_checked: bool = False,
+    ) -> ToolRound:
+        """Make ``calls`` in order; stop at the first refusal or the first call cut short.
+
+        ``follow_up_ms`` is kept free after the tools for the model call that speaks their result.
+        ``already_checked``: the calls passed the graph when first asked for (a pick-up).
+        """
+        done = ToolRound(last_tool=last_tool)
+        for offset, call in enumerate(calls):
+            index = calls_made + offset
+            tool = self.graph.get(call.name)
+            why = None if already_checked else self.graph.refusal(call.name, call.arguments, done.last_tool, index)
+            if why is not None or tool is None:
+                record = ToolCallRecord(call.name, tool.kind.value if tool else "unknown", f"refused:{why}")
+                return replace(done, records=(*done.records, record), refused=why)
+            now = self._clock.monotonic_ms()
+            budget = deadline.timeout_for(
+                min(tool.timeout_ms, self._envelope.budget(TOOL_CALL)),
+                now,
+                self._envelope.finish_reserve_ms + follow_up_ms,
+            )
+            if budget < tool.latency_prior_ms:
+                return self._hold(done, calls[offset:], seq, index, f"tool_budget:{tool.name}")
+            try:
+                outcome, result, ms, key = self._make(contact_id, seq, index, tool, call, budget)
+            except ToolResultInvalidError:
+                record = ToolCallRecord(tool.name, tool.kind.value, "invalid_result")
+                return replace(done, records=(*done.records, record), refused=f"invalid_result:{tool.name}")
+            except ToolRejectedError:
+                record = ToolCallRecord(tool.name, tool.kind.value, "rejected")
+                message = ChatMessage(
+                    "tool", json.dumps({"error": "the tool refused this request"}), tool_call_id=call.call_id
+                )
+                done = replace(done, records=(*done.records, record), messages=(*done.messages, message))
+                continue
+            except ToolError as exc:
+                record = ToolCallRecord(tool.name, tool.kind.value, exc.outcome)
+                held = self._hold(done, calls[offset:], seq, index, f"tool_{exc.outcome}:{tool.name}")
+                return replace(held, records=(*done.records, record))
+            text = json.dumps(result, sort_keys=True, separators=(",", ":"))
+            done = replace(
+                done,
+                records=(*done.records, ToolCallRecord(tool.name, tool.kind.value, outcome, round(ms, 1), key)),
+                messages=(*done.messages, ChatMessage("tool", text, tool_call_id=call.call_id)),
+                facts=(*done.facts, ToolFact(tool.name, text)),
+                last_tool=tool.name,
+            )
+        return done
+
+    def _make(
+        self, contact_id: str, seq: int, index: int, tool: ToolDef, call: ToolCall, budget_ms: float
+    ) -> tuple[str, dict[str, object], float, str | None]:
+        """Call the tool (through the journal for a side effect): outcome, result, ms, key."""
+        started = time.perf_counter()
+        if tool.kind is not ToolKind.SIDE_EFFECT:
+            with self._meter.timed("tools"):
+                raw = self._gateway.call(
+                    tool, json.loads(call.arguments or "{}"), idempotency_key=None, timeout_ms=budget_ms
+                )
+            return OK, bounded_result(raw), (time.perf_counter() - started) * 1000, None
+        now = self._clock.now_ms()
+        entry = self._journal.begin(
+            JournalEntry(contact_id, seq, index, tool.name, call.arguments, arguments_hash(call.arguments),
+                         idempotency_key(contact_id, seq, index, tool.name)),
+            now,
+        )  # fmt: skip
+        if entry.state is JournalState.DONE and entry.result_json:
+            return REPLAYED, json.loads(entry.result_json), 0.0, entry.idempotency_key
+        try:
+            with self._meter.timed("tools"):
+                # The journaled arguments and key win: a retry never becomes a different effect.
+                raw = self._gateway.call(
+                    tool, json.loads(entry.arguments_json), idempotency_key=entry.idempotency_key, timeout_ms=budget_ms
+                )
+            result = bounded_result(raw)
+        except ToolRejectedError:
+            self._journal.finish(replace(entry, state=JournalState.FAILED), now)
+            raise
+        self._journal.finish(replace(entry, state=JournalState.DONE, result_json=json.dumps(result)), now)
+        return OK, result, (time.perf_counter() - started) * 1000, entry.idempotency_key
+
+    def _hold(self, done: ToolRound, rest: tuple[ToolCall, ...], seq: int, index: int, reason: str) -> ToolRound:
+        held = tuple(PendingTool(seq, index + i, c.name, c.arguments) for i, c in enumerate(rest))
+        records = tuple(ToolCallRecord(c.name, "held", HELD) for c in rest)
+        return replace(done, records=(*done.records, *records), held=held, hold_reason=reason)
+
+    def pending(
+        self, contact_id: str, pending: tuple[PendingTool, ...], *, deadline: Deadline, follow_up_ms: float
+    ) -> ToolRound:
+        """Make the calls an earlier turn cut short (same turn and index: the same journal entry)."""
+        done = ToolRound()
+        for item in pending:
+            call = ToolCall(f"pending-{item.index}", item.name, item.arguments_json)
+            round_ = self(contact_id, item.seq, (call,), last_tool=None, calls_made=item.index, deadline=deadline,
+                          follow_up_ms=follow_up_ms, already_checked=True)  # fmt: skip
+            done = replace(
+                done,
+                records=(*done.records, *round_.records),
+                facts=(*done.facts, *round_.facts),
+                last_tool=round_.last_tool or done.last_tool,
+                refused=round_.refused,
+                held=round_.held,
+                hold_reason=round_.hold_reason,
+            )
+            if round_.refused or round_.held:
+                break
+        return done
