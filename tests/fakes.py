@@ -93,3 +93,38 @@ class ScriptedModelClient:
         if isinstance(reply, Exception):
             raise reply
         return reply
+
+
+class FakeToolBackend:
+    """A ``ToolGateway`` fake: answers from ``results`` by tool name, executes side effects once
+    per idempotency key and counts executions. ``fail`` maps a tool to an exception to raise;
+    ``crash_after_effect`` makes the next side effect happen and then raises (as if the Lambda
+    died before writing the journal)."""
+
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.results = results
+        self.fail: dict[str, Exception] = {}
+        self.crash_after_effect = False
+        self.executed: dict[str, int] = {}
+        self.calls: list[tuple[str, dict[str, Any], str | None, float]] = []
+
+    def call(self, tool: Any, arguments: dict[str, Any], *, idempotency_key: str | None, timeout_ms: float) -> object:
+        self.calls.append((tool.name, arguments, idempotency_key, timeout_ms))
+        if tool.name in self.fail:
+            raise self.fail[tool.name]
+        if tool.kind == "side_effect":
+            assert idempotency_key, "a side effect without an idempotency key"
+            if idempotency_key not in self.executed:
+                self.executed[idempotency_key] = 1
+                if self.crash_after_effect:
+                    self.crash_after_effect = False
+                    raise SimulatedCrash("the process died after the tool's effect")
+        return self.results[tool.name]
+
+    @property
+    def side_effects(self) -> int:
+        return sum(self.executed.values())
+
+
+class SimulatedCrash(BaseException):  # noqa: N818 - not an error the code handles: a dying process
+    """Raised through everything, like a Lambda runtime killed mid-turn."""

@@ -143,6 +143,7 @@ def route_context(session: Session | None) -> RouteContext:
         negative_sentiment=session.negative_sentiment,
         previous_failed=session.previous_failed,
         escalated=session.previous_escalated,
+        pending_tools=bool(session.pending_tools),
     )
 
 

@@ -25,6 +25,7 @@ class RouteContext:
     negative_sentiment: bool = False  # the caller's sentiment so far
     previous_failed: bool = False  # our previous turn failed or fell back
     escalated: bool = False  # our previous turn went to the large model
+    pending_tools: bool = False  # an earlier turn cut a tool call short: this turn picks it up
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ MODEL_QUESTION = "model_question"
 def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # noqa: PLR0912 - one branch a feature
     """The tier for ``utterance`` in ``context``, with the reasons."""
     heard = classify(utterance)
+    if context.pending_tools and heard.intent not in (Intent.AGENT, Intent.GOODBYE):
+        # The result of a cut tool call is spoken by a model, whatever the caller said meanwhile.
+        return Route(SMALL, 0.0, ("picks_up_pending_tools",))
     if heard.intent in (Intent.YES, Intent.NO) and context.pending == MODEL_QUESTION:
         # Only the model knows what its own question was.
         return Route(SMALL, 0.0, ("answers_model_question",))
