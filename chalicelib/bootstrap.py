@@ -20,7 +20,9 @@ from chalicelib.adapters.data_files import (
     load_prices,
     load_prompt,
     load_tiers,
+    load_tools,
 )
+from chalicelib.adapters.dynamodb_journal import DynamoDbToolJournal
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
 from chalicelib.adapters.usage_meter import InvocationMeter, invocation_cost, lambda_usage
 from chalicelib.domain.deadline import Deadline
@@ -32,6 +34,7 @@ from chalicelib.domain.tiers import TierTable
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.handle_turn import HandleTurn
+from chalicelib.usecases.run_tools import RunTools
 
 # Kept back from Lambda's own remaining time so the answer is rendered and returned before
 # Lambda would kill the invocation.
@@ -106,6 +109,27 @@ class Container:
         return OpenAiModelClient(api_key=key, base_url_override=s.model_base_url)
 
     @cached_property
+    def tool_runner(self) -> RunTools | None:
+        """The tool runner, or None when no tool endpoint is configured (no tool is offered)."""
+        s = self.settings
+        if s.tools_mcp_url is None and s.tools_http_url is None:
+            return None
+        from chalicelib.adapters.tools.gateway import TransportGateway, TransportToolGateway  # noqa: PLC0415
+
+        graph, routes = load_tools(DATA / s.tools_file)
+        transports: dict[str, TransportGateway] = {}
+        if s.tools_mcp_url:
+            from chalicelib.adapters.tools.mcp_gateway import McpToolGateway  # noqa: PLC0415 - heavy SDK
+
+            transports["mcp"] = McpToolGateway(s.tools_mcp_url)
+        if s.tools_http_url:
+            from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
+
+            transports["http"] = HttpToolGateway(s.tools_http_url, routes)
+        journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=self.meter)
+        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, self.meter)
+
+    @cached_property
     def dialogue_policy(self) -> DialoguePolicy:
         s = self.settings
         return DialoguePolicy(
@@ -128,6 +152,7 @@ class Container:
             self.envelope,
             models=self.model_client,
             tiers=self.tiers,
+            tools=self.tool_runner,
             commit_attempts=s.commit_attempts,
             meter=self.meter,
         )

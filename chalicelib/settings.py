@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # otherwise each tier's base_url in tiers.json, otherwise OpenAI's.
     model_base_url: str | None = None
     tiers_file: str = "tiers.json"
+    # Tools: the registry and graph, and the endpoints of the two transports. Without an
+    # endpoint, the tools on that transport are refused when asked for.
+    tools_file: str = "tools.json"
+    tools_mcp_url: str | None = None
+    tools_http_url: str | None = None
     prices_file: str = "prices.json"
     # Lambda architecture, for the price of a GB-second.
     lambda_architecture: str = "arm64"

@@ -28,6 +28,8 @@ for _name in (
     "SWITCHBOARD_MODEL_BASE_URL",
     "OPENAI_API_KEY",
     "SWITCHBOARD_OPENAI_API_KEY",
+    "SWITCHBOARD_TOOLS_MCP_URL",
+    "SWITCHBOARD_TOOLS_HTTP_URL",
 ):
     os.environ.pop(_name, None)
 
