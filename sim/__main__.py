@@ -2,6 +2,7 @@
 
 python -m sim invoke FUNCTION EVENT.json     one handler, one event; prints its answer
 python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the report
+python -m sim capacity CURVE.csv [--json]     concurrency, provisioned-concurrency schedule, Kinesis cost
 """
 
 from __future__ import annotations
@@ -117,6 +118,63 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from chalicelib.adapters.data_files import load_envelope, load_prices  # noqa: PLC0415
+    from sim.capacity import (  # noqa: PLC0415
+        VolumeCurveInvalidError,
+        Workload,
+        format_plan,
+        load_curve,
+        plan,
+        scheduled_actions_template,
+        turn_memory_mb,
+        workload_from_report,
+    )
+
+    try:
+        intervals = load_curve(Path(args.curve))
+    except VolumeCurveInvalidError as exc:
+        print(f"VolumeCurveInvalidError: {exc}", file=sys.stderr)
+        return 2
+    config = json.loads((CALLS.parent.parent / ".chalice" / "config.json").read_text())
+    # Without a report: the documented defaults, the handler taking the stage's soft deadline.
+    workload = Workload(
+        turn_memory_mb=turn_memory_mb(args.stage), handler_ms=load_envelope(stage=args.stage).soft_deadline_ms
+    )
+    report = Path(args.report)
+    if report.exists():
+        try:
+            workload = workload_from_report(json.loads(report.read_text()), workload)
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"ReportUnreadableError: {report}: {exc!r}", file=sys.stderr)
+            return 2
+        workload = replace(workload, source=f"replay report {report}")
+    overrides = {"turns_per_call": args.turns_per_call, "turn_duration_s": args.turn_duration_s,
+                 "handler_ms": args.handler_ms}  # fmt: skip
+    if any(v is not None for v in overrides.values()):
+        workload = replace(workload, **{k: v for k, v in overrides.items() if v is not None})
+        workload = replace(workload, source=workload.source + " + command line")
+    result = plan(
+        intervals,
+        workload,
+        gb_in_usd=float(load_prices().service("kinesis_on_demand_gb_in")),
+        floor=args.floor,
+        lead_minutes=args.lead_minutes,
+        quantile=args.quantile,
+        pc_usd_per_gb_hour=args.pc_usd_per_gb_hour,
+    )
+    reserved = config["stages"][args.stage].get("lambda_functions", {}).get("turn", {}).get("reserved_concurrency")
+    print(json.dumps(result, indent=2) if args.json else format_plan(result, args.curve, reserved))
+    if args.scheduled_actions:
+        out = Path(args.scheduled_actions)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scheduled_actions_template(result, args.timezone, Path(args.curve).name), indent=2))
+        print(f"scheduled actions written to {out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -145,6 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     cost.add_argument("--min-gpus", type=int, default=2, help="GPUs kept running for redundancy")
     cost.add_argument("--json", action="store_true", help="print the figures as JSON")
     cost.set_defaults(run=_cost)
+    capacity = commands.add_parser("capacity", help="concurrency, provisioned-concurrency schedule, Kinesis cost")
+    capacity.add_argument("curve", help="call-volume CSV: day,start,calls per 15 minutes (events/volume/)")
+    capacity.add_argument("--report", default="out/replay.json", help="replay report for the workload, if it exists")
+    capacity.add_argument("--stage", default="prod", choices=["dev", "prod"], help="chalice stage (turn memory)")
+    capacity.add_argument("--turns-per-call", type=float, help="override: average turns per call")
+    capacity.add_argument("--turn-duration-s", type=float, help="override: seconds of call per turn")
+    capacity.add_argument("--handler-ms", type=float, help="override: mean turn handler time (ms)")
+    capacity.add_argument("--quantile", type=float, default=0.99, help="concurrency quantile provisioned (0-1)")
+    capacity.add_argument("--floor", type=int, default=1, help="provisioned concurrency never below this")
+    capacity.add_argument("--lead-minutes", type=int, default=10, help="start scale-ups this early")
+    capacity.add_argument("--pc-usd-per-gb-hour", type=float, help="provisioned-concurrency price, for dollars")
+    capacity.add_argument("--scheduled-actions", help="write the schedule as a CloudFormation template here")
+    capacity.add_argument("--timezone", default="UTC", help="IANA time zone of the curve (scheduled actions)")
+    capacity.add_argument("--json", action="store_true", help="print the figures as JSON")
+    capacity.set_defaults(run=_capacity)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -1,0 +1,86 @@
+"""Embed ``infra/dashboard.json`` into ``infra/template.json`` so the two never drift.
+
+``infra/template.json`` is edited by hand, except for one value: the ``Dashboard`` resource's
+``DashboardBody``, which this script writes from ``infra/dashboard.json`` (an ``Fn::Sub`` over
+the dashboard's JSON text, whose only substitution is ``${AWS::Region}``). Top-level keys that
+start with ``_`` (``_comment``) are documentation and are left out of the body: CloudWatch
+validates the body against its own schema.
+
+    python infra/build_template.py           rewrite infra/template.json
+    python infra/build_template.py --check   exit 1 if infra/template.json is out of date
+
+The file is written in one stable layout (containers that fit on a line stay on one line), so
+running the script twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+INFRA = Path(__file__).resolve().parent
+TEMPLATE = INFRA / "template.json"
+DASHBOARD = INFRA / "dashboard.json"
+DASHBOARD_RESOURCE = "Dashboard"
+ALLOWED_SUBSTITUTIONS = {"${AWS::Region}"}
+WIDTH = 110
+
+
+def dashboard_body(path: Path = DASHBOARD) -> str:
+    """The dashboard's JSON text as CloudWatch gets it (before ``Fn::Sub``): compact, without
+    documentation keys."""
+    dashboard = json.loads(path.read_text())
+    body = {k: v for k, v in dashboard.items() if not k.startswith("_")}
+    text = json.dumps(body, separators=(",", ":"))
+    found = set(re.findall(r"\$\{[^}]*\}", text))
+    if found - ALLOWED_SUBSTITUTIONS:
+        raise ValueError(f"{path.name}: unexpected substitutions {sorted(found - ALLOWED_SUBSTITUTIONS)}")
+    return text
+
+
+def embedded_body(template: dict[str, Any]) -> str:
+    """The ``Fn::Sub`` text of the template's dashboard body."""
+    return str(template["Resources"][DASHBOARD_RESOURCE]["Properties"]["DashboardBody"]["Fn::Sub"])
+
+
+def build(template: dict[str, Any], body: str) -> dict[str, Any]:
+    template["Resources"][DASHBOARD_RESOURCE]["Properties"]["DashboardBody"] = {"Fn::Sub": body}
+    return template
+
+
+def render(value: Any, indent: int = 0) -> str:
+    """JSON with 2-space indentation; a container that fits in ``WIDTH`` stays on one line."""
+    one_line = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict | list) or not value or indent + len(one_line) <= WIDTH:
+        return one_line
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k)}: {render(v, indent + 2)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [pad + render(v, indent + 2) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that the template is up to date")
+    args = parser.parse_args(argv)
+    current = TEMPLATE.read_text()
+    wanted = render(build(json.loads(current), dashboard_body())) + "\n"
+    if args.check:
+        if current != wanted:
+            print(f"{TEMPLATE.name} is out of date: run python infra/build_template.py", file=sys.stderr)
+            return 1
+        return 0
+    if current != wanted:
+        TEMPLATE.write_text(wanted)
+        print(f"{TEMPLATE.name} updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
