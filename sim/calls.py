@@ -30,6 +30,7 @@ class ModelResponse(BaseModel):
     tool_calls: list[dict[str, Any]] = Field(default_factory=list)
     fault: str | None = None  # a fault the scripted endpoint injects on this turn
     by_tier: dict[str, ModelResponse] = Field(default_factory=dict, description="what another tier answered")
+    after_tools: list[ModelResponse] = Field(default_factory=list, description="answers after each round of tools")
 
 
 class CallTurn(BaseModel):

@@ -43,6 +43,7 @@ class Harness:
         self._seed = seed
         self.model_endpoint: Any = None  # the scripted endpoint, when this harness runs one
         self.model_endpoint_label = "none"
+        self.tool_servers: Any = None  # the sample MCP and HTTP tool servers
         self.app: Any = None
         self.tables: dict[str, str] = {}
         self.emf_lines: list[str] = []
@@ -53,6 +54,7 @@ class Harness:
         os.environ["SWITCHBOARD_AWS_ENDPOINT_URL"] = self.aws.endpoint_url
         os.environ["POWERTOOLS_LOG_LEVEL"] = self._log_level
         self._start_model_endpoint()
+        self._start_tool_servers()
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         import app as app_module  # noqa: PLC0415 - after the environment is set
@@ -80,10 +82,22 @@ class Harness:
         os.environ["SWITCHBOARD_MODEL_BASE_URL"] = self.model_endpoint.base_url
         self.model_endpoint_label = "scripted"
 
+    def _start_tool_servers(self) -> None:
+        from sim.tool_servers import SampleToolServers  # noqa: PLC0415
+
+        self.tool_servers = SampleToolServers().__enter__()
+        os.environ["SWITCHBOARD_TOOLS_MCP_URL"] = self.tool_servers.mcp_url
+        os.environ["SWITCHBOARD_TOOLS_HTTP_URL"] = self.tool_servers.http_url
+
     def stop(self) -> None:
         from chalicelib import bootstrap  # noqa: PLC0415
 
         bootstrap.reset()
+        if self.tool_servers is not None:
+            self.tool_servers.__exit__(None, None, None)
+            os.environ.pop("SWITCHBOARD_TOOLS_MCP_URL", None)
+            os.environ.pop("SWITCHBOARD_TOOLS_HTTP_URL", None)
+            self.tool_servers = None
         if self.model_endpoint is not None:
             self.model_endpoint.stop()
             os.environ.pop("SWITCHBOARD_MODEL_BASE_URL", None)

@@ -109,6 +109,10 @@ def _turn_row(
             }
             for c in calls
         ],
+        "tools": [
+            {"name": t.name, "kind": t.kind, "ms": t.ms, "outcome": t.outcome}
+            for t in (record.tool_calls if record else ())
+        ],
         "cost_usd": money(total(priced(delivered.usage, prices))),
         "latency_ms": {
             **{k: round(components[k], 2) for k in COMPONENT_ORDER if k in components},
@@ -167,6 +171,9 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         "expected_outcome": call.expect_outcome,
         "outcome_as_expected": call.expect_outcome in (None, outcome),
         "duration_s": float(round(duration_s, 2)),
+        "side_effects": sum(
+            1 for t in turns for tool in t["tools"] if tool["kind"] == "side_effect" and tool["outcome"] == "ok"
+        ),
         **summarize(actual, duration_s),
         "_costs": {"actual": actual, "baseline": baseline, "duration_s": duration_s},
         "turns": turns,
@@ -195,6 +202,8 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
             if any(c in t["latency_ms"] for t in all_turns)
         },
         "degraded_turns": sum(1 for t in all_turns if t["degraded"]),
+        "tool_calls": sum(len(t["tools"]) for t in all_turns),
+        "side_effects": sum(r["side_effects"] for r in reports),
         "tier_mix": _mix([t["tier"] for t in all_turns]),
         "routed_tier_mix": _mix([t["routed_tier"] for t in all_turns]),
         "minutes": float(round(seconds / 60, 3)),
@@ -221,6 +230,11 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
     }
     if harness.model_endpoint is not None:
         report["model_endpoint_stats"] = harness.model_endpoint.stats.as_dict()
+    if harness.tool_servers is not None:
+        # From the tool servers' own counters, not from what the turns recorded.
+        backend = harness.tool_servers.backend
+        totals["side_effects_executed"] = backend.side_effects_executed
+        totals["duplicate_side_effects"] = sum(n - 1 for n in backend.executions_by_key.values() if n > 1)
     return report
 
 
@@ -267,6 +281,9 @@ def format_report(report: dict[str, Any]) -> str:
             )
             if t["tier"] or t["routed_tier"]:
                 lines.append(f"        reasons: {', '.join(t['tier_reasons'])}")
+            if t["tools"]:
+                calls = ", ".join(f"{c['name']} ({c['kind']}, {c['outcome']}, {c['ms']:.0f} ms)" for c in t["tools"])
+                lines.append(f"        tools: {calls}")
         ms = [t["latency_ms"]["total"] for t in call["turns"]]
         expected = "" if call["outcome_as_expected"] else f" (EXPECTED {call['expected_outcome']})"
         lines.append(
@@ -281,13 +298,23 @@ def format_report(report: dict[str, Any]) -> str:
         f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min, deadline misses {t['deadline_misses']}, "
         f"outcomes {t['outcomes']} ({t['outcomes_as_expected']}/{t['calls']} as expected)"
     )
+    executed = t.get("side_effects_executed")
+    lines.append(
+        f"tools: {t['tool_calls']} calls, {t['side_effects']} side effects recorded"
+        + (
+            f", {executed} executed by the tool servers, {t['duplicate_side_effects']} duplicated"
+            if executed is not None
+            else ""
+        )
+    )
     lines.append(f"latency: p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, max {lat.get('max')} ms; "
                  f"degraded turns {t['degraded_turns']}")  # fmt: skip
     budgets = report["envelope"]["components"]
     lines.append("latency by component (p50 / p95 / max ms, budget):")
     for component, figures in t["latency_ms_by_component"].items():
-        budget = budgets.get(component, budgets.get("model_total") if component == "model" else None)
-        limit = f"  budget {budget:.0f}" if budget else ""
+        per_call = {"model": "model_total", "tools": "tool_call"}.get(component)
+        budget = budgets.get(per_call or component)
+        limit = f"  budget {budget:.0f}{' per call' if per_call else ''}" if budget else ""
         lines.append(f"  {component:<18} {figures['p50']:>8.1f} {figures['p95']:>8.1f} {figures['max']:>8.1f}{limit}")
     lines.append(f"tier mix (answered): {t['tier_mix']}   routed: {t['routed_tier_mix']}")
     lines.append(

@@ -37,6 +37,13 @@ class ScriptedResponse:
     text: str = ""
     tool_calls: tuple[dict[str, Any], ...] = ()
     fault: str | None = None
+    # What the model said after each round of tool results (the first round, the second, ...).
+    after_tools: tuple[ScriptedResponse, ...] = ()
+
+    def for_round(self, tool_rounds: int) -> ScriptedResponse:
+        if tool_rounds == 0 or not self.after_tools:
+            return self
+        return self.after_tools[min(tool_rounds, len(self.after_tools)) - 1]
 
 
 @dataclass
@@ -49,9 +56,15 @@ class ModelScript:
 
 
 def response_from(data: dict[str, Any]) -> ScriptedResponse:
-    return ScriptedResponse(
-        text=data.get("text", ""), tool_calls=tuple(data.get("tool_calls", ())), fault=data.get("fault")
+    calls = tuple(
+        {
+            **c,
+            "arguments": c["arguments"] if isinstance(c.get("arguments"), str) else json.dumps(c.get("arguments", {})),
+        }
+        for c in data.get("tool_calls", ())
     )
+    after = tuple(response_from(a) for a in data.get("after_tools", ()))
+    return ScriptedResponse(text=data.get("text", ""), tool_calls=calls, fault=data.get("fault"), after_tools=after)
 
 
 def script_from(data: dict[str, Any]) -> ModelScript:
@@ -129,7 +142,9 @@ class ScriptedModelEndpoint:
 
     # --- decisions, made under the lock so a seed gives one sequence ---------------------------
 
-    def plan(self, model: str, user_text: str) -> tuple[ScriptedResponse | None, str | None, float, float]:
+    def plan(
+        self, model: str, user_text: str, tool_rounds: int = 0
+    ) -> tuple[ScriptedResponse | None, str | None, float, float]:
         """The response, the fault (if any), the first-token delay and the seconds per token."""
         tier = self.tiers.tier_of_model(model)
         spec = self.tiers.get(tier) if tier is not None else None
@@ -139,7 +154,7 @@ class ScriptedModelEndpoint:
         script = self.scripts.get(_key(user_text))
         with self._lock:
             self.stats.requests += 1
-            response = script.for_tier(tier) if script else None
+            response = script.for_tier(tier).for_round(tool_rounds) if script else None
             if response is None:
                 self.stats.unscripted += 1
                 return None, None, 0.0, 0.0
@@ -185,12 +200,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
             model = str(body["model"])
-            users = [m for m in body["messages"] if m.get("role") == "user"]
-            user_text = str(users[-1]["content"]) if users else ""
+            messages = body["messages"]
+            users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+            user_text = str(messages[users[-1]]["content"]) if users else ""
+            # Rounds of tool results since the caller spoke: which of the script's answers is due.
+            tool_rounds = sum(1 for m in messages[(users[-1] if users else 0) :] if m.get("tool_calls"))
         except (ValueError, KeyError, TypeError):
             self._error(400, "invalid_request_error", "request is not a chat completion request")
             return
-        response, fault, first_token_s, per_token_s = self.owner.plan(model, user_text)
+        response, fault, first_token_s, per_token_s = self.owner.plan(model, user_text, tool_rounds)
         if response is None:
             self._error(404, "unscripted", "no scripted response for this request (scripted model endpoint)")
             return

@@ -126,5 +126,5 @@ class FakeToolBackend:
         return sum(self.executed.values())
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - not an error the code handles: a dying process
+class SimulatedCrash(BaseException):
     """Raised through everything, like a Lambda runtime killed mid-turn."""

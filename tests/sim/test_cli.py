@@ -103,6 +103,14 @@ def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # 
         "baseline_all_large_llm_cost_per_minute_usd",
     }
     assert totals["routed_tier_mix"]["tier_0"] + totals["routed_tier_mix"]["tier_1"] >= 0.7
+    calls = {c["call"]: c for c in replay_report["calls"]}
+    assert (calls["payment-arrangement"]["side_effects"], calls["callback-booking"]["side_effects"]) == (1, 1)
+    assert totals["side_effects"] == totals["side_effects_executed"] == 2  # the tool servers' own count
+    assert totals["duplicate_side_effects"] == 0
+    balance_turn = calls["balance-enquiry"]["turns"][1]
+    assert [(t["name"], t["kind"], t["outcome"]) for t in balance_turn["tools"]] == [
+        ("lookup_account", "read", "ok"), ("get_balance", "read", "ok")]  # fmt: skip
+    assert "tools" in balance_turn["latency_ms"]
     assert totals["llm_cost_per_minute_usd"] <= totals["baseline_all_large_llm_cost_per_minute_usd"] / 2
     assert totals["deadline_misses"] == 0
 
@@ -128,7 +136,8 @@ def test_cost_prints_the_breakdown_and_break_even(tmp_path: Path, replay_report:
     assert set(result["cost_per_minute_by_component_usd"]) >= {"connect", "llm", "lambda", "dynamodb"}
     routed = result["self_hosting"]["break_even"]["routed"]["break_even_minutes_per_month"]
     all_large = result["self_hosting"]["break_even"]["all_large"]["break_even_minutes_per_month"]
-    assert routed > all_large > 0  # the cheaper the API minute, the more volume self-hosting needs
+    # The cheaper the API minute, the more volume self-hosting needs (or it never pays).
+    assert all_large > 0 and (routed is None or routed > all_large)
 
 
 def test_router_eval_prints_the_rates() -> None:
