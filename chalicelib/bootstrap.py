@@ -7,7 +7,7 @@ Tests and ``sim/`` call ``reset()`` to rebuild after changing the environment.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -24,6 +24,7 @@ from chalicelib.adapters.data_files import (
 )
 from chalicelib.adapters.dynamodb_journal import DynamoDbToolJournal
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
+from chalicelib.adapters.secrets import SecretsManagerSecret
 from chalicelib.adapters.usage_meter import InvocationMeter, invocation_cost, lambda_usage
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
@@ -31,6 +32,7 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient, SessionStore
 from chalicelib.domain.tiers import TierTable
+from chalicelib.errors import AppError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.handle_turn import HandleTurn
@@ -105,8 +107,22 @@ class Container:
             return None
         from chalicelib.adapters.openai_model import OpenAiModelClient  # noqa: PLC0415 - model turns only
 
-        key = s.openai_api_key.get_secret_value() if s.openai_api_key else "no-key-needed"
+        key: str | Callable[[], str]
+        if s.openai_api_key is not None:
+            key = s.openai_api_key.get_secret_value()
+        elif s.model_base_url is None and s.model_secret_arn is not None:
+            key = SecretsManagerSecret(self._secretsmanager_client, s.model_secret_arn).value
+        else:
+            key = "no-key-needed"  # an OpenAI-compatible endpoint that takes none (sim/)
         return OpenAiModelClient(api_key=key, base_url_override=s.model_base_url)
+
+    def _secretsmanager_client(self) -> Any:
+        import boto3  # noqa: PLC0415
+
+        s = self.settings
+        return boto3.session.Session().client(
+            "secretsmanager", region_name=s.aws_region, endpoint_url=s.aws_endpoint_url
+        )
 
     @cached_property
     def tool_runner(self) -> RunTools | None:
@@ -162,10 +178,12 @@ class Container:
         handler once at the start of the call (``Parameters.warmup = "true"``)."""
         self.handle_turn  # noqa: B018 - builds the store, its client, policy, tiers, prices
         self.dynamodb_client.meta.endpoint_url  # noqa: B018 - the client itself is built lazily by boto3
-        if self.model_client is not None:
-            warm = getattr(self.model_client, "warm", None)
-            if callable(warm):
+        warm = getattr(self.model_client, "warm", None)
+        if callable(warm):
+            try:
                 warm(self.tiers.model_tiers)
+            except AppError as exc:  # the turn that needs a model will degrade; warming goes on
+                logger.warning("model client not warmed", extra={"error": type(exc).__name__})
         return {"action": "warm"}
 
     @contextmanager

@@ -109,6 +109,10 @@ class ModelOutputMalformedError(ModelError):
     kind = "malformed"
 
 
+class SecretUnavailableError(RetryableError):
+    """A secret (the model API key) could not be read from Secrets Manager."""
+
+
 # --- tools ----------------------------------------------------------------------------------
 
 

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # One OpenAI-compatible base URL for every tier (sim/ points it at the scripted endpoint);
     # otherwise each tier's base_url in tiers.json, otherwise OpenAI's.
     model_base_url: str | None = None
+    # The Secrets Manager secret holding the model API key (deployed stages). Read on the first
+    # model call, not at cold start; an explicit key or base URL takes precedence.
+    model_secret_arn: str | None = None
     tiers_file: str = "tiers.json"
     # Tools: the registry and graph, and the endpoints of the two transports. Without an
     # endpoint, the tools on that transport are refused when asked for.
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
 
     @property
     def models_configured(self) -> bool:
-        return self.openai_api_key is not None or self.model_base_url is not None
+        return any((self.openai_api_key, self.model_base_url, self.model_secret_arn))
 
 
 @lru_cache(maxsize=1)

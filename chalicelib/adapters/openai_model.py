@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any
@@ -24,6 +25,7 @@ from chalicelib.errors import (
     ModelRequestRejectedError,
     ModelTimeoutError,
     ModelUnavailableError,
+    SecretUnavailableError,
 )
 
 _CONNECT_TIMEOUT_S = 0.5
@@ -33,13 +35,16 @@ class OpenAiModelClient:
     """Chat completions with streaming, tools, and a budget per call.
 
     Args:
-        api_key: the endpoint's key (a placeholder works for endpoints that ignore it).
+        api_key: the endpoint's key, or a function returning it (read from Secrets Manager on the
+            first call; a placeholder works for endpoints that ignore keys).
         base_url_override: one base URL for every tier (``SWITCHBOARD_MODEL_BASE_URL``);
             otherwise each tier's ``base_url``, otherwise OpenAI's.
         http_client: an ``httpx2.Client`` to use instead of the SDK's (tests).
     """
 
-    def __init__(self, api_key: str, base_url_override: str | None = None, http_client: Any = None) -> None:
+    def __init__(
+        self, api_key: str | Callable[[], str], base_url_override: str | None = None, http_client: Any = None
+    ) -> None:
         self._api_key = api_key
         self._base_url_override = base_url_override
         self._http_client = http_client
@@ -79,7 +84,13 @@ class OpenAiModelClient:
 
     def warm(self, tiers: tuple[TierSpec, ...]) -> None:
         """Import the SDK and build the clients now (the call's warm-up invocation), so that the
-        first model turn does not pay for it."""
+        first model turn does not pay for it.
+
+        Raises:
+            SecretUnavailableError: the API key could not be read (the SDK is imported anyway).
+        """
+        import openai  # noqa: F401, PLC0415 - the import is the point
+
         for tier in tiers:
             self._client(self._base_url_override or tier.base_url)
 
@@ -88,8 +99,9 @@ class OpenAiModelClient:
             if base_url not in self._clients:
                 import openai  # noqa: PLC0415 - lazy: ~0.7 s of import, only for model turns
 
+                key = self._api_key() if callable(self._api_key) else self._api_key
                 self._clients[base_url] = openai.OpenAI(
-                    api_key=self._api_key, base_url=base_url, max_retries=0, http_client=self._http_client
+                    api_key=key, base_url=base_url, max_retries=0, http_client=self._http_client
                 )
             return self._clients[base_url]
 
@@ -104,7 +116,10 @@ class OpenAiModelClient:
     ) -> ModelAnswer:
         import openai  # noqa: PLC0415
 
-        client = self._client(self._base_url_override or tier.base_url)
+        try:
+            client = self._client(self._base_url_override or tier.base_url)
+        except SecretUnavailableError as exc:
+            raise ModelUnavailableError(f"{tier.model}: no API key ({exc})") from exc
         started = time.perf_counter()
         timeout = openai.Timeout(
             timeout_ms / 1000, connect=min(_CONNECT_TIMEOUT_S, timeout_ms / 1000), read=first_token_timeout_ms / 1000
