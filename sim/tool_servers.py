@@ -22,6 +22,7 @@ effect happens and is stored, then the connection is cut before the answer) and 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -29,11 +30,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, TypeVar, get_args
 
-import anyio
 import uvicorn
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -328,7 +329,7 @@ def _required_key(idempotency_key: str | None) -> str:
 # --- the MCP server ---------------------------------------------------------------------------
 
 
-def mcp_app(backend: SampleBackend) -> ASGIApp:
+def _mcp_app(backend: SampleBackend, workers: Executor) -> ASGIApp:
     """The four operations as MCP tools, served over streamable HTTP at ``/mcp``."""
     server: MCPServer[Any] = MCPServer(
         "switchboard-sample-back-office",
@@ -338,27 +339,31 @@ def mcp_app(backend: SampleBackend) -> ASGIApp:
     server.middleware.append(_StrictToolCalls(server, backend))
 
     @server.tool()
-    def lookup_account(account_number: str) -> AccountSummary:
+    async def lookup_account(account_number: str) -> AccountSummary:
         """Find the caller's account by the account number they read out: id, first name, status."""
-        return _over_mcp(lambda: backend.lookup_account(account_number))
+        return await _over_mcp(workers, lambda: backend.lookup_account(account_number))
 
     @server.tool()
-    def get_balance(account_id: str) -> Balance:
+    async def get_balance(account_id: str) -> Balance:
         """The balance, currency, due date and status of an account (by its id)."""
-        return _over_mcp(lambda: backend.get_balance(account_id))
+        return await _over_mcp(workers, lambda: backend.get_balance(account_id))
 
     @server.tool()
-    def create_payment_arrangement(account_id: str, amount: float, pay_on: str, ctx: Context) -> PaymentArrangement:
+    async def create_payment_arrangement(
+        account_id: str, amount: float, pay_on: str, ctx: Context
+    ) -> PaymentArrangement:
         """Schedule a payment of ``amount`` on ``pay_on`` (YYYY-MM-DD). Needs ``_meta.idempotency_key``."""
         key = _meta_key(ctx)
-        return _over_mcp(lambda: backend.create_payment_arrangement(account_id, amount, pay_on, idempotency_key=key))
+        return await _over_mcp(
+            workers, lambda: backend.create_payment_arrangement(account_id, amount, pay_on, idempotency_key=key)
+        )
 
     @server.tool()
-    def book_callback(phone: str, window: str, ctx: Context, account_id: str | None = None) -> CallbackBooking:
+    async def book_callback(phone: str, window: str, ctx: Context, account_id: str | None = None) -> CallbackBooking:
         """Book a call back to ``phone`` in a window (morning, afternoon, evening). Needs
         ``_meta.idempotency_key``."""
         key = _meta_key(ctx)
-        return _over_mcp(lambda: backend.book_callback(phone, window, account_id, idempotency_key=key))
+        return await _over_mcp(workers, lambda: backend.book_callback(phone, window, account_id, idempotency_key=key))
 
     return server.streamable_http_app(host="127.0.0.1")
 
@@ -370,10 +375,15 @@ def _meta_key(ctx: Context) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _over_mcp(operation: Callable[[], _T]) -> _T:
+async def _off_loop(workers: Executor, operation: Callable[[], _T]) -> _T:
+    """Run a back-office operation (which a fault may hold for seconds) on the servers' workers."""
+    return await asyncio.wrap_future(workers.submit(operation))
+
+
+async def _over_mcp(workers: Executor, operation: Callable[[], _T]) -> _T:
     """Refusals become JSON-RPC invalid-params errors; the ``error`` fault an error result."""
     try:
-        return operation()
+        return await _off_loop(workers, operation)
     except BackOfficeError as exc:
         raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
     except InjectedFaultError as exc:
@@ -399,10 +409,9 @@ class _StrictToolCalls:
         name, arguments = params.get("name"), params.get("arguments") or {}
         if not self._validators:
             self._validators = {t.name: Draft202012Validator(t.input_schema) for t in await self._server.list_tools()}
-        validator = self._validators.get(name) if isinstance(name, str) else None
-        if validator is None:
+        if not isinstance(name, str) or name not in self._validators:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}")
-        problem = best_match(validator.iter_errors(arguments))
+        problem = best_match(self._validators[name].iter_errors(arguments))
         if problem is not None:
             raise MCPError(code=INVALID_PARAMS, message=f"Invalid arguments for {name}: {problem.message}")
         result = await call_next(ctx)
@@ -429,18 +438,18 @@ def _mcp_tool_of(scope: Scope, body: bytes) -> str | None:
 # --- the HTTP API -----------------------------------------------------------------------------
 
 
-def http_app(backend: SampleBackend) -> ASGIApp:
+def _http_app(backend: SampleBackend, workers: Executor) -> ASGIApp:
     """The four operations as a JSON HTTP API (see the module docstring)."""
 
     async def lookup(request: Request) -> Response:
         raw = await request.body()
         return await _answer(
-            backend, "lookup_account", lambda: backend.lookup_account(_text(_object(raw), "account_number"))
+            backend, workers, "lookup_account", lambda: backend.lookup_account(_text(_object(raw), "account_number"))
         )
 
     async def balance(request: Request) -> Response:
         account_id = request.path_params["account_id"]
-        return await _answer(backend, "get_balance", lambda: backend.get_balance(account_id))
+        return await _answer(backend, workers, "get_balance", lambda: backend.get_balance(account_id))
 
     async def arrange(request: Request) -> Response:
         raw, key = await request.body(), request.headers.get("Idempotency-Key")
@@ -451,7 +460,7 @@ def http_app(backend: SampleBackend) -> ASGIApp:
                 _text(body, "account_id"), _number(body, "amount"), _text(body, "pay_on"), idempotency_key=key
             )
 
-        return await _answer(backend, "create_payment_arrangement", run)
+        return await _answer(backend, workers, "create_payment_arrangement", run)
 
     async def callback(request: Request) -> Response:
         raw, key = await request.body(), request.headers.get("Idempotency-Key")
@@ -461,7 +470,7 @@ def http_app(backend: SampleBackend) -> ASGIApp:
             account_id = _text(body, "account_id") if body.get("account_id") is not None else None
             return backend.book_callback(_text(body, "phone"), _text(body, "window"), account_id, idempotency_key=key)
 
-        return await _answer(backend, "book_callback", run)
+        return await _answer(backend, workers, "book_callback", run)
 
     return Starlette(
         routes=[
@@ -473,10 +482,12 @@ def http_app(backend: SampleBackend) -> ASGIApp:
     )
 
 
-async def _answer(backend: SampleBackend, tool: str, operation: Callable[[], Mapping[str, Any]]) -> Response:
-    """Run ``operation`` off the event loop and answer it as JSON (or as the tool's fault)."""
+async def _answer(
+    backend: SampleBackend, workers: Executor, tool: str, operation: Callable[[], Mapping[str, Any]]
+) -> Response:
+    """Run ``operation`` on the servers' workers and answer it as JSON (or as the tool's fault)."""
     try:
-        result = await anyio.to_thread.run_sync(operation)
+        result = await _off_loop(workers, operation)
     except BackOfficeError as exc:
         return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status)
     except InjectedFaultError as exc:
@@ -625,11 +636,12 @@ class SampleToolServers:
         self.mcp_url = ""
         self.http_url = ""
         self._served: list[_ServedApp] = []
+        self._workers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sample-back-office")
 
     def __enter__(self) -> SampleToolServers:
         try:
-            mcp = self._serve(mcp_app(self.backend), _mcp_tool_of, "sample-mcp-server")
-            http = self._serve(http_app(self.backend), _http_tool_of, "sample-http-api")
+            mcp = self._serve(_mcp_app(self.backend, self._workers), _mcp_tool_of, "sample-mcp-server")
+            http = self._serve(_http_app(self.backend, self._workers), _http_tool_of, "sample-http-api")
         except BaseException:
             self.__exit__()
             raise
@@ -644,6 +656,7 @@ class SampleToolServers:
         for served in self._served:
             served.join()
         self._served.clear()
+        self._workers.shutdown(wait=True)
 
     def _serve(self, app: ASGIApp, tool_of: Callable[[Scope, bytes], str | None], name: str) -> _ServedApp:
         served = _ServedApp(_DropAfterEffect(app, self.backend, tool_of), name)

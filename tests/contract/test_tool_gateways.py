@@ -58,8 +58,9 @@ def gateway(request: pytest.FixtureRequest) -> Gateway:
     return request.getfixturevalue(f"{request.param}_gateway")  # type: ignore[no-any-return]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def backend(servers: SampleToolServers) -> Iterator[SampleBackend]:
+    """The shared back office; its faults are cleared after every test."""
     yield servers.backend
     servers.backend.clear_faults()
     servers.backend.garbage_shape = "text"
