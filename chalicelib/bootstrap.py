@@ -178,6 +178,8 @@ class Container:
         handler once at the start of the call (``Parameters.warmup = "true"``)."""
         self.handle_turn  # noqa: B018 - builds the store, its client, policy, tiers, prices
         self.dynamodb_client.meta.endpoint_url  # noqa: B018 - the client itself is built lazily by boto3
+        if self.tool_runner is not None:
+            self.tool_runner.warm()
         warm = getattr(self.model_client, "warm", None)
         if callable(warm):
             try:

@@ -60,6 +60,12 @@ class RunTools:
         self._envelope = envelope
         self._meter = meter
 
+    def warm(self) -> None:
+        """Prepare the gateway's transports (imports, connections) ahead of the first call."""
+        warm = getattr(self._gateway, "warm", None)
+        if callable(warm):
+            warm()
+
     def __call__(
         self,
         contact_id: str,
