@@ -30,13 +30,14 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
-from chalicelib.domain.ports import ModelClient, SessionStore
+from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.tiers import TierTable
 from chalicelib.errors import AppError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
+from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
 
 # Kept back from Lambda's own remaining time so the answer is rendered and returned before
 # Lambda would kill the invocation.
@@ -69,7 +70,7 @@ class Container:
         return boto3.session.Session().client("dynamodb", endpoint_url=s.aws_endpoint_url, config=config)
 
     @cached_property
-    def session_store(self) -> SessionStore:
+    def session_store(self) -> DynamoDbSessionStore:
         return DynamoDbSessionStore(
             self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds, usage=self.meter
         )
@@ -172,6 +173,14 @@ class Container:
             commit_attempts=s.commit_attempts,
             meter=self.meter,
         )
+
+    @cached_property
+    def ingest_segments(self) -> IngestSegments:
+        return IngestSegments(self.session_store, self.clock)
+
+    @cached_property
+    def close_contact(self) -> CloseContact:
+        return CloseContact(self.session_store, self.clock, self.prices)
 
     def warm_up(self) -> dict[str, str]:
         """Build everything a turn needs while the greeting plays: the contact flow invokes the

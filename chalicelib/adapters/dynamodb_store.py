@@ -89,15 +89,7 @@ class DynamoDbSessionStore:
             "record": {"S": turn_to_json(turn)},
             TTL_ATTRIBUTE: expires_at,
         }
-        session_item = {
-            PARTITION_KEY: {"S": pk},
-            SORT_KEY: {"S": SESSION_SK},
-            "version": {"N": str(stored.version)},
-            "last_seq": {"N": str(stored.last_seq)},
-            "status": {"S": stored.status.value},
-            "state": {"S": session_to_json(stored)},
-            TTL_ATTRIBUTE: expires_at,
-        }
+        session_item = self._session_item(stored, now_ms)
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -117,6 +109,60 @@ class DynamoDbSessionStore:
                 UsageKind.DYNAMODB_WRITE_UNITS, sum(2 * _units(item, 1024) for item in (turn_item, session_item))
             )
         return stored
+
+    def save_session(self, session: Session, now_ms: int) -> Session:
+        stored = session.evolve(version=session.version + 1)
+        item = self._session_item(stored, now_ms)
+        if session.version == 0:
+            condition, values = _FREE, {":now": {"N": str(now_ms // 1000)}}
+        else:
+            condition, values = "version = :expected", {":expected": {"N": str(session.version)}}
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise SessionVersionConflictError(f"session changed since version {session.version}") from exc
+            raise StoreUnavailableError(f"DynamoDB PutItem failed: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"DynamoDB PutItem failed: {type(exc).__name__}") from exc
+        finally:
+            self._record(UsageKind.DYNAMODB_WRITE_UNITS, _units(item, 1024))
+        return stored
+
+    def load_turns(self, contact_id: str, now_ms: int) -> tuple[TurnRecord, ...]:
+        records: list[TurnRecord] = []
+        start: dict[str, Any] | None = None
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :turn)",
+                "ExpressionAttributeValues": {":pk": {"S": contact_pk(contact_id)}, ":turn": {"S": "TURN#"}},
+                "ConsistentRead": True,
+            }
+            if start:
+                query["ExclusiveStartKey"] = start
+            try:
+                page = self._client.query(**query)
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreUnavailableError(f"DynamoDB Query failed: {type(exc).__name__}") from exc
+            self._record(UsageKind.DYNAMODB_READ_UNITS, max(1, sum(_units(i, 4096) for i in page["Items"])))
+            records.extend(turn_from_json(i["record"]["S"]) for i in page["Items"] if not _expired(i, now_ms))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return tuple(records)
+
+    def _session_item(self, stored: Session, now_ms: int) -> dict[str, Any]:
+        return {
+            PARTITION_KEY: {"S": contact_pk(stored.contact_id)},
+            SORT_KEY: {"S": SESSION_SK},
+            "version": {"N": str(stored.version)},
+            "last_seq": {"N": str(stored.last_seq)},
+            "status": {"S": stored.status.value},
+            "state": {"S": session_to_json(stored)},
+            TTL_ATTRIBUTE: {"N": str(now_ms // 1000 + self._ttl_seconds)},
+        }
 
     def _get(self, pk: str, sk: str, now_ms: int) -> dict[str, Any] | None:
         try:

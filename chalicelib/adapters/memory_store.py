@@ -43,6 +43,22 @@ class InMemorySessionStore:
             self._sessions[session.contact_id] = (stored, expires_at)
             return stored
 
+    def save_session(self, session: Session, now_ms: int) -> Session:
+        with self._lock:
+            current = _live(self._sessions.get(session.contact_id), now_ms)
+            if (current.version if current else 0) != session.version:
+                raise SessionVersionConflictError(f"session changed since version {session.version}")
+            stored = session.evolve(version=session.version + 1)
+            self._sessions[session.contact_id] = (stored, now_ms + self._ttl_ms)
+            return stored
+
+    def load_turns(self, contact_id: str, now_ms: int) -> tuple[TurnRecord, ...]:
+        with self._lock:
+            found = [
+                (seq, _live(entry, now_ms)) for (contact, seq), entry in self._turns.items() if contact == contact_id
+            ]
+            return tuple(record for _, record in sorted(found, key=lambda pair: pair[0]) if record is not None)
+
     def expire_all(self) -> None:
         """Make every item expired but still present, as DynamoDB leaves them for a while."""
         with self._lock:

@@ -41,6 +41,26 @@ class SessionStore(Protocol):
         ...
 
 
+class SessionWriter(Protocol):
+    """Writers of the session other than the turn (the stream consumers)."""
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None: ...
+
+    def save_session(self, session: Session, now_ms: int) -> Session:
+        """Store ``session`` if the stored one still has ``session.version`` (0: none stored);
+        return it as stored (version + 1).
+
+        Raises:
+            SessionVersionConflictError: the session changed since it was read.
+            StoreUnavailableError: the store failed.
+        """
+        ...
+
+    def load_turns(self, contact_id: str, now_ms: int) -> tuple[TurnRecord, ...]:
+        """Every stored turn of the contact, in order."""
+        ...
+
+
 class Clock(Protocol):
     def now_ms(self) -> int:
         """Wall-clock time, epoch milliseconds (for timestamps and TTL)."""

@@ -49,6 +49,19 @@ class PendingTool:
 
 
 @dataclass(frozen=True)
+class ContactClosure:
+    """How the call ended, from its contact record (the newest copy wins)."""
+
+    last_update_ms: int  # the record's LastUpdateTimestamp, epoch milliseconds
+    outcome: str  # contained | handover | abandoned | failed
+    kpi_neutral_positive: bool
+    duration_s: float
+    disconnect_reason: str = ""
+    cost_usd: str = ""  # Decimal, as text
+    cost_per_minute_usd: str = ""
+
+
+@dataclass(frozen=True)
 class LastTurn:
     """The newest committed turn, kept on the session so that a redelivery of it is answered
     from the one read the turn makes (Connect retries a turn up to 3 times within 8 s)."""
@@ -88,6 +101,16 @@ class Session:
     tool_facts: tuple[ToolFact, ...] = ()
     pending_tools: tuple[PendingTool, ...] = ()
     holds: int = 0  # consecutive turns answered with a holding line
+    # From Contact Lens (segments consumer): what was analysed, the caller's sentiment by
+    # turn, matched categories, turns the caller interrupted, and the analysis' own state.
+    seen_segments: tuple[str, ...] = ()
+    caller_sentiments: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    interrupted_seqs: tuple[int, ...] = ()
+    analysis_status: str = ""
+    contact_lens_summary: str = ""
+    # From the contact record (contact records consumer): the call's end.
+    closed: ContactClosure | None = None
 
     @classmethod
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:

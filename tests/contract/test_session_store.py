@@ -103,3 +103,27 @@ def test_dynamodb_items_carry_the_ttl_and_keys_of_the_template(moto_dynamodb: An
     )["Items"]
     assert sorted(i["sk"]["S"] for i in items) == ["SESSION", "TURN#000001"]
     assert {int(i["expires_at"]["N"]) for i in items} == {NOW // 1000 + TTL_SECONDS}
+
+
+def test_save_session_is_conditional_on_the_version(store: SessionStore) -> None:
+    outcome = first_turn()
+    v1 = store.commit_turn(outcome.record, outcome.session, NOW)
+    v2 = store.save_session(v1.evolve(negative_sentiment=True), NOW)  # type: ignore[attr-defined]
+    assert v2.version == 2 and store.load("c-1", NOW).negative_sentiment  # type: ignore[union-attr]
+    with pytest.raises(SessionVersionConflictError):
+        store.save_session(v1.evolve(categories=("late",)), NOW)  # type: ignore[attr-defined]
+
+
+def test_save_session_creates_a_session_that_does_not_exist_yet(store: SessionStore) -> None:
+    created = store.save_session(Session.new("c-new", NOW), NOW)  # type: ignore[attr-defined]
+    assert created.version == 1
+    with pytest.raises(SessionVersionConflictError):
+        store.save_session(Session.new("c-new", NOW), NOW)  # type: ignore[attr-defined]
+
+
+def test_load_turns_returns_every_turn_in_order(store: SessionStore) -> None:
+    one = first_turn("hi")
+    v1 = store.commit_turn(one.record, one.session, NOW)
+    two = first_turn("agent", seq=2, session=v1)
+    store.commit_turn(two.record, two.session, NOW)
+    assert [t.seq for t in store.load_turns("c-1", NOW)] == [1, 2]  # type: ignore[attr-defined]

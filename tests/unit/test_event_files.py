@@ -16,7 +16,7 @@ ALL = sorted(p for p in EVENTS.rglob("*.json"))
 
 
 def test_every_event_file_is_covered_by_a_reader() -> None:
-    uncovered = [p for p in ALL if p.parent.name not in ("connect", "lex", "calls")]
+    uncovered = [p for p in ALL if p.parent.name not in ("connect", "lex", "calls", "contact-lens", "ctr", "kinesis")]
     assert uncovered == []
 
 
@@ -48,3 +48,27 @@ def test_published_turn_events_parse_up_to_their_missing_utterance(path: Path) -
     except UtteranceEmptyError:
         return  # the Connect samples carry no "utterance" parameter
     assert request.contact_id
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "contact-lens").glob("*.json")), ids=lambda p: p.name)
+def test_contact_lens_samples_parse(path: Path) -> None:
+    from chalicelib.adapters.stream_events import parse_segment_record
+
+    contact, event_type, _ = parse_segment_record(path.read_bytes(), "1")
+    assert contact and event_type in ("STARTED", "SEGMENTS", "COMPLETED", "FAILED")
+
+
+def test_contact_record_sample_parses() -> None:
+    from chalicelib.adapters.stream_events import parse_contact_record
+
+    facts = parse_contact_record(
+        (EVENTS / "ctr" / "connect-contact-record.constructed-from-data-model.json").read_bytes()
+    )
+    assert facts.agent_connected and facts.disconnected_ms and facts.disconnected_ms - facts.initiated_ms == 720_000
+
+
+def test_kinesis_samples_have_the_fields_the_batch_processor_reads() -> None:
+    event = json.loads((EVENTS / "kinesis" / "kinesis-stream-lambda-event.json").read_text())
+    assert all(r["kinesis"]["sequenceNumber"] and r["kinesis"]["data"] for r in event["Records"])
+    response = json.loads((EVENTS / "kinesis" / "kinesis-partial-batch-response.json").read_text())
+    assert set(response) == {"batchItemFailures"}

@@ -1,0 +1,124 @@
+"""Contact Lens real-time segments applied to the session: sentiment, categories, barge-in.
+
+Segments arrive at least once and in any order (Connect's partition key for them is not
+documented), so each is applied once (by Id) and they are ordered by their offsets from the
+contact's start. Barge-in: a caller transcript that begins while one of our prompts was playing
+(the prompt's own transcript, spoken by the SYSTEM/AGENT participant, gives its start offset
+and length) means the caller heard only the start of it. The assistant message kept in history
+is cut to the words heard — the share of the prompt's playing time before the caller spoke, or
+the words Contact Lens transcribed if playback stopped there — and the turn is marked
+interrupted, so the next model call does not believe the caller heard what they did not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from chalicelib.domain.conversation import Message, Role
+from chalicelib.domain.session import Session
+
+MAX_SEEN_SEGMENTS = 400
+MAX_SENTIMENTS = 8
+# A caller who starts within this much of the prompt's end did not interrupt it.
+BARGE_IN_GRACE_MS = 250
+
+
+class SegmentKind(StrEnum):
+    TRANSCRIPT = "transcript"
+    UTTERANCE = "utterance"  # partial; not used for state
+    CATEGORIES = "categories"
+    SUMMARY = "summary"
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: SegmentKind
+    segment_id: str
+    role: str = ""  # CUSTOMER | AGENT | SYSTEM
+    content: str = ""
+    begin_ms: int = 0
+    end_ms: int = 0
+    sentiment: str = ""  # POSITIVE | NEUTRAL | NEGATIVE | MIXED | ""
+    categories: tuple[str, ...] = ()
+
+
+def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: str = "SEGMENTS") -> Session:
+    """``session`` with ``segments`` applied once each, in offset order. Pure and idempotent."""
+    fresh = [s for s in segments if s.segment_id not in session.seen_segments]
+    if event_type in ("STARTED", "COMPLETED", "FAILED"):
+        session = replace(session, analysis_status=event_type)
+    if not fresh:
+        return session
+    fresh.sort(key=lambda s: (s.begin_ms, s.end_ms, s.segment_id))
+    transcripts = [s for s in fresh if s.kind is SegmentKind.TRANSCRIPT]
+    changes: dict[str, object] = {
+        "seen_segments": (*session.seen_segments, *(s.segment_id for s in fresh))[-MAX_SEEN_SEGMENTS:],
+    }
+    caller = [s for s in fresh if s.kind is SegmentKind.TRANSCRIPT and s.role == "CUSTOMER" and s.sentiment]
+    if caller:
+        sentiments = (*session.caller_sentiments, *(s.sentiment for s in caller))[-MAX_SENTIMENTS:]
+        changes["caller_sentiments"] = sentiments
+        changes["negative_sentiment"] = sentiment_is_negative(sentiments)
+    matched = [c for s in fresh if s.kind is SegmentKind.CATEGORIES for c in s.categories]
+    if matched:
+        changes["categories"] = tuple(dict.fromkeys((*session.categories, *matched)))
+    summary = next((s.content for s in fresh if s.kind is SegmentKind.SUMMARY and s.content), "")
+    if summary:
+        changes["contact_lens_summary"] = summary
+    session = replace(session, **changes)  # type: ignore[arg-type]
+    return _cut_interrupted_prompts(session, transcripts)
+
+
+def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:
+    """Negative when the caller's newest turn is negative and so was one of the two before it."""
+    return len(sentiments) >= 2 and sentiments[-1] == "NEGATIVE" and "NEGATIVE" in sentiments[-3:-1]
+
+
+def _cut_interrupted_prompts(session: Session, transcripts: list[Segment]) -> Session:
+    prompts = [s for s in transcripts if s.role in ("SYSTEM", "AGENT")]
+    callers = [s for s in transcripts if s.role == "CUSTOMER"]
+    history = list(session.history)
+    interrupted = list(session.interrupted_seqs)
+    for prompt in prompts:
+        barge = next((c for c in callers if prompt.begin_ms < c.begin_ms < prompt.end_ms - BARGE_IN_GRACE_MS), None)
+        if barge is None:
+            continue
+        position = _message_for(history, prompt.content)
+        if position is None or history[position].seq in interrupted:
+            continue
+        message = history[position]
+        heard = heard_text(message.text, prompt, barge.begin_ms)
+        history[position] = Message(Role.ASSISTANT, heard, message.seq)
+        interrupted.append(message.seq)
+    if interrupted == list(session.interrupted_seqs):
+        return session
+    return replace(session, history=tuple(history), interrupted_seqs=tuple(interrupted))
+
+
+def heard_text(prompt_text: str, prompt: Segment, caller_began_ms: int) -> str:
+    """The words of ``prompt_text`` the caller heard before speaking at ``caller_began_ms``:
+    the share of the prompt's playing time, never more than Contact Lens transcribed."""
+    words = prompt_text.split()
+    playing_ms = max(1, prompt.end_ms - prompt.begin_ms)
+    share = min(1.0, max(0.0, (caller_began_ms - prompt.begin_ms) / playing_ms))
+    count = min(math.floor(share * len(words)), len(prompt.content.split()) if prompt.content else len(words))
+    heard = " ".join(words[:count])
+    return heard + "…" if count < len(words) else heard
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _message_for(history: list[Message], transcript: str) -> int | None:
+    """The newest assistant message whose start the prompt transcript matches."""
+    spoken = _WORD.findall(transcript.lower())[:6]
+    if not spoken:
+        return None
+    for position in range(len(history) - 1, -1, -1):
+        message = history[position]
+        if message.role == Role.ASSISTANT and _WORD.findall(message.text.lower())[: len(spoken)] == spoken:
+            return position
+    return None
