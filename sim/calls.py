@@ -40,6 +40,8 @@ class CallTurn(BaseModel):
     caller: str
     connect_retries: int = Field(default=0, ge=0, le=3, description="extra deliveries of the same event")
     model: ModelResponse | None = None
+    sentiment: Literal["POSITIVE", "NEUTRAL", "NEGATIVE", "MIXED"] = "NEUTRAL"  # what Contact Lens heard
+    barge_in_after_ms: int | None = Field(default=None, ge=0, description="caller spoke this far into the last reply")
 
 
 class RecordedCall(BaseModel):

@@ -17,6 +17,7 @@ from chalicelib.domain.usage import Usage
 from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.harness import Harness
+from sim.streams import StreamFeed, add_contact_results
 
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -152,6 +153,7 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         ledger.baseline.extend(u for u in delivered.usage if u not in llm_usage(delivered.usage))
         ledger.baseline.extend(all_large_llm_usage(record, delivered.usage, services.tiers))
         row = _turn_row(turn, int(stored_turn) if stored_turn else 1, delivered, record, envelope, services.prices)
+        row["answered_seq"] = answered_seq
         turns.append(row)
         duration_s = Decimal(turn.at_ms) / 1000 + Decimal(delivered.total_ms) / 1000 + speaking_seconds(row["reply"])
         stored_turn = fields.get("turn", stored_turn)
@@ -182,7 +184,14 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
 
 def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> dict[str, Any]:
     """Replay every call; the report ``sim replay --json`` writes."""
-    reports = [replay_call(harness, call, envelope) for call in calls]
+    feed = StreamFeed(harness)
+    reports = []
+    for index, call in enumerate(calls):
+        report = replay_call(harness, call, envelope)
+        feed.publish_call(call, report, index)
+        feed.drain()
+        add_contact_results(harness, call, report)
+        reports.append(report)
     all_turns = [t for r in reports for t in r["turns"]]
     latencies = [t["latency_ms"]["total"] for t in all_turns]
     seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
@@ -202,6 +211,12 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
             if any(c in t["latency_ms"] for t in all_turns)
         },
         "degraded_turns": sum(1 for t in all_turns if t["degraded"]),
+        "barge_ins": sum(1 for t in all_turns if "heard" in t),
+        "kpi_rate": _share([r["kpi_neutral_positive"] for r in reports if r["kpi_neutral_positive"] is not None]),
+        "contact_outcomes": {
+            o: sum(1 for r in reports if r.get("contact_outcome") == o)
+            for o in ("contained", "handover", "abandoned", "failed")
+        },
         "tool_calls": sum(len(t["tools"]) for t in all_turns),
         "side_effects": sum(r["side_effects"] for r in reports),
         "tier_mix": _mix([t["tier"] for t in all_turns]),
@@ -247,6 +262,10 @@ def _add(costs: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:
     return summed
 
 
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
 def _mix(tiers: list[int]) -> dict[str, float]:
     return {f"tier_{t}": round(tiers.count(t) / len(tiers), 4) for t in (0, 1, 2)} if tiers else {}
 
@@ -286,6 +305,8 @@ def format_report(report: dict[str, Any]) -> str:
                 lines.append(f"        tools: {calls}")
         ms = [t["latency_ms"]["total"] for t in call["turns"]]
         expected = "" if call["outcome_as_expected"] else f" (EXPECTED {call['expected_outcome']})"
+        if call.get("contact_outcome"):
+            expected += f", contact {call['contact_outcome']}, KPI {'yes' if call['kpi_neutral_positive'] else 'no'}"
         lines.append(
             f"  -> outcome {call['outcome']}{expected}, {len(ms)} turns, {call['duration_s']:.0f} s, "
             f"p50 {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms, "
@@ -317,6 +338,13 @@ def format_report(report: dict[str, Any]) -> str:
         limit = f"  budget {budget:.0f}{' per call' if per_call else ''}" if budget else ""
         lines.append(f"  {component:<18} {figures['p50']:>8.1f} {figures['p95']:>8.1f} {figures['max']:>8.1f}{limit}")
     lines.append(f"tier mix (answered): {t['tier_mix']}   routed: {t['routed_tier_mix']}")
+    kpi = t.get("kpi_rate")
+    lines.append(
+        f"KPI (handled with a neutral-to-positive outcome): {kpi:.0%} of calls; contact outcomes "
+        f"{t['contact_outcomes']}; barge-ins {t['barge_ins']}"
+        if kpi is not None
+        else "KPI: no contact records"
+    )
     lines.append(
         f"cost per minute: ${t['cost_per_minute_usd']:.5f} (LLM ${t['llm_cost_per_minute_usd']:.6f}); "
         f"all turns on the large model: ${t['baseline_all_large_cost_per_minute_usd']:.5f} "

@@ -18,10 +18,12 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Role
-from chalicelib.domain.session import Session
+from chalicelib.domain.session import Session, Span
 
 MAX_SEEN_SEGMENTS = 400
 MAX_SENTIMENTS = 8
+MAX_SPANS = 80
+MAX_SPAN_CHARS = 200
 # A caller who starts within this much of the prompt's end did not interrupt it.
 BARGE_IN_GRACE_MS = 250
 
@@ -52,14 +54,19 @@ def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: 
         session = replace(session, analysis_status=event_type)
     if not fresh:
         return session
-    fresh.sort(key=lambda s: (s.begin_ms, s.end_ms, s.segment_id))
-    transcripts = [s for s in fresh if s.kind is SegmentKind.TRANSCRIPT]
+    new_spans = [
+        Span(s.role, s.begin_ms, s.end_ms, s.content[:MAX_SPAN_CHARS], s.sentiment)
+        for s in fresh
+        if s.kind is SegmentKind.TRANSCRIPT
+    ]
+    # Records arrive in any order: state is rebuilt from every span seen, ordered by offset.
+    spans = tuple(sorted((*session.spans, *new_spans), key=lambda s: (s.begin_ms, s.end_ms)))[-MAX_SPANS:]
     changes: dict[str, object] = {
         "seen_segments": (*session.seen_segments, *(s.segment_id for s in fresh))[-MAX_SEEN_SEGMENTS:],
+        "spans": spans,
     }
-    caller = [s for s in fresh if s.kind is SegmentKind.TRANSCRIPT and s.role == "CUSTOMER" and s.sentiment]
-    if caller:
-        sentiments = (*session.caller_sentiments, *(s.sentiment for s in caller))[-MAX_SENTIMENTS:]
+    if any(s.role == "CUSTOMER" and s.sentiment for s in new_spans):
+        sentiments = tuple(s.sentiment for s in spans if s.role == "CUSTOMER" and s.sentiment)[-MAX_SENTIMENTS:]
         changes["caller_sentiments"] = sentiments
         changes["negative_sentiment"] = sentiment_is_negative(sentiments)
     matched = [c for s in fresh if s.kind is SegmentKind.CATEGORIES for c in s.categories]
@@ -69,7 +76,7 @@ def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: 
     if summary:
         changes["contact_lens_summary"] = summary
     session = replace(session, **changes)  # type: ignore[arg-type]
-    return _cut_interrupted_prompts(session, transcripts)
+    return _cut_interrupted_prompts(session)
 
 
 def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:
@@ -77,9 +84,9 @@ def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:
     return len(sentiments) >= 2 and sentiments[-1] == "NEGATIVE" and "NEGATIVE" in sentiments[-3:-1]
 
 
-def _cut_interrupted_prompts(session: Session, transcripts: list[Segment]) -> Session:
-    prompts = [s for s in transcripts if s.role in ("SYSTEM", "AGENT")]
-    callers = [s for s in transcripts if s.role == "CUSTOMER"]
+def _cut_interrupted_prompts(session: Session) -> Session:
+    prompts = [s for s in session.spans if s.role in ("SYSTEM", "AGENT")]
+    callers = [s for s in session.spans if s.role == "CUSTOMER"]
     history = list(session.history)
     interrupted = list(session.interrupted_seqs)
     for prompt in prompts:
@@ -98,7 +105,7 @@ def _cut_interrupted_prompts(session: Session, transcripts: list[Segment]) -> Se
     return replace(session, history=tuple(history), interrupted_seqs=tuple(interrupted))
 
 
-def heard_text(prompt_text: str, prompt: Segment, caller_began_ms: int) -> str:
+def heard_text(prompt_text: str, prompt: Span | Segment, caller_began_ms: int) -> str:
     """The words of ``prompt_text`` the caller heard before speaking at ``caller_began_ms``:
     the share of the prompt's playing time, never more than Contact Lens transcribed."""
     words = prompt_text.split()

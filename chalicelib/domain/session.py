@@ -49,6 +49,17 @@ class PendingTool:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A transcript Contact Lens reported: who spoke, when (offsets from the contact's start)."""
+
+    role: str  # CUSTOMER | SYSTEM | AGENT
+    begin_ms: int
+    end_ms: int
+    content: str
+    sentiment: str = ""
+
+
+@dataclass(frozen=True)
 class ContactClosure:
     """How the call ended, from its contact record (the newest copy wins)."""
 
@@ -59,6 +70,19 @@ class ContactClosure:
     disconnect_reason: str = ""
     cost_usd: str = ""  # Decimal, as text
     cost_per_minute_usd: str = ""
+
+
+@dataclass(frozen=True)
+class HandoverState:
+    """The handover of a call, as its workflow (Step Functions) records it on the session."""
+
+    execution: str  # the workflow's execution name
+    reason: str
+    queue: str
+    status: str = "prepared"  # prepared | waiting | agent_connected | callback_booked | voicemail
+    summary: str = ""  # what the agent reads
+    task_token: str | None = None  # the token the wait for an agent is resumed with
+    callback: str | None = None  # the callback booking's id, or "voicemail"
 
 
 @dataclass(frozen=True)
@@ -104,13 +128,16 @@ class Session:
     # From Contact Lens (segments consumer): what was analysed, the caller's sentiment by
     # turn, matched categories, turns the caller interrupted, and the analysis' own state.
     seen_segments: tuple[str, ...] = ()
-    caller_sentiments: tuple[str, ...] = ()
+    spans: tuple[Span, ...] = ()  # transcripts seen so far, in offset order (for barge-in)
+    caller_sentiments: tuple[str, ...] = ()  # in offset order
     categories: tuple[str, ...] = ()
     interrupted_seqs: tuple[int, ...] = ()
     analysis_status: str = ""
     contact_lens_summary: str = ""
     # From the contact record (contact records consumer): the call's end.
     closed: ContactClosure | None = None
+    # The human handover's workflow: its summary, the task token it waits on, the callback.
+    handover: HandoverState | None = None
 
     @classmethod
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:

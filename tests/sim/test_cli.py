@@ -107,6 +107,13 @@ def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # 
     assert (calls["payment-arrangement"]["side_effects"], calls["callback-booking"]["side_effects"]) == (1, 1)
     assert totals["side_effects"] == totals["side_effects_executed"] == 2  # the tool servers' own count
     assert totals["duplicate_side_effects"] == 0
+    # Contact Lens segments and contact records went through Kinesis into the consumers.
+    assert all(c["contact_outcome"] in ("contained", "handover", "abandoned", "failed") for c in calls.values())
+    assert calls["caller-hangs-up"]["contact_outcome"] == "abandoned"
+    assert calls["caller-hangs-up"]["kpi_neutral_positive"] is False
+    assert 0 < totals["kpi_rate"] < 1
+    barged = calls["barge-in-agent"]["turns"]
+    assert barged[0]["heard"] == "Hi, thanks for…" and barged[0]["reply"].startswith(barged[0]["heard"][:-1])
     balance_turn = calls["balance-enquiry"]["turns"][1]
     assert [(t["name"], t["kind"], t["outcome"]) for t in balance_turn["tools"]] == [
         ("lookup_account", "read", "ok"), ("get_balance", "read", "ok")]  # fmt: skip

@@ -1,0 +1,203 @@
+"""What Amazon Connect would put on the two Kinesis streams for a replayed call — Contact Lens
+real-time segments and the contact record — sent through Kinesis on the embedded AWS and read
+back into the real consumers, as an event source mapping would (batches, partial failures
+retried from the first failed record).
+
+The segments are made from the call as replayed: the caller's words end when the turn reached
+us (``at_ms``); each reply plays from when it was answered, at a calm 2.5 words a second; a
+turn with ``barge_in_after_ms`` starts speaking that long into the previous reply. They are
+sent out of order and one of them twice, as Connect may.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sim.calls import RecordedCall
+from sim.harness import Harness
+from sim.provision import load_template, resolve, resources_of_type
+
+WORDS_PER_SECOND = 2.5
+CALLS_START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+MAX_DELIVERIES = 3
+
+
+def speaking_ms(text: str) -> int:
+    return int(len(text.split()) / WORDS_PER_SECOND * 1000)
+
+
+class StreamFeed:
+    """The two streams of the embedded AWS and the consumers behind them."""
+
+    def __init__(self, harness: Harness, seed: int = 7) -> None:
+        self._harness = harness
+        self._kinesis = harness.aws.boto_session().client("kinesis", endpoint_url=harness.aws.endpoint_url)
+        self._random = random.Random(seed)
+        self._positions: dict[tuple[str, str], str] = {}  # (stream, shard) -> last sequence read
+        self.streams = self._provision(harness.stage)
+        self.deliveries = 0
+
+    def _provision(self, stage: str) -> dict[str, str]:
+        """Create the template's Kinesis streams; logical id -> name."""
+        names = {}
+        for logical_id, resource in resources_of_type(load_template(), "AWS::Kinesis::Stream").items():
+            name = resolve(resource["Properties"]["Name"], {"Stage": stage})
+            self._kinesis.create_stream(StreamName=name, ShardCount=1)
+            names[logical_id] = name
+        return names
+
+    def publish_call(self, call: RecordedCall, report: dict[str, Any], index: int) -> None:
+        """Put the call's segment records and its contact record (twice, and an older copy)."""
+        contact = call.contact_id
+        items = self._segments(call, report)
+        self._random.shuffle(items)
+        records = [self._segment_event(contact, "STARTED", [])]
+        records += [self._segment_event(contact, "SEGMENTS", [item]) for item in items]
+        records.append(records[1])  # delivered twice
+        records.append(self._segment_event(contact, "COMPLETED", []))
+        self._put("SegmentsStream", contact, records)
+        ctr = self._contact_record(call, report, index)
+        older = {**ctr, "LastUpdateTimestamp": ctr["DisconnectTimestamp"]}
+        self._put("RecordsStream", contact, [ctr, ctr, older])
+
+    def drain(self) -> None:
+        """Read both streams into their consumers until nothing is left."""
+        self._drain("SegmentsStream", "segments")
+        self._drain("RecordsStream", "contact_records")
+
+    # --- what Connect would send ------------------------------------------------------------
+
+    def _segments(self, call: RecordedCall, report: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        prompt_begin: int | None = None
+        for n, (turn, row) in enumerate(zip(call.turns, report["turns"], strict=False)):
+            end = turn.at_ms
+            begin = max(0, end - speaking_ms(turn.caller))
+            if turn.barge_in_after_ms is not None and prompt_begin is not None:
+                begin = prompt_begin + turn.barge_in_after_ms
+                end = max(end, begin + speaking_ms(turn.caller))
+            items.append(_transcript(f"{call.contact_id}-caller-{n}", "CUSTOMER", turn.caller, begin, end,
+                                     turn.sentiment))  # fmt: skip
+            prompt_begin = end + int(row["latency_ms"]["total"])
+            items.append(_transcript(f"{call.contact_id}-prompt-{n}", "SYSTEM", row["reply"], prompt_begin,
+                                     prompt_begin + speaking_ms(row["reply"]), "NEUTRAL"))  # fmt: skip
+        return items
+
+    def _segment_event(self, contact: str, event_type: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+        event: dict[str, Any] = {"Version": "1.0.0", "Channel": "VOICE", "AccountId": "123456789012",
+                                 "InstanceId": "sim-instance", "ContactId": contact, "LanguageCode": "en-US",
+                                 "EventType": event_type}  # fmt: skip
+        if segments:
+            event["Segments"] = segments
+        return event
+
+    def _contact_record(self, call: RecordedCall, report: dict[str, Any], index: int) -> dict[str, Any]:
+        start = CALLS_START + timedelta(minutes=10 * index)
+        end = start + timedelta(seconds=report["duration_s"])
+        record: dict[str, Any] = {
+            "AWSContactTraceRecordFormatVersion": "2017-03-10",
+            "ContactId": call.contact_id,
+            "Channel": "VOICE",
+            "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": _iso(start),
+            "ConnectedToSystemTimestamp": _iso(start),
+            "DisconnectTimestamp": _iso(end),
+            "DisconnectReason": {"completed": "CONTACT_FLOW_DISCONNECT", "handover": "AGENT_DISCONNECT"}.get(
+                report["outcome"], "CUSTOMER_DISCONNECT"
+            ),
+            "LastUpdateTimestamp": _iso(end + timedelta(seconds=5)),
+            "CustomerEndpoint": {"Address": call.caller_number, "Type": "TELEPHONE_NUMBER"},
+            "Attributes": {},
+            "Agent": None,
+            "Queue": None,
+        }
+        if report["outcome"] == "handover":
+            # The simulated agent takes the call a minute after the transfer.
+            record["Queue"] = {"Name": "GeneralSupport", "EnqueueTimestamp": _iso(end)}
+            record["Agent"] = {"ConnectedToAgentTimestamp": _iso(end + timedelta(minutes=1))}
+            record["DisconnectTimestamp"] = _iso(end + timedelta(minutes=4))
+            record["LastUpdateTimestamp"] = _iso(end + timedelta(minutes=4, seconds=5))
+        return record
+
+    # --- Kinesis and the event source mapping ------------------------------------------------
+
+    def _put(self, logical_id: str, contact: str, payloads: list[dict[str, Any]]) -> None:
+        self._kinesis.put_records(
+            StreamName=self.streams[logical_id],
+            Records=[{"Data": json.dumps(p).encode(), "PartitionKey": contact} for p in payloads],
+        )
+
+    def _drain(self, logical_id: str, function_name: str) -> None:
+        stream = self.streams[logical_id]
+        for shard in self._kinesis.list_shards(StreamName=stream)["Shards"]:
+            shard_id = shard["ShardId"]
+            after = self._positions.get((stream, shard_id))
+            iterator = self._kinesis.get_shard_iterator(
+                StreamName=stream,
+                ShardId=shard_id,
+                **({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after} if after
+                   else {"ShardIteratorType": "TRIM_HORIZON"}),
+            )["ShardIterator"]  # fmt: skip
+            records = self._kinesis.get_records(ShardIterator=iterator, Limit=100)["Records"]
+            if records:
+                self._deliver(stream, shard_id, function_name, records)
+                self._positions[(stream, shard_id)] = records[-1]["SequenceNumber"]
+
+    def _deliver(self, stream: str, shard_id: str, function_name: str, records: list[dict[str, Any]]) -> None:
+        """Invoke the consumer; on partial failures, retry from the first failed record."""
+        pending = records
+        for _ in range(MAX_DELIVERIES):
+            self.deliveries += 1
+            answer = self._harness.invoke(function_name, _esm_event(stream, shard_id, pending))
+            failed = [f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])]
+            if not failed:
+                return
+            first = next(i for i, r in enumerate(pending) if r["SequenceNumber"] in failed)
+            pending = pending[first:]
+
+
+def _transcript(seg_id: str, role: str, content: str, begin: int, end: int, sentiment: str) -> dict[str, Any]:
+    return {"Transcript": {"Id": seg_id, "ParticipantId": role, "ParticipantRole": role, "Content": content,
+                           "BeginOffsetMillis": begin, "EndOffsetMillis": end, "Sentiment": sentiment}}  # fmt: skip
+
+
+def _esm_event(stream: str, shard_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"
+    return {"Records": [
+        {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": r["PartitionKey"],
+                     "sequenceNumber": r["SequenceNumber"], "data": base64.b64encode(r["Data"]).decode(),
+                     "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp()},
+         "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id}:{r['SequenceNumber']}",
+         "eventName": "aws:kinesis:record", "invokeIdentityArn": "arn:aws:iam::123456789012:role/sim",
+         "awsRegion": "us-east-1", "eventSourceARN": arn}
+        for r in records
+    ]}  # fmt: skip
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_contact_results(harness: Harness, call: RecordedCall, report: dict[str, Any]) -> None:
+    """What the consumers made of the call, read back from the session: the contact's outcome
+    and KPI from its contact record, and per turn what the caller heard of an interrupted reply."""
+    services = harness.services()
+    session = services.session_store.load(call.contact_id, services.clock.now_ms())
+    closure = session.closed if session else None
+    report["contact_outcome"] = closure.outcome if closure else None
+    report["kpi_neutral_positive"] = closure.kpi_neutral_positive if closure else None
+    if closure is not None:
+        report["contact_record"] = {"duration_s": closure.duration_s, "cost_usd": float(closure.cost_usd),
+                                    "disconnect_reason": closure.disconnect_reason}  # fmt: skip
+    if session is None:
+        return
+    heard = {m.seq: m.text for m in session.history if m.role == "assistant" and m.seq in session.interrupted_seqs}
+    for row in report["turns"]:
+        answered = row.get("answered_seq")
+        if answered in heard:
+            row["heard"] = heard[answered]
+    report["caller_sentiments"] = list(session.caller_sentiments)
