@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import bootstrap
+from chalicelib.adapters.handover_events import parse_agent_connected, parse_task_input, parse_wait_input
 from chalicelib.adapters.kinesis_batches import process_stream_batch
 from chalicelib.adapters.stream_events import parse_contact_record, parse_segment_record
 from chalicelib.adapters.turn_events import is_warmup, parse_turn_event, render_fallback_answer, render_turn_answer
@@ -57,3 +58,37 @@ def contact_records(event: Any, context: Any) -> dict[str, Any]:
     """Contact records (CTR) from Kinesis: close the session, outcome, KPI, final cost."""
     close = bootstrap.container().close_contact
     return process_stream_batch(event, context, lambda data, _: close(parse_contact_record(data)), "contact_records")
+
+
+# --- human handover: the tasks of the Step Functions workflow (infra/handover.asl.json) -------
+# Each raises on failure: the state machine's Retry and Catch match the error's class name.
+
+
+@app.lambda_function(name="handover_prepare")
+@logger.inject_lambda_context(clear_state=True)
+def handover_prepare(event: Any, context: Any) -> dict[str, Any]:
+    """The agent's summary on the session and the contact; whether agents are in."""
+    return bootstrap.container().prepare_handover(parse_task_input(event)).as_output()
+
+
+@app.lambda_function(name="handover_wait")
+@logger.inject_lambda_context(clear_state=True)
+def handover_wait(event: Any, context: Any) -> dict[str, Any]:
+    """Keep the task token the workflow waits on until an agent takes the call."""
+    task = parse_wait_input(event)
+    return bootstrap.container().wait_for_agent(task.contact_id, task.execution, task.task_token)
+
+
+@app.lambda_function(name="handover_callback")
+@logger.inject_lambda_context(clear_state=True)
+def handover_callback(event: Any, context: Any) -> dict[str, Any]:
+    """No agent in time or out of hours: book a callback, or record a voicemail."""
+    return bootstrap.container().offer_callback(parse_task_input(event))
+
+
+@app.lambda_function(name="handover_agent_connected")
+@logger.inject_lambda_context(clear_state=True)
+def handover_agent_connected(event: Any, context: Any) -> dict[str, Any]:
+    """The contact reached an agent: resume the workflow's wait."""
+    connected = parse_agent_connected(event)
+    return bootstrap.container().agent_connected(connected.contact_id, connected.agent)

@@ -29,13 +29,15 @@ from chalicelib.adapters.usage_meter import InvocationMeter, invocation_cost, la
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.tiers import TierTable
-from chalicelib.errors import AppError
+from chalicelib.errors import AppError, ConfigurationInvalidError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.handle_turn import HandleTurn
+from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
 
@@ -156,6 +158,7 @@ class Container:
             system_prompt=load_prompt("system"),
             max_history_messages=self.tiers.max_history_messages,
             max_message_chars=self.tiers.max_message_chars,
+            handover=self.handover_policy,
         )
 
     @cached_property
@@ -172,6 +175,7 @@ class Container:
             tools=self.tool_runner,
             commit_attempts=s.commit_attempts,
             meter=self.meter,
+            handover=self.handover_workflow,
         )
 
     @cached_property
@@ -239,6 +243,102 @@ class Container:
             hard_ms = min(hard_ms, float(remaining()) - _LAMBDA_SAFETY_MS)
         started = self.clock.monotonic_ms() if started_at_ms is None else started_at_ms
         return Deadline(started_at_ms=started, hard_ms=max(hard_ms, 0.0), soft_ms=envelope.soft_deadline_ms)
+
+    # --- human handover (the workflow and its task handlers) -----------------------------------
+
+    @cached_property
+    def handover_policy(self) -> HandoverPolicy:
+        from chalicelib.adapters.handover_config import load_handover_policy  # noqa: PLC0415
+
+        return load_handover_policy(DATA / self.settings.handover_file)
+
+    @cached_property
+    def stepfunctions_client(self) -> Any:
+        import boto3  # noqa: PLC0415 - lazy, like the DynamoDB client
+        from botocore.config import Config  # noqa: PLC0415
+
+        s = self.settings
+        config = Config(
+            region_name=s.aws_region,
+            connect_timeout=s.sfn_connect_timeout_ms / 1000,
+            read_timeout=s.sfn_read_timeout_ms / 1000,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        )
+        return boto3.session.Session().client("stepfunctions", endpoint_url=s.aws_endpoint_url, config=config)
+
+    @cached_property
+    def handover_workflow(self) -> HandoverWorkflow | None:
+        """The handover workflow, or None when no state machine is configured."""
+        arn = self.settings.handover_state_machine_arn
+        if not arn:
+            return None
+        from chalicelib.adapters.stepfunctions_handover import StepFunctionsHandoverWorkflow  # noqa: PLC0415
+
+        return StepFunctionsHandoverWorkflow(self.stepfunctions_client, arn)
+
+    @cached_property
+    def handover_store(self) -> DynamoDbSessionStore:
+        """The session store of the workflow's tasks: not metered into a turn's usage (in sim/
+        they run beside the turns in the same process)."""
+        return DynamoDbSessionStore(self.dynamodb_client, self.settings.table_name, self.settings.session_ttl_seconds)
+
+    @cached_property
+    def contact_attributes(self) -> ContactAttributes:
+        """Amazon Connect's contact attributes, or the in-memory fake when no instance is set."""
+        s = self.settings
+        if not s.connect_instance_id:
+            from chalicelib.adapters.memory_contact_attributes import InMemoryContactAttributes  # noqa: PLC0415
+
+            return InMemoryContactAttributes()
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        from chalicelib.adapters.connect_contact_attributes import ConnectContactAttributes  # noqa: PLC0415
+
+        client = boto3.session.Session().client(
+            "connect", region_name=s.aws_region, config=Config(connect_timeout=1, read_timeout=3)
+        )
+        return ConnectContactAttributes(client, s.connect_instance_id)
+
+    @cached_property
+    def handover_tools(self) -> RunTools | None:
+        """A tool runner for the callback: its own meter, so no turn is charged for it."""
+        s = self.settings
+        if self.tool_runner is None:
+            return None
+        from chalicelib.adapters.tools.gateway import TransportGateway, TransportToolGateway  # noqa: PLC0415
+
+        graph, routes = load_tools(DATA / s.tools_file)
+        transports: dict[str, TransportGateway] = {}
+        if s.tools_mcp_url:
+            from chalicelib.adapters.tools.mcp_gateway import McpToolGateway  # noqa: PLC0415
+
+            transports["mcp"] = McpToolGateway(s.tools_mcp_url)
+        if s.tools_http_url:
+            from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
+
+            transports["http"] = HttpToolGateway(s.tools_http_url, routes)
+        journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds)
+        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, InvocationMeter())
+
+    @cached_property
+    def prepare_handover(self) -> PrepareHandover:
+        return PrepareHandover(self.handover_store, self.contact_attributes, self.clock, self.handover_policy)
+
+    @cached_property
+    def wait_for_agent(self) -> WaitForAgent:
+        return WaitForAgent(self.handover_store, self.clock)
+
+    @cached_property
+    def offer_callback(self) -> OfferCallback:
+        return OfferCallback(self.handover_store, self.clock, self.handover_tools, self.handover_policy)
+
+    @cached_property
+    def agent_connected(self) -> AgentConnected:
+        workflow = self.handover_workflow
+        if workflow is None:
+            raise ConfigurationInvalidError("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN is not set")
+        return AgentConnected(self.handover_store, workflow, self.clock)
 
 
 _container: Container | None = None

@@ -153,6 +153,43 @@ class ToolCallRefusedError(PermanentError):
     or exceeds the turn's call limit; it is not made."""
 
 
+# --- handover -------------------------------------------------------------------------------
+# The workflow's Catch and Retry name these classes (infra/handover.asl.json): a task handler
+# that raises one fails its task with the class name as the error.
+
+
+class HandoverError(AppError):
+    """Base of the handover workflow's errors."""
+
+
+class HandoverSessionMissingError(HandoverError, PermanentError):
+    """The workflow was started for a contact that has no session (or it expired)."""
+
+
+class HandoverInputMalformedError(HandoverError, PermanentError):
+    """A workflow task's input is not what the state machine passes."""
+
+
+class HandoverWorkflowUnavailableError(HandoverError, RetryableError):
+    """Step Functions failed or timed out (start, or resuming a task)."""
+
+
+class HandoverWorkflowMissingError(HandoverError, PermanentError):
+    """The handover state machine does not exist (a configuration error)."""
+
+
+class CallbackNotBookedError(HandoverError, RetryableError):
+    """The callback tool failed or timed out; a retry reuses the journaled idempotency key."""
+
+
+class ContactAttributesUnavailableError(RetryableError):
+    """Amazon Connect failed or timed out while updating contact attributes."""
+
+
+class ContactAttributesRejectedError(PermanentError):
+    """Amazon Connect refused the contact attributes (unknown contact, too large, bad key)."""
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 

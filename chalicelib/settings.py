@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     # Lambda architecture, for the price of a GB-second.
     lambda_architecture: str = "arm64"
 
+    # Human handover: the Step Functions state machine started for each handover (unset: none is
+    # started, the flow still transfers), its client's timeouts (the start happens inside a
+    # turn), the policy file (human-only topics, queues, business hours, waits) and the Amazon
+    # Connect instance whose contact attributes carry the agent's summary (unset: kept in memory).
+    handover_state_machine_arn: str | None = None
+    handover_file: str = "handover.json"
+    sfn_connect_timeout_ms: int = Field(default=300, gt=0)
+    sfn_read_timeout_ms: int = Field(default=600, gt=0)
+    connect_instance_id: str | None = None
+
     log_level: str = "INFO"
 
     @property

@@ -172,7 +172,16 @@ def parse_connect_turn(event: dict[str, Any]) -> TurnRequest:
         source=Source.CONNECT,
         channel=(data.Channel or ContactChannel.VOICE).value,
         language=data.LanguageCode,
+        caller_number=_telephone(data.CustomerEndpoint),
     )
+
+
+def _telephone(endpoint: ConnectEndpoint | None) -> str | None:
+    """The caller's number (E.164) when the endpoint is a telephone number: the handover's
+    callback goes there. Never logged."""
+    if endpoint is None or not endpoint.Address or endpoint.Type != "TELEPHONE_NUMBER":
+        return None
+    return endpoint.Address
 
 
 def render_connect_answer(reply: Reply, next_seq: int) -> dict[str, str]:

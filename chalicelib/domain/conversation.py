@@ -81,6 +81,8 @@ class TurnRequest:
     channel: str = "VOICE"
     language: str | None = None
     digest: str = field(default="")
+    # The caller's telephone number when the integration gives one (a handover's callback).
+    caller_number: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.digest:

@@ -13,6 +13,15 @@ from enum import StrEnum
 
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, SpeechPart, TurnRequest
 from chalicelib.domain.escalation import OK, Attempt
+from chalicelib.domain.handover import (
+    CALLER_ASKED,
+    HUMAN_ONLY_TOPIC,
+    REPEATED_FAILURE,
+    REPEATED_MISUNDERSTANDING,
+    TOOL_UNAVAILABLE,
+    HandoverPolicy,
+    human_only_topic,
+)
 from chalicelib.domain.model import estimate_tokens
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import MODEL_QUESTION, Route, RouteContext
@@ -45,6 +54,17 @@ class DialoguePolicy:
     max_message_chars: int = 600
     # Longest reply we speak (Lex messages stop at 1,024 characters of SSML).
     max_reply_chars: int = 600
+    # Human-only topics and the queue per reason or topic (handover.json); None: every
+    # handover goes to ``default_queue`` and no topic is human-only.
+    handover: HandoverPolicy | None = None
+
+    def queue_for(self, reason: str, topic: str | None = None) -> str:
+        """The queue a handover of ``reason`` (about ``topic``) goes to."""
+        return self.handover.queue_for(reason, topic) if self.handover is not None else self.default_queue
+
+    @property
+    def human_only_topics(self) -> tuple[str, ...]:
+        return self.handover.human_only_topics if self.handover is not None else ()
 
 
 # --- how a delivery relates to the stored session ---------------------------------------------
@@ -129,10 +149,11 @@ def _speak(
     return Reply(action=action, speech=(SpeechPart(text),), intent=intent, tier=0, reasons=reasons, queue=queue)
 
 
-def route_context(session: Session | None) -> RouteContext:
-    """What the router needs from the session."""
+def route_context(session: Session | None, policy: DialoguePolicy | None = None) -> RouteContext:
+    """What the router needs from the session (and the policy's human-only topics)."""
+    topics = policy.human_only_topics if policy is not None else ()
     if session is None:
-        return RouteContext()
+        return RouteContext(human_only_topics=topics)
     pending = session.pending.kind.value if session.pending else None
     last = session.last_turn.reply if session.last_turn else None
     if pending is None and last is not None and last.tier > RULES and last.text.rstrip().endswith("?"):
@@ -144,6 +165,7 @@ def route_context(session: Session | None) -> RouteContext:
         previous_failed=session.previous_failed,
         escalated=session.previous_escalated,
         pending_tools=bool(session.pending_tools),
+        human_only_topics=topics,
     )
 
 
@@ -158,7 +180,13 @@ def decide_turn(
     """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session."""
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
     understanding = classify(request.utterance)
-    reply, changes = _respond(current, understanding, policy)
+    topic = human_only_topic(request.utterance, policy.human_only_topics)
+    if topic is not None and current.status is not SessionStatus.ENDED:
+        reasons = (f"tier0:{HUMAN_ONLY_TOPIC}", f"handover:{HUMAN_ONLY_TOPIC}", f"topic:{topic}")
+        reply = _speak(HANDOVER, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER, policy.queue_for(HUMAN_ONLY_TOPIC, topic))
+        changes: dict[str, object] = {"pending": None}
+    else:
+        reply, changes = _respond(current, understanding, policy)
     if route is not None and route.tier > RULES:  # the router wanted a model; say why it was not asked
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
     baseline = _baseline_tokens(session, request, policy, reply)
@@ -231,8 +259,8 @@ def model_turn(
     elif work.held:
         reasons = (*route.reasons, *steps, f"holding_line:{work.hold_reason}")
         if current.holds >= 1:
-            reply = _speak(HANDOVER, "handover", (*reasons, "handover:tool_unavailable"), Action.HANDOVER,
-                           policy.default_queue)  # fmt: skip
+            reply = _speak(HANDOVER, "handover", (*reasons, f"handover:{TOOL_UNAVAILABLE}"), Action.HANDOVER,
+                           policy.queue_for(TOOL_UNAVAILABLE))  # fmt: skip
         else:
             reply = _speak(HOLDING_LINE, "holding_line", reasons)
         changes = {"previous_failed": False, "previous_escalated": False, **tool_state}
@@ -254,8 +282,8 @@ def model_turn(
         count = current.misunderstandings + 1
         reasons = (*route.reasons, *steps, f"fallback:{work.give_up_reason}")
         if count >= policy.misunderstandings_before_handover:
-            reply = _speak(HANDOVER, "fallback", (*reasons, "handover:repeated_failure"), Action.HANDOVER,
-                           policy.default_queue)  # fmt: skip
+            reply = _speak(HANDOVER, "fallback", (*reasons, f"handover:{REPEATED_FAILURE}"), Action.HANDOVER,
+                           policy.queue_for(REPEATED_FAILURE))  # fmt: skip
         else:
             reply = _speak(FALLBACK_MODEL, "fallback", reasons)
         changes = {"misunderstandings": count, "previous_failed": True, "previous_escalated": False, **tool_state}
@@ -349,8 +377,9 @@ def _respond(session: Session, heard: Understanding, policy: DialoguePolicy) -> 
         return _speak(GOODBYE, "goodbye", (*reasons, "session_ended"), Action.END), {}
     if heard.intent is Intent.AGENT:
         reply = _speak(
-            HANDOVER, heard.intent, (*reasons, "handover:caller_asked"), Action.HANDOVER, policy.default_queue
-        )
+            HANDOVER, heard.intent, (*reasons, f"handover:{CALLER_ASKED}"), Action.HANDOVER,
+            policy.queue_for(CALLER_ASKED),
+        )  # fmt: skip
         return reply, {**understood, "pending": None}
     if heard.intent is Intent.GOODBYE:
         return _speak(GOODBYE, heard.intent, reasons, Action.END), {**understood, "pending": None}
@@ -408,9 +437,9 @@ def _not_understood(
         reply = _speak(
             HANDOVER,
             heard.intent,
-            (*reasons, "handover:repeated_misunderstanding"),
+            (*reasons, f"handover:{REPEATED_MISUNDERSTANDING}"),
             Action.HANDOVER,
-            policy.default_queue,
+            policy.queue_for(REPEATED_MISUNDERSTANDING),
         )
         return reply, {"misunderstandings": count, "pending": None}
     text = NOT_UNDERSTOOD_YES_NO if heard.intent in (Intent.YES, Intent.NO) else CANNOT_HELP_YET

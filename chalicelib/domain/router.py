@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chalicelib.domain.handover import human_only_topic
 from chalicelib.domain.rules import MIN_ACCOUNT_DIGITS, Intent, classify, extract_digits, normalize
 from chalicelib.domain.tiers import LARGE, RULES, SMALL
 
@@ -26,6 +27,7 @@ class RouteContext:
     previous_failed: bool = False  # our previous turn failed or fell back
     escalated: bool = False  # our previous turn went to the large model
     pending_tools: bool = False  # an earlier turn cut a tool call short: this turn picks it up
+    human_only_topics: tuple[str, ...] = ()  # topics the rules hand over to a person (handover.json)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ MODEL_QUESTION = "model_question"
 def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # noqa: PLR0912 - one branch a feature
     """The tier for ``utterance`` in ``context``, with the reasons."""
     heard = classify(utterance)
+    topic = human_only_topic(utterance, context.human_only_topics)
+    if topic is not None:
+        # Only a person handles it: the rules hand over, no model is asked.
+        return Route(RULES, 0.0, (f"human_only_topic:{topic}",))
     if context.pending_tools and heard.intent not in (Intent.AGENT, Intent.GOODBYE):
         # The result of a cut tool call is spoken by a model, whatever the caller said meanwhile.
         return Route(SMALL, 0.0, ("picks_up_pending_tools",))

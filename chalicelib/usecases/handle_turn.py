@@ -31,6 +31,7 @@ from chalicelib.domain.dialogue import (
 )
 from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
+from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
 from chalicelib.domain.prompt import build_messages
@@ -43,6 +44,7 @@ from chalicelib.errors import (
     SessionVersionConflictError,
     TurnAlreadyRecordedError,
 )
+from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.run_tools import RunTools
 
 
@@ -87,6 +89,8 @@ class HandleTurn:
             leave its write + render reserve free before the hard deadline; a new commit attempt
             starts only if that reserve still fits.
         meter: where usage and component timings are recorded.
+        handover: the handover workflow, started after a committed handover reply (None: not
+            configured).
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class HandleTurn:
         tools: RunTools | None = None,
         commit_attempts: int = 3,
         meter: TurnMeter | None = None,
+        handover: HandoverWorkflow | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -111,6 +116,7 @@ class HandleTurn:
         self._tools = tools
         self._commit_attempts = commit_attempts
         self._meter: TurnMeter = meter or _NoMeter()
+        self._handover = handover
 
     def __call__(self, request: TurnRequest, deadline: Deadline) -> TurnResult:
         """Answer ``request``.
@@ -130,13 +136,16 @@ class HandleTurn:
                     stored = self._store.load_turn(request.contact_id, delivery.seq, now_ms)
                     delivery = resolve_stored_turn(session, request, stored)
             if delivery.kind is DeliveryKind.DUPLICATE and delivery.reply is not None:
+                # A delivery that committed a handover may have died before starting the workflow;
+                # the start is idempotent by name, so the redelivery makes sure it is started.
+                self._start_handover(request, delivery.seq, delivery.reply)
                 return TurnResult(delivery.reply, delivery.seq, duplicate=True, attempts=attempts)
             out_of_time = attempts > 0 and not self._deadline_allows_another(deadline)
             if attempts >= self._commit_attempts or out_of_time:
                 raise SessionContentionError(f"turn not committed after {attempts} attempt(s)")
 
             with self._meter.timed(ROUTING):
-                chosen = route(request.utterance, route_context(session))
+                chosen = route(request.utterance, route_context(session, self._policy))
             if chosen.tier == RULES or self._models is None:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
@@ -156,7 +165,17 @@ class HandleTurn:
                 continue  # another writer changed the session: re-read, decide again on fresh state
             for item in record.usage:
                 self._meter.record(item)
+            self._start_handover(request, delivery.seq, outcome.reply)
             return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=record)
+
+    def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
+        """Start the handover workflow after a committed handover reply (never raises)."""
+        if self._handover is None:
+            return
+        policy = self._policy.handover or HandoverPolicy(default_queue=self._policy.default_queue)
+        wanted = handover_request(request.contact_id, seq, reply, policy, request.caller_number)
+        if wanted is not None:
+            start_handover(self._handover, wanted)
 
     def _model_work(
         self, chosen: Route, session: Session | None, request: TurnRequest, seq: int, deadline: Deadline

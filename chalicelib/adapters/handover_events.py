@@ -1,0 +1,75 @@
+"""The handover workflow's task inputs (what ``infra/handover.asl.json`` passes each Lambda),
+validated at the boundary."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.domain.handover import HandoverRequest
+from chalicelib.errors import HandoverInputMalformedError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class HandoverTaskInput(BaseModel):
+    """The execution's input (``HandoverRequest.as_input``); later states add keys, ignored here."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    contact_id: str = Field(min_length=1, max_length=256)
+    seq: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=64)
+    queue: str = Field(min_length=1, max_length=256)
+    topic: str | None = None
+    callback_number: str | None = Field(default=None, max_length=32)
+    wait_seconds: int = Field(default=900, ge=1)
+    heartbeat_seconds: int = Field(default=300, ge=1)
+
+    def request(self) -> HandoverRequest:
+        return HandoverRequest(**self.model_dump())
+
+
+class WaitTaskInput(BaseModel):
+    """The wait task's payload: the contact, the execution and the token it waits on."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    contact_id: str = Field(min_length=1, max_length=256)
+    execution: str = Field(min_length=1, max_length=80)
+    task_token: str = Field(min_length=1, max_length=2048)
+
+
+class AgentConnectedInput(BaseModel):
+    """``{"contact_id": …, "agent": …}``; an EventBridge *Amazon Connect Contact Event*
+    (``detail.contactId``) is accepted too."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    contact_id: str = Field(min_length=1, max_length=256)
+    agent: str = Field(default="", max_length=256)
+
+
+def parse_task_input(event: Any) -> HandoverRequest:
+    return _parse(HandoverTaskInput, event).request()
+
+
+def parse_wait_input(event: Any) -> WaitTaskInput:
+    return _parse(WaitTaskInput, event)
+
+
+def parse_agent_connected(event: Any) -> AgentConnectedInput:
+    if isinstance(event, dict) and isinstance(event.get("detail"), dict) and "contact_id" not in event:
+        detail = event["detail"]
+        agent = detail.get("agentInfo", {}).get("agentArn", "") if isinstance(detail.get("agentInfo"), dict) else ""
+        event = {"contact_id": detail.get("contactId"), "agent": agent}
+    return _parse(AgentConnectedInput, event)
+
+
+def _parse(model: type[M], event: Any) -> M:
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        where = ",".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise HandoverInputMalformedError(f"{model.__name__} invalid at {where}") from exc

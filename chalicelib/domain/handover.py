@@ -1,0 +1,322 @@
+"""Handing a call over to a person: which topics only a person handles, which queue, the
+workflow's name, business hours, and the summary the agent reads.
+
+Pure: the time is passed in (epoch milliseconds), and business hours are a fixed UTC offset so
+no time-zone database is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chalicelib.domain.conversation import Action, Reply, Role
+from chalicelib.domain.rules import normalize
+from chalicelib.domain.session import Session, TurnRecord
+
+# Why a call is handed over; the suffix of the reply's ``handover:<reason>`` reason.
+CALLER_ASKED = "caller_asked"
+REPEATED_MISUNDERSTANDING = "repeated_misunderstanding"
+REPEATED_FAILURE = "repeated_failure"
+TOOL_UNAVAILABLE = "tool_unavailable"
+HUMAN_ONLY_TOPIC = "human_only_topic"
+REASONS = (CALLER_ASKED, REPEATED_MISUNDERSTANDING, REPEATED_FAILURE, TOOL_UNAVAILABLE, HUMAN_ONLY_TOPIC)
+
+# The topics the domain can recognise; ``handover.json`` says which of them only a person
+# handles. The words overlap with the router's high-stakes vocabulary, but are narrower: a
+# caller who says "cancel" may still be helped; one who reports a death or a fraud is not.
+TOPIC_PATTERNS: dict[str, re.Pattern[str]] = {
+    "bereavement": re.compile(r"\b(passed away|has died|died|death|deceased|funeral|bereave\w*|widow\w*)\b"),
+    "fraud": re.compile(
+        r"\b(fraud\w*|scam\w*|stolen|identity theft|unauthori[sz]ed|hacked|phishing|"
+        r"someone (?:else )?(?:used|is using|opened) my)\b"
+    ),
+    "legal": re.compile(
+        r"\b(lawyer|attorney|solicitor|legal action|take (?:you|this) to court|court|sue|suing|lawsuit|"
+        r"ombudsman|regulator)\b"
+    ),
+    "hardship": re.compile(r"\b(can't afford|cannot afford|lost my job|financial hardship|eviction)\b"),
+}
+
+MAX_SUMMARY_CHARS = 1_000
+MAX_NAME_CHARS = 80  # Step Functions execution names: 1..80 characters
+_NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+MASK_KEEP_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """When agents take calls: weekdays (0 = Monday) and a daily window, at a fixed UTC offset."""
+
+    utc_offset_minutes: int = 0
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    opens_minute: int = 8 * 60  # minutes after local midnight
+    closes_minute: int = 20 * 60
+
+    def is_open(self, now_ms: int) -> bool:
+        """True when ``now_ms`` falls inside the window on an open day."""
+        local_minutes = now_ms // 60_000 + self.utc_offset_minutes
+        day = (local_minutes // (24 * 60) + 3) % 7  # 1970-01-01 was a Thursday (3)
+        minute = local_minutes % (24 * 60)
+        return day in self.days and self.opens_minute <= minute < self.closes_minute
+
+
+@dataclass(frozen=True)
+class HandoverPolicy:
+    """What ``handover.json`` configures."""
+
+    human_only_topics: tuple[str, ...] = ()
+    # reason or topic -> queue; the topic wins over the reason.
+    queues: tuple[tuple[str, str], ...] = ()
+    default_queue: str = "GeneralSupport"
+    hours: BusinessHours = field(default_factory=BusinessHours)
+    wait_seconds: int = 900  # how long the caller may wait for an agent before a callback
+    heartbeat_seconds: int = 300
+    callback_window: str = "morning"  # offered when the caller named none
+
+    def queue_for(self, reason: str, topic: str | None = None) -> str:
+        """The queue for a handover of ``reason`` (about ``topic``)."""
+        by_key = dict(self.queues)
+        if topic is not None and topic in by_key:
+            return by_key[topic]
+        return by_key.get(reason, self.default_queue)
+
+
+def human_only_topic(utterance: str, topics: tuple[str, ...]) -> str | None:
+    """The first of ``topics`` the caller's words are about, or None."""
+    if not topics:
+        return None
+    text = normalize(utterance)
+    for topic in topics:
+        pattern = TOPIC_PATTERNS.get(topic)
+        if pattern is not None and pattern.search(text):
+            return topic
+    return None
+
+
+# --- starting the workflow --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandoverRequest:
+    """What the workflow is started with. Built only from the committed turn, so a retried turn
+    builds the same request (Step Functions answers a start with the same name and input as
+    the running execution's with that execution)."""
+
+    contact_id: str
+    seq: int  # the turn that decided the handover
+    reason: str
+    queue: str
+    topic: str | None = None
+    callback_number: str | None = None
+    wait_seconds: int = 900
+    heartbeat_seconds: int = 300
+
+    @property
+    def execution_name(self) -> str:
+        return execution_name(self.contact_id, self.seq)
+
+    def as_input(self) -> dict[str, object]:
+        """The execution's input (its JSON is sorted, hence byte-identical on a retry)."""
+        return {
+            "contact_id": self.contact_id,
+            "seq": self.seq,
+            "reason": self.reason,
+            "queue": self.queue,
+            "topic": self.topic,
+            "callback_number": self.callback_number,
+            "wait_seconds": self.wait_seconds,
+            "heartbeat_seconds": self.heartbeat_seconds,
+        }
+
+
+def execution_name(contact_id: str, handover_seq: int) -> str:
+    """``{contact_id}-{handover_seq}``, cut to Step Functions' name rules: at most 80 characters
+    of ``0-9A-Za-z_-`` (also what CloudWatch logging accepts)."""
+    suffix = f"-{handover_seq}"
+    safe = _NAME_UNSAFE.sub("_", contact_id) or "contact"
+    return safe[: MAX_NAME_CHARS - len(suffix)] + suffix
+
+
+def handover_reason(reply: Reply) -> str | None:
+    """The reason a reply hands over (``handover:<reason>`` in its reasons), or None."""
+    if reply.action is not Action.HANDOVER:
+        return None
+    for reason in reply.reasons:
+        if reason.startswith("handover:"):
+            return reason.removeprefix("handover:")
+    return CALLER_ASKED
+
+
+def handover_topic(reply: Reply) -> str | None:
+    for reason in reply.reasons:
+        if reason.startswith("topic:"):
+            return reason.removeprefix("topic:")
+    return None
+
+
+def handover_request(
+    contact_id: str, seq: int, reply: Reply, policy: HandoverPolicy, callback_number: str | None = None
+) -> HandoverRequest | None:
+    """The workflow's request for a committed reply, or None when the reply does not hand over."""
+    reason = handover_reason(reply)
+    if reason is None:
+        return None
+    topic = handover_topic(reply)
+    return HandoverRequest(
+        contact_id=contact_id,
+        seq=seq,
+        reason=reason,
+        queue=reply.queue or policy.queue_for(reason, topic),
+        topic=topic,
+        callback_number=callback_number,
+        wait_seconds=policy.wait_seconds,
+        heartbeat_seconds=policy.heartbeat_seconds,
+    )
+
+
+# --- the workflow's state on the session (``Session.handover``) ------------------------------
+
+
+class HandoverStatus:
+    PREPARED = "prepared"  # the summary is written
+    WAITING = "waiting"  # the workflow waits for an agent (task token stored)
+    AGENT_CONNECTED = "agent_connected"
+    CALLBACK_BOOKED = "callback_booked"
+    VOICEMAIL = "voicemail"  # no number to call back: the caller was offered a voicemail
+
+
+# --- the summary the agent reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    """What the agent sees before saying hello."""
+
+    who: str
+    asked: str
+    tried: str
+    sentiment: str
+    next_step: str
+
+    @property
+    def text(self) -> str:
+        parts = (
+            f"Caller: {self.who}.",
+            f"Asked: {self.asked}.",
+            f"Tried: {self.tried}.",
+            f"Sentiment: {self.sentiment}.",
+            f"Next: {self.next_step}.",
+        )
+        text = " ".join(parts)
+        return text if len(text) <= MAX_SUMMARY_CHARS else text[: MAX_SUMMARY_CHARS - 1] + "…"
+
+
+NEXT_STEPS = {
+    CALLER_ASKED: "ask how you can help; the caller asked for a person",
+    REPEATED_MISUNDERSTANDING: "ask the caller to restate the request; the assistant did not understand it",
+    REPEATED_FAILURE: "apologise for the wait and take the request from the start; the assistant kept failing",
+    TOOL_UNAVAILABLE: "complete the request by hand; the back-office system did not answer",
+    HUMAN_ONLY_TOPIC: "handle with care; this topic is for a person only",
+    "bereavement": "offer condolences and follow the bereavement procedure",
+    "fraud": "verify identity, then follow the fraud procedure (block the card or account if asked)",
+    "legal": "do not discuss liability; take details and follow the legal-referral procedure",
+    "hardship": "offer the hardship options (payment plan, deferral)",
+}
+
+
+def mask_account(number: str | None) -> str | None:
+    """All but the last four digits hidden."""
+    if not number:
+        return None
+    digits = "".join(c for c in number if c.isdigit()) or number
+    return "*" * max(0, len(digits) - MASK_KEEP_DIGITS) + digits[-MASK_KEEP_DIGITS:]
+
+
+def build_summary(
+    session: Session, turns: tuple[TurnRecord, ...], reason: str, topic: str | None = None, *, last_messages: int = 2
+) -> AgentSummary:
+    """The agent's summary by template (no model): who, what they asked, what was tried, how
+    they feel, what to do next."""
+    facts = [_fact(f.result_json) for f in session.tool_facts]
+    first_name = next((str(f["first_name"]) for f in facts if f.get("first_name")), None)
+    account = mask_account(session.account_number) or next(
+        (mask_account(str(f["account_id"])) for f in facts if f.get("account_id")), None
+    )
+    who = ", ".join(x for x in (first_name or "name unknown", f"account {account}" if account else "") if x)
+    asked_texts = [m.text for m in session.history if m.role == Role.CALLER][-last_messages:]
+    asked = " / ".join(_quote(t) for t in asked_texts) or "nothing recorded"
+    tiers = sorted({t.reply.tier for t in turns})
+    tools = [f"{c.name} {c.outcome}" for t in turns for c in t.tool_calls]
+    tried = f"{len(turns)} turns, tiers {'/'.join(str(t) for t in tiers) or '0'}"
+    tried += f", tools: {', '.join(tools)}" if tools else ", no tools"
+    escalations = sum(1 for t in turns for c in t.model_calls if c.why and c.why != "routed")
+    failures = sum(1 for t in turns for c in t.model_calls if c.outcome != "ok")
+    if escalations or failures:
+        tried += f", {failures} failed model calls, {escalations} escalations or degradations"
+    tried += f"; handed over: {reason.replace('_', ' ')}" + (f" ({topic})" if topic else "")
+    sentiment = "negative" if session.negative_sentiment else "neutral or unknown"
+    next_step = NEXT_STEPS.get(topic or "", NEXT_STEPS.get(reason, "take the request from the start"))
+    return AgentSummary(who=who, asked=asked, tried=tried, sentiment=sentiment, next_step=next_step)
+
+
+def _fact(result_json: str) -> dict[str, object]:
+    try:
+        value = json.loads(result_json)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return '"' + (flat if len(flat) <= limit else flat[: limit - 1] + "…") + '"'
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowStart:
+    """What starting the workflow came to."""
+
+    execution: str  # the execution's name
+    already_started: bool  # a start with this name was made before (a retried turn)
+
+
+class HandoverWorkflow(Protocol):
+    """The handover workflow (a Step Functions state machine)."""
+
+    def start(self, request: HandoverRequest) -> WorkflowStart:
+        """Start the workflow for ``request``, once: a second start with the same name is
+        reported as ``already_started``, not as an error.
+
+        Raises:
+            HandoverWorkflowUnavailableError: the service failed or timed out.
+            HandoverWorkflowMissingError: the state machine does not exist (configuration).
+        """
+        ...
+
+    def resume(self, task_token: str, output: dict[str, object]) -> bool:
+        """Complete the task waiting on ``task_token`` with ``output``; False when that task is
+        no longer waiting (it timed out, or was completed before).
+
+        Raises:
+            HandoverWorkflowUnavailableError: the service failed or timed out.
+        """
+        ...
+
+
+class ContactAttributes(Protocol):
+    """The contact attributes an agent sees (Amazon Connect)."""
+
+    def update(self, contact_id: str, attributes: dict[str, str]) -> None:
+        """Set ``attributes`` on the contact (other attributes are kept).
+
+        Raises:
+            ContactAttributesUnavailableError: the service failed or timed out.
+            ContactAttributesRejectedError: the contact or the attributes were refused.
+        """
+        ...

@@ -1,0 +1,274 @@
+"""Handing a call over to a person: start the workflow once, and the workflow's tasks.
+
+The workflow (``infra/handover.asl.json``) runs ``PrepareHandover`` (the agent's summary on the
+session and on the contact), then either ``WaitForAgent`` (stores the task token the workflow
+waits on; ``AgentConnected`` resumes it) or ``OfferCallback`` (outside business hours, or when
+no agent took the call in time). Every task is idempotent: Step Functions retries a failed
+task, and Lambda may run one twice.
+
+Session writes are conditional on the session's ``version``: a task that loses a race with a
+turn or a stream consumer re-reads and re-applies its change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.handover import (
+    ContactAttributes,
+    HandoverPolicy,
+    HandoverRequest,
+    HandoverStatus,
+    HandoverWorkflow,
+    build_summary,
+)
+from chalicelib.domain.model import ToolCall
+from chalicelib.domain.ports import Clock, SessionWriter
+from chalicelib.domain.session import HandoverState, Session
+from chalicelib.errors import (
+    CallbackNotBookedError,
+    HandoverSessionMissingError,
+    SessionContentionError,
+    SessionVersionConflictError,
+)
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.usecases.run_tools import OK, REPLAYED, RunTools
+
+# The callback is journaled as call 0 of a turn number no real turn reaches (offset + the
+# handover turn), so it never shares a journal entry with the calls of a real turn.
+CALLBACK_JOURNAL_SEQ_OFFSET = 900_000
+CALLBACK_TOOL = "book_callback"
+VOICEMAIL = "voicemail"
+# Contact attributes the agent's screen shows (keys: alphanumeric, dash, underscore).
+SUMMARY_ATTRIBUTE = "handover_summary"
+REASON_ATTRIBUTE = "handover_reason"
+QUEUE_ATTRIBUTE = "handover_queue"
+TOOL_BUDGET_MS = 3_000.0
+
+
+def start_handover(workflow: HandoverWorkflow | None, request: HandoverRequest) -> str:
+    """Start the handover workflow for a committed handover turn; never raises.
+
+    The caller is transferred by the contact flow whatever happens here: a failed start is
+    logged and counted (``HandoverStartFailures``), and the call still reaches the queue
+    without the workflow's summary and callback fallback.
+
+    Returns:
+        ``started``, ``already_started``, ``not_configured`` or ``failed:<ErrorName>``.
+    """
+    if workflow is None:
+        return "not_configured"
+    try:
+        started = workflow.start(request)
+    except Exception as exc:  # noqa: BLE001 - the caller's answer must not depend on the workflow
+        logger.warning(
+            "handover workflow not started",
+            extra={"error": type(exc).__name__, "execution": request.execution_name, "reason": request.reason},
+        )
+        metrics.add_metric(name="HandoverStartFailures", unit=MetricUnit.Count, value=1)
+        return f"failed:{type(exc).__name__}"
+    metrics.add_metric(name="HandoverStarts", unit=MetricUnit.Count, value=0 if started.already_started else 1)
+    return "already_started" if started.already_started else "started"
+
+
+def update_session(
+    store: SessionWriter, contact_id: str, now_ms: int, change: Callable[[Session], Session | None], attempts: int = 5
+) -> Session:
+    """Apply ``change`` to the stored session with a write conditional on its version; on a
+    conflict re-read and re-apply. ``change`` returns None when there is nothing to write.
+
+    Raises:
+        HandoverSessionMissingError: no session for the contact.
+        SessionContentionError: the session kept changing for ``attempts`` writes.
+        StoreUnavailableError: the store failed.
+    """
+    for _ in range(attempts):
+        current = store.load(contact_id, now_ms)
+        if current is None:
+            raise HandoverSessionMissingError("no session for the contact")
+        changed = change(current)
+        if changed is None:
+            return current
+        try:
+            return store.save_session(replace(changed, version=current.version, updated_at_ms=now_ms), now_ms)
+        except SessionVersionConflictError:
+            continue
+    raise SessionContentionError(f"handover not recorded after {attempts} attempts")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    summary: str
+    within_hours: bool
+    queue: str
+    reason: str
+
+    def as_output(self) -> dict[str, object]:
+        return {"summary": self.summary, "within_hours": self.within_hours, "queue": self.queue, "reason": self.reason}
+
+
+class PrepareHandover:
+    """The agent's summary, on the session (``Session.handover``) and on the contact."""
+
+    def __init__(
+        self, store: SessionWriter, attributes: ContactAttributes, clock: Clock, policy: HandoverPolicy
+    ) -> None:
+        self._store = store
+        self._attributes = attributes
+        self._clock = clock
+        self._policy = policy
+
+    def __call__(self, request: HandoverRequest) -> Prepared:
+        """Raises: HandoverSessionMissingError, SessionContentionError, StoreUnavailableError,
+        ContactAttributesUnavailableError, ContactAttributesRejectedError."""
+        now = self._clock.now_ms()
+        execution = request.execution_name
+        session = self._store.load(request.contact_id, now)
+        if session is None:
+            raise HandoverSessionMissingError("no session for the contact")
+        done = session.handover if session.handover and session.handover.execution == execution else None
+        summary = done.summary if done and done.summary else self._summary(session, request)
+
+        def record(current: Session) -> Session | None:
+            held = current.handover
+            if held is not None and held.execution == execution and held.summary:
+                return None  # written by an earlier run of this task
+            state = HandoverState(execution, request.reason, request.queue, HandoverStatus.PREPARED, summary)
+            return current.evolve(handover=state)
+
+        update_session(self._store, request.contact_id, now, record)
+        # Setting the same attributes again is harmless: no need to remember that it was done.
+        self._attributes.update(
+            request.contact_id,
+            {SUMMARY_ATTRIBUTE: summary, REASON_ATTRIBUTE: request.reason, QUEUE_ATTRIBUTE: request.queue},
+        )
+        return Prepared(summary, self._policy.hours.is_open(now), request.queue, request.reason)
+
+    def _summary(self, session: Session, request: HandoverRequest) -> str:
+        turns = self._store.load_turns(request.contact_id, self._clock.now_ms())
+        return build_summary(session, turns, request.reason, request.topic).text
+
+
+class WaitForAgent:
+    """Keep the task token the workflow waits on, so the agent's answer can resume it."""
+
+    def __init__(self, store: SessionWriter, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def __call__(self, contact_id: str, execution: str, task_token: str) -> dict[str, object]:
+        def record(current: Session) -> Session | None:
+            held = current.handover
+            if held is not None and held.execution == execution and held.task_token == task_token:
+                return None  # stored by an earlier run of this task
+            if held is not None and held.status == HandoverStatus.AGENT_CONNECTED:
+                return None  # the agent was quicker than the workflow
+            base = held if held is not None and held.execution == execution else HandoverState(execution, "", "")
+            return current.evolve(handover=replace(base, status=HandoverStatus.WAITING, task_token=task_token))
+
+        update_session(self._store, contact_id, self._clock.now_ms(), record)
+        return {"status": HandoverStatus.WAITING}
+
+
+class AgentConnected:
+    """The contact reached an agent: resume the workflow's wait (``send_task_success``).
+
+    Called by the ``handover_agent_connected`` Lambda, or by the contact-records consumer when a
+    record shows the agent. Idempotent: a second call finds the handover connected already.
+    """
+
+    def __init__(self, store: SessionWriter, workflow: HandoverWorkflow, clock: Clock) -> None:
+        self._store = store
+        self._workflow = workflow
+        self._clock = clock
+
+    def __call__(self, contact_id: str, agent: str = "") -> dict[str, object]:
+        """Raises: HandoverSessionMissingError, HandoverWorkflowUnavailableError, SessionContentionError."""
+        now = self._clock.now_ms()
+        session = self._store.load(contact_id, now)
+        if session is None:
+            raise HandoverSessionMissingError("no session for the contact")
+        held = session.handover
+        if held is None or held.task_token is None:
+            return {"status": held.status if held else "no_handover", "resumed": False}
+        resumed = False
+        if held.status == HandoverStatus.WAITING:
+            resumed = self._workflow.resume(held.task_token, {"agent": agent or "connected", "status": "connected"})
+
+        def record(current: Session) -> Session | None:
+            state = current.handover
+            if state is None or state.status == HandoverStatus.AGENT_CONNECTED:
+                return None
+            if state.status != HandoverStatus.WAITING:
+                return None  # the wait had timed out: the callback stands
+            return current.evolve(handover=replace(state, status=HandoverStatus.AGENT_CONNECTED))
+
+        stored = update_session(self._store, contact_id, now, record)
+        return {"status": stored.handover.status if stored.handover else "no_handover", "resumed": resumed}
+
+
+class OfferCallback:
+    """No agent (outside business hours, or none in time): book a callback through the
+    ``book_callback`` tool, journaled with its idempotency key, or record a voicemail when no
+    number is known."""
+
+    def __init__(self, store: SessionWriter, clock: Clock, tools: RunTools | None, policy: HandoverPolicy) -> None:
+        self._store = store
+        self._clock = clock
+        self._tools = tools
+        self._policy = policy
+
+    def __call__(self, request: HandoverRequest) -> dict[str, object]:
+        """Raises: HandoverSessionMissingError, SessionContentionError, StoreUnavailableError,
+        ToolError (retryable ones: the workflow retries the task, with the same key)."""
+        now = self._clock.now_ms()
+        execution = request.execution_name
+        session = self._store.load(request.contact_id, now)
+        if session is None:
+            raise HandoverSessionMissingError("no session for the contact")
+        held = session.handover
+        if held is not None and held.execution == execution and held.callback:
+            return {"status": held.status, "callback": held.callback}
+        booked = self._book(request) if request.callback_number and self._tools is not None else None
+        status = HandoverStatus.CALLBACK_BOOKED if booked else HandoverStatus.VOICEMAIL
+        callback = booked or VOICEMAIL
+
+        def record(current: Session) -> Session | None:
+            state = current.handover
+            if state is not None and state.execution == execution and state.callback:
+                return None
+            base = state if state is not None and state.execution == execution else None
+            base = base or HandoverState(execution, request.reason, request.queue)
+            return current.evolve(handover=replace(base, status=status, callback=callback, task_token=None))
+
+        stored = update_session(self._store, request.contact_id, now, record)
+        final = stored.handover
+        return {"status": final.status if final else status, "callback": final.callback if final else callback}
+
+    def _book(self, request: HandoverRequest) -> str | None:
+        """The booking's id; None when the tool refused it (a voicemail is offered instead).
+
+        Raises:
+            CallbackNotBookedError: the tool failed or timed out (the workflow retries; the
+                journal gives the retry the same idempotency key).
+        """
+        assert self._tools is not None  # noqa: S101 - checked by the caller
+        number = "".join(c for c in request.callback_number or "" if c.isdigit() or c == "+")
+        arguments = json.dumps({"phone": number, "window": self._policy.callback_window}, sort_keys=True)
+        started = self._clock.monotonic_ms()
+        deadline = Deadline(started_at_ms=started, hard_ms=TOOL_BUDGET_MS)
+        done = self._tools(
+            request.contact_id, CALLBACK_JOURNAL_SEQ_OFFSET + request.seq, (ToolCall("handover-callback", CALLBACK_TOOL,
+            arguments),), last_tool=None, calls_made=0, deadline=deadline, follow_up_ms=0.0,
+        )  # fmt: skip
+        record = done.records[-1] if done.records else None
+        if record is not None and (record.outcome.startswith("refused") or record.outcome == "rejected"):
+            logger.warning("callback refused", extra={"outcome": record.outcome})
+            return None
+        if record is None or record.outcome not in (OK, REPLAYED) or not done.facts:
+            raise CallbackNotBookedError(f"book_callback: {record.outcome if record else 'not made'}")
+        result = json.loads(done.facts[-1].result_json)
+        return str(result.get("callback_id") or result.get("status") or "booked")
