@@ -1,10 +1,13 @@
-"""Embed ``infra/dashboard.json`` into ``infra/template.json`` so the two never drift.
+"""Embed ``infra/dashboard.json`` and ``infra/handover.asl.json`` into ``infra/template.json``
+so they never drift.
 
 ``infra/template.json`` is edited by hand, except for one value: the ``Dashboard`` resource's
 ``DashboardBody``, which this script writes from ``infra/dashboard.json`` (an ``Fn::Sub`` over
 the dashboard's JSON text, whose only substitution is ``${AWS::Region}``). Top-level keys that
 start with ``_`` (``_comment``) are documentation and are left out of the body: CloudWatch
-validates the body against its own schema.
+validates the body against its own schema. The ``HandoverStateMachine`` resource's
+``DefinitionString`` is ``infra/handover.asl.json`` as compact JSON; its ``${...}`` names are the
+resource's ``DefinitionSubstitutions`` (the task functions' ARNs), which CloudFormation fills in.
 
     python infra/build_template.py           rewrite infra/template.json
     python infra/build_template.py --check   exit 1 if infra/template.json is out of date
@@ -26,6 +29,8 @@ INFRA = Path(__file__).resolve().parent
 TEMPLATE = INFRA / "template.json"
 DASHBOARD = INFRA / "dashboard.json"
 DASHBOARD_RESOURCE = "Dashboard"
+HANDOVER_ASL = INFRA / "handover.asl.json"
+STATE_MACHINE_RESOURCE = "HandoverStateMachine"
 ALLOWED_SUBSTITUTIONS = {"${AWS::Region}"}
 WIDTH = 110
 
@@ -47,8 +52,16 @@ def embedded_body(template: dict[str, Any]) -> str:
     return str(template["Resources"][DASHBOARD_RESOURCE]["Properties"]["DashboardBody"]["Fn::Sub"])
 
 
-def build(template: dict[str, Any], body: str) -> dict[str, Any]:
+def state_machine_definition(path: Path = HANDOVER_ASL) -> str:
+    """The handover ASL as Step Functions gets it (before ``DefinitionSubstitutions``)."""
+    return json.dumps(json.loads(path.read_text()), separators=(",", ":"))
+
+
+def build(template: dict[str, Any], body: str, definition: str | None = None) -> dict[str, Any]:
     template["Resources"][DASHBOARD_RESOURCE]["Properties"]["DashboardBody"] = {"Fn::Sub": body}
+    if STATE_MACHINE_RESOURCE in template["Resources"]:
+        props = template["Resources"][STATE_MACHINE_RESOURCE]["Properties"]
+        props["DefinitionString"] = definition if definition is not None else state_machine_definition()
     return template
 
 

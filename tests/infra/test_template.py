@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tests.infra.cfn import Resolver, intrinsic_references, load_template, of_ty
 
 TEMPLATE = load_template()
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+CONNECT_CONTACTS = ":instance/${ConnectInstanceId}/contact/*"
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
@@ -76,6 +78,11 @@ def test_every_resource_is_a_resource_of_this_stack_or_a_name_built_for_this_sta
             refs = intrinsic_references(resource)
             if "Fn::Sub" in resource:
                 text = resource["Fn::Sub"]
+                if text.endswith(CONNECT_CONTACTS):
+                    # Contacts have no stage: the grant is scoped to the one instance's contacts.
+                    assert "ConnectInstanceId" in refs, f"{role}: {text}"
+                    assert as_list(statement["Action"]) == ["connect:UpdateContactAttributes"], role
+                    continue
                 assert "Stage" in refs, f"{role}: {text} is not scoped to the stage"
                 # The only wildcard allowed: the log streams of one named log group.
                 assert "*" not in text.removesuffix(":*"), f"{role}: {text}"
@@ -119,11 +126,37 @@ def test_the_turn_role_cannot_read_the_streams_and_the_consumers_cannot_read_the
     assert "states:StartExecution" not in by_role["StreamConsumerRole"]
 
 
-def test_each_role_is_assumable_by_lambda_only() -> None:
-    for role in of_type(TEMPLATE, "AWS::IAM::Role").values():
+def test_each_role_is_assumable_by_lambda_only_except_the_state_machines() -> None:
+    for name, role in of_type(TEMPLATE, "AWS::IAM::Role").items():
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+        service = "states.amazonaws.com" if name == "HandoverStateMachineRole" else "lambda.amazonaws.com"
+        assert statement["Principal"] == {"Service": service}, name
         assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_the_state_machine_may_invoke_its_three_task_functions_and_nothing_else() -> None:
+    resolver = Resolver(TEMPLATE, "prod")
+    role = TEMPLATE["Resources"]["HandoverStateMachineRole"]["Properties"]
+    (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statement["Action"] == ["lambda:InvokeFunction"]
+    granted = {resolver.resolve(r) for r in statement["Resource"]}
+    machine = TEMPLATE["Resources"]["HandoverStateMachine"]["Properties"]
+    named = {resolver.resolve(v) for v in machine["DefinitionSubstitutions"].values()}
+    assert granted == named == {
+        f"arn:aws:lambda:us-east-1:000000000000:function:switchboard-prod-{f}"
+        for f in ("handover_prepare", "handover_wait", "handover_callback")
+    }
+    assert machine["RoleArn"] == {"Fn::GetAtt": ["HandoverStateMachineRole", "Arn"]}
+    assert machine["StateMachineType"] == "STANDARD"
+    assert resolver.resolve(machine["StateMachineName"]) == "switchboard-prod-handover"
+
+
+def test_the_embedded_definition_is_infra_handover_asl_json() -> None:
+    build = build_template_module()
+    machine = TEMPLATE["Resources"]["HandoverStateMachine"]["Properties"]
+    assert machine["DefinitionString"] == build.state_machine_definition()
+    names = set(re.findall(r"\$\{([^}]+)\}", machine["DefinitionString"]))
+    assert names == set(machine["DefinitionSubstitutions"])
 
 
 # ---------------------------------------------------------------------------- streams
