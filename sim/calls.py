@@ -54,6 +54,9 @@ class RecordedCall(BaseModel):
     caller_number: str = "+15555550100"
     expect_outcome: Literal["completed", "handover", "abandoned"] | None = None
     turns: list[CallTurn] = Field(min_length=1)
+    # After a handover: an agent takes the call (the workflow is resumed), or none does in time
+    # (the wait times out and a callback is booked).
+    handover_agent_answers: bool = True
 
 
 def load_call(path: Path) -> RecordedCall:

@@ -2,6 +2,8 @@
 
 Step Functions execution is switched on (``/moto-api/config``); moto's Step Functions
 interpreter calls back into the server on ``MOTO_PORT``, so that is set to the server's port.
+Lambda uses moto's Docker-backed backend only so that invocations reach
+``LambdaFunction._invoke_lambda``, which ``sim/lambda_bridge.py`` replaces: no Docker runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}}
 
 
 class EmbeddedAws:

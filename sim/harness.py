@@ -12,10 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sim import lambda_bridge
 from sim.embedded_aws import EmbeddedAws
-from sim.provision import provision
+from sim.provision import provision, provision_state_machines
 
 ROOT = Path(__file__).resolve().parent.parent
+# The handover policy of sim/: agents in at all hours, waits of seconds (see the file).
+SIM_HANDOVER_FILE = ROOT / "sim" / "handover.sim.json"
 
 
 class Harness:
@@ -46,6 +49,7 @@ class Harness:
         self.tool_servers: Any = None  # the sample MCP and HTTP tool servers
         self.app: Any = None
         self.tables: dict[str, str] = {}
+        self.state_machines: dict[str, str] = {}  # logical id -> ARN on the embedded AWS
         self.emf_lines: list[str] = []
 
     def start(self) -> Harness:
@@ -63,7 +67,23 @@ class Harness:
         bootstrap.reset()
         self.app = app_module.app
         self.tables = provision(self.aws.boto_session(), self.aws.endpoint_url, stage=self.stage)
+        self._start_handover_workflow()
         return self
+
+    def _start_handover_workflow(self) -> None:
+        """The handover state machine on the embedded AWS, its tasks run by the Chalice handlers
+        in process (``sim/lambda_bridge.py``), and the app pointed at it."""
+        from chalicelib import bootstrap  # noqa: PLC0415
+
+        self.state_machines = provision_state_machines(self.aws.boto_session(), self.aws.endpoint_url, self.stage)
+        os.environ["SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN"] = self.state_machines["HandoverStateMachine"]
+        os.environ.setdefault("SWITCHBOARD_HANDOVER_FILE", str(SIM_HANDOVER_FILE))
+        lambda_bridge.install(f"switchboard-{self.stage}-", self.app.handler_map)
+        bootstrap.reset()
+
+    def stepfunctions(self) -> Any:
+        """A Step Functions client on the embedded AWS."""
+        return self.aws.boto_session().client("stepfunctions", endpoint_url=self.aws.endpoint_url)
 
     def _start_model_endpoint(self) -> None:
         """The scripted model endpoint, unless the user pointed the models at a live one."""
@@ -93,6 +113,9 @@ class Harness:
         from chalicelib import bootstrap  # noqa: PLC0415
 
         bootstrap.reset()
+        lambda_bridge.uninstall()
+        for name in ("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN", "SWITCHBOARD_HANDOVER_FILE"):
+            os.environ.pop(name, None)
         if self.tool_servers is not None:
             self.tool_servers.__exit__(None, None, None)
             os.environ.pop("SWITCHBOARD_TOOLS_MCP_URL", None)

@@ -60,3 +60,68 @@ def provision(
             dynamodb.update_time_to_live(TableName=definition["TableName"], TimeToLiveSpecification=ttl)
         created[logical_id] = definition["TableName"]
     return created
+
+
+SIM_LAMBDA_ROLE = "switchboard-sim-lambda"
+SIM_STATES_ROLE = "switchboard-sim-states"
+
+
+def _resolve_all(value: Any, parameters: dict[str, str]) -> Any:
+    """``resolve`` for ``Fn::Sub`` text whose ``${...}`` names are all in ``parameters``."""
+    return resolve(value, parameters) if isinstance(value, dict) else value
+
+
+def state_machine_definition(
+    template: dict[str, Any], logical_id: str, stage: str, account_id: str, region: str
+) -> tuple[str, str, dict[str, str]]:
+    """The name, the definition (substitutions applied, as CloudFormation does) and the
+    substitutions of one ``AWS::StepFunctions::StateMachine``."""
+    props = template["Resources"][logical_id]["Properties"]
+    parameters = {"Stage": stage, "AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account_id}
+    substitutions = {k: str(_resolve_all(v, parameters)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+    definition = props["DefinitionString"]
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", value)
+    return str(resolve(props["StateMachineName"], parameters)), definition, substitutions
+
+
+def provision_state_machines(
+    session: Any, endpoint_url: str | None, stage: str = "dev", template: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Create every state machine of the template, and the Lambda functions its tasks name
+    (their code never runs: ``sim/lambda_bridge.py`` runs the Chalice handlers instead);
+    return logical id -> state machine ARN."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    template = template or load_template()
+    iam = session.client("iam", endpoint_url=endpoint_url)
+    lambdas = session.client("lambda", endpoint_url=endpoint_url)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+    account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
+    region = session.region_name or "us-east-1"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}  # fmt: skip
+    roles = {}
+    for role in (SIM_LAMBDA_ROLE, SIM_STATES_ROLE):
+        roles[role] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    raise NotImplementedError\n")
+    created: dict[str, str] = {}
+    existing: set[str] = set()
+    for logical_id in resources_of_type(template, "AWS::StepFunctions::StateMachine"):
+        name, definition, substitutions = state_machine_definition(template, logical_id, stage, account, region)
+        for arn in substitutions.values():
+            function = arn.split(":function:")[1] if ":function:" in arn else None
+            if function and function not in existing:
+                lambdas.create_function(
+                    FunctionName=function, Runtime="python3.11", Role=roles[SIM_LAMBDA_ROLE], Handler="app.handler",
+                    Code={"ZipFile": code.getvalue()}, Timeout=60,
+                )  # fmt: skip
+                existing.add(function)
+        response = sfn.create_state_machine(
+            name=name, definition=definition, roleArn=roles[SIM_STATES_ROLE], type="STANDARD"
+        )
+        created[logical_id] = response["stateMachineArn"]
+    return created

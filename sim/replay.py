@@ -16,6 +16,7 @@ from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
 from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
+from sim.handover import follow_handover, handover_lines
 from sim.harness import Harness
 from sim.streams import StreamFeed, add_contact_results
 
@@ -172,6 +173,7 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         "outcome": outcome,
         "expected_outcome": call.expect_outcome,
         "outcome_as_expected": call.expect_outcome in (None, outcome),
+        "handover": follow_handover(harness, call.contact_id, outcome, call.handover_agent_answers),
         "duration_s": float(round(duration_s, 2)),
         "side_effects": sum(
             1 for t in turns for tool in t["tools"] if tool["kind"] == "side_effect" and tool["outcome"] == "ok"
@@ -303,6 +305,7 @@ def format_report(report: dict[str, Any]) -> str:
             if t["tools"]:
                 calls = ", ".join(f"{c['name']} ({c['kind']}, {c['outcome']}, {c['ms']:.0f} ms)" for c in t["tools"])
                 lines.append(f"        tools: {calls}")
+        lines.extend(handover_lines(call))
         ms = [t["latency_ms"]["total"] for t in call["turns"]]
         expected = "" if call["outcome_as_expected"] else f" (EXPECTED {call['expected_outcome']})"
         if call.get("contact_outcome"):
