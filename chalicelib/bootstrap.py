@@ -318,8 +318,16 @@ class Container:
             from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
 
             transports["http"] = HttpToolGateway(s.tools_http_url, routes)
+        self._handover_transports = list(transports.values())
         journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds)
         return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, InvocationMeter())
+
+    def close_handover_tools(self) -> None:
+        """Close the callback's tool connections (sim/ and tests; a Lambda container just ends)."""
+        for transport in getattr(self, "_handover_transports", ()):
+            close = getattr(transport, "close", None)
+            if callable(close):
+                close()
 
     @cached_property
     def prepare_handover(self) -> PrepareHandover:

@@ -50,6 +50,7 @@ class Harness:
         self.app: Any = None
         self.tables: dict[str, str] = {}
         self.state_machines: dict[str, str] = {}  # logical id -> ARN on the embedded AWS
+        self._stepfunctions: Any = None
         self.emf_lines: list[str] = []
 
     def start(self) -> Harness:
@@ -82,8 +83,10 @@ class Harness:
         bootstrap.reset()
 
     def stepfunctions(self) -> Any:
-        """A Step Functions client on the embedded AWS."""
-        return self.aws.boto_session().client("stepfunctions", endpoint_url=self.aws.endpoint_url)
+        """A Step Functions client on the embedded AWS (one per harness, closed on stop)."""
+        if self._stepfunctions is None:
+            self._stepfunctions = self.aws.boto_session().client("stepfunctions", endpoint_url=self.aws.endpoint_url)
+        return self._stepfunctions
 
     def _start_model_endpoint(self) -> None:
         """The scripted model endpoint, unless the user pointed the models at a live one."""
@@ -112,8 +115,12 @@ class Harness:
     def stop(self) -> None:
         from chalicelib import bootstrap  # noqa: PLC0415
 
+        if self.app is not None:
+            bootstrap.container().close_handover_tools()
         bootstrap.reset()
-        lambda_bridge.uninstall()
+        if self._stepfunctions is not None:
+            self._stepfunctions.close()
+            self._stepfunctions = None
         for name in ("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN", "SWITCHBOARD_HANDOVER_FILE"):
             os.environ.pop(name, None)
         if self.tool_servers is not None:
@@ -126,6 +133,8 @@ class Harness:
             os.environ.pop("SWITCHBOARD_MODEL_BASE_URL", None)
             self.model_endpoint = None
         self.aws.stop()
+        # After the server: an execution still running must not reach moto's own (Docker) path.
+        lambda_bridge.uninstall()
 
     def services(self) -> Any:
         """The app's container (its store, prices and the last invocation's usage)."""

@@ -98,7 +98,9 @@ def provision_state_machines(
     iam = session.client("iam", endpoint_url=endpoint_url)
     lambdas = session.client("lambda", endpoint_url=endpoint_url)
     sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
-    account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
+    sts = session.client("sts", endpoint_url=endpoint_url)
+    account = sts.get_caller_identity()["Account"]
+    sts.close()
     region = session.region_name or "us-east-1"
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}  # fmt: skip
@@ -124,4 +126,6 @@ def provision_state_machines(
             name=name, definition=definition, roleArn=roles[SIM_STATES_ROLE], type="STANDARD"
         )
         created[logical_id] = response["stateMachineArn"]
+    for client in (iam, lambdas, sfn):
+        client.close()
     return created

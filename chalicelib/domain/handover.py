@@ -248,7 +248,7 @@ def build_summary(
     who = ", ".join(x for x in (first_name or "name unknown", f"account {account}" if account else "") if x)
     asked_texts = [m.text for m in session.history if m.role == Role.CALLER][-last_messages:]
     asked = " / ".join(_quote(t) for t in asked_texts) or "nothing recorded"
-    tiers = sorted({t.reply.tier for t in turns})
+    tiers = sorted({t.reply.tier for t in turns} | {c.tier for t in turns for c in t.model_calls})
     tools = [f"{c.name} {c.outcome}" for t in turns for c in t.tool_calls]
     tried = f"{len(turns)} turns, tiers {'/'.join(str(t) for t in tiers) or '0'}"
     tried += f", tools: {', '.join(tools)}" if tools else ", no tools"
@@ -257,7 +257,8 @@ def build_summary(
     if escalations or failures:
         tried += f", {failures} failed model calls, {escalations} escalations or degradations"
     tried += f"; handed over: {reason.replace('_', ' ')}" + (f" ({topic})" if topic else "")
-    sentiment = "negative" if session.negative_sentiment else "neutral or unknown"
+    heard = session.caller_sentiments[-1].lower() if session.caller_sentiments else None
+    sentiment = heard or ("negative" if session.negative_sentiment else "unknown")
     next_step = NEXT_STEPS.get(topic or "", NEXT_STEPS.get(reason, "take the request from the start"))
     return AgentSummary(who=who, asked=asked, tried=tried, sentiment=sentiment, next_step=next_step)
 

@@ -105,7 +105,10 @@ def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # 
     assert totals["routed_tier_mix"]["tier_0"] + totals["routed_tier_mix"]["tier_1"] >= 0.7
     calls = {c["call"]: c for c in replay_report["calls"]}
     assert (calls["payment-arrangement"]["side_effects"], calls["callback-booking"]["side_effects"]) == (1, 1)
-    assert totals["side_effects"] == totals["side_effects_executed"] == 2  # the tool servers' own count
+    # the tool servers' own count, which also sees the callback the handover workflow booked
+    booked = sum(1 for c in calls.values() if (c.get("handover") or {}).get("handover_status") == "callback_booked")
+    assert (totals["side_effects"], booked) == (2, 1)
+    assert totals["side_effects"] + booked == totals["side_effects_executed"]
     assert totals["duplicate_side_effects"] == 0
     # Contact Lens segments and contact records went through Kinesis into the consumers.
     assert all(c["contact_outcome"] in ("contained", "handover", "abandoned", "failed") for c in calls.values())
@@ -152,3 +155,23 @@ def test_router_eval_prints_the_rates() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["utterances"] >= 300 and result["under_routing_rate"] <= 0.03
+
+
+def test_replay_follows_each_handover_through_the_workflow(replay_report: dict) -> None:  # type: ignore[type-arg]
+    calls = {c["call"]: c for c in replay_report["calls"]}
+    for call in calls.values():
+        if call["outcome"] != "handover":
+            assert call["handover"] is None
+            continue
+        assert call["handover"]["status"] == "SUCCEEDED", call["call"]
+        assert call["handover"]["summary"].startswith("Caller: "), call["call"]
+    escalated = calls["address-change-escalation"]["handover"]
+    assert (escalated["handover_status"], escalated["reason"]) == ("agent_connected", "caller_asked")
+    assert '"fine. agent"' in escalated["summary"] and "tiers 0/1/2" in escalated["summary"]
+    failed = calls["repeated-model-failure"]["handover"]
+    assert (failed["reason"], failed["handover_status"]) == ("repeated_failure", "agent_connected")
+    fraud = calls["fraud-callback"]["handover"]
+    assert (fraud["reason"], fraud["queue"], fraud["handover_status"]) == ("human_only_topic", "FraudTeam",
+                                                                           "callback_booked")  # fmt: skip
+    assert fraud["callback"].startswith("cb-")
+    assert calls["lex-cancellation"]["handover"]["handover_status"] == "agent_connected"

@@ -1,0 +1,263 @@
+"""Human handover in the domain and its use cases, on in-memory fakes: human-only topics,
+queues, names, business hours, the idempotent start from a retried turn, the task token, the
+summary, the callback's voicemail fallback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.data_files import DATA, load_envelope
+from chalicelib.adapters.handover_config import load_handover_policy
+from chalicelib.adapters.memory_contact_attributes import InMemoryContactAttributes
+from chalicelib.adapters.memory_store import InMemorySessionStore
+from chalicelib.domain.conversation import Action, Source, TurnRequest
+from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.dialogue import DialoguePolicy, decide_turn, route_context
+from chalicelib.domain.handover import (
+    BusinessHours,
+    HandoverPolicy,
+    HandoverRequest,
+    HandoverStatus,
+    WorkflowStart,
+    execution_name,
+    handover_request,
+    mask_account,
+)
+from chalicelib.domain.router import route
+from chalicelib.domain.session import Session
+from chalicelib.domain.tiers import RULES
+from chalicelib.errors import HandoverSessionMissingError, HandoverWorkflowUnavailableError, SessionVersionConflictError
+from chalicelib.usecases.handle_turn import HandleTurn
+from chalicelib.usecases.handover import (
+    SUMMARY_ATTRIBUTE,
+    AgentConnected,
+    OfferCallback,
+    PrepareHandover,
+    WaitForAgent,
+    start_handover,
+)
+from tests.fakes import ManualClock
+
+HANDOVER = load_handover_policy(DATA / "handover.json")
+POLICY = DialoguePolicy(handover=HANDOVER)
+ENVELOPE = load_envelope()
+MONDAY_NOON_UTC = 1_700_481_600_000  # 2023-11-20 12:00 UTC, a Monday
+
+
+class RecordingHandoverWorkflow:
+    """``HandoverWorkflow`` that keeps executions by name, as Step Functions does; it can be told
+    to fail the next starts."""
+
+    def __init__(self, fail_starts: int = 0) -> None:
+        self.executions: dict[str, dict[str, object]] = {}
+        self.start_calls = 0
+        self.fail_starts = fail_starts
+        self.resumed: list[tuple[str, dict[str, object]]] = []
+        self.closed_tokens: set[str] = set()
+
+    def start(self, request: HandoverRequest) -> WorkflowStart:
+        self.start_calls += 1
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise HandoverWorkflowUnavailableError("injected")
+        name = request.execution_name
+        if name in self.executions:
+            return WorkflowStart(name, already_started=True)
+        self.executions[name] = request.as_input()
+        return WorkflowStart(name, already_started=False)
+
+    def resume(self, task_token: str, output: dict[str, object]) -> bool:
+        if task_token in self.closed_tokens:
+            return False
+        self.closed_tokens.add(task_token)
+        self.resumed.append((task_token, output))
+        return True
+
+
+def request(words: str, seq: int = 1, contact: str = "c-1", number: str | None = "+15555550100") -> TurnRequest:
+    return TurnRequest(contact_id=contact, seq=seq, utterance=words, source=Source.CONNECT, caller_number=number)
+
+
+def deadline(clock: ManualClock) -> Deadline:
+    return Deadline(started_at_ms=clock.monotonic_ms(), hard_ms=2_500)
+
+
+# ----------------------------------------------------------------------- domain
+
+
+def test_the_execution_name_is_contact_and_turn_within_step_functions_rules() -> None:
+    assert execution_name("4fad7a5c-b196-4ecf-9e4a-7d5b6c8f9ea5", 4) == "4fad7a5c-b196-4ecf-9e4a-7d5b6c8f9ea5-4"
+    odd = execution_name("a b/c:d#" + "x" * 200, 12)
+    assert len(odd) == 80 and odd.endswith("-12")
+    assert set(odd) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def test_a_human_only_topic_is_handed_over_by_the_rules_to_its_queue() -> None:
+    words = "my husband passed away last month and the account is in his name"
+    chosen = route(words, route_context(None, POLICY))
+    assert chosen.tier == RULES and chosen.reasons == ("human_only_topic:bereavement",)
+    outcome = decide_turn(None, request(words), 1, 0, POLICY, chosen)
+    assert outcome.reply.action is Action.HANDOVER
+    assert outcome.reply.queue == "Bereavement"
+    assert "handover:human_only_topic" in outcome.reply.reasons and "topic:bereavement" in outcome.reply.reasons
+
+
+def test_without_the_policy_the_topic_goes_to_a_model_as_before() -> None:
+    assert route("my husband passed away last month", route_context(None, DialoguePolicy())).tier > RULES
+
+
+def test_queues_by_reason_and_topic_with_a_default() -> None:
+    assert HANDOVER.queue_for("tool_unavailable") == "AccountServices"
+    assert HANDOVER.queue_for("human_only_topic", "fraud") == "FraudTeam"
+    assert HANDOVER.queue_for("something_new") == "GeneralSupport"
+    assert DialoguePolicy(default_queue="Billing").queue_for("caller_asked") == "Billing"
+
+
+def test_business_hours_at_a_fixed_offset() -> None:
+    hours = BusinessHours(utc_offset_minutes=-300, days=(0, 1, 2, 3, 4), opens_minute=8 * 60, closes_minute=20 * 60)
+    assert not hours.is_open(MONDAY_NOON_UTC)  # 07:00 local at -05:00: not yet open
+    assert hours.is_open(MONDAY_NOON_UTC + 3_600_000)  # 08:00 local
+    assert not BusinessHours(utc_offset_minutes=0, days=(5, 6)).is_open(MONDAY_NOON_UTC)
+    assert BusinessHours(utc_offset_minutes=0, days=(0,)).is_open(MONDAY_NOON_UTC)
+    assert not BusinessHours(utc_offset_minutes=0, opens_minute=13 * 60).is_open(MONDAY_NOON_UTC)
+
+
+def test_account_numbers_are_masked_to_the_last_four() -> None:
+    assert mask_account("551209") == "**1209"
+    assert mask_account("acc-448129") == "**8129"
+    assert mask_account(None) is None
+
+
+# ----------------------------------------------------------------------- starting once
+
+
+def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() -> None:
+    clock, workflow = ManualClock(), RecordingHandoverWorkflow()
+    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow)
+    handle(request("hello"), deadline(clock))
+    assert workflow.start_calls == 0
+    result = handle(request("agent please", 2), deadline(clock))
+    assert result.reply.action is Action.HANDOVER
+    assert list(workflow.executions) == ["c-1-2"]
+    assert workflow.executions["c-1-2"]["reason"] == "caller_asked"
+    assert workflow.executions["c-1-2"]["callback_number"] == "+15555550100"
+
+
+def test_a_turn_that_fails_mid_handover_and_is_retried_starts_one_workflow() -> None:
+    clock, workflow = ManualClock(), RecordingHandoverWorkflow(fail_starts=1)
+    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow)
+    first = handle(request("agent please"), deadline(clock))  # committed; the start fails
+    assert first.reply.action is Action.HANDOVER and not first.duplicate  # the caller is still transferred
+    assert workflow.executions == {}
+    for _ in range(2):  # Connect retries the turn (the answer was lost): the redeliveries start it, once
+        again = handle(request("agent please"), deadline(clock))
+        assert again.duplicate and again.reply == first.reply
+    assert list(workflow.executions) == ["c-1-1"] and workflow.start_calls == 3
+
+
+def test_a_failed_start_is_reported_not_raised() -> None:
+    wanted = HandoverRequest("c-1", 3, "caller_asked", "GeneralSupport")
+    assert start_handover(RecordingHandoverWorkflow(fail_starts=1), wanted) == "failed:HandoverWorkflowUnavailableError"
+    assert start_handover(None, wanted) == "not_configured"
+    workflow = RecordingHandoverWorkflow()
+    assert [start_handover(workflow, wanted) for _ in range(2)] == ["started", "already_started"]
+
+
+def test_the_start_input_is_the_same_for_a_retried_turn() -> None:
+    outcome = decide_turn(None, request("agent please"), 1, 0, POLICY)
+    one = handover_request("c-1", 1, outcome.reply, HANDOVER, "+1555")
+    two = handover_request("c-1", 1, decide_turn(None, request("agent please"), 1, 99, POLICY).reply, HANDOVER, "+1555")
+    assert one == two and one is not None and one.as_input()["queue"] == "GeneralSupport"
+    assert handover_request("c-1", 1, decide_turn(None, request("hello"), 1, 0, POLICY).reply, HANDOVER) is None
+
+
+# ----------------------------------------------------------------------- the tasks
+
+
+def handed_over(store: InMemorySessionStore, clock: ManualClock, contact: str = "c-1") -> HandoverRequest:
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
+    handle(request("my account number is 5 5 1 2 0 9", 1, contact), deadline(clock))
+    handle(request("yes", 2, contact), deadline(clock))
+    result = handle(request("someone used my card, it's fraud", 3, contact), deadline(clock))
+    wanted = handover_request(contact, result.seq, result.reply, HANDOVER, "+15555550100")
+    assert wanted is not None
+    return wanted
+
+
+class ConflictOnce:
+    """A store whose first ``save_session`` loses a race with another writer."""
+
+    def __init__(self, inner: InMemorySessionStore) -> None:
+        self.inner, self.conflicts = inner, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def save_session(self, session: Session, now_ms: int) -> Session:
+        if self.conflicts == 0:
+            self.conflicts += 1
+            current = self.inner.load(session.contact_id, now_ms)
+            assert current is not None
+            self.inner.save_session(replace(current, negative_sentiment=True), now_ms)  # the other writer
+            raise SessionVersionConflictError("raced")
+        return self.inner.save_session(session, now_ms)
+
+
+def test_the_summary_is_written_to_the_session_and_the_contact_once() -> None:
+    clock, store = ManualClock(MONDAY_NOON_UTC), InMemorySessionStore()
+    wanted = handed_over(store, clock)
+    attributes = InMemoryContactAttributes()
+    racing = ConflictOnce(store)
+    prepare = PrepareHandover(racing, attributes, clock, HANDOVER)  # type: ignore[arg-type]
+    first = prepare(wanted)
+    again = prepare(wanted)
+    assert racing.conflicts == 1  # re-read and re-applied: the other writer's change is kept
+    session = store.load("c-1", clock.now)
+    assert session is not None and session.negative_sentiment and session.handover is not None
+    assert session.handover.summary == first.summary == again.summary
+    assert session.handover.queue == "FraudTeam" and session.handover.status == HandoverStatus.PREPARED
+    assert "account **1209" in first.summary and "fraud" in first.summary
+    assert attributes.attributes["c-1"][SUMMARY_ATTRIBUTE] == first.summary
+    assert first.within_hours is False  # 12:00 UTC is 07:00 at the configured -05:00
+
+
+def test_the_task_token_is_stored_once_and_the_agent_resumes_the_wait_once() -> None:
+    clock, store, workflow = ManualClock(), InMemorySessionStore(), RecordingHandoverWorkflow()
+    wanted = handed_over(store, clock)
+    PrepareHandover(store, InMemoryContactAttributes(), clock, HANDOVER)(wanted)
+    wait = WaitForAgent(store, clock)
+    wait("c-1", wanted.execution_name, "token-1")
+    version = store.load("c-1", clock.now).version  # type: ignore[union-attr]
+    wait("c-1", wanted.execution_name, "token-1")  # Lambda ran the task twice: nothing written
+    assert store.load("c-1", clock.now).version == version  # type: ignore[union-attr]
+    connected = AgentConnected(store, workflow, clock)
+    assert connected("c-1", "agent-7") == {"status": HandoverStatus.AGENT_CONNECTED, "resumed": True}
+    assert connected("c-1", "agent-7") == {"status": HandoverStatus.AGENT_CONNECTED, "resumed": False}
+    assert [token for token, _ in workflow.resumed] == ["token-1"]
+
+
+def test_no_number_means_a_voicemail_and_the_callback_is_recorded_once() -> None:
+    clock, store = ManualClock(), InMemorySessionStore()
+    wanted = replace(handed_over(store, clock), callback_number=None)
+    offer = OfferCallback(store, clock, None, HANDOVER)
+    assert offer(wanted) == {"status": HandoverStatus.VOICEMAIL, "callback": "voicemail"}
+    assert offer(wanted) == {"status": HandoverStatus.VOICEMAIL, "callback": "voicemail"}
+
+
+def test_a_task_for_a_contact_without_a_session_raises_the_name_the_workflow_catches() -> None:
+    clock = ManualClock()
+    with pytest.raises(HandoverSessionMissingError):
+        PrepareHandover(InMemorySessionStore(), InMemoryContactAttributes(), clock, HANDOVER)(
+            HandoverRequest("nobody", 1, "caller_asked", "GeneralSupport")
+        )
+    with pytest.raises(HandoverSessionMissingError):
+        WaitForAgent(InMemorySessionStore(), clock)("nobody", "nobody-1", "t")
+
+
+def test_the_shipped_policy_only_names_topics_the_domain_knows() -> None:
+    assert set(HANDOVER.human_only_topics) == {"bereavement", "fraud", "legal"}
+    assert HANDOVER.heartbeat_seconds < HANDOVER.wait_seconds
+    assert isinstance(HANDOVER, HandoverPolicy)
