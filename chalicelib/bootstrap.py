@@ -130,6 +130,11 @@ class Container:
     @cached_property
     def tool_runner(self) -> RunTools | None:
         """The tool runner, or None when no tool endpoint is configured (no tool is offered)."""
+        built = self._tool_runner(self.meter)
+        return built[0] if built else None
+
+    def _tool_runner(self, meter: InvocationMeter) -> tuple[RunTools, list[Any]] | None:
+        """A tool runner recording into ``meter``, and its transports; None without endpoints."""
         s = self.settings
         if s.tools_mcp_url is None and s.tools_http_url is None:
             return None
@@ -145,8 +150,9 @@ class Container:
             from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
 
             transports["http"] = HttpToolGateway(s.tools_http_url, routes)
-        journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=self.meter)
-        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, self.meter)
+        journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=meter)
+        runner = RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, meter)
+        return runner, list(transports.values())
 
     @cached_property
     def dialogue_policy(self) -> DialoguePolicy:
@@ -184,7 +190,8 @@ class Container:
 
     @cached_property
     def close_contact(self) -> CloseContact:
-        return CloseContact(self.session_store, self.clock, self.prices)
+        resume = self.agent_connected if self.handover_workflow is not None else None
+        return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume)
 
     def warm_up(self) -> dict[str, str]:
         """Build everything a turn needs while the greeting plays: the contact flow invokes the
@@ -303,24 +310,11 @@ class Container:
     @cached_property
     def handover_tools(self) -> RunTools | None:
         """A tool runner for the callback: its own meter, so no turn is charged for it."""
-        s = self.settings
-        if self.tool_runner is None:
+        built = self._tool_runner(InvocationMeter())
+        if built is None:
             return None
-        from chalicelib.adapters.tools.gateway import TransportGateway, TransportToolGateway  # noqa: PLC0415
-
-        graph, routes = load_tools(DATA / s.tools_file)
-        transports: dict[str, TransportGateway] = {}
-        if s.tools_mcp_url:
-            from chalicelib.adapters.tools.mcp_gateway import McpToolGateway  # noqa: PLC0415
-
-            transports["mcp"] = McpToolGateway(s.tools_mcp_url)
-        if s.tools_http_url:
-            from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
-
-            transports["http"] = HttpToolGateway(s.tools_http_url, routes)
-        self._handover_transports = list(transports.values())
-        journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds)
-        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, InvocationMeter())
+        runner, self._handover_transports = built
+        return runner
 
     def close_handover_tools(self) -> None:
         """Close the callback's tool connections (sim/ and tests; a Lambda container just ends)."""

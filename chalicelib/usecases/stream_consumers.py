@@ -4,6 +4,7 @@ re-apply when a turn (or the other consumer) wrote in between: nothing is lost."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
@@ -32,10 +33,20 @@ class IngestSegments:
 
 
 class CloseContact:
-    def __init__(self, store: SessionWriter, clock: Clock, prices: PriceBook) -> None:
+    """Close the session from the contact record; when the record shows the agent connected and
+    a handover workflow waits for that, resume it (``resume_handover``, the task-token path)."""
+
+    def __init__(
+        self,
+        store: SessionWriter,
+        clock: Clock,
+        prices: PriceBook,
+        resume_handover: Callable[[str, str], object] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._prices = prices
+        self._resume_handover = resume_handover
 
     def __call__(self, facts: ContactRecordFacts) -> Session:
         """Close the session from the newest contact record: outcome, KPI, final cost."""
@@ -60,7 +71,10 @@ class CloseContact:
             )
             return replace(session, closed=closure)
 
-        return _read_modify_write(self._store, self._clock, facts.contact_id, close)
+        closed = _read_modify_write(self._store, self._clock, facts.contact_id, close)
+        if facts.agent_connected and closed.handover is not None and self._resume_handover is not None:
+            self._resume_handover(facts.contact_id, "contact_record")  # idempotent: resumes a waiting workflow once
+        return closed
 
 
 def _read_modify_write(store: SessionWriter, clock: Clock, contact_id: str, change: object) -> Session:

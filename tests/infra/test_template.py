@@ -142,10 +142,14 @@ def test_the_state_machine_may_invoke_its_three_task_functions_and_nothing_else(
     granted = {resolver.resolve(r) for r in statement["Resource"]}
     machine = TEMPLATE["Resources"]["HandoverStateMachine"]["Properties"]
     named = {resolver.resolve(v) for v in machine["DefinitionSubstitutions"].values()}
-    assert granted == named == {
-        f"arn:aws:lambda:us-east-1:000000000000:function:switchboard-prod-{f}"
-        for f in ("handover_prepare", "handover_wait", "handover_callback")
-    }
+    assert (
+        granted
+        == named
+        == {
+            f"arn:aws:lambda:us-east-1:000000000000:function:switchboard-prod-{f}"
+            for f in ("handover_prepare", "handover_wait", "handover_callback")
+        }
+    )
     assert machine["RoleArn"] == {"Fn::GetAtt": ["HandoverStateMachineRole", "Arn"]}
     assert machine["StateMachineType"] == "STANDARD"
     assert resolver.resolve(machine["StateMachineName"]) == "switchboard-prod-handover"

@@ -63,3 +63,23 @@ def test_a_caller_who_speaks_after_the_prompt_ended_did_not_barge_in() -> None:
     prompt = Segment(SegmentKind.TRANSCRIPT, "p", "SYSTEM", "How can I help you today?", 0, 2000)
     late = Segment(SegmentKind.TRANSCRIPT, "c", "CUSTOMER", "my bill", 1900, 3000)
     assert apply_segments(s, (prompt, late)).interrupted_seqs == ()
+
+
+def test_a_contact_record_showing_the_agent_resumes_a_waiting_handover_once() -> None:
+    from chalicelib.adapters.data_files import load_prices
+    from chalicelib.adapters.memory_store import InMemorySessionStore
+    from chalicelib.domain.session import HandoverState
+    from chalicelib.usecases.stream_consumers import CloseContact
+    from tests.fakes import ManualClock
+
+    clock = ManualClock()
+    store = InMemorySessionStore()
+    token = "task-token-from-the-workflow"  # noqa: S105 - a Step Functions task token, not a password
+    waiting = HandoverState("c-1", "caller_asked", "GeneralSupport", status="waiting", task_token=token)
+    store.save_session(Session.new("c", clock.now).evolve(status=SessionStatus.HANDOVER, handover=waiting), clock.now)
+    resumed: list[tuple[str, str]] = []
+    close = CloseContact(store, clock, load_prices(), resume_handover=lambda c, a: resumed.append((c, a)))
+    close(facts(agent=True))
+    assert resumed == [("c", "contact_record")]
+    close(facts(agent=False))
+    assert len(resumed) == 1
