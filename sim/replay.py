@@ -163,6 +163,8 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         if row["action"] in ("end", "handover"):
             outcome = "completed" if row["action"] == "end" else "handover"
             break
+    # The handover workflow's callback is a side effect of the call too (booked by its task).
+    handover = follow_handover(harness, call.contact_id, outcome, call.handover_agent_answers)
     per_call = call_usage(duration_s)
     actual = priced((*ledger.actual, *per_call), services.prices)
     baseline = priced((*ledger.baseline, *per_call), services.prices)
@@ -173,11 +175,12 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         "outcome": outcome,
         "expected_outcome": call.expect_outcome,
         "outcome_as_expected": call.expect_outcome in (None, outcome),
-        "handover": follow_handover(harness, call.contact_id, outcome, call.handover_agent_answers),
+        "handover": handover,
         "duration_s": float(round(duration_s, 2)),
         "side_effects": sum(
             1 for t in turns for tool in t["tools"] if tool["kind"] == "side_effect" and tool["outcome"] == "ok"
-        ),
+        )
+        + int(bool(handover and str(handover.get("callback") or "").startswith("cb-"))),
         **summarize(actual, duration_s),
         "_costs": {"actual": actual, "baseline": baseline, "duration_s": duration_s},
         "turns": turns,

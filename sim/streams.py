@@ -74,17 +74,21 @@ class StreamFeed:
     def _segments(self, call: RecordedCall, report: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         prompt_begin: int | None = None
+        prompt_end = 0
         for n, (turn, row) in enumerate(zip(call.turns, report["turns"], strict=False)):
-            end = turn.at_ms
-            begin = max(0, end - speaking_ms(turn.caller))
             if turn.barge_in_after_ms is not None and prompt_begin is not None:
                 begin = prompt_begin + turn.barge_in_after_ms
-                end = max(end, begin + speaking_ms(turn.caller))
+            else:
+                # The recorded timings are approximate: a caller not marked as barging in waited
+                # for the reply to finish.
+                begin = max(turn.at_ms - speaking_ms(turn.caller), prompt_end + 300)
+            end = begin + speaking_ms(turn.caller)
             items.append(_transcript(f"{call.contact_id}-caller-{n}", "CUSTOMER", turn.caller, begin, end,
                                      turn.sentiment))  # fmt: skip
             prompt_begin = end + int(row["latency_ms"]["total"])
+            prompt_end = prompt_begin + speaking_ms(row["reply"])
             items.append(_transcript(f"{call.contact_id}-prompt-{n}", "SYSTEM", row["reply"], prompt_begin,
-                                     prompt_begin + speaking_ms(row["reply"]), "NEUTRAL"))  # fmt: skip
+                                     prompt_end, "NEUTRAL"))  # fmt: skip
         return items
 
     def _segment_event(self, contact: str, event_type: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
