@@ -8,9 +8,6 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import bootstrap
-from chalicelib.adapters.handover_events import parse_agent_connected, parse_task_input, parse_wait_input
-from chalicelib.adapters.kinesis_batches import process_stream_batch
-from chalicelib.adapters.stream_events import parse_contact_record, parse_segment_record
 from chalicelib.adapters.turn_events import is_warmup, parse_turn_event, render_fallback_answer, render_turn_answer
 from chalicelib.observability import logger, metrics
 
@@ -47,6 +44,9 @@ def turn(event: Any, context: Any) -> dict[str, Any]:
 @metrics.log_metrics
 def segments(event: Any, context: Any) -> dict[str, Any]:
     """Contact Lens real-time voice segments from Kinesis: sentiment, categories, barge-in."""
+    from chalicelib.adapters.kinesis_batches import process_stream_batch  # noqa: PLC0415 - kept off the turn handler's cold start
+    from chalicelib.adapters.stream_events import parse_segment_record  # noqa: PLC0415 - kept off the turn handler's cold start
+
     ingest = bootstrap.container().ingest_segments
     return process_stream_batch(event, context, lambda data, seq: ingest(*parse_segment_record(data, seq)), "segments")
 
@@ -56,6 +56,9 @@ def segments(event: Any, context: Any) -> dict[str, Any]:
 @metrics.log_metrics
 def contact_records(event: Any, context: Any) -> dict[str, Any]:
     """Contact records (CTR) from Kinesis: close the session, outcome, KPI, final cost."""
+    from chalicelib.adapters.kinesis_batches import process_stream_batch  # noqa: PLC0415 - kept off the turn handler's cold start
+    from chalicelib.adapters.stream_events import parse_contact_record  # noqa: PLC0415 - kept off the turn handler's cold start
+
     close = bootstrap.container().close_contact
     return process_stream_batch(event, context, lambda data, _: close(parse_contact_record(data)), "contact_records")
 
@@ -68,6 +71,8 @@ def contact_records(event: Any, context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handover_prepare(event: Any, context: Any) -> dict[str, Any]:
     """The agent's summary on the session and the contact; whether agents are in."""
+    from chalicelib.adapters.handover_events import parse_task_input  # noqa: PLC0415 - kept off the turn handler's cold start
+
     return bootstrap.container().prepare_handover(parse_task_input(event)).as_output()
 
 
@@ -75,6 +80,8 @@ def handover_prepare(event: Any, context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handover_wait(event: Any, context: Any) -> dict[str, Any]:
     """Keep the task token the workflow waits on until an agent takes the call."""
+    from chalicelib.adapters.handover_events import parse_wait_input  # noqa: PLC0415 - kept off the turn handler's cold start
+
     task = parse_wait_input(event)
     return bootstrap.container().wait_for_agent(task.contact_id, task.execution, task.task_token)
 
@@ -83,6 +90,8 @@ def handover_wait(event: Any, context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handover_callback(event: Any, context: Any) -> dict[str, Any]:
     """No agent in time or out of hours: book a callback, or record a voicemail."""
+    from chalicelib.adapters.handover_events import parse_task_input  # noqa: PLC0415 - kept off the turn handler's cold start
+
     return bootstrap.container().offer_callback(parse_task_input(event))
 
 
@@ -90,5 +99,7 @@ def handover_callback(event: Any, context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handover_agent_connected(event: Any, context: Any) -> dict[str, Any]:
     """The contact reached an agent: resume the workflow's wait."""
+    from chalicelib.adapters.handover_events import parse_agent_connected  # noqa: PLC0415 - kept off the turn handler's cold start
+
     connected = parse_agent_connected(event)
     return bootstrap.container().agent_connected(connected.contact_id, connected.agent)

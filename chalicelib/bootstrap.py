@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.data_files import (
@@ -22,24 +22,24 @@ from chalicelib.adapters.data_files import (
     load_tiers,
     load_tools,
 )
-from chalicelib.adapters.dynamodb_journal import DynamoDbToolJournal
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
-from chalicelib.adapters.secrets import SecretsManagerSecret
 from chalicelib.adapters.usage_meter import InvocationMeter, invocation_cost, lambda_usage
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
-from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.tiers import TierTable
 from chalicelib.errors import AppError, ConfigurationInvalidError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # built only by the handlers that need them: kept off the turn's cold start
+    from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
+    from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
+    from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
 from chalicelib.usecases.handle_turn import HandleTurn
-from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
 from chalicelib.usecases.run_tools import RunTools
-from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
 
 # Kept back from Lambda's own remaining time so the answer is rendered and returned before
 # Lambda would kill the invocation.
@@ -114,6 +114,8 @@ class Container:
         if s.openai_api_key is not None:
             key = s.openai_api_key.get_secret_value()
         elif s.model_base_url is None and s.model_secret_arn is not None:
+            from chalicelib.adapters.secrets import SecretsManagerSecret  # noqa: PLC0415
+
             key = SecretsManagerSecret(self._secretsmanager_client, s.model_secret_arn).value
         else:
             key = "no-key-needed"  # an OpenAI-compatible endpoint that takes none (sim/)
@@ -150,6 +152,8 @@ class Container:
             from chalicelib.adapters.tools.http_gateway import HttpToolGateway  # noqa: PLC0415
 
             transports["http"] = HttpToolGateway(s.tools_http_url, routes)
+        from chalicelib.adapters.dynamodb_journal import DynamoDbToolJournal  # noqa: PLC0415
+
         journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=meter)
         runner = RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, meter)
         return runner, list(transports.values())
@@ -186,10 +190,14 @@ class Container:
 
     @cached_property
     def ingest_segments(self) -> IngestSegments:
+        from chalicelib.usecases.stream_consumers import IngestSegments  # noqa: PLC0415
+
         return IngestSegments(self.session_store, self.clock)
 
     @cached_property
     def close_contact(self) -> CloseContact:
+        from chalicelib.usecases.stream_consumers import CloseContact  # noqa: PLC0415
+
         resume = self.agent_connected if self.handover_workflow is not None else None
         return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume)
 
@@ -325,18 +333,26 @@ class Container:
 
     @cached_property
     def prepare_handover(self) -> PrepareHandover:
+        from chalicelib.usecases.handover import PrepareHandover  # noqa: PLC0415
+
         return PrepareHandover(self.handover_store, self.contact_attributes, self.clock, self.handover_policy)
 
     @cached_property
     def wait_for_agent(self) -> WaitForAgent:
+        from chalicelib.usecases.handover import WaitForAgent  # noqa: PLC0415
+
         return WaitForAgent(self.handover_store, self.clock)
 
     @cached_property
     def offer_callback(self) -> OfferCallback:
+        from chalicelib.usecases.handover import OfferCallback  # noqa: PLC0415
+
         return OfferCallback(self.handover_store, self.clock, self.handover_tools, self.handover_policy)
 
     @cached_property
     def agent_connected(self) -> AgentConnected:
+        from chalicelib.usecases.handover import AgentConnected  # noqa: PLC0415
+
         workflow = self.handover_workflow
         if workflow is None:
             raise ConfigurationInvalidError("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN is not set")

@@ -6,12 +6,12 @@ content, counted and skipped, so it never blocks the shard."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import AppError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from chalicelib.observability import MetricUnit, logger, metrics
 
 
@@ -40,6 +40,12 @@ def process_stream_batch(
             logger.exception("stream record failed unexpectedly", extra={"stream": stream, "sequence": sequence})
             raise
         counts["processed"] += 1
+
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 - consumers only
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
 
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
     response: dict[str, Any] = process_partial_response(
