@@ -56,20 +56,25 @@ class Container:
         # The usage and cost of the newest invocation (read by sim/ for its reports).
         self.last_invocation: dict[str, Any] = {}
 
-    @cached_property
-    def dynamodb_client(self) -> Any:
+    def _aws_client(self, service: str, connect_ms: float, read_ms: float, attempts: int) -> Any:
+        """A boto3 client with explicit timeouts (a slice of the envelope) and bounded retries."""
         import boto3  # noqa: PLC0415 - lazy: ~250 ms of cold start, only for handlers that need it
         from botocore.config import Config  # noqa: PLC0415
 
         s = self.settings
         config = Config(
             region_name=s.aws_region,
-            connect_timeout=s.ddb_connect_timeout_ms / 1000,
-            read_timeout=s.ddb_read_timeout_ms / 1000,
-            retries={"mode": "standard", "total_max_attempts": s.ddb_max_attempts},
+            connect_timeout=connect_ms / 1000,
+            read_timeout=read_ms / 1000,
+            retries={"mode": "standard", "total_max_attempts": attempts},
             tcp_keepalive=True,
         )
-        return boto3.session.Session().client("dynamodb", endpoint_url=s.aws_endpoint_url, config=config)
+        return boto3.session.Session().client(service, endpoint_url=s.aws_endpoint_url, config=config)
+
+    @cached_property
+    def dynamodb_client(self) -> Any:
+        s = self.settings
+        return self._aws_client("dynamodb", s.ddb_connect_timeout_ms, s.ddb_read_timeout_ms, s.ddb_max_attempts)
 
     @cached_property
     def session_store(self) -> DynamoDbSessionStore:
@@ -122,12 +127,8 @@ class Container:
         return OpenAiModelClient(api_key=key, base_url_override=s.model_base_url)
 
     def _secretsmanager_client(self) -> Any:
-        import boto3  # noqa: PLC0415
-
         s = self.settings
-        return boto3.session.Session().client(
-            "secretsmanager", region_name=s.aws_region, endpoint_url=s.aws_endpoint_url
-        )
+        return self._aws_client("secretsmanager", s.ddb_connect_timeout_ms, s.ddb_read_timeout_ms, 2)
 
     @cached_property
     def tool_runner(self) -> RunTools | None:
@@ -269,17 +270,8 @@ class Container:
 
     @cached_property
     def stepfunctions_client(self) -> Any:
-        import boto3  # noqa: PLC0415 - lazy, like the DynamoDB client
-        from botocore.config import Config  # noqa: PLC0415
-
         s = self.settings
-        config = Config(
-            region_name=s.aws_region,
-            connect_timeout=s.sfn_connect_timeout_ms / 1000,
-            read_timeout=s.sfn_read_timeout_ms / 1000,
-            retries={"mode": "standard", "total_max_attempts": 2},
-        )
-        return boto3.session.Session().client("stepfunctions", endpoint_url=s.aws_endpoint_url, config=config)
+        return self._aws_client("stepfunctions", s.sfn_connect_timeout_ms, s.sfn_read_timeout_ms, 2)
 
     @cached_property
     def handover_workflow(self) -> HandoverWorkflow | None:
@@ -305,15 +297,9 @@ class Container:
             from chalicelib.adapters.memory_contact_attributes import InMemoryContactAttributes  # noqa: PLC0415
 
             return InMemoryContactAttributes()
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
         from chalicelib.adapters.connect_contact_attributes import ConnectContactAttributes  # noqa: PLC0415
 
-        client = boto3.session.Session().client(
-            "connect", region_name=s.aws_region, config=Config(connect_timeout=1, read_timeout=3)
-        )
-        return ConnectContactAttributes(client, s.connect_instance_id)
+        return ConnectContactAttributes(self._aws_client("connect", 1000, 3000, 2), s.connect_instance_id)
 
     @cached_property
     def handover_tools(self) -> RunTools | None:
