@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chalicelib.adapters.validation import error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
@@ -163,7 +164,7 @@ def parse_connect_turn(event: dict[str, Any]) -> TurnRequest:
     try:
         parsed = ContactFlowEvent.model_validate(event)
     except ValidationError as exc:
-        raise EventMalformedError(f"ContactFlowEvent invalid at {_error_locations(exc)}") from exc
+        raise EventMalformedError(f"ContactFlowEvent invalid at {error_locations(exc)}") from exc
     data = parsed.Details.ContactData
     return TurnRequest(
         contact_id=data.ContactId,
@@ -198,8 +199,3 @@ def render_connect_answer(reply: Reply, next_seq: int) -> dict[str, str]:
     if len(json.dumps(answer, ensure_ascii=False).encode("utf-8")) > MAX_RESPONSE_BYTES:
         raise ResponseTooLargeError("answer exceeds Connect's 32 KB STRING_MAP limit")
     return answer
-
-
-def _error_locations(exc: ValidationError) -> str:
-    """Where validation failed, without the values (they may hold PII)."""
-    return ", ".join(".".join(str(p) for p in err["loc"]) + f" ({err['type']})" for err in exc.errors()[:5])

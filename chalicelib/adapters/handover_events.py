@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.adapters.validation import error_locations
 from chalicelib.domain.handover import HandoverRequest
 from chalicelib.errors import HandoverInputMalformedError
 
@@ -71,5 +72,4 @@ def _parse(model: type[M], event: Any) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        where = ",".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise HandoverInputMalformedError(f"{model.__name__} invalid at {where}") from exc
+        raise HandoverInputMalformedError(f"{model.__name__} invalid at {error_locations(exc)}") from exc

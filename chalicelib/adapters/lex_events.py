@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib.adapters.connect_events import TURN_ATTRIBUTE, parse_sequence
+from chalicelib.adapters.validation import error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, ResponseTooLargeError
@@ -83,8 +84,7 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
     try:
         parsed = LexCodeHookEvent.model_validate(event)
     except ValidationError as exc:
-        locations = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
-        raise EventMalformedError(f"Lex V2 event invalid at {locations}") from exc
+        raise EventMalformedError(f"Lex V2 event invalid at {error_locations(exc)}") from exc
     attributes = parsed.sessionState.sessionAttributes
     return TurnRequest(
         contact_id=attributes.get(CONTACT_ID_ATTRIBUTE) or parsed.sessionId,

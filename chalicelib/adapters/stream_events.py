@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.adapters.validation import error_locations
 from chalicelib.domain.contact_analysis import Segment, SegmentKind
 from chalicelib.domain.contact_outcome import ContactRecordFacts
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError
@@ -75,7 +76,7 @@ def parse_segment_record(data: bytes, sequence: str = "") -> tuple[str, str, tup
     try:
         event = ContactLensEvent.model_validate(raw)
     except ValidationError as exc:
-        raise EventMalformedError(f"segment record invalid at {_locations(exc)}") from exc
+        raise EventMalformedError(f"segment record invalid at {error_locations(exc)}") from exc
     if event.Version not in SEGMENT_VERSIONS:
         raise EventTypeUnknownError(f"Contact Lens schema version {event.Version[:20]!r} is not handled")
     if event.EventType not in SEGMENT_EVENT_TYPES:
@@ -139,7 +140,7 @@ def parse_contact_record(data: bytes) -> ContactRecordFacts:
             attributes=tuple(sorted((record.Attributes or {}).items())),
         )
     except ValidationError as exc:
-        raise EventMalformedError(f"contact record invalid at {_locations(exc)}") from exc
+        raise EventMalformedError(f"contact record invalid at {error_locations(exc)}") from exc
     except ValueError as exc:
         raise EventMalformedError("contact record has a timestamp that does not parse") from exc
 
@@ -153,7 +154,3 @@ def _json(data: bytes) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventMalformedError("stream record is not JSON") from exc
-
-
-def _locations(exc: ValidationError) -> str:
-    return ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
