@@ -203,3 +203,20 @@ class EnvelopeInvalidError(ConfigurationInvalidError):
 
 class PriceMissingError(ConfigurationInvalidError):
     """Usage of something that has no price in ``prices.json``."""
+
+
+# --- live call audio and speech-to-text ------------------------------------------------------
+
+
+class MediaStreamUnavailableError(RetryableError):
+    """The call's media stream (Kinesis Video Streams) could not be read, or stopped mid-way."""
+
+
+class MediaStreamMalformedError(PermanentError):
+    """The media stream's bytes are not the Matroska Amazon Connect writes (bad EBML, no audio
+    tracks, a block of an unknown track)."""
+
+
+class SpeechToTextUnavailableError(RetryableError):
+    """The speech-to-text service failed, refused or dropped the stream; resume from the last
+    audio position consumed."""
