@@ -11,7 +11,6 @@ unknown request with an error.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chalicelib.domain.tiers import TierTable
+from sim.seeded import SeededDraws
 
 FAULT_KINDS = (
     "slow_first_token",  # the first token comes after the tier's first-token timeout
@@ -111,7 +111,7 @@ class ScriptedModelEndpoint:
         self.speed = speed
         self.jitter = jitter
         self.stats = EndpointStats()
-        self._random = random.Random(seed)
+        self._draws = SeededDraws(seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.base_url = ""
@@ -140,7 +140,7 @@ class ScriptedModelEndpoint:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    # --- decisions, made under the lock so a seed gives one sequence ---------------------------
+    # --- decisions: the same seed gives the same faults and jitter to the same requests ---------------------------
 
     def plan(
         self, model: str, user_text: str, tool_rounds: int = 0
@@ -158,13 +158,14 @@ class ScriptedModelEndpoint:
             if response is None:
                 self.stats.unscripted += 1
                 return None, None, 0.0, 0.0
-            fault = response.fault
-            for kind in FAULT_KINDS:
-                if fault is None and self._random.random() < self.fault_rates.get(kind, 0.0):
-                    fault = kind
+            # Drawn per request (model, words, tool round, occurrence): the same seed faults the
+            # same requests however concurrent calls interleave.
+            drawn, jitter_draw = self._draws.pick(f"{model}|{_key(user_text)}|{tool_rounds}", self.fault_rates,
+                                                  FAULT_KINDS)  # fmt: skip
+            fault = response.fault or drawn
             if fault:
                 self.stats.faults[fault] = self.stats.faults.get(fault, 0) + 1
-            spread = 1 + self._random.uniform(-self.jitter, self.jitter)
+            spread = 1 + self.jitter * (2 * jitter_draw - 1)
         if fault == "slow_first_token" and spec is not None:
             first_token_s = 2 * spec.first_token_timeout_ms / 1000
         if fault == "slow_stream":

@@ -18,6 +18,13 @@ without running again (the same key with other arguments is refused). Faults are
 tool at run time (``set_fault``): ``slow``, ``error``, ``timeout``, ``drop_after_effect`` (the
 effect happens and is stored, then the connection is cut before the answer) and ``garbage``
 (an answer that is not a JSON object: text that is not JSON, or a huge nested list).
+
+Under load (``sim load``) faults are also drawn per request, at the transport (``fault_rates``):
+each tool request gets a fault with the given probability, drawn from the seed and the request
+itself (tool, arguments, key and how many times that same request came before), so the same seed
+faults the same requests however the calls interleave. Drawn faults act at the HTTP layer in
+front of both servers: ``slow`` and ``timeout`` delay the request, ``error`` answers 503 without
+running it, ``garbage`` replaces the answer, ``drop_after_effect`` runs it and cuts the answer.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
+
+from sim.seeded import SeededDraws
 
 Fault = Literal["slow", "error", "timeout", "drop_after_effect", "garbage"]
 FAULTS: tuple[str, ...] = get_args(Fault)
@@ -152,6 +161,9 @@ class SampleBackend:
     Attributes:
         side_effects_executed: side effects actually run (repeats of a key do not count).
         executions_by_key: idempotency key -> times its side effect ran (1, if keys work).
+        executions_by_request: what was asked (tool and arguments) -> times a side effect ran for
+            it under any key: more than 1 means the caller got the effect twice (2 payments).
+        faults_drawn: fault -> requests it was drawn for (``fault_rates``).
         calls_by_tool: tool name -> calls received, repeats and refusals included.
         garbage_shape: what the ``garbage`` fault answers: ``"text"`` (not JSON at all) or
             ``"nested_list"`` (JSON, but a huge nested list instead of an object).
@@ -159,10 +171,17 @@ class SampleBackend:
 
     def __init__(
         self, accounts: tuple[SampleAccount, ...] = SAMPLE_ACCOUNTS, *, slow_seconds: float = 1.5,
-        hang_seconds: float = 10.0,
+        hang_seconds: float = 10.0, fault_rates: Mapping[str, float] | None = None, seed: int = 7,
     ) -> None:  # fmt: skip
+        unknown = set(fault_rates or {}) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown tool faults: {sorted(unknown)}")
         self.slow_seconds = slow_seconds
         self.hang_seconds = hang_seconds
+        self.fault_rates = dict(fault_rates or {})
+        self.faults_drawn: dict[str, int] = {}
+        self.executions_by_request: dict[str, int] = {}
+        self._draws = SeededDraws(seed)
         self.garbage_shape: Literal["text", "nested_list"] = "text"
         self.side_effects_executed = 0
         self.executions_by_key: dict[str, int] = {}
@@ -195,6 +214,16 @@ class SampleBackend:
         """The fault switched on for ``tool_name``, if any."""
         with self._lock:
             return self._faults.get(tool_name)
+
+    def draw_fault(self, tool_name: str, request: str) -> Fault | None:
+        """The fault drawn for this request (``fault_rates``), counted; None most of the time."""
+        if not self.fault_rates:
+            return None
+        fault, _ = self._draws.pick(f"{tool_name}|{request}", self.fault_rates, FAULTS)
+        if fault is not None:
+            with self._lock:
+                self.faults_drawn[fault] = self.faults_drawn.get(fault, 0) + 1
+        return fault  # type: ignore[return-value]
 
     def garbage(self) -> str | list[Any]:
         """What a tool under the ``garbage`` fault answers instead of its result."""
@@ -317,6 +346,7 @@ class SampleBackend:
             self._stored[key] = (fingerprint, result)
             self.side_effects_executed += 1
             self.executions_by_key[key] = self.executions_by_key.get(key, 0) + 1
+            self.executions_by_request[fingerprint] = self.executions_by_request.get(fingerprint, 0) + 1
             return result
 
 
@@ -540,9 +570,12 @@ def _http_tool_of(scope: Scope, body: bytes) -> str | None:
 # --- serving ----------------------------------------------------------------------------------
 
 
-class _DropAfterEffect:
-    """ASGI wrapper for the ``drop_after_effect`` fault: the request runs to its end (the effect
-    happens and is stored under its key), then the connection is cut before the answer is sent.
+class _TransportFaults:
+    """ASGI wrapper in front of both servers: the ``drop_after_effect`` fault, and the faults
+    drawn per request under load (``SampleBackend.fault_rates``).
+
+    ``drop_after_effect``: the request runs to its end (the effect happens and is stored under
+    its key), then the connection is cut before the answer is sent.
 
     The answer is swallowed and a truncated response started in its place; returning without
     finishing it makes uvicorn close the connection (it logs "ASGI callable returned without
@@ -576,7 +609,18 @@ class _DropAfterEffect:
             return {"type": "http.request", "body": body, "more_body": False}
 
         tool = self._tool_of(scope, body)
-        if tool is None or self._backend.fault(tool) != "drop_after_effect":
+        # A fault switched on for the tool acts inside the servers; a drawn one acts here.
+        switched = self._backend.fault(tool) if tool else None
+        drawn = self._backend.draw_fault(tool, _canonical(body)) if tool and switched is None else None
+        if drawn in ("slow", "timeout"):
+            await asyncio.sleep(self._backend.slow_seconds if drawn == "slow" else self._backend.hang_seconds)
+        elif drawn == "error":
+            await _send_json(send, 503, {"error": "server_error", "message": f"{tool}: injected fault"})
+            return
+        elif drawn == "garbage":
+            await self._app(scope, replay, _garbage_answer(send, self._backend))
+            return
+        if "drop_after_effect" not in (switched, drawn):
             await self._app(scope, replay, send)
             return
 
@@ -586,6 +630,40 @@ class _DropAfterEffect:
         await self._app(scope, replay, swallow)
         headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
+def _canonical(body: bytes) -> str:
+    """A request's identity for drawing its fault: the JSON-RPC params (not the message id, which
+    depends on the client's session) or the JSON body, with sorted keys."""
+    try:
+        message = json.loads(body or b"null")
+    except ValueError:
+        return body.decode(errors="replace")
+    if isinstance(message, dict) and "params" in message:
+        message = message["params"]
+    return json.dumps(message, sort_keys=True)
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _garbage_answer(send: Send, backend: SampleBackend) -> Send:
+    """A ``send`` that answers the backend's garbage (as text/html, 200) in place of the real
+    answer, once the real one is complete."""
+
+    async def garbage_send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            garbage = backend.garbage()
+            body = (garbage if isinstance(garbage, str) else json.dumps(garbage)).encode()
+            headers = [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return garbage_send
 
 
 class _ServedApp:
@@ -659,7 +737,7 @@ class SampleToolServers:
         self._workers.shutdown(wait=True)
 
     def _serve(self, app: ASGIApp, tool_of: Callable[[Scope, bytes], str | None], name: str) -> _ServedApp:
-        served = _ServedApp(_DropAfterEffect(app, self.backend, tool_of), name)
+        served = _ServedApp(_TransportFaults(app, self.backend, tool_of), name)
         served.start()
         self._served.append(served)
         return served
