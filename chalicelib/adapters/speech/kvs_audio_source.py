@@ -34,7 +34,7 @@ from chalicelib.adapters.speech.mkv import MkvAudioReader
 from chalicelib.domain.speech import AudioChunk, MediaPosition
 from chalicelib.errors import MediaStreamUnavailableError
 
-# 4 KiB is ~60 ms of Connect's two tracks (2 x 16 KB/s plus framing): urllib3's read(n) waits for
+# 4 KiB is ~125 ms of Connect's two tracks (2 x 16 KB/s plus framing): urllib3's read(n) waits for
 # n bytes, so this bounds the latency the read size adds to live audio.
 DEFAULT_READ_BYTES = 4096
 
