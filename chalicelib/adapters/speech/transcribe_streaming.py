@@ -18,16 +18,23 @@ place (``_service_errors``). Errors of the *audio* iterable (the media source's 
 unchanged. A cut stream needs care: the SDK's response reader ends the result stream silently
 when the HTTP/2 stream fails (its pending reads resolve to ``b""``), so after the last event the
 adapter awaits the response's completion (the awscrt stream's future, reached through the output
-stream's ``_raw_stream``, the one private attribute read) and also refuses an end of results
+stream's ``_raw_stream``: a private attribute, read only) and also refuses an end of results
 that comes before the audio was all sent.
+
+Timeouts: starting a stream is bounded by ``start_timeout_s``. It matters beyond a dead host: a
+failed TLS handshake (an untrusted certificate) takes awscrt 10-30 s to report (s2n's blinding
+delay; ~20 s measured on loopback). When the timeout cuts a start, awscrt's connect callback
+later finds its future cancelled and logs an ``InvalidStateError`` as an unraisable exception:
+noise from the SDK's plumbing, not a failure.
 
 TLS trust (``ca_file``): the SDK's ``AwsCrtHttpSessionManager`` builds its TLS context from a
 default ``TlsContextOptions()`` and ``TranscribeStreamingClient`` takes no session manager or
 TLS option. With a ``ca_file``, the adapter gives the client its own session manager: the SDK's
 class, subclassed only to build the TLS context with awscrt's documented
 ``TlsContextOptions.override_default_trust_store_from_path`` (trust that CA only), set on the one
-client instance this adapter owns (``client._session_manager``); nothing in the SDK's modules
-or classes changes, and without ``ca_file`` the SDK's own session manager is used untouched.
+client instance this adapter owns (the private names ``client._session_manager`` and the
+manager's ``_tls_ctx``, both set only with ``ca_file``); nothing in the SDK's modules or classes
+changes, and without ``ca_file`` the SDK's own session manager is used untouched.
 The alternative, ``SSL_CERT_FILE=<ca>`` in the environment, works too (awscrt's TLS library
 honours it, checked with awscrt 0.26.1) and needs no code, but it is process-wide: Python's own
 ``ssl`` default contexts then trust that file instead of the system store. ``ca_file`` is for the
