@@ -73,8 +73,12 @@ class Container:
 
     @cached_property
     def dynamodb_client(self) -> Any:
+        from chalicelib.adapters.aws_retries import short_backoff  # noqa: PLC0415 - with boto3
+
         s = self.settings
-        return self._aws_client("dynamodb", s.ddb_connect_timeout_ms, s.ddb_read_timeout_ms, s.ddb_max_attempts)
+        client = self._aws_client("dynamodb", s.ddb_connect_timeout_ms, s.ddb_read_timeout_ms, s.ddb_max_attempts)
+        short_backoff(client, s.ddb_max_attempts, cap_ms=s.ddb_retry_backoff_cap_ms)
+        return client
 
     @cached_property
     def session_store(self) -> DynamoDbSessionStore:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     ddb_connect_timeout_ms: int = Field(default=300, gt=0)
     ddb_read_timeout_ms: int = Field(default=700, gt=0)
     ddb_max_attempts: int = Field(default=2, ge=1)
+    # The longest wait before a DynamoDB retry (botocore's own waits up to 1 s: see aws_retries).
+    ddb_retry_backoff_cap_ms: int = Field(default=100, gt=0)
     # Attempts to commit a turn when another writer changed the session in between.
     commit_attempts: int = Field(default=3, ge=1)
     # Consecutive turns the caller was not understood before we hand over.
