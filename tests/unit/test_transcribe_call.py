@@ -1,0 +1,152 @@
+"""The transcriber's use case with fakes: both tracks at once, writes under the version condition,
+exact checkpoints (no gap, no overlap of audio sent), continue and retry."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from chalicelib.adapters.memory_store import InMemorySessionStore
+from chalicelib.domain.session import Session
+from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition
+from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
+from tests.fakes import ManualClock
+from tests.speech_fakes import (
+    ConcurrentWriterStore,
+    InMemoryAudioSource,
+    ScriptedSpeechToText,
+    call_chunks,
+    track_audio,
+)
+
+CONTACT = "c-transcribe"
+STREAM = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-c/1"
+START = MediaPosition("1000")
+
+
+def plenty() -> float:
+    return 600_000.0
+
+
+def use_case(source: InMemoryAudioSource, speech: ScriptedSpeechToText, store: InMemorySessionStore) -> TranscribeCall:
+    return TranscribeCall(
+        source, speech, store, ManualClock(), language="en-US", flush_every_ms=5, stop_before_ms=60_000, settle_ms=50
+    )
+
+
+def stored(store: InMemorySessionStore) -> Session:
+    session = store.load(CONTACT, ManualClock().now_ms())
+    assert session is not None
+    return session
+
+
+def until_chunks(source: InMemoryAudioSource, count: int) -> Callable[[], float]:
+    """Time enough until the source has yielded ``count`` chunks, then too little."""
+    return lambda: 600_000.0 if source.yielded < count else 1_000.0
+
+
+def assert_transcript_covers_the_call_once(session: Session, chunks: list[AudioChunk]) -> None:
+    call_end = max(c.timecode_ms + c.duration_ms for c in chunks)
+    for track in TRACKS:
+        lines = [line for line in session.live_transcript.lines if line.track == track]
+        assert all(line.is_final for line in lines)
+        assert [(a.end_ms <= b.start_ms) for a, b in itertools.pairwise(lines)] == [True] * (len(lines) - 1)
+        assert sum(line.end_ms - line.start_ms for line in lines) == call_end
+
+
+def test_both_tracks_are_transcribed_concurrently_to_the_end() -> None:
+    chunks = call_chunks()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+
+    outcome = use_case(source, speech, store)(CONTACT, STREAM, START, plenty)
+
+    assert outcome.outcome == "ended"
+    assert outcome.checkpoint == chunks[-1].position
+    assert speech.max_concurrent == 2
+    for track in TRACKS:
+        assert speech.audio(track) == track_audio(chunks, track)
+    session = stored(store)
+    assert session.live_transcript.speech_status == "ended"
+    assert session.live_transcript.checkpoint == chunks[-1].position
+    assert_transcript_covers_the_call_once(session, chunks)
+
+
+def test_results_are_written_in_batches_as_they_come() -> None:
+    source = InMemoryAudioSource(call_chunks(), pace_s=0.001)  # 120 chunks, >= 120 ms: flushes every 5 ms
+    speech, store = ScriptedSpeechToText(), InMemorySessionStore()
+    outcome = use_case(source, speech, store)(CONTACT, STREAM, START, plenty)
+    assert outcome.writes >= 5  # batches while the call goes on, then the last with the checkpoint
+    assert outcome.results == 6 * 2 * 2 * 2  # 6 s per track, a partial and a final per 500 ms
+
+
+def test_a_concurrent_writer_loses_nothing_and_the_transcript_nothing() -> None:
+    chunks = call_chunks()
+    store = ConcurrentWriterStore(lambda s: s.evolve(misunderstandings=s.misunderstandings + 1), every=2)
+    source = InMemoryAudioSource(chunks, pace_s=0.001)
+    outcome = use_case(source, ScriptedSpeechToText(), store)(CONTACT, STREAM, START, plenty)
+
+    session = stored(store)
+    assert outcome.conflicts >= 1
+    assert session.misunderstandings == store.interleaved  # the other writer's changes all kept
+    assert_transcript_covers_the_call_once(session, chunks)
+
+
+def test_it_stops_before_the_time_limit_and_resumes_without_gap_or_overlap() -> None:
+    chunks = call_chunks()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    transcribe = use_case(source, speech, store)
+
+    first = transcribe(CONTACT, STREAM, START, until_chunks(source, 37))
+    assert first.outcome == "continue"
+    assert stored(store).live_transcript.speech_status == "continuing"
+    second = transcribe(CONTACT, STREAM, first.checkpoint, plenty)
+
+    assert second.outcome == "ended"
+    for track in TRACKS:
+        assert speech.audio(track) == track_audio(chunks, track)  # every byte once, in order
+    assert_transcript_covers_the_call_once(stored(store), chunks)
+
+
+def test_a_dropped_media_stream_is_retried_from_the_checkpoint() -> None:
+    chunks = call_chunks()
+    source = InMemoryAudioSource(chunks, drop_after=50)
+    speech, store = ScriptedSpeechToText(), InMemorySessionStore()
+    transcribe = use_case(source, speech, store)
+
+    first = transcribe(CONTACT, STREAM, START, plenty)
+    assert (first.outcome, first.error) == ("retry", "MediaStreamUnavailableError")
+    assert first.checkpoint == chunks[49].position
+    assert stored(store).live_transcript.speech_status == "retrying"
+    assert transcribe(CONTACT, STREAM, first.checkpoint, plenty).outcome == "ended"
+
+    for track in TRACKS:
+        assert speech.audio(track) == track_audio(chunks, track)
+
+
+def test_a_failed_recogniser_stream_resumes_where_that_track_was_final() -> None:
+    chunks = call_chunks()
+    source, store = InMemoryAudioSource(chunks), InMemorySessionStore()
+    speech = ScriptedSpeechToText(fail=("AUDIO_FROM_CUSTOMER", 2_300))
+    transcribe = use_case(source, speech, store)
+
+    first = transcribe(CONTACT, STREAM, START, plenty)
+    assert (first.outcome, first.error) == ("retry", "SpeechToTextUnavailableError")
+    assert first.checkpoint.timecode_ms < 2_000  # the caller's last final ended at 2000 ms
+    assert transcribe(CONTACT, STREAM, first.checkpoint, plenty).outcome == "ended"
+
+    assert speech.audio("AUDIO_TO_CUSTOMER") == track_audio(chunks, "AUDIO_TO_CUSTOMER")  # nothing re-sent
+    assert_transcript_covers_the_call_once(stored(store), chunks)
+
+
+def test_a_duplicate_invocation_resumes_from_the_stored_checkpoint() -> None:
+    chunks = call_chunks()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    transcribe = use_case(source, speech, store)
+    transcribe(CONTACT, STREAM, START, plenty)
+    before = stored(store)
+
+    again: TranscriptionOutcome = transcribe(CONTACT, STREAM, START, plenty)  # the same event, redelivered
+
+    assert source.starts[-1] == chunks[-1].position
+    assert again.outcome == "ended"
+    assert stored(store).live_transcript.lines == before.live_transcript.lines
