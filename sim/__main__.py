@@ -2,6 +2,8 @@
 
 python -m sim invoke FUNCTION EVENT.json     one handler, one event; prints its answer
 python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the report
+python -m sim load --calls N --concurrency C --faults all --seed S [--json OUT]
+                                             concurrent calls with faults; the invariants checked
 python -m sim capacity CURVE.csv [--json]     concurrency, provisioned-concurrency schedule, Kinesis cost
 """
 
@@ -11,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 CALLS = Path(__file__).resolve().parent.parent / "events" / "calls"
 
@@ -81,6 +84,37 @@ def _replay(args: argparse.Namespace) -> int:
         page.write_text(render_html(report))
         print(f"call report page written to {page}")
     return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from sim.breakages import BREAKAGES  # noqa: PLC0415
+    from sim.calls import call_files, load_call  # noqa: PLC0415
+    from sim.load import LoadOptions, UnknownFaultError, format_load, harness_for, parse_faults, run_load  # noqa: PLC0415
+    from sim.load_calls import load_calls, load_scripts  # noqa: PLC0415
+
+    try:
+        faults = parse_faults(args.faults)
+    except UnknownFaultError as exc:
+        print(f"UnknownFaultError: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.breaks or ()) - set(BREAKAGES))
+    if unknown:
+        print(f"UnknownBreakageError: {unknown} (known: {', '.join(BREAKAGES)})", file=sys.stderr)
+        return 2
+    recorded = [load_call(path) for path in call_files(args.paths or [str(CALLS)])]
+    calls = load_calls(recorded, args.calls, args.seed)
+    options = LoadOptions(concurrency=args.concurrency, faults=faults, fault_rate=args.fault_rate, seed=args.seed,
+                          breakages=tuple(args.breaks or ()), progress=not args.no_progress,
+                          log_dir=Path(args.log_dir) if args.log_dir else None)  # fmt: skip
+    with harness_for(load_scripts(calls), options) as harness:
+        report = run_load(harness, calls, options)
+    print(format_load(report))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"report written to {out}")
+    return 0 if not any(report["invariants"].values()) else 1
 
 
 def _router_eval(args: argparse.Namespace) -> int:
@@ -175,6 +209,21 @@ def _capacity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_load(commands: Any) -> None:
+    load = commands.add_parser("load", help="many concurrent calls with faults; the invariants checked")
+    load.add_argument("paths", nargs="*", help="recorded calls to vary (default events/calls)")
+    load.add_argument("--calls", type=int, default=30, help="how many calls (recorded ones, then variations)")
+    load.add_argument("--concurrency", type=int, default=4, help="calls in progress at once")
+    load.add_argument("--faults", default="all", help="all, none, or a comma list (see sim/load.py)")
+    load.add_argument("--fault-rate", type=float, default=0.05, help="probability of each fault per turn/request")
+    load.add_argument("--seed", type=int, default=1, help="the same seed gives the same calls and faults")
+    load.add_argument("--json", help="also write the report as JSON here")
+    load.add_argument("--log-dir", default="out/load-logs", help="the environments' application logs")
+    load.add_argument("--break", dest="breaks", action="append", help=argparse.SUPPRESS)  # tests: broken builds
+    load.add_argument("--no-progress", action="store_true", help="no progress bar")
+    load.set_defaults(run=_load)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -191,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--fault-rate", type=float, default=0.1, help="probability of each injected fault kind")
     replay.add_argument("--seed", type=int, default=7, help="seed of the endpoint's jitter and faults")
     replay.set_defaults(run=_replay)
+    _add_load(commands)
     router_eval = commands.add_parser("router-eval", help="score the router on a labelled set")
     router_eval.add_argument("--file", help="labelled JSONL (default events/router/labelled.jsonl)")
     router_eval.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -4,13 +4,21 @@ Step Functions execution is switched on (``/moto-api/config``); moto's Step Func
 interpreter calls back into the server on ``MOTO_PORT``, so that is set to the server's port.
 Lambda uses moto's Docker-backed backend only so that invocations reach
 ``LambdaFunction._invoke_lambda``, which ``sim/lambda_bridge.py`` replaces: no Docker runs.
+
+DynamoDB requests are served one at a time (``_serialize_dynamodb``). moto's
+``transact_write_items`` snapshots every table it touches (a deep copy) and restores the
+snapshot when a condition fails; served concurrently, the copy races other writes (a
+``RuntimeError``, answered as a 500) and the restore wipes out writes other requests made in
+between — lost turns and lost updates that real DynamoDB never causes. ``sim load`` found it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import threading
 import urllib.request
 from types import TracebackType
 from typing import Any
@@ -21,6 +29,7 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+_dynamodb_lock = threading.RLock()
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}}
 
 
@@ -40,6 +49,7 @@ class EmbeddedAws:
         os.environ.update(FAKE_CREDENTIALS)
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy, sim only
 
+        _serialize_dynamodb()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
@@ -47,6 +57,10 @@ class EmbeddedAws:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         os.environ["MOTO_PORT"] = str(port)
+        # moto's state is per process: a harness started after another starts empty.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+        with urllib.request.urlopen(reset, timeout=5) as response:  # noqa: S310 - our own loopback server
+            response.read()
         request = urllib.request.Request(  # noqa: S310 - http:// to our own loopback server
             f"{self.endpoint_url}/moto-api/config",
             data=json.dumps(MOTO_CONFIG).encode(),
@@ -78,3 +92,21 @@ class EmbeddedAws:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _serialize_dynamodb() -> None:
+    """Serve moto's DynamoDB requests one at a time (see the module docstring). moto is pinned
+    exactly in ``requirements-dev.txt``: ``DynamoHandler.call_action`` is its dispatcher."""
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    original = DynamoHandler.call_action
+    if getattr(original, "serialized", False):
+        return
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self)
+
+    call_action.serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]

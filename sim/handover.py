@@ -4,6 +4,7 @@ execution to finish on the embedded AWS, and report what the workflow did."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.domain.handover import execution_name
@@ -15,14 +16,18 @@ WAIT_FOR_END_S = 20.0
 
 
 def follow_handover(
-    harness: Harness, contact_id: str, outcome: str, agent_answers: bool = True
+    harness: Harness,
+    contact_id: str,
+    outcome: str,
+    agent_answers: bool = True,
+    invoke: Callable[[str, Any], Any] | None = None,
 ) -> dict[str, Any] | None:
     """For a call that ended in a handover: the workflow's ``reason``, ``status`` (the
     execution's), ``summary``, ``queue`` and ``callback``; None for other calls.
 
     ``agent_answers``: an agent takes the call as soon as the workflow waits for one (the
     ``handover_agent_connected`` function resumes it); otherwise nobody does, and the wait
-    times out into the callback.
+    times out into the callback. ``invoke`` runs that function (default: in this process).
     """
     if outcome != "handover":
         return None
@@ -32,7 +37,7 @@ def follow_handover(
     if execution is None:
         return {"reason": None, "status": "NOT_STARTED", "summary": "", "queue": None, "callback": None}
     if agent_answers and _waits_for_agent(harness, sfn, contact_id, execution):
-        harness.invoke("handover_agent_connected", {"contact_id": contact_id, "agent": "sim-agent"})
+        (invoke or harness.invoke)("handover_agent_connected", {"contact_id": contact_id, "agent": "sim-agent"})
     status = _finished(sfn, execution)
     session = harness.services().session_store.load(contact_id, harness.services().clock.now_ms())
     state = session.handover if session is not None else None

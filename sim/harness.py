@@ -37,6 +37,7 @@ class Harness:
         model_scripts: dict[str, dict[str, Any]] | None = None,
         model_faults: dict[str, float] | None = None,
         seed: int = 7,
+        tool_faults: dict[str, float] | None = None,
     ) -> None:
         self.stage = stage
         self.aws = EmbeddedAws()
@@ -44,6 +45,7 @@ class Harness:
         self._model_scripts = model_scripts
         self._model_faults = model_faults
         self._seed = seed
+        self._tool_faults = tool_faults
         self.model_endpoint: Any = None  # the scripted endpoint, when this harness runs one
         self.model_endpoint_label = "none"
         self.tool_servers: Any = None  # the sample MCP and HTTP tool servers
@@ -106,9 +108,15 @@ class Harness:
         self.model_endpoint_label = "scripted"
 
     def _start_tool_servers(self) -> None:
-        from sim.tool_servers import SampleToolServers  # noqa: PLC0415
+        from sim.tool_servers import SampleBackend, SampleToolServers  # noqa: PLC0415
 
-        self.tool_servers = SampleToolServers().__enter__()
+        # Drawn tool faults (sim load) hang for 3 s: past any tool's budget, short enough to stop.
+        backend = (
+            SampleBackend(fault_rates=self._tool_faults, seed=self._seed, hang_seconds=3.0)
+            if self._tool_faults
+            else None
+        )
+        self.tool_servers = SampleToolServers(backend).__enter__()
         os.environ["SWITCHBOARD_TOOLS_MCP_URL"] = self.tool_servers.mcp_url
         os.environ["SWITCHBOARD_TOOLS_HTTP_URL"] = self.tool_servers.http_url
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,13 +34,19 @@ def speaking_ms(text: str) -> int:
 class StreamFeed:
     """The two streams of the embedded AWS and the consumers behind them."""
 
-    def __init__(self, harness: Harness, seed: int = 7) -> None:
+    def __init__(self, harness: Harness, seed: int = 7, invoke: Callable[[str, Any], Any] | None = None) -> None:
         self._harness = harness
+        self._invoke = invoke or harness.invoke  # sim load: an execution environment of the pool
         self._kinesis = harness.aws.boto_session().client("kinesis", endpoint_url=harness.aws.endpoint_url)
         self._random = random.Random(seed)
         self._positions: dict[tuple[str, str], str] = {}  # (stream, shard) -> last sequence read
         self.streams = self._provision(harness.stage)
         self.deliveries = 0
+        # What the records did, for ``sim load``'s checks and fault counts.
+        self.acknowledged_segments: dict[str, set[str]] = {}  # contact -> segment ids its consumer took
+        self.acknowledged_records: set[str] = set()  # contacts whose contact record was taken
+        self.poisoned_batches = 0  # batches still failing after MAX_DELIVERIES
+        self.sent = {"duplicate_records": 0, "out_of_order_records": 0, "malformed_records": 0}
 
     def _provision(self, stage: str) -> dict[str, str]:
         """Create the template's Kinesis streams; logical id -> name."""
@@ -50,24 +57,34 @@ class StreamFeed:
             names[logical_id] = name
         return names
 
-    def publish_call(self, call: RecordedCall, report: dict[str, Any], index: int) -> None:
-        """Put the call's segment records and its contact record (twice, and an older copy)."""
+    def publish_call(self, call: RecordedCall, report: dict[str, Any], index: int, malformed: bool = False) -> None:
+        """Put the call's segment records and its contact record (twice, and an older copy);
+        ``malformed``: also a truncated record, an unknown event type and a wrong field type."""
         contact = call.contact_id
         items = self._segments(call, report)
+        in_order = list(items)
         self._random.shuffle(items)
-        records = [self._segment_event(contact, "STARTED", [])]
+        self.sent["out_of_order_records"] += sum(1 for a, b in zip(items, in_order, strict=True) if a is not b)
+        records: list[Any] = [self._segment_event(contact, "STARTED", [])]
         records += [self._segment_event(contact, "SEGMENTS", [item]) for item in items]
         records.append(records[1])  # delivered twice
+        self.sent["duplicate_records"] += 1
+        if malformed:
+            records += [b'{"Version": "1.0.0", "ContactId": "' + contact.encode() + b'", "Segm',
+                        {**self._segment_event(contact, "SEGMENTS", []), "EventType": "TELEPATHY"},
+                        {**self._segment_event(contact, "SEGMENTS", []), "Segments": "not a list"}]  # fmt: skip
+            self.sent["malformed_records"] += 3
         records.append(self._segment_event(contact, "COMPLETED", []))
         self._put("SegmentsStream", contact, records)
         ctr = self._contact_record(call, report, index)
         older = {**ctr, "LastUpdateTimestamp": ctr["DisconnectTimestamp"]}
         self._put("RecordsStream", contact, [ctr, ctr, older])
+        self.sent["duplicate_records"] += 2
 
     def drain(self) -> None:
         """Read both streams into their consumers until nothing is left."""
-        self._drain("SegmentsStream", "segments")
-        self._drain("RecordsStream", "contact_records")
+        while self._drain("SegmentsStream", "segments") | self._drain("RecordsStream", "contact_records"):
+            pass
 
     # --- what Connect would send ------------------------------------------------------------
 
@@ -129,14 +146,17 @@ class StreamFeed:
 
     # --- Kinesis and the event source mapping ------------------------------------------------
 
-    def _put(self, logical_id: str, contact: str, payloads: list[dict[str, Any]]) -> None:
+    def _put(self, logical_id: str, contact: str, payloads: list[Any]) -> None:
         self._kinesis.put_records(
             StreamName=self.streams[logical_id],
-            Records=[{"Data": json.dumps(p).encode(), "PartitionKey": contact} for p in payloads],
-        )
+            Records=[{"Data": p if isinstance(p, bytes) else json.dumps(p).encode(), "PartitionKey": contact}
+                     for p in payloads],
+        )  # fmt: skip
 
-    def _drain(self, logical_id: str, function_name: str) -> None:
+    def _drain(self, logical_id: str, function_name: str) -> bool:
+        """One read of each shard into the consumer; True if there were records."""
         stream = self.streams[logical_id]
+        read = False
         for shard in self._kinesis.list_shards(StreamName=stream)["Shards"]:
             shard_id = shard["ShardId"]
             after = self._positions.get((stream, shard_id))
@@ -148,20 +168,43 @@ class StreamFeed:
             )["ShardIterator"]  # fmt: skip
             records = self._kinesis.get_records(ShardIterator=iterator, Limit=100)["Records"]
             if records:
+                read = True
                 self._deliver(stream, shard_id, function_name, records)
                 self._positions[(stream, shard_id)] = records[-1]["SequenceNumber"]
+        return read
 
     def _deliver(self, stream: str, shard_id: str, function_name: str, records: list[dict[str, Any]]) -> None:
         """Invoke the consumer; on partial failures, retry from the first failed record."""
         pending = records
         for _ in range(MAX_DELIVERIES):
             self.deliveries += 1
-            answer = self._harness.invoke(function_name, _esm_event(stream, shard_id, pending))
+            answer = self._invoke(function_name, _esm_event(stream, shard_id, pending))
             failed = [f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])]
+            first = next((i for i, r in enumerate(pending) if r["SequenceNumber"] in failed), len(pending))
+            self._acknowledge(function_name, pending[:first])
             if not failed:
                 return
-            first = next(i for i, r in enumerate(pending) if r["SequenceNumber"] in failed)
             pending = pending[first:]
+        self.poisoned_batches += 1
+
+    def _acknowledge(self, function_name: str, records: list[dict[str, Any]]) -> None:
+        """Records the consumer took (before the first it reported as failed)."""
+        for record in records:
+            try:
+                payload = json.loads(record["Data"])
+            except ValueError:
+                continue  # a malformed record: taken and skipped, nothing to find in the session
+            if not isinstance(payload, dict):
+                continue
+            contact = str(payload.get("ContactId", ""))
+            if function_name == "contact_records":
+                self.acknowledged_records.add(contact)
+                continue
+            segments = payload.get("Segments")
+            for segment in segments if isinstance(segments, list) else ():
+                transcript = segment.get("Transcript") if isinstance(segment, dict) else None
+                if isinstance(transcript, dict) and transcript.get("Id"):
+                    self.acknowledged_segments.setdefault(contact, set()).add(str(transcript["Id"]))
 
 
 def _transcript(seg_id: str, role: str, content: str, begin: int, end: int, sentiment: str) -> dict[str, Any]:
