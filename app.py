@@ -103,3 +103,34 @@ def handover_agent_connected(event: Any, context: Any) -> dict[str, Any]:
 
     connected = parse_agent_connected(event)
     return bootstrap.container().agent_connected(connected.contact_id, connected.agent)
+
+
+# --- live transcription: the call's audio (Kinesis Video Streams) to the session's transcript --
+
+
+@app.lambda_function(name="transcriber")
+@logger.inject_lambda_context(clear_state=True)
+def transcriber(event: Any, context: Any) -> dict[str, Any]:
+    """Transcribe the call's live audio into the session until the stream ends; re-invoke itself
+    with the checkpoint to go on past Lambda's time limit or after a failed stream."""
+    from chalicelib.adapters.transcriber_events import parse_transcriber_event, rejected_answer  # noqa: PLC0415 - kept off the turn handler's cold start
+    from chalicelib.errors import TranscriberInvocationMalformedError  # noqa: PLC0415
+
+    try:
+        invocation = parse_transcriber_event(event)
+    except TranscriberInvocationMalformedError as exc:  # invariant 8: named, logged without values, answered
+        logger.error("transcriber event rejected", extra={"error": type(exc).__name__, "where": str(exc)})
+        return rejected_answer(exc)
+    services = bootstrap.container()
+    if not (services.settings.speech_enabled and invocation.transcription_enabled):
+        return {"status": "disabled"}
+    logger.append_keys(contact_id=invocation.contact_id)
+    outcome = services.transcribe_call(
+        invocation.contact_id, invocation.stream_arn, invocation.start, context.get_remaining_time_in_millis,
+        language=invocation.language_code,
+    )  # fmt: skip
+    follow_up = invocation.next_event(outcome)
+    if follow_up is not None:  # raises if Lambda refuses: its own retry resumes from the stored checkpoint
+        services.lambda_continuation(follow_up, getattr(context, "invoked_function_arn", None) or None)
+    logger.info("transcriber run", extra={**outcome.as_dict(), "continued": follow_up is not None})
+    return {"status": outcome.outcome, "continued": follow_up is not None, **outcome.as_dict()}

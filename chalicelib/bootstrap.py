@@ -35,9 +35,12 @@ from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # built only by the handlers that need them: kept off the turn's cold start
+    from chalicelib.adapters.lambda_continuation import LambdaContinuation
     from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
+    from chalicelib.domain.speech import AudioSource, SpeechToText
     from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
     from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
+    from chalicelib.usecases.transcribe_call import TranscribeCall
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
 
@@ -56,8 +59,11 @@ class Container:
         # The usage and cost of the newest invocation (read by sim/ for its reports).
         self.last_invocation: dict[str, Any] = {}
 
-    def _aws_client(self, service: str, connect_ms: float, read_ms: float, attempts: int) -> Any:
-        """A boto3 client with explicit timeouts (a slice of the envelope) and bounded retries."""
+    def _aws_client(
+        self, service: str, connect_ms: float, read_ms: float, attempts: int, endpoint_url: str | None = None
+    ) -> Any:
+        """A boto3 client with explicit timeouts (a slice of the envelope) and bounded retries;
+        ``endpoint_url`` overrides the configured endpoint (KVS's data endpoint for GetMedia)."""
         import boto3  # noqa: PLC0415 - lazy: ~250 ms of cold start, only for handlers that need it
         from botocore.config import Config  # noqa: PLC0415
 
@@ -69,7 +75,7 @@ class Container:
             retries={"mode": "standard", "total_max_attempts": attempts},
             tcp_keepalive=True,
         )
-        return boto3.session.Session().client(service, endpoint_url=s.aws_endpoint_url, config=config)
+        return boto3.session.Session().client(service, endpoint_url=endpoint_url or s.aws_endpoint_url, config=config)
 
     @cached_property
     def dynamodb_client(self) -> Any:
@@ -347,6 +353,54 @@ class Container:
         if workflow is None:
             raise ConfigurationInvalidError("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN is not set")
         return AgentConnected(self.handover_store, workflow, self.clock)
+
+    # --- live transcription (the transcriber Lambda) --------------------------------------------
+
+    @cached_property
+    def audio_source(self) -> AudioSource:
+        """The call's media from Kinesis Video Streams; GetMedia goes to the data endpoint that
+        GetDataEndpoint names, with the KVS timeouts and one attempt (the use case resumes)."""
+        from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource  # noqa: PLC0415
+
+        s = self.settings
+        timeouts = (s.kvs_connect_timeout_ms, s.kvs_read_timeout_ms)
+        kinesisvideo = self._aws_client("kinesisvideo", *timeouts, 2, endpoint_url=s.kvs_endpoint_url)
+
+        def media_client(data_endpoint: str) -> Any:
+            return self._aws_client("kinesis-video-media", *timeouts, 1, endpoint_url=data_endpoint)
+
+        return KinesisVideoAudioSource(kinesisvideo, media_client)
+
+    @cached_property
+    def speech_to_text(self) -> SpeechToText:
+        """Amazon Transcribe streaming (its SDK and awscrt are imported on the first stream)."""
+        from chalicelib.adapters.speech.transcribe_streaming import TranscribeStreamingSpeechToText  # noqa: PLC0415
+
+        s = self.settings
+        return TranscribeStreamingSpeechToText(
+            s.aws_region, endpoint_url=s.transcribe_endpoint_url, ca_file=s.transcribe_ca_file
+        )
+
+    @cached_property
+    def transcribe_call(self) -> TranscribeCall:
+        from chalicelib.usecases.transcribe_call import TranscribeCall  # noqa: PLC0415
+
+        s = self.settings
+        return TranscribeCall(
+            self.audio_source,
+            self.speech_to_text,
+            self.handover_store,  # not metered into a turn's usage, like the workflow's tasks
+            self.clock,
+            language=s.speech_language,
+            stop_before_ms=s.transcriber_stop_before_ms,
+        )
+
+    @cached_property
+    def lambda_continuation(self) -> LambdaContinuation:
+        from chalicelib.adapters.lambda_continuation import LambdaContinuation  # noqa: PLC0415
+
+        s = self.settings
+        return LambdaContinuation(self._aws_client("lambda", 1000, 3000, 2), s.transcriber_function_name)
 
 
 _container: Container | None = None

@@ -220,3 +220,13 @@ class MediaStreamMalformedError(PermanentError):
 class SpeechToTextUnavailableError(RetryableError):
     """The speech-to-text service failed, refused or dropped the stream; resume from the last
     audio position consumed."""
+
+
+class TranscriberInvocationMalformedError(EventMalformedError):
+    """The transcriber's invocation event is not the shape the contact flow's trigger sends
+    (``streamARN``, ``startFragmentNum``, ``connectContactId``, optional ``position``)."""
+
+
+class TranscriberContinuationFailedError(RetryableError):
+    """The transcriber could not re-invoke itself to go on; Lambda's own retry of the
+    asynchronous invocation resumes from the checkpoint stored on the session."""

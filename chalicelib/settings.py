@@ -75,6 +75,21 @@ class Settings(BaseSettings):
     sfn_read_timeout_ms: int = Field(default=600, gt=0)
     connect_instance_id: str | None = None
 
+    # Live transcription (the transcriber Lambda): off unless enabled. The KVS endpoint (unset:
+    # AWS's; GetMedia goes to the data endpoint GetDataEndpoint names), its client timeouts (the
+    # read timeout must exceed the longest pause between fragments), Amazon Transcribe's endpoint
+    # and a CA file to trust for it (sim/ only), the function to re-invoke to go on (unset: the
+    # running one), and how much of Lambda's time is kept back to stop and write the checkpoint.
+    speech_enabled: bool = False
+    speech_language: str = "en-US"
+    kvs_endpoint_url: str | None = None
+    kvs_connect_timeout_ms: int = Field(default=1000, gt=0)
+    kvs_read_timeout_ms: int = Field(default=10_000, gt=0)
+    transcribe_endpoint_url: str | None = None
+    transcribe_ca_file: str | None = None
+    transcriber_function_name: str | None = None
+    transcriber_stop_before_ms: int = Field(default=60_000, gt=0)
+
     log_level: str = "INFO"
 
     @property

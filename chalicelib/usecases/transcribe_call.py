@@ -123,9 +123,16 @@ class TranscribeCall:
         self._settle_ms = settle_ms
 
     def __call__(
-        self, contact_id: str, stream_arn: str, start: MediaPosition, remaining_ms: Callable[[], float]
+        self,
+        contact_id: str,
+        stream_arn: str,
+        start: MediaPosition,
+        remaining_ms: Callable[[], float],
+        *,
+        language: str | None = None,
     ) -> TranscriptionOutcome:
-        """Run until the stream ends, the time runs short, or a service fails.
+        """Run until the stream ends, the time runs short, or a service fails (``language``
+        overrides the configured one for this call).
 
         A checkpoint already on the session that is later than ``start`` wins: a duplicate or a
         replayed invocation does not transcribe again what was written.
@@ -135,7 +142,7 @@ class TranscribeCall:
         if live is not None and live.checkpoint is not None and is_after(live.checkpoint, start):
             start = live.checkpoint
         skip = dict(live.sent_through_ms) if live is not None and live.checkpoint == start else {}
-        run = _Run(self, contact_id, stream_arn, start, remaining_ms, skip)
+        run = _Run(self, contact_id, stream_arn, start, remaining_ms, skip, language or self._language)
         return asyncio.run(run.run())
 
     def write(
@@ -188,8 +195,10 @@ class _Run:
         start: MediaPosition,
         remaining_ms: Callable[[], float],
         skip_through_ms: dict[Track, int],
+        language: str,
     ) -> None:
         self.owner = owner
+        self.language = language
         self.skip_through_ms = skip_through_ms
         self.contact_id = contact_id
         self.stream_arn = stream_arn
@@ -319,7 +328,7 @@ class _Run:
 
     async def _transcribe(self, track: Track, state: _TrackState) -> None:
         try:
-            async for result in self.owner._speech.transcribe(track, _drain(state.queue), self.owner._language):
+            async for result in self.owner._speech.transcribe(track, _drain(state.queue), self.language):
                 shifted = replace(
                     result, start_ms=result.start_ms + state.base_ms, end_ms=result.end_ms + state.base_ms
                 )

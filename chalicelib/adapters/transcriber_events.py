@@ -1,0 +1,81 @@
+"""The transcriber's invocation event, validated at the boundary, and the event it re-invokes
+itself with.
+
+The first invocation comes from the contact flow's trigger (Amazon Connect's real-time
+transcription sample: ``streamARN``, ``startFragmentNum``, ``connectContactId``, flags as
+strings). A continuation is the same event plus ``position`` (the checkpoint to resume at) and
+``attempt`` (consecutive retries after a failure; a continuation for time resets it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.adapters.validation import error_locations
+from chalicelib.domain.speech import MediaPosition
+from chalicelib.errors import AppError, TranscriberInvocationMalformedError
+from chalicelib.usecases.transcribe_call import TranscriptionOutcome
+
+# Consecutive retries of a failing stream before the transcriber gives up on the call (the
+# turn handler goes on without a live transcript).
+MAX_RETRIES = 5
+
+
+class PositionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fragment_number: str = Field(min_length=1, max_length=128)
+    timecode_ms: int = Field(default=-1, ge=-1)
+
+
+class TranscriberInvocation(BaseModel):
+    """What the transcriber is asked to do (aliases: the trigger's names)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    stream_arn: str = Field(alias="streamARN", min_length=1, max_length=1024, pattern=r"^arn:aws[a-z-]*:kinesisvideo:")
+    start_fragment_number: str = Field(alias="startFragmentNum", min_length=1, max_length=128)
+    contact_id: str = Field(alias="connectContactId", min_length=1, max_length=256)
+    language_code: str | None = Field(default=None, alias="languageCode", max_length=16)
+    transcription_enabled: bool = Field(default=True, alias="transcriptionEnabled")
+    position: PositionInput | None = None
+    attempt: int = Field(default=0, ge=0)
+
+    @property
+    def start(self) -> MediaPosition:
+        if self.position is not None:
+            return MediaPosition(self.position.fragment_number, self.position.timecode_ms)
+        return MediaPosition(self.start_fragment_number)
+
+    def next_event(self, outcome: TranscriptionOutcome) -> dict[str, Any] | None:
+        """The event to re-invoke with, or None (the stream ended, failed, or kept failing)."""
+        if outcome.outcome == "continue":
+            attempt = 0
+        elif outcome.outcome == "retry" and self.attempt < MAX_RETRIES:
+            attempt = self.attempt + 1
+        else:
+            return None
+        position = {
+            "fragment_number": outcome.checkpoint.fragment_number,
+            "timecode_ms": outcome.checkpoint.timecode_ms,
+        }
+        return {
+            **self.model_dump(by_alias=True, exclude={"position", "attempt"}),
+            "position": position,
+            "attempt": attempt,
+        }
+
+
+def parse_transcriber_event(event: Any) -> TranscriberInvocation:
+    """The invocation, or ``TranscriberInvocationMalformedError`` naming where it is wrong."""
+    try:
+        return TranscriberInvocation.model_validate(event)
+    except ValidationError as exc:
+        raise TranscriberInvocationMalformedError(f"transcriber event invalid at {error_locations(exc)}") from exc
+
+
+def rejected_answer(exc: AppError) -> dict[str, Any]:
+    """The answer to an event that cannot be processed (retrying it would not help)."""
+    return {"status": "rejected", "error": type(exc).__name__}

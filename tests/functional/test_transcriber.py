@@ -1,0 +1,151 @@
+"""The transcriber Lambda through Chalice's test client, and the speech path end to end: the real
+KVS adapter against ``LocalKinesisVideoMedia`` (127.0.0.1), a scripted recogniser, the DynamoDB
+store on moto."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from chalicelib import bootstrap
+from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
+from chalicelib.domain.session import Session
+from chalicelib.domain.speech import TRACKS, MediaPosition
+from chalicelib.usecases.transcribe_call import TranscribeCall
+from sim.media import CallMedia, LocalKinesisVideoMedia, call_media
+from tests.conftest import load_json
+from tests.speech_fakes import InMemoryAudioSource, ScriptedSpeechToText, call_chunks
+
+SAMPLE = load_json("kvs/kvs-transcriber-invocation.realtime-transcription-sample.json")
+STREAM_ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-contact-9/1700000000000"
+
+
+class RecordingContinuation:
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, Any], str | None]] = []
+
+    def __call__(self, event: dict[str, Any], function_name: str | None = None) -> None:
+        self.events.append((event, function_name))
+
+
+@pytest.fixture
+def speech_on(monkeypatch: pytest.MonkeyPatch, moto_dynamodb: Any) -> Iterator[None]:
+    monkeypatch.setenv("SWITCHBOARD_SPEECH_ENABLED", "true")
+    bootstrap.reset()
+    yield
+    bootstrap.reset()
+
+
+def stored(contact_id: str) -> Session:
+    services = bootstrap.container()
+    session = services.session_store.load(contact_id, services.clock.now_ms())
+    assert session is not None
+    return session
+
+
+def with_fakes(source: Any, stop_before_ms: float) -> RecordingContinuation:
+    services = bootstrap.container()
+    services.__dict__["transcribe_call"] = TranscribeCall(
+        source, ScriptedSpeechToText(), services.handover_store, services.clock, language="en-US",
+        flush_every_ms=20, stop_before_ms=stop_before_ms, settle_ms=50,
+    )  # fmt: skip
+    continuation = RecordingContinuation()
+    services.__dict__["lambda_continuation"] = continuation
+    return continuation
+
+
+def test_a_malformed_event_is_rejected_by_name_and_logged(
+    lambda_client: Any, speech_on: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = lambda_client.lambda_.invoke("transcriber", {"streamARN": "nope"}).payload
+    assert answer == {"status": "rejected", "error": "TranscriberInvocationMalformedError"}
+    [record] = [r for r in caplog.records if r.getMessage() == "transcriber event rejected"]
+    assert record.error == "TranscriberInvocationMalformedError"  # type: ignore[attr-defined]
+    assert "nope" not in str(record.__dict__)  # where it failed, not the values
+
+
+def test_speech_disabled_answers_without_reading_media(lambda_client: Any, moto_dynamodb: Any) -> None:
+    assert lambda_client.lambda_.invoke("transcriber", SAMPLE).payload == {"status": "disabled"}
+
+
+def test_the_stream_ended_writes_the_transcript_and_does_not_continue(lambda_client: Any, speech_on: None) -> None:
+    chunks = call_chunks(fragments=3)
+    continuation = with_fakes(InMemoryAudioSource(chunks), stop_before_ms=1_000)
+    event = {**SAMPLE, "startFragmentNum": chunks[0].fragment_number, "connectContactId": "c-t1"}
+
+    answer = lambda_client.lambda_.invoke("transcriber", event).payload
+
+    assert (answer["status"], answer["continued"]) == ("ended", False)
+    assert continuation.events == []
+    live = stored("c-t1").live_transcript
+    assert live.checkpoint == chunks[-1].position
+    assert {line.track for line in live.lines} == set(TRACKS)
+
+
+def test_near_the_time_limit_it_reinvokes_itself_with_the_checkpoint(lambda_client: Any, speech_on: None) -> None:
+    chunks = call_chunks(fragments=3)
+    # Stop as soon as the invocation has less than 10^9 ms left (at once): the checkpoint goes on.
+    continuation = with_fakes(InMemoryAudioSource(chunks, pace_s=0.002), stop_before_ms=10**9)
+    event = {**SAMPLE, "startFragmentNum": chunks[0].fragment_number, "connectContactId": "c-t2"}
+
+    answer = lambda_client.lambda_.invoke("transcriber", event).payload
+
+    assert (answer["status"], answer["continued"]) == ("continue", True)
+    [(follow_up, _)] = continuation.events
+    assert follow_up["position"] == answer["checkpoint"]
+    assert follow_up["attempt"] == 0 and follow_up["connectContactId"] == "c-t2"
+    checkpoint = stored("c-t2").live_transcript.checkpoint or MediaPosition(chunks[0].fragment_number)
+    assert {"fragment_number": checkpoint.fragment_number, "timecode_ms": checkpoint.timecode_ms} == answer[
+        "checkpoint"
+    ]
+
+
+# --- end to end: KVS adapter + local GetMedia server + scripted recogniser + DynamoDB (moto) ---
+
+
+@pytest.fixture(scope="module")
+def media() -> CallMedia:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs Debian's ffmpeg")
+    noise = random.Random(23)
+    return call_media([(0, noise.randbytes(24_000))], [(900, noise.randbytes(20_000))], tail_ms=300)
+
+
+def kvs_source(server: LocalKinesisVideoMedia) -> KinesisVideoAudioSource:
+    session = boto3.session.Session()
+    config = Config(region_name="us-east-1", retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=5)
+    kinesisvideo = session.client("kinesisvideo", endpoint_url=server.endpoint_url, config=config)
+    return KinesisVideoAudioSource(
+        kinesisvideo, lambda url: session.client("kinesis-video-media", endpoint_url=url, config=config)
+    )
+
+
+def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connection(
+    moto_dynamodb: Any, media: CallMedia
+) -> None:
+    services = bootstrap.container()
+    speech = ScriptedSpeechToText(utterance_ms=400)
+    with LocalKinesisVideoMedia() as server:
+        server.add_stream(STREAM_ARN, media)
+        server.drop_next(STREAM_ARN, after_bytes=int(len(media.body) * 0.5))
+        transcribe = TranscribeCall(
+            kvs_source(server), speech, services.session_store, services.clock, language="en-US",
+            flush_every_ms=20, settle_ms=100,
+        )  # fmt: skip
+        start = MediaPosition(media.fragments[0].number)
+        first = transcribe("c-e2e", STREAM_ARN, start, lambda: 600_000.0)
+        second = transcribe("c-e2e", STREAM_ARN, first.checkpoint, lambda: 600_000.0)
+
+    assert (first.outcome, first.error, second.outcome) == ("retry", "MediaStreamUnavailableError", "ended")
+    for track in TRACKS:
+        assert speech.audio(track) == media.tracks[track]  # every byte sent once, across the two runs
+    live = services.session_store.load("c-e2e", services.clock.now_ms()).live_transcript  # type: ignore[union-attr]
+    assert live.speech_status == "ended"
+    assert live.checkpoint == MediaPosition(media.fragments[-1].number, live.checkpoint.timecode_ms)  # type: ignore[union-attr]
+    assert all(line.is_final for line in live.lines)
