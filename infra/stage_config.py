@@ -35,6 +35,7 @@ STAGE_OUTPUTS: dict[tuple[str, ...], str] = {
     ("lambda_functions", "handover_wait", "iam_role_arn"): "HandoverRoleArn",
     ("lambda_functions", "handover_callback", "iam_role_arn"): "HandoverRoleArn",
     ("lambda_functions", "handover_agent_connected", "iam_role_arn"): "HandoverRoleArn",
+    ("lambda_functions", "transcriber", "iam_role_arn"): "TranscriberRoleArn",
     ("environment_variables", "SWITCHBOARD_AWS_REGION"): "Region",
     ("environment_variables", "SWITCHBOARD_TABLE_NAME"): "SessionTableName",
     ("environment_variables", "SWITCHBOARD_SEGMENTS_STREAM"): "SegmentsStreamName",

@@ -17,6 +17,10 @@ from tests.infra.cfn import Resolver, intrinsic_references, load_template, of_ty
 
 TEMPLATE = load_template()
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Amazon Transcribe streaming's actions accept no resource but *.
+TRANSCRIBE_ACTIONS = {"transcribe:StartStreamTranscription", "transcribe:StartStreamTranscriptionWebSocket"}
+# Connect names each contact's media stream <prefix>-<contact>: the prefix is the stage's.
+CONTACT_MEDIA = ":stream/switchboard-${Stage}-connect-*"
 CONNECT_CONTACTS = ":instance/${ConnectInstanceId}/contact/*"
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
@@ -66,12 +70,12 @@ def test_the_roles_grant_no_wildcard_action_except_the_two_xray_writes() -> None
         for action in as_list(statement["Action"]):
             assert "*" not in action, f"{role}: wildcard action {action}"
         if "*" in as_list(statement["Resource"]):
-            assert set(as_list(statement["Action"])) == XRAY_ACTIONS, f"{role}: Resource * for {statement}"
+            assert set(as_list(statement["Action"])) in (XRAY_ACTIONS, TRANSCRIBE_ACTIONS), f"{role}: Resource *"
 
 
 def test_every_resource_is_a_resource_of_this_stack_or_a_name_built_for_this_stage() -> None:
     for role, statement in statements():
-        if set(as_list(statement["Action"])) == XRAY_ACTIONS:
+        if set(as_list(statement["Action"])) in (XRAY_ACTIONS, TRANSCRIBE_ACTIONS):
             continue
         for resource in as_list(statement["Resource"]):
             assert isinstance(resource, dict), f"{role}: literal resource {resource}"
@@ -84,6 +88,10 @@ def test_every_resource_is_a_resource_of_this_stack_or_a_name_built_for_this_sta
                     assert as_list(statement["Action"]) == ["connect:UpdateContactAttributes"], role
                     continue
                 assert "Stage" in refs, f"{role}: {text} is not scoped to the stage"
+                if text.endswith(CONTACT_MEDIA):  # the stage's contacts' media, read only
+                    actions = set(as_list(statement["Action"]))
+                    assert actions == {"kinesisvideo:GetDataEndpoint", "kinesisvideo:GetMedia"}, role
+                    continue
                 # The only wildcard allowed: the log streams of one named log group.
                 assert "*" not in text.removesuffix(":*"), f"{role}: {text}"
             else:
