@@ -149,3 +149,30 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
     assert live.speech_status == "ended"
     assert live.checkpoint == MediaPosition(media.fragments[-1].number, live.checkpoint.timecode_ms)  # type: ignore[union-attr]
     assert all(line.is_final for line in live.lines)
+
+
+def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(moto_dynamodb: Any) -> None:
+    from chalicelib.adapters.speech.transcribe_streaming import AwsCredentials, TranscribeStreamingSpeechToText
+    from sim.transcribe_endpoint import LocalTranscribeStreaming, StreamScript
+
+    words = StreamScript.of((("my", 200, 400), ("card", 450, 800)), (("is", 1700, 1800), ("broken", 1850, 2300)))
+    chunks = call_chunks(fragments=3)
+    services = bootstrap.container()
+    with LocalTranscribeStreaming(endpointing_delay_ms=300) as endpoint:
+        endpoint.script(words, words)  # one stream per track
+        speech = TranscribeStreamingSpeechToText(
+            "us-east-1", endpoint_url=endpoint.url, credentials=AwsCredentials("testing", "testing"),
+            ca_file=endpoint.ca_file,
+        )  # fmt: skip
+        transcribe = TranscribeCall(
+            InMemoryAudioSource(chunks), speech, services.session_store, services.clock, language="en-US",
+            flush_every_ms=50, settle_ms=50,
+        )  # fmt: skip
+        outcome = transcribe("c-real", STREAM_ARN, MediaPosition(chunks[0].fragment_number), lambda: 600_000.0)
+
+    assert outcome.outcome == "ended", outcome.error
+    live = stored("c-real").live_transcript
+    assert live.checkpoint == chunks[-1].position
+    for track in TRACKS:
+        assert [line.text for line in live.lines if line.track == track] == ["my card", "is broken"]
+        assert all(line.is_final for line in live.lines)
