@@ -10,6 +10,10 @@ DynamoDB requests are served one at a time (``_serialize_dynamodb``). moto's
 snapshot when a condition fails; served concurrently, the copy races other writes (a
 ``RuntimeError``, answered as a 500) and the restore wipes out writes other requests made in
 between — lost turns and lost updates that real DynamoDB never causes. ``sim load`` found it.
+The copy also grows with the table, so under load each commit got slower than the last
+(``state_write`` near a second after a few hundred calls): ``_check_then_write_transactions``
+checks every condition first and writes only when all pass, which needs no snapshot at all
+(requests are serialized, so nothing changes between the check and the write).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class EmbeddedAws:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy, sim only
 
         _serialize_dynamodb()
+        _check_then_write_transactions()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
@@ -110,3 +115,66 @@ def _serialize_dynamodb() -> None:
 
     call_action.serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+def _check_then_write_transactions() -> None:
+    """moto's ``DynamoDBBackend.transact_write_items`` without its whole-table snapshot: all
+    conditions are checked first (answered as moto answers them), then the writes are made."""
+    from moto.dynamodb.comparisons import get_filter_expression  # noqa: PLC0415
+    from moto.dynamodb.exceptions import (  # noqa: PLC0415
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    if getattr(DynamoDBBackend.transact_write_items, "checked_first", False):
+        return
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        errors: list[tuple[Any, Any, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for item in transact_items:
+            op_type, op = next(iter(item.items()))
+            key = _item_key(self.get_table(op["TableName"]), op["Item"]) if op_type == "Put" else op["Key"]
+            identity = (op["TableName"], str(sorted(key.items())))
+            if identity in seen:
+                raise MultipleTransactionsException()
+            seen.add(identity)
+            current = self.get_item(op["TableName"], key)
+            condition = op.get("ConditionExpression")
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                old = (
+                    current.to_json()["Attributes"]
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current
+                    else None
+                )
+                errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+            else:
+                errors.append((None, None, None))
+            planned.append((op_type, op, key))
+        if any(code is not None for code, _, _ in errors):
+            raise TransactionCanceledException(errors)
+        for op_type, op, key in planned:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(op["TableName"], op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(op["TableName"], key)
+            elif op_type == "Update":
+                self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                                 expression_attribute_names=names, expression_attribute_values=values)  # fmt: skip
+
+    transact_write_items.checked_first = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _item_key(table: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key

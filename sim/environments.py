@@ -69,6 +69,7 @@ class Invocation:
     fired: dict[str, int] = field(default_factory=dict)
     race_segments: tuple[str, ...] = ()  # segment ids the concurrent writer stored (acknowledged)
     environment: int = 0  # the process id of the environment that ran it
+    components: dict[str, float] = field(default_factory=dict)  # the handler's own timings (ms)
 
 
 class EnvironmentPool:
@@ -184,6 +185,10 @@ def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
     except Exception as exc:  # noqa: BLE001 - what escapes the handler is what this reports
         invocation.raised, invocation.error_message = type(exc).__name__, str(exc)
     invocation.handler_ms = (time.perf_counter() - started) * 1000
+    if not invocation.crashed:
+        invocation.components = {
+            k: round(v, 1) for k, v in bootstrap.container().last_invocation.get("latency_ms", {}).items()
+        }
     invocation.fired = dict(_state.fired)
     invocation.race_segments = tuple(_state.race_segments)
     _state.armed = Armed()

@@ -98,7 +98,9 @@ def check(
                 and invocation.handler_ms > hard_deadline_ms
                 and invocation.answer is not None
             ):
-                found["deadline_misses"].append(f"{log.call}: {invocation.handler_ms:.0f} ms")
+                slowest = sorted(invocation.components.items(), key=lambda kv: -kv[1])[1:4]
+                parts = ", ".join(f"{k} {v:.0f}" for k, v in slowest)
+                found["deadline_misses"].append(f"{log.call}: {invocation.handler_ms:.0f} ms ({parts})")
     for key, n in backend.executions_by_key.items():
         found["duplicate_side_effects"] += [f"key {key} ran {n} times"] * (n - 1)
     for request, n in backend.executions_by_request.items():
