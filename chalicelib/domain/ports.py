@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.model import ChatMessage, ModelAnswer, ToolSpec
 from chalicelib.domain.session import Session, TurnRecord
+from chalicelib.domain.speculation import Speculation
 from chalicelib.domain.tiers import TierSpec
 from chalicelib.domain.tools import JournalEntry, ToolDef
 from chalicelib.domain.usage import Usage
@@ -137,4 +138,25 @@ class ToolJournal(Protocol):
 
     def finish(self, entry: JournalEntry, now_ms: int) -> None:
         """Record the call's outcome (``done`` with its result, or ``failed``)."""
+        ...
+
+
+class SpeculationStore(Protocol):
+    """Speculative turns (``domain/speculation.py``), by contact, turn and transcript."""
+
+    def start(self, speculation: Speculation, now_ms: int) -> bool:
+        """Record a pending speculation unless one for this contact, turn and transcript exists;
+        True when this call recorded it (and so owns the work)."""
+        ...
+
+    def finish(self, speculation: Speculation, now_ms: int) -> None:
+        """Store the speculation's outcome (ready with its work, or abandoned) and its usage."""
+        ...
+
+    def get(self, contact_id: str, seq: int, transcript: str, now_ms: int) -> Speculation | None:
+        """The speculation for this turn and normalized transcript, if any."""
+        ...
+
+    def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:
+        """Every speculation of the contact (the ledger charges the wasted ones too)."""
         ...

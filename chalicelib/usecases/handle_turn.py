@@ -29,22 +29,19 @@ from chalicelib.domain.dialogue import (
     resolve_stored_turn,
     route_context,
 )
-from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, ROUTING, STATE_READ, STATE_WRITE, Envelope
-from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
+from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
-from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
-from chalicelib.domain.prompt import build_messages
-from chalicelib.domain.router import Route, route
-from chalicelib.domain.session import Session, TurnRecord
-from chalicelib.domain.tiers import RULES, SMALL, TierTable
+from chalicelib.domain.router import route
+from chalicelib.domain.session import TurnRecord
+from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.errors import (
-    ModelError,
     SessionContentionError,
     SessionVersionConflictError,
     TurnAlreadyRecordedError,
 )
 from chalicelib.usecases.handover import start_handover
+from chalicelib.usecases.model_work import ModelWorker
 from chalicelib.usecases.run_tools import RunTools
 
 
@@ -117,6 +114,11 @@ class HandleTurn:
         self._commit_attempts = commit_attempts
         self._meter: TurnMeter = meter or _NoMeter()
         self._handover = handover
+        self._worker = (
+            ModelWorker(self._models, tiers, tools, envelope, clock, self._meter, policy)
+            if self._models is not None and tiers is not None
+            else None
+        )
 
     def __call__(self, request: TurnRequest, deadline: Deadline) -> TurnResult:
         """Answer ``request``.
@@ -149,7 +151,8 @@ class HandleTurn:
             if chosen.tier == RULES or self._models is None:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
-                work = work or self._model_work(chosen, session, request, delivery.seq, deadline)
+                assert self._worker is not None  # noqa: S101 - built with the models
+                work = work or self._worker(chosen, session, request, delivery.seq, deadline)
                 outcome = model_turn(session, request, delivery.seq, now_ms, self._policy, route=chosen, work=work)
             attempts += 1
             # The turn item keeps what its components took up to the write (the write itself and
@@ -176,99 +179,6 @@ class HandleTurn:
         wanted = handover_request(request.contact_id, seq, reply, policy, request.caller_number)
         if wanted is not None:
             start_handover(self._handover, wanted)
-
-    def _model_work(
-        self, chosen: Route, session: Session | None, request: TurnRequest, seq: int, deadline: Deadline
-    ) -> ModelWork:
-        """Models and tools for one turn: pick up calls an earlier turn cut short, then call
-        models; while the answer asks for tools, run them (within the graph, the call limit and
-        the budget) and call the model again with their results."""
-        assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
-        messages = list(
-            build_messages(
-                self._policy.system_prompt,
-                session,
-                request.utterance,
-                max_history_messages=self._policy.max_history_messages,
-                max_message_chars=self._policy.max_message_chars,
-            )
-        )
-        follow_up_ms = self._tiers.get(SMALL).expected_ms()
-        work = ModelWork(attempts=(), give_up_reason="")
-        last_tool = session.last_tool if session else None
-        calls_made = 0
-        if self._tools is not None and session is not None and session.pending_tools:
-            picked = self._tools.pending(request.contact_id, session.pending_tools, deadline=deadline,
-                                         follow_up_ms=follow_up_ms)  # fmt: skip
-            work = replace(work, tools=picked.records, facts=picked.facts, last_tool=picked.last_tool,
-                           refused=picked.refused, held=picked.held, hold_reason=picked.hold_reason)  # fmt: skip
-            if picked.refused or picked.held:
-                return work
-            last_tool = picked.last_tool or last_tool
-            results = " ".join(f"{f.tool} returned {f.result_json}." for f in picked.facts)
-            messages.insert(
-                -1, ChatMessage("system", f"Results of the tool calls made for the caller's request: {results}")
-            )
-        tier = chosen.tier
-        while True:
-            offered = self._tools.graph.offered(last_tool) if self._tools is not None else ()
-            attempts, reason = self._ask_models(tier, tuple(messages), offered, deadline)
-            work = replace(work, attempts=(*work.attempts, *attempts), give_up_reason=reason)
-            final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
-            if final is None or final.answer is None or not final.answer.tool_calls:
-                return work
-            if self._tools is None:
-                return replace(work, refused="no_tools_configured")
-            done = self._tools(
-                request.contact_id, seq, final.answer.tool_calls, last_tool=last_tool, calls_made=calls_made,
-                deadline=deadline, follow_up_ms=follow_up_ms,
-            )  # fmt: skip
-            calls_made += len(done.records)
-            last_tool = done.last_tool or last_tool
-            work = replace(work, tools=(*work.tools, *done.records), facts=(*work.facts, *done.facts),
-                           last_tool=last_tool, refused=done.refused, held=done.held,
-                           hold_reason=done.hold_reason)  # fmt: skip
-            if done.refused or done.held:
-                return work
-            messages += [
-                ChatMessage("assistant", final.answer.text, tool_calls=final.answer.tool_calls),
-                *done.messages,
-            ]
-            tier = final.tier  # the tier that asked for the tools speaks their result
-
-    def _ask_models(
-        self, tier: int, messages: tuple[ChatMessage, ...], offered: tuple[ToolSpec, ...], deadline: Deadline
-    ) -> tuple[tuple[Attempt, ...], str]:
-        """Call models as the domain's escalation policy says, until an answer or give-up."""
-        assert self._models is not None and self._tiers is not None  # noqa: S101 - checked in __init__
-        made: list[Attempt] = []
-        envelope = self._envelope
-        while True:
-            now = self._clock.monotonic_ms()
-            step = next_model_step(
-                tier,
-                tuple(made),
-                deadline.timeout_for(envelope.budget(MODEL_TOTAL), now, envelope.finish_reserve_ms),
-                self._tiers,
-                past_soft_deadline=deadline.past_soft(now),
-                first_token_cap_ms=envelope.budget(MODEL_FIRST_TOKEN),
-            )
-            if isinstance(step, GiveUp):
-                return tuple(made), step.reason
-            spec = self._tiers.get(step.tier)
-            try:
-                with self._meter.timed("model"):
-                    answer = self._models.complete(
-                        spec, messages, offered, timeout_ms=step.timeout_ms,
-                        first_token_timeout_ms=step.first_token_timeout_ms,
-                    )  # fmt: skip
-            except ModelError as exc:
-                made.append(Attempt(step.tier, exc.kind, None, step.why))
-                continue
-            if answer.first_token_ms is not None and MODEL_FIRST_TOKEN not in self._meter.timings():
-                self._meter.record_ms(MODEL_FIRST_TOKEN, answer.first_token_ms)
-            problem = answer_problem(answer)
-            made.append(Attempt(step.tier, problem.value if problem else OK, answer, step.why))
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:
         return deadline.allows(self._clock.monotonic_ms(), self._envelope.finish_reserve_ms)

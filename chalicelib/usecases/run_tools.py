@@ -60,6 +60,11 @@ class RunTools:
         self._envelope = envelope
         self._meter = meter
 
+    def makes_side_effect(self, name: str) -> bool:
+        """True for a declared side-effecting tool (unknown names are refused later, not here)."""
+        tool = self.graph.get(name)
+        return tool is not None and tool.kind is ToolKind.SIDE_EFFECT
+
     def warm(self) -> None:
         """Prepare the gateway's transports (imports, connections) ahead of the first call."""
         warm = getattr(self._gateway, "warm", None)

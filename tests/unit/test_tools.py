@@ -47,14 +47,18 @@ PAYMENT_CALLS = (
 
 
 class Setup:
-    def __init__(self, replies: list[Any]) -> None:
+    def __init__(self, replies: list[Any], model_cost_ms: float = 0.0) -> None:
         self.clock = ManualClock()
         self.store = InMemorySessionStore()
         self.journal = InMemoryToolJournal()
         results = {"lookup_account": ACCOUNT, "get_balance": BALANCE, "create_payment_arrangement": ARRANGEMENT,
                    "book_callback": {"status": "booked"}}  # fmt: skip
         self.backend = FakeToolBackend(results)
-        self.models = ScriptedModelClient(replies)
+        self.models = (
+            ScriptedModelClient(replies, self.clock, cost_ms=model_cost_ms)
+            if model_cost_ms
+            else ScriptedModelClient(replies)
+        )
         self.meter = InvocationMeter()
         runner = RunTools(GRAPH, self.backend, self.journal, self.clock, ENVELOPE, self.meter)
         self.handle = HandleTurn(self.store, self.clock, DialoguePolicy(), ENVELOPE, models=self.models, tiers=TIERS,
@@ -138,11 +142,7 @@ def test_a_second_cut_in_a_row_hands_over() -> None:
 
 
 def test_no_tool_is_called_when_its_call_and_the_follow_up_no_longer_fit() -> None:
-    s = Setup([tool_answer(("lookup_account", {"account_number": "448129"}))])
-    s.models = ScriptedModelClient(
-        [tool_answer(("lookup_account", {"account_number": "448129"}))], s.clock, cost_ms=1300
-    )
-    s.handle._models = s.models
+    s = Setup([tool_answer(("lookup_account", {"account_number": "448129"}))], model_cost_ms=1300)
     result = s.turn("look up four four eight one two nine please")
     assert s.backend.calls == []
     assert "holding_line:tool_budget:lookup_account" in result.reply.reasons
