@@ -191,3 +191,5 @@ class TurnRecord:
     # Milliseconds per component of the turn up to its write (state_read, routing, model, ...).
     latency_ms: tuple[tuple[str, float], ...] = ()
     tool_calls: tuple[ToolCallRecord, ...] = ()
+    # Answered from a speculative turn's model work (``domain/speculation.py``).
+    speculated: bool = False

@@ -14,6 +14,8 @@ answers already obtained: a model is never asked twice for one turn because of a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
@@ -31,11 +33,13 @@ from chalicelib.domain.dialogue import (
 )
 from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
-from chalicelib.domain.ports import Clock, ModelClient, SessionStore, TurnMeter
-from chalicelib.domain.router import route
+from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, TurnMeter
+from chalicelib.domain.router import Route, route
 from chalicelib.domain.session import TurnRecord
+from chalicelib.domain.speculation import SpeculationState, normalized_transcript, usable
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.errors import (
+    AppError,
     SessionContentionError,
     SessionVersionConflictError,
     TurnAlreadyRecordedError,
@@ -43,6 +47,9 @@ from chalicelib.errors import (
 from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.model_work import ModelWorker
 from chalicelib.usecases.run_tools import RunTools
+
+SPECULATION = "speculation"  # the component: looking up (and waiting for) a speculative turn
+SPECULATION_POLL_MS = 40
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ class HandleTurn:
         commit_attempts: int = 3,
         meter: TurnMeter | None = None,
         handover: HandoverWorkflow | None = None,
+        speculations: SpeculationStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -114,6 +123,8 @@ class HandleTurn:
         self._commit_attempts = commit_attempts
         self._meter: TurnMeter = meter or _NoMeter()
         self._handover = handover
+        self._speculations = speculations
+        self._sleep = sleep
         self._worker = (
             ModelWorker(self._models, tiers, tools, envelope, clock, self._meter, policy)
             if self._models is not None and tiers is not None
@@ -129,6 +140,7 @@ class HandleTurn:
         """
         attempts = 0
         work: ModelWork | None = None
+        speculated = False
         while True:
             now_ms = self._clock.now_ms()
             with self._meter.timed(STATE_READ):
@@ -152,13 +164,20 @@ class HandleTurn:
                 outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
             else:
                 assert self._worker is not None  # noqa: S101 - built with the models
+                if work is None:
+                    work = self._speculated(request, delivery.seq, chosen, deadline)
+                    speculated = work is not None
                 work = work or self._worker(chosen, session, request, delivery.seq, deadline)
                 outcome = model_turn(session, request, delivery.seq, now_ms, self._policy, route=chosen, work=work)
             attempts += 1
             # The turn item keeps what its components took up to the write (the write itself and
             # the answer are in the invocation's metrics and logs).
             timings = {**self._meter.timings(), "until_write": deadline.elapsed_ms(self._clock.monotonic_ms())}
-            record = replace(outcome.record, latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())))
+            record = replace(
+                outcome.record,
+                latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())),
+                speculated=speculated,
+            )
             try:
                 with self._meter.timed(STATE_WRITE):
                     self._store.commit_turn(record, outcome.session, now_ms)
@@ -179,6 +198,28 @@ class HandleTurn:
         wanted = handover_request(request.contact_id, seq, reply, policy, request.caller_number)
         if wanted is not None:
             start_handover(self._handover, wanted)
+
+    def _speculated(self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline) -> ModelWork | None:
+        """The model work a speculative turn did for these words, if it is usable. One that is
+        still running is waited for while doing the work ourselves would still fit."""
+        if self._speculations is None or self._tiers is None:
+            return None
+        text = normalized_transcript(request.utterance)
+        needed = self._tiers.get(chosen.tier).expected_ms() + self._envelope.finish_reserve_ms + SPECULATION_POLL_MS
+        try:
+            with self._meter.timed(SPECULATION):
+                found = self._speculations.get(request.contact_id, seq, text, self._clock.now_ms())
+                while (
+                    found is not None
+                    and found.state is SpeculationState.PENDING
+                    and (found.seq, found.tier) == (seq, chosen.tier)
+                    and deadline.allows(self._clock.monotonic_ms(), needed)
+                ):
+                    self._sleep(SPECULATION_POLL_MS / 1000)
+                    found = self._speculations.get(request.contact_id, seq, text, self._clock.now_ms())
+        except AppError:
+            return None  # the turn does the work itself
+        return found.work if found is not None and usable(found, seq, request.utterance, chosen.tier) else None
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:
         return deadline.allows(self._clock.monotonic_ms(), self._envelope.finish_reserve_ms)

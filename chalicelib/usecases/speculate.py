@@ -1,0 +1,91 @@
+"""Run a turn ahead of time on the caller's stable partial transcript (``domain/speculation``).
+
+Called by the transcriber when the caller's words are stable and a pause begins. It reads the
+session, routes the words, and — for a model tier — does the model's work (read-only tools
+only) under the turn's own envelope, then stores the result for the turn handler. It writes
+nothing to the session and never makes a side effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chalicelib.domain.conversation import Source, TurnRequest
+from chalicelib.domain.deadline import Deadline
+from chalicelib.domain.dialogue import DialoguePolicy, ModelWork, route_context
+from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.escalation import OK
+from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
+from chalicelib.domain.router import route
+from chalicelib.domain.speculation import (
+    Speculation,
+    SpeculationState,
+    normalized_transcript,
+    speculation_refusal,
+)
+from chalicelib.domain.tiers import RULES, TierTable
+from chalicelib.domain.usage import Usage, tokens
+from chalicelib.errors import AppError
+from chalicelib.usecases.model_work import SIDE_EFFECT_REFUSAL, ModelWorker
+
+
+class Speculate:
+    def __init__(
+        self,
+        sessions: SessionStore,
+        speculations: SpeculationStore,
+        clock: Clock,
+        policy: DialoguePolicy,
+        envelope: Envelope,
+        tiers: TierTable,
+        worker: ModelWorker,
+    ) -> None:
+        self._sessions = sessions
+        self._speculations = speculations
+        self._clock = clock
+        self._policy = policy
+        self._envelope = envelope
+        self._tiers = tiers
+        self._worker = worker
+
+    def __call__(self, contact_id: str, transcript: str) -> Speculation | None:
+        """Speculate on ``transcript`` for the contact's next turn; the stored speculation, or
+        None when there is nothing to speculate (rules answer at once, the call is elsewhere,
+        another trigger already has these words)."""
+        text = normalized_transcript(transcript)
+        now = self._clock.now_ms()
+        session = self._sessions.load(contact_id, now)
+        if not text or session is None or speculation_refusal(session) is not None:
+            return None
+        seq = session.last_seq + 1
+        chosen = route(transcript, route_context(session, self._policy))
+        if chosen.tier == RULES:
+            return None
+        pending = Speculation(contact_id, seq, text, SpeculationState.PENDING, chosen.tier, now,
+                              expected_ms=self._tiers.get(chosen.tier).expected_ms())  # fmt: skip
+        if not self._speculations.start(pending, now):
+            return None
+        request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX)
+        envelope = self._envelope
+        deadline = Deadline(self._clock.monotonic_ms(), envelope.hard_deadline_ms, soft_ms=envelope.soft_deadline_ms)
+        try:
+            work: ModelWork | None = self._worker(chosen, session, request, seq, deadline, side_effects=False)
+        except AppError as exc:
+            finished = replace(pending, state=SpeculationState.ABANDONED, why=type(exc).__name__)
+        else:
+            finished = _finished(pending, work)
+        self._speculations.finish(finished, self._clock.now_ms())
+        return finished
+
+
+def _finished(pending: Speculation, work: ModelWork | None) -> Speculation:
+    usage: tuple[Usage, ...] = ()
+    for attempt in work.attempts if work else ():
+        if attempt.answer is not None:
+            usage += tokens(attempt.answer.model, attempt.answer.input_tokens, attempt.answer.output_tokens)
+    if work is None or work.refused == SIDE_EFFECT_REFUSAL:
+        return replace(pending, state=SpeculationState.ABANDONED, usage=usage, why=SIDE_EFFECT_REFUSAL)
+    if work.held or work.refused or not work.attempts or work.attempts[-1].outcome != OK:
+        why = work.refused or work.hold_reason or work.give_up_reason or "no_answer"
+        return replace(pending, state=SpeculationState.ABANDONED, usage=usage, why=why)
+    return replace(pending, state=SpeculationState.READY, work=work, usage=usage)
