@@ -28,7 +28,7 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
-from chalicelib.domain.ports import ModelClient
+from chalicelib.domain.ports import ModelClient, SpeculationStore
 from chalicelib.domain.tiers import TierTable
 from chalicelib.errors import AppError, ConfigurationInvalidError
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # built only by the handlers that need them: kept off the tur
     from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
     from chalicelib.domain.speech import AudioSource, SpeechToText
     from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
+    from chalicelib.usecases.speculate import Speculate
     from chalicelib.usecases.stream_consumers import CloseContact, IngestSegments
     from chalicelib.usecases.transcribe_call import TranscribeCall
 from chalicelib.usecases.handle_turn import HandleTurn
@@ -197,6 +198,7 @@ class Container:
             commit_attempts=s.commit_attempts,
             meter=self.meter,
             handover=self.handover_workflow,
+            speculations=self.speculation_store,
         )
 
     @cached_property
@@ -210,7 +212,8 @@ class Container:
         from chalicelib.usecases.stream_consumers import CloseContact  # noqa: PLC0415
 
         resume = self.agent_connected if self.handover_workflow is not None else None
-        return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume)
+        return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume,
+                            speculations=self.speculation_store)  # fmt: skip
 
     def warm_up(self) -> dict[str, str]:
         """Build everything a turn needs while the greeting plays: the contact flow invokes the
@@ -393,6 +396,34 @@ class Container:
             self.clock,
             language=s.speech_language,
             stop_before_ms=s.transcriber_stop_before_ms,
+            on_caller_pause=self.speculate,
+            pause_ms=s.speculation_pause_ms,
+        )
+
+    @cached_property
+    def speculation_store(self) -> SpeculationStore | None:
+        """Where speculative turns are kept; None when the stage does not speculate."""
+        s = self.settings
+        if not s.speculation_enabled:
+            return None
+        from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore  # noqa: PLC0415
+
+        return DynamoDbSpeculationStore(self.dynamodb_client, s.table_name, s.speculation_ttl_seconds)
+
+    @cached_property
+    def speculate(self) -> Speculate | None:
+        """The speculative turn the transcriber starts at a pause (None: off, or no models)."""
+        store = self.speculation_store
+        if store is None or self.model_client is None:
+            return None
+        from chalicelib.usecases.model_work import ModelWorker  # noqa: PLC0415
+        from chalicelib.usecases.speculate import Speculate  # noqa: PLC0415
+
+        # Its own meter: the transcriber's invocation, not a turn's, pays for it (see the ledger).
+        worker = ModelWorker(self.model_client, self.tiers, self.tool_runner, self.envelope, self.clock,
+                             InvocationMeter(), self.dialogue_policy)  # fmt: skip
+        return Speculate(
+            self.handover_store, store, self.clock, self.dialogue_policy, self.envelope, self.tiers, worker
         )
 
     @cached_property

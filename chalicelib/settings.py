@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     transcribe_ca_file: str | None = None
     transcriber_function_name: str | None = None
     transcriber_stop_before_ms: int = Field(default=60_000, gt=0)
+    # Speculative turns (per stage): the transcriber runs the turn's model work on the caller's
+    # stable partial once a pause of ``speculation_pause_ms`` begins; the turn answers from it.
+    speculation_enabled: bool = False
+    speculation_pause_ms: int = Field(default=300, gt=0)
+    speculation_ttl_seconds: int = Field(default=900, gt=0)
 
     log_level: str = "INFO"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from chalicelib.domain.dialogue import ModelWork
-from chalicelib.domain.session import Session
+from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.usage import Usage
 
 _NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
@@ -69,3 +69,15 @@ def usable(speculation: Speculation | None, seq: int, utterance: str, tier: int)
         and speculation.tier == tier
         and speculation.transcript == normalized_transcript(utterance)
     )
+
+
+def used(speculation: Speculation, turns: dict[int, TurnRecord]) -> bool:
+    """True when the stored turn it was made for answered from it."""
+    turn = turns.get(speculation.seq)
+    return turn is not None and turn.speculated and normalized_transcript(turn.caller) == speculation.transcript
+
+
+def wasted(speculations: tuple[Speculation, ...], turns: tuple[TurnRecord, ...]) -> tuple[Speculation, ...]:
+    """The speculations no turn answered from: their cost is on top of the turns' own."""
+    by_seq = {t.seq: t for t in turns}
+    return tuple(s for s in speculations if not used(s, by_seq))

@@ -11,8 +11,9 @@ from decimal import Decimal
 from chalicelib.domain.contact_analysis import Segment, apply_segments
 from chalicelib.domain.contact_outcome import ContactRecordFacts, duration_s, is_newer, neutral_to_positive, outcome
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
-from chalicelib.domain.ports import Clock, SessionWriter
+from chalicelib.domain.ports import Clock, SessionWriter, SpeculationStore
 from chalicelib.domain.session import ContactClosure, Session
+from chalicelib.domain.speculation import wasted
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import SessionContentionError, SessionVersionConflictError
 
@@ -42,7 +43,9 @@ class CloseContact:
         clock: Clock,
         prices: PriceBook,
         resume_handover: Callable[[str, str], object] | None = None,
+        speculations: SpeculationStore | None = None,
     ) -> None:
+        self._speculations = speculations
         self._store = store
         self._clock = clock
         self._prices = prices
@@ -52,6 +55,9 @@ class CloseContact:
         """Close the session from the newest contact record: outcome, KPI, final cost."""
         turns = self._store.load_turns(facts.contact_id, self._clock.now_ms())
         usage: list[Usage] = [u for t in turns for u in t.usage]
+        if self._speculations is not None:  # speculative turns no turn answered from cost extra
+            made = self._speculations.load_all(facts.contact_id, self._clock.now_ms())
+            usage += [u for s in wasted(made, turns) for u in s.usage]
         seconds = Decimal(str(duration_s(facts)))
         usage.append(Usage(UsageKind.CONNECT_VOICE_MINUTES, seconds / 60))
         cost = total(cost_by_component(usage, self._prices))

@@ -39,9 +39,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from chalicelib.domain.live_transcript import apply_results, is_after
+from chalicelib.domain.live_transcript import CALLER, apply_results, is_after
 from chalicelib.domain.ports import Clock, SessionWriter
 from chalicelib.domain.session import Session
+from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import AudioChunk, AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
 from chalicelib.errors import (
     AppError,
@@ -97,6 +98,11 @@ class TranscribeCall:
         stop_before_ms: stop when the invocation has less time left than this.
         drain_ms: how long ended recogniser streams may take to return their last results.
         settle_ms: how long to wait for the rest of a timecode when stopping.
+        on_caller_pause: called (on a worker thread) with the contact and the caller's words when
+            they are stable and a pause begins: a final result, or a partial whose words are all
+            stable followed by ``pause_ms`` of the caller's audio with no new word. Each text once.
+            The speculative turn (``Speculate``) hangs here.
+        pause_ms: the silence after stable words that counts as a pause.
     """
 
     def __init__(
@@ -111,6 +117,8 @@ class TranscribeCall:
         stop_before_ms: float = 60_000,
         drain_ms: float = 15_000,
         settle_ms: float = 1_000,
+        on_caller_pause: Callable[[str, str], object] | None = None,
+        pause_ms: float = 300,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -121,6 +129,8 @@ class TranscribeCall:
         self._stop_before_ms = stop_before_ms
         self._drain_ms = drain_ms
         self._settle_ms = settle_ms
+        self._on_caller_pause = on_caller_pause
+        self._pause_ms = pause_ms
 
     def __call__(
         self,
@@ -212,6 +222,11 @@ class _Run:
         self.conflicts = 0
         self.audio_ms = 0.0
         self.written_checkpoint = start
+        # The caller's newest result and how far their audio was sent: the pause trigger.
+        self.caller_latest: TranscriptResult | None = None
+        self.caller_sent_ms = 0.0
+        self.spoken_for = ""
+        self.speculations: list[asyncio.Task[None]] = []
 
     async def run(self) -> TranscriptionOutcome:
         self.loop = asyncio.get_running_loop()
@@ -223,6 +238,7 @@ class _Run:
         self.stop_flushing = asyncio.Event()
         writer = asyncio.create_task(self._flush_periodically())
         outcome, error = await self._dispatch()
+        self._pause_trigger(final_only=True)
         stop_reading.set()
         drained = await self._end_tracks()
         self.stop_flushing.set()
@@ -237,6 +253,8 @@ class _Run:
             await self._write(checkpoint, status, through)
         except AppError as exc:  # the store failed: resume from the checkpoint last written
             return self._outcome("retry", self.written_checkpoint, type(exc).__name__)
+        finally:
+            await asyncio.gather(*self.speculations)  # a frozen Lambda would cut them off
         return self._outcome(outcome, checkpoint, error)
 
     def _outcome(self, outcome: Outcome, checkpoint: MediaPosition, error: str) -> TranscriptionOutcome:
@@ -278,6 +296,7 @@ class _Run:
             if self.remaining_ms() < self.owner._stop_before_ms:
                 await self._finish_timecode()
                 return "continue", ""
+            self._pause_trigger()
             try:
                 item = await asyncio.wait_for(self.inbox.get(), _POLL_S)
             except TimeoutError:
@@ -319,6 +338,8 @@ class _Run:
         if end_ms <= self.skip_through_ms.get(chunk.track, -1):
             return  # transcribed before this track's stream failed on the other track's account
         self.through[chunk.track] = int(end_ms)
+        if chunk.track == CALLER:
+            self.caller_sent_ms = end_ms
         state = self.tracks.get(chunk.track)
         if state is None:
             state = self.tracks[chunk.track] = _TrackState(base_ms=chunk.timecode_ms)
@@ -339,8 +360,30 @@ class _Run:
                     state.final_end_ms = max(shifted.end_ms, state.final_end_ms or shifted.end_ms)
                 self.pending.append(shifted)
                 self.results += 1
+                if track == CALLER:
+                    self.caller_latest = shifted
+                    self._pause_trigger(final_only=True)
         except Exception as exc:  # noqa: BLE001 - SpeechToTextUnavailableError, or anything else: resume
             state.error = exc
+
+    def _pause_trigger(self, *, final_only: bool = False) -> None:
+        """Start a speculative turn on the caller's words once they are stable and a pause
+        begins (see ``TranscribeCall``); never twice for the same words."""
+        hook, latest = self.owner._on_caller_pause, self.caller_latest
+        if hook is None or latest is None or not latest.text.strip():
+            return
+        paused = (
+            not final_only
+            and latest.stable_text.strip() == latest.text.strip()
+            and self.caller_sent_ms - latest.end_ms >= self.owner._pause_ms
+        )
+        if latest.is_partial and not paused:
+            return
+        words = normalized_transcript(latest.text)
+        if words == self.spoken_for:
+            return
+        self.spoken_for = words
+        self.speculations.append(asyncio.create_task(_call_quietly(hook, self.contact_id, latest.text)))
 
     async def _end_tracks(self) -> bool:
         """End every track's audio and wait for their last results; False if they took too long."""
@@ -410,6 +453,14 @@ class _Run:
         self.conflicts += conflicts
         if checkpoint is not None:
             self.written_checkpoint = checkpoint
+
+
+async def _call_quietly(hook: Callable[[str, str], object], contact_id: str, text: str) -> None:
+    """Run the pause hook on a thread; its failure costs a speculation, never the transcript."""
+    try:
+        await asyncio.to_thread(hook, contact_id, text)
+    except Exception:  # noqa: BLE001 - a speculation is optional work
+        return
 
 
 async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
