@@ -150,3 +150,17 @@ def test_a_duplicate_invocation_resumes_from_the_stored_checkpoint() -> None:
     assert source.starts[-1] == chunks[-1].position
     assert again.outcome == "ended"
     assert stored(store).live_transcript.lines == before.live_transcript.lines
+
+
+def test_each_final_caller_utterance_starts_one_speculation_with_its_words() -> None:
+    chunks = call_chunks()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    paused: list[tuple[str, str]] = []
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), language="en-US", flush_every_ms=5,
+                                settle_ms=50, on_caller_pause=lambda c, t: paused.append((c, t)))  # fmt: skip
+
+    transcribe(CONTACT, STREAM, START, plenty)
+
+    caller_finals = [line.text for line in stored(store).live_transcript.lines if line.track == "AUDIO_FROM_CUSTOMER"]
+    assert [text for _, text in paused] == caller_finals
+    assert {contact for contact, _ in paused} == {CONTACT}
