@@ -5,6 +5,9 @@ python -m sim replay PATH... [--json OUT]    whole recorded calls; prints the re
 python -m sim load --calls N --concurrency C --faults all --seed S [--json OUT]
                                              concurrent calls with faults; the invariants checked
 python -m sim capacity CURVE.csv [--json]     concurrency, provisioned-concurrency schedule, Kinesis cost
+python -m sim stream PATH... [--json OUT] [--speed X]
+                                             calls through the streaming speech path: reply-ready
+                                             with and without speculation, its waste and cost
 """
 
 from __future__ import annotations
@@ -224,6 +227,56 @@ def _add_load(commands: Any) -> None:
     load.set_defaults(run=_load)
 
 
+def _stream(args: argparse.Namespace) -> int:
+    from sim.calls import call_files, load_call, model_scripts  # noqa: PLC0415
+    from sim.harness import Harness  # noqa: PLC0415
+    from sim.stream import StreamOptions, format_stream, stream  # noqa: PLC0415
+
+    calls = [load_call(path) for path in call_files(args.paths)]
+    if not calls:
+        print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print(f"SpeedInvalidError: {args.speed} (must be above 0)", file=sys.stderr)
+        return 2
+    options = StreamOptions(
+        speed=args.speed,
+        lex_delay_ms=args.lex_delay_ms,
+        endpointing_delay_ms=args.endpointing_ms,
+        stable_tail_words=args.stable_tail_words,
+    )
+    try:
+        with Harness(log_level=args.log_level, model_scripts=model_scripts(calls)) as harness:
+            report = stream(harness, calls, options)
+    except FileNotFoundError as exc:  # espeak-ng, sox or ffmpeg missing: the message says how to install
+        print(f"MediaToolMissingError: {exc}", file=sys.stderr)
+        return 2
+    print(format_stream(report))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"report written to {out}")
+    return 0
+
+
+def _add_stream(commands: Any) -> None:
+    from sim.stream import DEFAULT_SPEED, LEX_END_OF_UTTERANCE_MS, TRANSCRIBE_FINAL_DELAY_MS  # noqa: PLC0415
+
+    stream = commands.add_parser("stream", help="calls through the speech path, with and without speculation")
+    stream.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
+    stream.add_argument("--json", help="also write the report as JSON here")
+    stream.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="media pace: times real time")
+    stream.add_argument("--lex-delay-ms", type=int, default=LEX_END_OF_UTTERANCE_MS,
+                        help="Lex end-of-utterance delay after the caller's speech")  # fmt: skip
+    stream.add_argument("--endpointing-ms", type=int, default=TRANSCRIBE_FINAL_DELAY_MS,
+                        help="Transcribe: end of speech to the final result")  # fmt: skip
+    stream.add_argument(
+        "--stable-tail-words", type=int, default=2, help="Transcribe: trailing words of a partial not yet stable"
+    )
+    stream.set_defaults(run=_stream)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -268,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     capacity.add_argument("--timezone", default="UTC", help="IANA time zone of the curve (scheduled actions)")
     capacity.add_argument("--json", action="store_true", help="print the figures as JSON")
     capacity.set_defaults(run=_capacity)
+    _add_stream(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

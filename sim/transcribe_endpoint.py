@@ -23,7 +23,10 @@ TLS: a CA and a server certificate for 127.0.0.1 are made at start (``cryptograp
 in a temporary directory; ``ca_file`` is the CA a client must trust.
 
 Scripts attach to streams in order: ``script()`` queues them and each new stream takes the next
-one (a stream with none queued hears nothing and is counted as ``unscripted``). Faults are
+one (a stream with none queued hears nothing and is counted as ``unscripted``). Streams started
+at once cannot be told apart by their order (the SDK opens a connection per stream and the first
+TLS handshake done wins): ``script_by_sound()`` queues a choice instead, made by the stream when
+its audio is first not silence, from that audio time (one call's two tracks: who speaks first). Faults are
 scripted per stream: ``drop_after_ms`` closes the whole connection (no HTTP/2 GOAWAY, no end of
 stream) once that much audio has arrived; ``error_after_ms`` answers an exception message
 (``error_type``, e.g. ``BadRequestException``) and ends the stream. Both are counted in ``stats``.
@@ -45,8 +48,9 @@ import ssl
 import tempfile
 import threading
 import uuid
+from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -65,6 +69,7 @@ Word = tuple[str, int, int]  # (word, start_ms, end_ms) in the stream's audio ti
 BYTES_PER_MS = 16  # 8 kHz x 16-bit mono
 PATH = "/stream-transcription"
 START_TIMEOUT_S = 5.0
+SOUND_THRESHOLD = 200  # |sample| at or above this is sound (of 32767), for script_by_sound
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,14 @@ class StreamScript:
         return StreamScript(tuple(rest))
 
 
+@dataclass(frozen=True)
+class ScriptBySound:
+    """A script chosen by the stream itself: ``pick`` gets the audio time (ms) of the first
+    sample that is not silence and returns the stream's script."""
+
+    pick: Callable[[float], StreamScript]
+
+
 @dataclass
 class TranscribeEndpointStats:
     streams: int = 0
@@ -134,7 +147,7 @@ class LocalTranscribeStreaming:
         self.requests: list[dict[str, str]] = []  # each stream's x-amzn-transcribe-* headers
         self.url = ""
         self.ca_file = ""
-        self._scripts: deque[StreamScript] = deque()
+        self._scripts: deque[StreamScript | ScriptBySound] = deque()
         self._lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -151,11 +164,17 @@ class LocalTranscribeStreaming:
         with self._lock:
             self._scripts.extend(scripts)
 
+    def script_by_sound(self, *choices: ScriptBySound) -> None:
+        """Queue choices of script, taken by new streams in order like scripts; each stream picks
+        its script when it first hears sound."""
+        with self._lock:
+            self._scripts.extend(choices)
+
     def pending_scripts(self) -> int:
         with self._lock:
             return len(self._scripts)
 
-    def _next_script(self, headers: dict[str, str]) -> StreamScript:
+    def _next_script(self, headers: dict[str, str]) -> StreamScript | ScriptBySound:
         with self._lock:
             self.requests.append({k: v for k, v in headers.items() if k.startswith("x-amzn-transcribe-")})
             self.stats.streams += 1
@@ -396,18 +415,24 @@ _SERIALIZER = EventStreamMessageSerializer()
 
 
 class _Stream:
-    def __init__(self, connection: _Connection, stream_id: int, script: StreamScript, stabilized: bool) -> None:
+    def __init__(
+        self, connection: _Connection, stream_id: int, script: StreamScript | ScriptBySound, stabilized: bool
+    ) -> None:
         self.connection = connection
         self.endpoint = connection.endpoint
         self.stream_id = stream_id
-        self.script = script
         self.stabilized = stabilized
         self.envelopes = EventStreamBuffer()
         self.received_bytes = 0
+        self.done = False
+        self.pick = script.pick if isinstance(script, ScriptBySound) else None
+        self._use(script if isinstance(script, StreamScript) else StreamScript())
+
+    def _use(self, script: StreamScript) -> None:
+        self.script = script
         self.heard = [0] * len(script.utterances)  # words of each utterance already reported
         self.finalized = [False] * len(script.utterances)
         self.result_ids = [str(uuid.uuid4()) for _ in script.utterances]
-        self.done = False
 
     @property
     def audio_ms(self) -> float:
@@ -432,6 +457,11 @@ class _Stream:
     def on_audio(self, pcm: bytes) -> None:
         self.endpoint._count("audio_events")
         self.endpoint._count("audio_bytes", len(pcm))
+        if self.pick is not None:
+            sound_ms = _first_sound_ms(pcm)
+            if sound_ms is not None:
+                self._use(self.pick(self.audio_ms + sound_ms))
+                self.pick = None
         self.received_bytes += len(pcm)
         script = self.script
         if script.error_after_ms is not None and self.audio_ms >= script.error_after_ms:
@@ -502,6 +532,17 @@ class _Stream:
         headers = {":message-type": "exception", ":exception-type": error_type, ":content-type": "application/json"}
         payload = json.dumps({"Message": f"scripted {error_type}"}).encode()
         self.connection.send(self.stream_id, _SERIALIZER.serialize(headers, payload), end_stream=True)
+
+
+def _first_sound_ms(pcm: bytes) -> float | None:
+    """Where in ``pcm`` (16-bit little-endian mono, 8 kHz) the first sample that is not silence
+    is, in ms; None when it is all silence."""
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+    for index, sample in enumerate(samples):
+        if abs(sample) >= SOUND_THRESHOLD:
+            return index * 2 / BYTES_PER_MS
+    return None
 
 
 # --- certificates ----------------------------------------------------------------------------------

@@ -1,0 +1,671 @@
+"""``sim stream``: recorded calls through the streaming speech path, with and without speculation.
+
+What it measures: per caller turn, *reply-ready*, the time from the end of the caller's speech
+to the moment the turn handler has returned its answer; once with speculation off (the
+baseline) and once with it on (``SWITCHBOARD_SPECULATION_ENABLED=true``), with the speculations
+made, used and wasted, and the cost the streaming path adds per call minute.
+
+How a call plays:
+
+1. A first pass delivers the call's turns to the ``turn`` handler with no media (a contact id of
+   its own), for the replies the caller hears and how long each took.
+2. The call's audio is laid out on the media timeline: the caller's words (``synthesize_turn``,
+   espeak-ng with word timings) on ``AUDIO_FROM_CUSTOMER``, starting at the turn's ``at_ms`` or
+   ``CALLER_GAP_MS`` after the previous reply ends, whichever is later (the first after
+   ``LEAD_IN_MS``, the greeting); each reply on ``AUDIO_TO_CUSTOMER`` when it would play: the
+   caller's end of speech + the Lex end-of-utterance delay + the first pass's handler time. A
+   turn with ``barge_in_after_ms`` starts that far into the previous reply, which is cut there.
+   ``call_media`` makes the two-track Matroska and its KVS fragments.
+3. Each run (baseline, then speculative) has its own contact id (a UUID derived from the call's):
+   its media is registered on ``LocalKinesisVideoMedia``, paced at ``speed`` times real time,
+   and two ``StreamScript``s are queued on ``LocalTranscribeStreaming`` (one per track: the words
+   at their media times; the fake recogniser does not listen). The two streams start at once,
+   so each picks its script when it first hears sound (``script_by_sound``: the caller speaks
+   first). The real ``transcriber`` handler
+   runs on a thread with the Connect trigger event (stream ARN, first fragment), so partials and
+   finals land on the session as the audio plays.
+4. Lex delivers each turn to the real ``turn`` handler at the caller's end of speech +
+   ``LEX_END_OF_UTTERANCE_MS`` (paced like the media). Media time maps to the wall clock from
+   the moment ``GetMedia`` began to send: ``wall = t0 + media_ms / 1000 / speed``.
+
+Converting back to real time. The pacing compresses the *audio*, not the computation: the
+interval from the end of speech to the invocation is media time (multiplied by ``speed``), the
+handler's own run is compute (taken as measured). So
+``reply_ready_ms = (invoked - end_of_speech) * speed + (returned - invoked)``. At ``speed`` above
+1 a speculation started in the pause has ``1/speed`` of the real pause to finish before Lex's
+turn arrives: hits are understated; ``--speed 1`` is exact.
+
+Speculation is counted from the store (``SPEC#`` items under the contact's partition, see
+``speculation_counts``); cost from the stored turn usage and speculation usage priced by the
+ledger, plus what the speech path adds: Transcribe streaming for both tracks over the call
+(per stream, 15 s minimum) and the transcriber Lambda's GB-seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
+from chalicelib.domain.usage import Usage, UsageKind
+from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
+from sim.costs import money
+from sim.harness import Harness
+from sim.media import CallMedia, LocalKinesisVideoMedia, SpokenText, call_media, synthesize_turn
+from sim.replay import _answer_fields, spoken_text
+from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
+
+# Lex V2's default end-of-speech silence (``end-timeout-ms``): docs.aws.amazon.com/lexv2/latest/dg/
+# session-attribs-speech.html (research note latency-cost-anchors.md, A.1). Lex's own processing
+# after it is not published: not added.
+LEX_END_OF_UTTERANCE_MS = 600
+# Amazon Transcribe streaming, end of speech to final result, median: pipecat-ai/stt-benchmark
+# README (2026-06; research note A.2). The fake recogniser's endpointing delay.
+TRANSCRIBE_FINAL_DELAY_MS = 1136
+DEFAULT_SPEED = 4.0
+LEAD_IN_MS = 1000  # the greeting, before the caller first speaks
+CALLER_GAP_MS = 400  # the caller answers this long after a reply ends (turn gaps: research A.1)
+TRANSCRIBE_MINIMUM_S = Decimal(15)  # billed per stream (aws.amazon.com/transcribe/pricing)
+TRANSCRIBER_TIMEOUT_MS = 900_000  # the transcriber function's timeout (.chalice/config.json)
+MEDIA_START_TIMEOUT_S = 30.0
+RUNS = ("baseline", "speculative")
+STREAM_ARN = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/switchboard-sim-{contact_id}/1700000000000"
+
+# --- the call's layout ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedTurn:
+    """One caller turn on the media timeline, and the reply the caller then hears."""
+
+    seq: int
+    turn: CallTurn
+    caller: SpokenText
+    start_ms: int
+    reply: SpokenText | None = None
+    reply_start_ms: int = 0
+    reply_heard_ms: int | None = None  # the reply was cut here (the next turn barged in)
+
+    @property
+    def end_of_speech_ms(self) -> int:
+        return self.start_ms + (self.caller.words[-1][2] if self.caller.words else 0)
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What the first pass answered to one turn: the spoken reply and the handler's time."""
+
+    reply: str
+    handler_ms: float
+
+
+def plan_call(
+    call: RecordedCall,
+    answers: list[FirstPass],
+    *,
+    speak: Callable[[str], SpokenText] = synthesize_turn,
+    lex_delay_ms: int = LEX_END_OF_UTTERANCE_MS,
+) -> list[PlannedTurn]:
+    """The turns the first pass answered, laid out on the media timeline (see the module doc)."""
+    planned: list[PlannedTurn] = []
+    cursor = LEAD_IN_MS
+    for seq, (turn, answer) in enumerate(zip(call.turns, answers, strict=False), start=1):
+        previous = planned[-1] if planned else None
+        start = max(turn.at_ms, cursor)
+        if previous is not None and previous.reply is not None and turn.barge_in_after_ms is not None:
+            cut = min(turn.barge_in_after_ms, int(previous.reply.duration_ms))
+            start = previous.reply_start_ms + cut
+            planned[-1] = PlannedTurn(**{**previous.__dict__, "reply_heard_ms": cut})
+        caller = speak(turn.caller)
+        here = PlannedTurn(seq, turn, caller, start)
+        if answer.reply.strip():
+            reply = speak(answer.reply)
+            reply_start = here.end_of_speech_ms + lex_delay_ms + round(answer.handler_ms)
+            here = PlannedTurn(seq, turn, caller, start, reply, reply_start)
+            cursor = reply_start + int(reply.duration_ms) + CALLER_GAP_MS
+        else:
+            cursor = here.end_of_speech_ms + CALLER_GAP_MS
+        planned.append(here)
+    return planned
+
+
+def _reply_pcm(turn: PlannedTurn, reply: SpokenText) -> bytes:
+    if turn.reply_heard_ms is None:
+        return reply.pcm
+    return reply.pcm[: turn.reply_heard_ms * 16]  # 8 kHz 16-bit: 16 bytes per ms
+
+
+def _heard_words(turn: PlannedTurn, reply: SpokenText) -> tuple[Word, ...]:
+    words = reply.words
+    if turn.reply_heard_ms is not None:
+        words = tuple(w for w in words if w[2] <= turn.reply_heard_ms)
+    return tuple((w, turn.reply_start_ms + s, turn.reply_start_ms + e) for w, s, e in words)
+
+
+def media_for(planned: list[PlannedTurn], contact_id: str) -> CallMedia:
+    caller = [(t.start_ms, t.caller.pcm) for t in planned]
+    replies = [(t.reply_start_ms, _reply_pcm(t, t.reply)) for t in planned if t.reply is not None]
+    return call_media(caller, replies, contact_id=contact_id)
+
+
+def scripts_for(planned: list[PlannedTurn]) -> tuple[StreamScript, StreamScript]:
+    """What the recogniser hears on each track: the caller's words, then the replies heard."""
+    caller = [tuple((w, t.start_ms + s, t.start_ms + e) for w, s, e in t.caller.words) for t in planned]
+    replies = [_heard_words(t, t.reply) for t in planned if t.reply is not None]
+    return StreamScript.of(*[u for u in caller if u]), StreamScript.of(*[u for u in replies if u])
+
+
+def _by_first_sound(planned: list[PlannedTurn]) -> Callable[[float], StreamScript]:
+    """Which track a stream is, from when it first hears sound: the caller speaks first, and
+    no reply starts before the caller's first end of speech."""
+    caller, replies = scripts_for(planned)
+    first_end = planned[0].end_of_speech_ms
+    return lambda sound_ms: caller if sound_ms < first_end else replies
+
+
+def run_contact_id(contact_id: str, run: str) -> str:
+    """A contact id of its own for each run of a call (a UUID, as Connect's are)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"switchboard-sim-stream/{contact_id}/{run}"))
+
+
+# --- the speech fakes ------------------------------------------------------------------------------
+
+
+class ClockedKinesisVideoMedia(LocalKinesisVideoMedia):
+    """``LocalKinesisVideoMedia`` that notes when each stream's first ``GetMedia`` began to send:
+    media time 0 on the wall clock (``time.monotonic``)."""
+
+    def __init__(self, *, speed: float | None = None) -> None:
+        super().__init__(speed=speed)
+        self.started: dict[str, float] = {}
+        self._started_event = threading.Condition()
+
+    def _plan(self, body: dict[str, Any]) -> Any:
+        planned = super()._plan(body)
+        arn = str(body.get("StreamARN") or body.get("StreamName") or "")
+        with self._started_event:
+            self.started.setdefault(arn, time.monotonic())
+            self._started_event.notify_all()
+        return planned
+
+    def wait_started(self, arn: str, timeout_s: float) -> float | None:
+        with self._started_event:
+            self._started_event.wait_for(lambda: arn in self.started, timeout_s)
+            return self.started.get(arn)
+
+
+@dataclass
+class SpeechFakes:
+    media: ClockedKinesisVideoMedia
+    transcribe: LocalTranscribeStreaming
+
+
+SPEECH_VARIABLES = (
+    "SWITCHBOARD_SPEECH_ENABLED",
+    "SWITCHBOARD_KVS_ENDPOINT_URL",
+    "SWITCHBOARD_TRANSCRIBE_ENDPOINT_URL",
+    "SWITCHBOARD_TRANSCRIBE_CA_FILE",
+    "SWITCHBOARD_SPECULATION_ENABLED",
+)
+
+
+@contextlib.contextmanager
+def speech_fakes(speed: float, endpointing_delay_ms: int, stable_tail_words: int) -> Iterator[SpeechFakes]:
+    """The local KVS ``GetMedia`` and Transcribe streaming, with the app's speech settings pointed
+    at them (the environment, then the container rebuilt); all undone on exit."""
+    from chalicelib import bootstrap  # noqa: PLC0415
+
+    media = ClockedKinesisVideoMedia(speed=speed)
+    transcribe = LocalTranscribeStreaming(
+        endpointing_delay_ms=endpointing_delay_ms, stable_tail_words=stable_tail_words
+    )
+    with media, transcribe:
+        os.environ.update({
+            "SWITCHBOARD_SPEECH_ENABLED": "true",
+            "SWITCHBOARD_KVS_ENDPOINT_URL": media.endpoint_url,
+            "SWITCHBOARD_TRANSCRIBE_ENDPOINT_URL": transcribe.url,
+            "SWITCHBOARD_TRANSCRIBE_CA_FILE": transcribe.ca_file,
+        })  # fmt: skip
+        bootstrap.reset()
+        try:
+            yield SpeechFakes(media, transcribe)
+        finally:
+            for name in SPEECH_VARIABLES:
+                os.environ.pop(name, None)
+            bootstrap.reset()
+
+
+def set_speculation(enabled: bool) -> None:
+    """Turn speculation on or off for the next invocations (settings are read per container)."""
+    from chalicelib import bootstrap  # noqa: PLC0415
+
+    os.environ["SWITCHBOARD_SPECULATION_ENABLED"] = "true" if enabled else "false"
+    bootstrap.reset()
+
+
+# --- the store: speculations and turn usage ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeculationCounts:
+    made: int = 0
+    used: int = 0
+    wasted: int = 0
+    by_turn: tuple[tuple[int, str], ...] = ()  # (turn seq, "hit" | "miss")
+    usage: tuple[Usage, ...] = ()
+
+
+def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
+    """Speculations of a contact, from its ``SPEC#`` items (zeros when there are none).
+
+    Read as: one item per speculation; ``SPEC#<seq>...`` names the turn it was made for; it was
+    used when its ``status`` is ``used``/``hit`` (or a ``used`` flag is true); its model usage is
+    a ``usage`` list (``kind``, ``quantity``, ``model``) on the item or inside its ``record`` JSON.
+    """
+    items = _items(harness, contact_id, "SPEC#")
+    by_turn: dict[int, str] = {}
+    usage: list[Usage] = []
+    used = 0
+    for item in items:
+        hit = _attribute(item, "status") in ("used", "hit") or _attribute(item, "used") in (True, "true")
+        used += int(hit)
+        seq = _seq(str(item["sk"]["S"]), "SPEC#")
+        if seq is not None:
+            by_turn[seq] = "hit" if hit or by_turn.get(seq) == "hit" else "miss"
+        usage.extend(_usage_of(item))
+    return SpeculationCounts(len(items), used, len(items) - used, tuple(sorted(by_turn.items())), tuple(usage))
+
+
+def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
+    """The usage every stored turn of the contact recorded."""
+    services = harness.services()
+    records = services.session_store.load_turns(contact_id, services.clock.now_ms())
+    return tuple(u for record in records for u in record.usage)
+
+
+def _items(harness: Harness, contact_id: str, prefix: str) -> list[dict[str, Any]]:
+    client = harness.aws.boto_session().client("dynamodb", endpoint_url=harness.aws.endpoint_url)
+    table = harness.services().settings.table_name
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": f"CONTACT#{contact_id}"}, ":prefix": {"S": prefix}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client.query(**query)
+        items.extend(page["Items"])
+        if not page.get("LastEvaluatedKey"):
+            return items
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _attribute(item: dict[str, Any], name: str) -> Any:
+    value = item.get(name)
+    if not value:
+        return None
+    return value.get("S", value.get("BOOL", value.get("N")))
+
+
+def _seq(sort_key: str, prefix: str) -> int | None:
+    digits = sort_key[len(prefix) :].split("#", maxsplit=1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def _usage_of(item: dict[str, Any]) -> list[Usage]:
+    raw = _attribute(item, "usage")
+    entries: Any = json.loads(raw) if isinstance(raw, str) else None
+    if entries is None and isinstance(_attribute(item, "record"), str):
+        entries = json.loads(_attribute(item, "record")).get("usage")
+    return [
+        Usage(UsageKind(e["kind"]), Decimal(str(e["quantity"])), e.get("model"))
+        for e in entries or ()
+        if isinstance(e, dict) and "kind" in e
+    ]
+
+
+# --- playing a call --------------------------------------------------------------------------------
+
+
+def first_pass(harness: Harness, call: RecordedCall) -> list[FirstPass]:
+    """The call's turns delivered with no media, until it ends or is handed over."""
+    contact_id = run_contact_id(call.contact_id, "first-pass")
+    answers: list[FirstPass] = []
+    harness.invoke("turn", warmup_event(contact_id))
+    state = _FlowState(call, contact_id)
+    for turn in call.turns:
+        started = time.perf_counter()
+        answer = harness.invoke("turn", state.event(turn))
+        handler_ms = (time.perf_counter() - started) * 1000
+        fields = state.answered(answer)
+        answers.append(FirstPass(spoken_text(fields.get("prompt", "")), handler_ms))
+        if fields.get("action") in ("end", "handover"):
+            break
+    return answers
+
+
+class _FlowState:
+    """What the contact flow (or Lex) carries from one answer to the next turn's event."""
+
+    def __init__(self, call: RecordedCall, contact_id: str) -> None:
+        self.call = call
+        self.contact_id = contact_id
+        self.stored_turn: str | None = None
+        self.lex_attributes: dict[str, str] = {}
+
+    def event(self, turn: CallTurn) -> dict[str, Any]:
+        if self.call.format == "lex":
+            return lex_event(self.contact_id, turn.caller, self.lex_attributes)
+        return connect_event(self.contact_id, turn.caller, self.stored_turn, self.call.caller_number)
+
+    def answered(self, answer: dict[str, Any]) -> dict[str, str]:
+        fields = _answer_fields(answer)
+        self.stored_turn = fields.get("turn", self.stored_turn)
+        if self.call.format == "lex":
+            self.lex_attributes = answer["sessionState"]["sessionAttributes"]
+        return fields
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    speed: float = DEFAULT_SPEED
+    lex_delay_ms: int = LEX_END_OF_UTTERANCE_MS
+    endpointing_delay_ms: int = TRANSCRIBE_FINAL_DELAY_MS
+    stable_tail_words: int = 2  # the fake recogniser's default (stability "high")
+
+
+def stream_run(
+    harness: Harness,
+    fakes: SpeechFakes,
+    call: RecordedCall,
+    planned: list[PlannedTurn],
+    run: str,
+    options: StreamOptions,
+) -> dict[str, Any]:
+    """One run of a call through the speech path: the turns' reply-ready times and what the
+    store holds afterwards."""
+    contact_id = run_contact_id(call.contact_id, run)
+    arn = STREAM_ARN.format(contact_id=contact_id)
+    media = media_for(planned, contact_id)
+    fakes.media.add_stream(arn, media)
+    fakes.transcribe.script_by_sound(*[ScriptBySound(_by_first_sound(planned))] * 2)  # one per track
+    harness.invoke("turn", warmup_event(contact_id))
+    transcriber = _TranscriberThread(harness, arn, media, contact_id).start()
+    t0 = fakes.media.wait_started(arn, MEDIA_START_TIMEOUT_S)
+    if t0 is None:
+        transcriber.join()
+        raise RuntimeError(f"{call.call}: the transcriber never asked for the media ({transcriber.answer})")
+    speed = options.speed
+    state = _FlowState(call, contact_id)
+    turns = []
+    for planned_turn in planned:
+        end_of_speech = t0 + planned_turn.end_of_speech_ms / 1000 / speed
+        _sleep_until(end_of_speech + options.lex_delay_ms / 1000 / speed)
+        invoked = time.monotonic()
+        answer = harness.invoke("turn", state.event(planned_turn.turn))
+        returned = time.monotonic()
+        fields = state.answered(answer)
+        handler_ms = (returned - invoked) * 1000
+        turns.append({
+            "seq": planned_turn.seq,
+            "caller": planned_turn.turn.caller,
+            "end_of_speech_ms": planned_turn.end_of_speech_ms,
+            "lex_delay_ms": round((invoked - end_of_speech) * 1000 * speed, 1),
+            "handler_ms": round(handler_ms, 1),
+            "reply_ready_ms": round((invoked - end_of_speech) * 1000 * speed + handler_ms, 1),
+            "wall_ms": round((returned - end_of_speech) * 1000, 1),
+            "action": fields.get("action", ""),
+            "reply": spoken_text(fields.get("prompt", "")),
+        })  # fmt: skip
+    transcriber.join()
+    speculation = speculation_counts(harness, contact_id)
+    outcomes = dict(speculation.by_turn)
+    for row in turns:
+        row["speculation"] = outcomes.get(row["seq"], "none")
+    return {
+        "contact_id": contact_id,
+        "duration_s": round(media.duration_ms / 1000, 3),
+        "transcriber": transcriber.answer,
+        "caller_lines": _caller_lines(harness, contact_id),
+        "turns": turns,
+        "speculation": speculation,
+        "turn_usage": turn_usage(harness, contact_id),
+    }
+
+
+class _TranscriberThread:
+    """The ``transcriber`` handler on a thread, as Connect's trigger would start it.
+
+    Called without ``Harness.invoke``'s stdout capture: ``redirect_stdout`` swaps the process's
+    ``sys.stdout``, and two invocations overlapping on two threads would leave it pointing at a
+    buffer (the transcriber prints no metrics).
+    """
+
+    def __init__(self, harness: Harness, arn: str, media: CallMedia, contact_id: str) -> None:
+        self.event = {
+            "streamARN": arn,
+            "startFragmentNum": media.fragments[0].number,
+            "connectContactId": contact_id,
+            "transcriptionEnabled": "true",
+            "languageCode": "en-US",
+            "streamAudioFromCustomer": "true",
+            "streamAudioToCustomer": "true",
+        }
+        self.harness = harness
+        self.answer: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, name=f"transcriber-{contact_id}", daemon=True)
+
+    def start(self) -> _TranscriberThread:
+        self._thread.start()
+        return self
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self) -> None:
+        from chalice.local import LambdaContext  # noqa: PLC0415
+
+        handler = self.harness.app.handler_map["transcriber"]
+        context = LambdaContext("transcriber", memory_size=512, max_runtime_ms=TRANSCRIBER_TIMEOUT_MS)
+        try:
+            self.answer = handler(self.event, context)
+        except Exception as exc:  # noqa: BLE001 - reported with the run
+            self.answer = {"status": "raised", "error": type(exc).__name__}
+
+
+def _caller_lines(harness: Harness, contact_id: str) -> list[str]:
+    services = harness.services()
+    session = services.session_store.load(contact_id, services.clock.now_ms())
+    if session is None:
+        return []
+    return [line.text for line in session.live_transcript.lines if line.track == "AUDIO_FROM_CUSTOMER"]
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def added_usage(duration_s: Decimal, transcriber_memory_mb: int = 512) -> tuple[Usage, ...]:
+    """What the speech path itself uses over a call: Transcribe for both tracks (one stream each,
+    15 s minimum) and the transcriber Lambda running for the call's length."""
+    stream_s = max(duration_s, TRANSCRIBE_MINIMUM_S)
+    return (
+        Usage(UsageKind.TRANSCRIBE_SECONDS, 2 * stream_s),
+        Usage(UsageKind.LAMBDA_REQUESTS, Decimal(1)),
+        Usage(UsageKind.LAMBDA_GB_SECONDS, duration_s * Decimal(transcriber_memory_mb) / Decimal(1024)),
+    )
+
+
+def stream_call(
+    harness: Harness, fakes: SpeechFakes, call: RecordedCall, options: StreamOptions
+) -> tuple[dict[str, Any], dict[str, Decimal]]:
+    """Both runs of a call; its report and its added cost by component."""
+    answers = first_pass(harness, call)
+    planned = plan_call(call, answers, lex_delay_ms=options.lex_delay_ms)
+    runs = {}
+    for run in RUNS:
+        set_speculation(run == "speculative")
+        runs[run] = stream_run(harness, fakes, call, planned, run, options)
+    set_speculation(False)
+    base, spec = runs["baseline"], runs["speculative"]
+    prices: PriceBook = harness.services().prices
+    duration_s = Decimal(str(spec["duration_s"]))
+    added = cost_by_component(added_usage(duration_s), prices)
+    for component, cost in cost_by_component(spec["speculation"].usage, prices).items():
+        added[f"speculation_{component}"] = added.get(f"speculation_{component}", Decimal(0)) + cost
+    turns_delta = total(cost_by_component(spec["turn_usage"], prices)) - total(
+        cost_by_component(base["turn_usage"], prices)
+    )
+    added["turns_difference"] = turns_delta
+    rows = [
+        {
+            "call": call.call,
+            "seq": b["seq"],
+            "caller": b["caller"],
+            "end_of_speech_ms": b["end_of_speech_ms"],
+            "reply_ready_ms_baseline": b["reply_ready_ms"],
+            "reply_ready_ms_speculative": s["reply_ready_ms"],
+            "handler_ms_baseline": b["handler_ms"],
+            "handler_ms_speculative": s["handler_ms"],
+            "lex_delay_ms_baseline": b["lex_delay_ms"],
+            "lex_delay_ms_speculative": s["lex_delay_ms"],
+            "speculation": s["speculation"],
+            "same_reply": b["reply"] == s["reply"],
+        }
+        for b, s in zip(base["turns"], spec["turns"], strict=True)
+    ]
+    counts: SpeculationCounts = spec["speculation"]
+    expected_lines = [" ".join(w for w, _, _ in u) for u in scripts_for(planned)[0].utterances]
+    report = {
+        "call": call.call,
+        "format": call.format,
+        "contact_ids": {"baseline": base["contact_id"], "speculative": spec["contact_id"]},
+        "duration_s": float(duration_s),
+        "turns": rows,
+        "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
+        "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
+        "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
+        "transcriber": {run: runs[run]["transcriber"].get("status") for run in RUNS},
+        "caller_transcript_as_spoken": {run: runs[run]["caller_lines"] == expected_lines for run in RUNS},
+        "caller_transcript": {
+            run: runs[run]["caller_lines"] for run in RUNS if runs[run]["caller_lines"] != expected_lines
+        },
+        "added_cost_usd": money(total(added)),
+        "added_cost_per_minute_usd": money(per_minute(total(added), duration_s)),
+    }
+    return report, added
+
+
+def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) -> dict[str, Any]:
+    """Every call, both runs; the report ``sim stream --json`` writes."""
+    reports = []
+    added: dict[str, Decimal] = {}
+    seconds = Decimal(0)
+    with speech_fakes(options.speed, options.endpointing_delay_ms, options.stable_tail_words) as fakes:
+        for call in calls:
+            report, call_added = stream_call(harness, fakes, call, options)
+            reports.append(report)
+            seconds += Decimal(str(report["duration_s"]))
+            for component, cost in call_added.items():
+                added[component] = added.get(component, Decimal(0)) + cost
+        endpoint_stats = fakes.transcribe.stats.as_dict()
+    rows = [row for report in reports for row in report["turns"]]
+    made = sum(r["speculations"]["made"] for r in reports)
+    wasted = sum(r["speculations"]["wasted"] for r in reports)
+    totals = {
+        "calls": len(reports),
+        "turns": len(rows),
+        "minutes": float(round(seconds / 60, 3)),
+        "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
+        "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
+        "p95_reply_ready_ms_baseline": _p95([r["reply_ready_ms_baseline"] for r in rows]),
+        "p95_reply_ready_ms_speculative": _p95([r["reply_ready_ms_speculative"] for r in rows]),
+        "speculations_made": made,
+        "speculations_used": sum(r["speculations"]["used"] for r in reports),
+        "speculations_wasted": wasted,
+        "wasted_share": round(wasted / made, 4) if made else 0.0,
+        "turns_answered_from_speculation": sum(1 for r in rows if r["speculation"] == "hit"),
+        "added_cost_per_minute_usd": money(per_minute(total(added), seconds)),
+        "added_cost_per_minute_by_component_usd": {k: money(per_minute(v, seconds)) for k, v in sorted(added.items())},
+    }
+    return {
+        "model_endpoint": harness.model_endpoint_label,
+        "speech": "local fakes: KVS GetMedia (espeak-ng audio) and a scripted Transcribe streaming recogniser",
+        "assumptions": {
+            "speed": options.speed,
+            "lex_end_of_utterance_ms": options.lex_delay_ms,
+            "transcribe_final_delay_ms": options.endpointing_delay_ms,
+            "stable_tail_words": options.stable_tail_words,
+            "reply_ready": "(invoked - end of speech) x speed + handler time (compute is not scaled)",
+        },
+        "calls": reports,
+        "totals": totals,
+        "transcribe_endpoint_stats": endpoint_stats,
+    }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1)
+
+
+def format_stream(report: dict[str, Any]) -> str:
+    """The per-turn table and the totals, for people."""
+    lines = [
+        f"model endpoint: {report['model_endpoint']}; speech: {report['speech']}",
+        "assumptions: " + ", ".join(f"{k} {v}" for k, v in report["assumptions"].items()),
+        "",
+        f"{'call':<28}  {'turn':>4}  {'caller':<44}  {'baseline ms':>11}  {'speculative ms':>14}  speculation",
+    ]
+    for call in report["calls"]:
+        for row in call["turns"]:
+            lines.append(
+                f"{_cut(call['call'], 28):<28}  {row['seq']:>4}  {_cut(row['caller'], 44):<44}  "
+                f"{row['reply_ready_ms_baseline']:>11.0f}  {row['reply_ready_ms_speculative']:>14.0f}  "
+                f"{row['speculation']}"
+            )
+        warnings = [run for run, ok in call["caller_transcript_as_spoken"].items() if not ok]
+        if warnings:
+            lines.append(
+                f"  ! {call['call']}: the live caller transcript differs from the script ({', '.join(warnings)})"
+            )
+    t = report["totals"]
+    lines += [
+        "",
+        f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min",
+        f"reply ready (end of speech -> answer): p50 {t['p50_reply_ready_ms_baseline']} ms baseline, "
+        f"{t['p50_reply_ready_ms_speculative']} ms speculative; p95 {t['p95_reply_ready_ms_baseline']} / "
+        f"{t['p95_reply_ready_ms_speculative']} ms",
+        f"speculations: {t['speculations_made']} made, {t['speculations_used']} used, "
+        f"{t['speculations_wasted']} wasted (share {t['wasted_share']}); "
+        f"{t['turns_answered_from_speculation']} turns answered from one",
+        f"added cost per minute: ${t['added_cost_per_minute_usd']:.5f} ("
+        + ", ".join(f"{k} ${v:.6f}" for k, v in t["added_cost_per_minute_by_component_usd"].items())
+        + ")",
+    ]
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

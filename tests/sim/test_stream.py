@@ -1,0 +1,72 @@
+"""``python -m sim stream``: short recorded calls through the streaming speech path (espeak-ng
+audio on the local GetMedia, the fake Transcribe endpoint, the real transcriber and turn
+handlers), fast: the report's shape and reply-ready measured from the end of the caller's speech."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.stream import LEX_END_OF_UTTERANCE_MS
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.embedded_aws
+
+CALLS = ("events/calls/08-lex-cancellation.json", "events/calls/15-fraud-callback.json")
+SPEED = 20.0
+MISSING = [tool for tool in ("espeak-ng", "sox", "ffmpeg") if shutil.which(tool) is None]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if MISSING:
+        pytest.skip(f"sim stream needs Debian's espeak-ng, sox and ffmpeg; missing: {', '.join(MISSING)}")
+    out = tmp_path_factory.mktemp("stream") / "stream.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "stream", *CALLS, "--speed", str(SPEED), "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "baseline ms" in done.stdout and "added cost per minute" in done.stdout
+    return dict(json.loads(Path(out).read_text()))
+
+
+def test_the_totals_carry_both_runs_the_waste_and_the_added_cost(report: dict[str, Any]) -> None:
+    totals = report["totals"]
+    for key in ("p50_reply_ready_ms_speculative", "p50_reply_ready_ms_baseline"):
+        assert isinstance(totals[key], float) and totals[key] > 0
+    assert 0 <= totals["wasted_share"] <= 1
+    assert totals["added_cost_per_minute_usd"] > 0  # Transcribe on both tracks at least
+    assert totals["calls"] == len(CALLS)
+    assert totals["turns"] == sum(len(call["turns"]) for call in report["calls"])
+    assert report["assumptions"]["speed"] == SPEED
+
+
+def test_every_call_has_a_summary_and_its_turns(report: dict[str, Any]) -> None:
+    for call in report["calls"]:
+        assert call["turns"], call["call"]
+        assert call["transcriber"] == {"baseline": "ended", "speculative": "ended"}
+        assert call["caller_transcript_as_spoken"] == {"baseline": True, "speculative": True}
+        assert set(call["speculations"]) == {"made", "used", "wasted"}
+        assert call["added_cost_per_minute_usd"] > 0
+
+
+def test_reply_ready_is_measured_from_the_end_of_the_callers_speech(report: dict[str, Any]) -> None:
+    for call in report["calls"]:
+        ends = [row["end_of_speech_ms"] for row in call["turns"]]
+        assert ends == sorted(ends) and ends[0] > 0
+        for row in call["turns"]:
+            # Lex hands the turn over one end-of-utterance delay after the speech ends (paced
+            # like the media: a little late, never early), then the handler runs.
+            for run in ("baseline", "speculative"):
+                assert row[f"lex_delay_ms_{run}"] >= LEX_END_OF_UTTERANCE_MS - 5
+                ready = row[f"reply_ready_ms_{run}"]
+                assert ready > 0
+                assert ready == pytest.approx(row[f"lex_delay_ms_{run}"] + row[f"handler_ms_{run}"], abs=1)
+            assert row["speculation"] in ("hit", "miss", "none")
