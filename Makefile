@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean package template capacity
+.PHONY: demo test lint typecheck bench clean package template capacity stream
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ template: $(STAMP)
 
 capacity: $(STAMP)
 	$(PY) -m sim capacity events/volume/contact-center-week.csv --scheduled-actions out/turn-pc-schedule.json
+
+# Recorded calls through the streaming speech path (needs Debian's ffmpeg, espeak-ng and sox):
+# reply-ready with and without speculation, the wasted speculations, the added cost per minute.
+stream: $(STAMP)
+	$(PY) -m sim stream events/calls --json out/stream.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -44,7 +44,6 @@ ledger, plus what the speech path adds: Transcribe streaming for both tracks ove
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import statistics
 import threading
@@ -262,27 +261,35 @@ class SpeculationCounts:
     wasted: int = 0
     by_turn: tuple[tuple[int, str], ...] = ()  # (turn seq, "hit" | "miss")
     usage: tuple[Usage, ...] = ()
+    made_for: tuple[dict[str, Any], ...] = ()  # each speculation: turn, words, state, used
 
 
 def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
-    """Speculations of a contact, from its ``SPEC#`` items (zeros when there are none).
+    """Speculations of a contact, from its ``SPEC#`` items (zeros when there are none): made,
+    used (the stored turn answered from it: ``domain.speculation.used``), wasted, per turn
+    ``hit`` (one was used) or ``miss`` (some were made, none used), and their usage."""
+    from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore  # noqa: PLC0415
+    from chalicelib.domain.speculation import wasted  # noqa: PLC0415
 
-    Read as: one item per speculation; ``SPEC#<seq>...`` names the turn it was made for; it was
-    used when its ``status`` is ``used``/``hit`` (or a ``used`` flag is true); its model usage is
-    a ``usage`` list (``kind``, ``quantity``, ``model``) on the item or inside its ``record`` JSON.
-    """
-    items = _items(harness, contact_id, "SPEC#")
+    services = harness.services()
+    now_ms = services.clock.now_ms()
+    client = harness.aws.boto_session().client("dynamodb", endpoint_url=harness.aws.endpoint_url)
+    store = DynamoDbSpeculationStore(client, services.settings.table_name, services.settings.session_ttl_seconds)
+    made = store.load_all(contact_id, now_ms)
+    unused = wasted(made, services.session_store.load_turns(contact_id, now_ms))
     by_turn: dict[int, str] = {}
-    usage: list[Usage] = []
-    used = 0
-    for item in items:
-        hit = _attribute(item, "status") in ("used", "hit") or _attribute(item, "used") in (True, "true")
-        used += int(hit)
-        seq = _seq(str(item["sk"]["S"]), "SPEC#")
-        if seq is not None:
-            by_turn[seq] = "hit" if hit or by_turn.get(seq) == "hit" else "miss"
-        usage.extend(_usage_of(item))
-    return SpeculationCounts(len(items), used, len(items) - used, tuple(sorted(by_turn.items())), tuple(usage))
+    for speculation in made:
+        hit = speculation not in unused
+        by_turn[speculation.seq] = "hit" if hit or by_turn.get(speculation.seq) == "hit" else "miss"
+    usage = tuple(u for speculation in made for u in speculation.usage)
+    made_for = tuple(
+        {"seq": x.seq, "transcript": x.transcript, "state": x.state.value, "tier": x.tier, "why": x.why,
+         "used": x not in unused}
+        for x in sorted(made, key=lambda x: (x.seq, x.started_at_ms))
+    )  # fmt: skip
+    return SpeculationCounts(
+        len(made), len(made) - len(unused), len(unused), tuple(sorted(by_turn.items())), usage, made_for
+    )
 
 
 def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
@@ -290,48 +297,6 @@ def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
     services = harness.services()
     records = services.session_store.load_turns(contact_id, services.clock.now_ms())
     return tuple(u for record in records for u in record.usage)
-
-
-def _items(harness: Harness, contact_id: str, prefix: str) -> list[dict[str, Any]]:
-    client = harness.aws.boto_session().client("dynamodb", endpoint_url=harness.aws.endpoint_url)
-    table = harness.services().settings.table_name
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": f"CONTACT#{contact_id}"}, ":prefix": {"S": prefix}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = client.query(**query)
-        items.extend(page["Items"])
-        if not page.get("LastEvaluatedKey"):
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _attribute(item: dict[str, Any], name: str) -> Any:
-    value = item.get(name)
-    if not value:
-        return None
-    return value.get("S", value.get("BOOL", value.get("N")))
-
-
-def _seq(sort_key: str, prefix: str) -> int | None:
-    digits = sort_key[len(prefix) :].split("#", maxsplit=1)[0]
-    return int(digits) if digits.isdigit() else None
-
-
-def _usage_of(item: dict[str, Any]) -> list[Usage]:
-    raw = _attribute(item, "usage")
-    entries: Any = json.loads(raw) if isinstance(raw, str) else None
-    if entries is None and isinstance(_attribute(item, "record"), str):
-        entries = json.loads(_attribute(item, "record")).get("usage")
-    return [
-        Usage(UsageKind(e["kind"]), Decimal(str(e["quantity"])), e.get("model"))
-        for e in entries or ()
-        if isinstance(e, dict) and "kind" in e
-    ]
 
 
 # --- playing a call --------------------------------------------------------------------------------
@@ -416,6 +381,7 @@ def stream_run(
         returned = time.monotonic()
         fields = state.answered(answer)
         handler_ms = (returned - invoked) * 1000
+        components = dict(harness.services().last_invocation.get("latency_ms", {}))
         turns.append({
             "seq": planned_turn.seq,
             "caller": planned_turn.turn.caller,
@@ -425,6 +391,7 @@ def stream_run(
             "reply_ready_ms": round((invoked - end_of_speech) * 1000 * speed + handler_ms, 1),
             "wall_ms": round((returned - end_of_speech) * 1000, 1),
             "action": fields.get("action", ""),
+            "latency_ms": {k: round(v, 1) for k, v in components.items()},
             "reply": spoken_text(fields.get("prompt", "")),
         })  # fmt: skip
     transcriber.join()
@@ -542,6 +509,8 @@ def stream_call(
             "reply_ready_ms_speculative": s["reply_ready_ms"],
             "handler_ms_baseline": b["handler_ms"],
             "handler_ms_speculative": s["handler_ms"],
+            "latency_ms_baseline": b["latency_ms"],
+            "latency_ms_speculative": s["latency_ms"],
             "lex_delay_ms_baseline": b["lex_delay_ms"],
             "lex_delay_ms_speculative": s["lex_delay_ms"],
             "speculation": s["speculation"],
@@ -560,6 +529,7 @@ def stream_call(
         "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
         "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
+        "speculations_made": list(counts.made_for),
         "transcriber": {run: runs[run]["transcriber"].get("status") for run in RUNS},
         "caller_transcript_as_spoken": {run: runs[run]["caller_lines"] == expected_lines for run in RUNS},
         "caller_transcript": {
