@@ -28,7 +28,7 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
-from chalicelib.domain.ports import ModelClient, SpeculationStore
+from chalicelib.domain.ports import ModelClient, SpeculationStore, TranscriptStore
 from chalicelib.domain.tiers import TierTable
 from chalicelib.errors import AppError, ConfigurationInvalidError
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -392,13 +392,21 @@ class Container:
         return TranscribeCall(
             self.audio_source,
             self.speech_to_text,
-            self.handover_store,  # not metered into a turn's usage, like the workflow's tasks
+            self.transcript_store,
             self.clock,
+            sessions=self.handover_store,  # not metered into a turn's usage, like the workflow's tasks
             language=s.speech_language,
             stop_before_ms=s.transcriber_stop_before_ms,
             on_caller_pause=self.speculate,
             pause_ms=s.speculation_pause_ms,
         )
+
+    @cached_property
+    def transcript_store(self) -> TranscriptStore:
+        from chalicelib.adapters.dynamodb_transcript import DynamoDbTranscriptStore  # noqa: PLC0415
+
+        s = self.settings
+        return DynamoDbTranscriptStore(self.dynamodb_client, s.table_name, s.session_ttl_seconds)
 
     @cached_property
     def speculation_store(self) -> SpeculationStore | None:

@@ -452,10 +452,8 @@ class _TranscriberThread:
 
 def _caller_lines(harness: Harness, contact_id: str) -> list[str]:
     services = harness.services()
-    session = services.session_store.load(contact_id, services.clock.now_ms())
-    if session is None:
-        return []
-    return [line.text for line in session.live_transcript.lines if line.track == "AUDIO_FROM_CUSTOMER"]
+    live, _ = services.transcript_store.load(contact_id, services.clock.now_ms())
+    return [line.text for line in live.lines if line.track == "AUDIO_FROM_CUSTOMER"]
 
 
 def _sleep_until(moment: float) -> None:

@@ -8,8 +8,8 @@ import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 
-from chalicelib.adapters.memory_store import InMemorySessionStore
-from chalicelib.domain.session import Session
+from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
+from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition, Track, TranscriptResult, pcm_ms
 from chalicelib.errors import MediaStreamUnavailableError, SpeechToTextUnavailableError
 
@@ -109,21 +109,21 @@ class ScriptedSpeechToText:
         return TranscriptResult(rid, track, text, partial, start, end, stable_text=text[:4])
 
 
-class ConcurrentWriterStore(InMemorySessionStore):
-    """A session store where another writer changes the session just before some of our
-    writes (the turn handler does, mid-call): those writes meet a version conflict."""
+class ConcurrentWriterStore(InMemoryTranscriptStore):
+    """A transcript store where another writer (a duplicate transcriber invocation) changes the
+    transcript just before some of our writes: those writes meet a version conflict."""
 
-    def __init__(self, change: Callable[[Session], Session], every: int = 2) -> None:
+    def __init__(self, change: Callable[[LiveTranscript], LiveTranscript], every: int = 2) -> None:
         super().__init__()
         self._change = change
         self._every = every
         self.saves = 0
         self.interleaved = 0
 
-    def save_session(self, session: Session, now_ms: int) -> Session:
+    def save(self, contact_id: str, transcript: LiveTranscript, version: int, now_ms: int) -> int:
         self.saves += 1
         if self.saves % self._every == 1:  # the first, then every ``every``-th
-            current = self.load(session.contact_id, now_ms) or Session.new(session.contact_id, now_ms)
+            current, stored = self.load(contact_id, now_ms)
             self.interleaved += 1
-            super().save_session(self._change(current), now_ms)
-        return super().save_session(session, now_ms)
+            super().save(contact_id, self._change(current), stored, now_ms)
+        return super().save(contact_id, transcript, version, now_ms)

@@ -1,8 +1,11 @@
-"""The call's live transcript, kept on the session by the transcriber.
+"""The call's live transcript, kept beside the session (its own item) by the transcriber.
 
 The transcriber (``usecases/transcribe_call.py``) streams both tracks of the call's audio to a
-speech recogniser and writes what comes back here, in small batches. The session then holds, per
-track, one line per result id: the newest partial of it, or its final. Times are ms on the media
+speech recogniser and writes what comes back here, in small batches. The transcript holds, per
+track, one line per result id: the newest partial of it, or its final. It is not part of the
+session item on purpose: the transcriber writes every few hundred ms while the caller speaks and
+while the model thinks, and each such write would fail the turn's version-conditioned commit (a
+re-read and re-apply, or a turn out of time); and every turn would pay to read it. Times are ms on the media
 stream's timeline (the chunks' timecodes), so results of different transcriber invocations (a
 continuation, a retry, a duplicate) line up.
 
@@ -16,9 +19,8 @@ Rules (each keeps ``apply_results`` idempotent and order-tolerant):
   result that overlaps a final kept under another id by more than half the shorter of the two
   is a duplicate and is ignored (the first written wins), and a final removes the partials of
   other ids it overlaps (their stream ended before it finalized them).
-- Bounded: the session is read by every turn (one read, billed per 4 KB) and a DynamoDB item
-  holds at most 400 KB, shared with the history and the Contact Lens spans. So the transcript
-  keeps the newest ``MAX_LINES`` lines and at most ``MAX_CHARS`` characters of text (about 15
+- Bounded: a DynamoDB item holds at most 400 KB and is read and rewritten whole on every
+  batch. So the transcript keeps the newest ``MAX_LINES`` lines and at most ``MAX_CHARS`` characters of text (about 15
   minutes of two-sided speech); older lines are dropped first. The turn and the agent's summary
   only need the recent part; the full record is Contact Lens' / the call recording's job.
 
@@ -29,13 +31,9 @@ customer), so the same transcript also holds the human part of the call: ``human
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
-
-if TYPE_CHECKING:
-    from chalicelib.domain.session import Session
 
 MAX_LINES = 200
 MAX_CHARS = 16_000
@@ -101,24 +99,26 @@ def line_of(result: TranscriptResult) -> TranscriptLine:
 
 
 def apply_results(
-    session: Session,
+    live: LiveTranscript,
     results: Iterable[TranscriptResult],
     position: MediaPosition | None = None,
     status: str | None = None,
     sent_through_ms: tuple[tuple[Track, int], ...] = (),
-) -> Session:
-    """The session with ``results`` merged into its live transcript, the checkpoint moved to
-    ``position`` (if later, with its ``sent_through_ms``) and the status set. Pure: the same
-    input gives the same output, and applying the same results again returns an equal session.
+    *,
+    in_handover: bool = False,
+) -> LiveTranscript:
+    """The transcript with ``results`` merged, the checkpoint moved to ``position`` (if later,
+    with its ``sent_through_ms``) and the status set; ``in_handover``: the session shows the
+    call handed over (the human part starts at the last final line). Pure: the same input gives
+    the same output, and applying the same results again returns the same transcript.
     """
-    live = session.live_transcript
     by_id = {(line.track, line.result_id): line for line in live.lines}
     for result in results:
         _merge(by_id, line_of(result))
     lines = tuple(sorted(by_id.values(), key=_order))
     lines, dropped = _bounded(lines)
     handover_at = live.handover_at_ms
-    if handover_at is None and session.handover is not None:
+    if handover_at is None and in_handover:
         handover_at = max((line.end_ms for line in live.lines if line.is_final), default=0)
     checkpoint, through = live.checkpoint, live.sent_through_ms
     if position is not None and (checkpoint is None or _position_key(position) > _position_key(checkpoint)):
@@ -131,9 +131,7 @@ def apply_results(
         handover_at_ms=handover_at,
         dropped=live.dropped + dropped,
     )
-    if changed == live:
-        return session
-    return replace(session, live_transcript=changed)
+    return live if changed == live else changed
 
 
 def _merge(by_id: dict[tuple[Track, str], TranscriptLine], line: TranscriptLine) -> None:
@@ -172,29 +170,26 @@ def _position_key(position: MediaPosition) -> tuple[int, int]:
     return (number, position.timecode_ms)
 
 
-def caller_text_since(session: Session, ms: int) -> str:
+def caller_text_since(live: LiveTranscript, ms: int) -> str:
     """What the caller said after ``ms`` on the media timeline (lines ending later), finals and
     the current partial, in order."""
-    return " ".join(
-        line.text for line in session.live_transcript.lines if line.track == CALLER and line.end_ms > ms and line.text
-    )
+    return " ".join(line.text for line in live.lines if line.track == CALLER and line.end_ms > ms and line.text)
 
 
-def stable_caller_partial(session: Session) -> tuple[str, bool] | None:
+def stable_caller_partial(live: LiveTranscript) -> tuple[str, bool] | None:
     """The newest caller utterance's stable text and whether it is final (a final's whole text
     is stable); None before the caller said anything. A speculative turn may start on the
     stable prefix: it will not change."""
-    caller = [line for line in session.live_transcript.lines if line.track == CALLER]
+    caller = [line for line in live.lines if line.track == CALLER]
     if not caller:
         return None
     newest = caller[-1]
     return (newest.text if newest.is_final else newest.stable_text, newest.is_final)
 
 
-def human_part(session: Session) -> tuple[tuple[str, str], ...]:
+def human_part(live: LiveTranscript) -> tuple[tuple[str, str], ...]:
     """The lines after the handover started, as (``CUSTOMER`` | ``AGENT``, text): the agent is
     the ``AUDIO_TO_CUSTOMER`` track then. Empty before a handover."""
-    live = session.live_transcript
     if live.handover_at_ms is None:
         return ()
     return tuple(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.model import ChatMessage, ModelAnswer, ToolSpec
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.speculation import Speculation
@@ -159,4 +160,22 @@ class SpeculationStore(Protocol):
 
     def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:
         """Every speculation of the contact (the ledger charges the wasted ones too)."""
+        ...
+
+
+class TranscriptStore(Protocol):
+    """The call's live transcript (``domain/live_transcript.py``): one item beside the session,
+    with its own version, so the transcriber's writes never race the turn's commit."""
+
+    def load(self, contact_id: str, now_ms: int) -> tuple[LiveTranscript, int]:
+        """The transcript and its version (an empty one and 0 when none is stored)."""
+        ...
+
+    def save(self, contact_id: str, transcript: LiveTranscript, version: int, now_ms: int) -> int:
+        """Store ``transcript`` if the stored one still has ``version`` (0: none); the new version.
+
+        Raises:
+            SessionVersionConflictError: it changed since it was read.
+            StoreUnavailableError: the store failed.
+        """
         ...

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Reply
-from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.tools import ToolCallRecord
 from chalicelib.domain.usage import Usage
 
@@ -139,8 +138,7 @@ class Session:
     closed: ContactClosure | None = None
     # The human handover's workflow: its summary, the task token it waits on, the callback.
     handover: HandoverState | None = None
-    # The transcriber's live transcript of both tracks, its checkpoint and status.
-    live_transcript: LiveTranscript = field(default_factory=LiveTranscript)
+    # (The live transcript is its own item beside the session: ``domain/live_transcript.py``.)
 
     @classmethod
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:

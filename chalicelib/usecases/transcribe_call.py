@@ -39,9 +39,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from chalicelib.domain.live_transcript import CALLER, apply_results, is_after
-from chalicelib.domain.ports import Clock, SessionWriter
-from chalicelib.domain.session import Session
+from chalicelib.domain.live_transcript import CALLER, LiveTranscript, apply_results, is_after
+from chalicelib.domain.ports import Clock, SessionWriter, TranscriptStore
 from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import AudioChunk, AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
 from chalicelib.errors import (
@@ -91,7 +90,8 @@ class TranscribeCall:
     Args:
         audio: the call's media.
         speech: the recogniser (one stream per track).
-        store: the session store.
+        transcripts: where the live transcript is kept (beside the session, its own version).
+        sessions: read to learn when the call was handed over (the human part starts there).
         clock: the wall clock (session timestamps).
         language: the recogniser's language code.
         flush_every_ms: how often results are written while the call goes on.
@@ -109,9 +109,10 @@ class TranscribeCall:
         self,
         audio: AudioSource,
         speech: SpeechToText,
-        store: SessionWriter,
+        transcripts: TranscriptStore,
         clock: Clock,
         *,
+        sessions: SessionWriter | None = None,
         language: str,
         flush_every_ms: float = 500,
         stop_before_ms: float = 60_000,
@@ -122,7 +123,8 @@ class TranscribeCall:
     ) -> None:
         self._audio = audio
         self._speech = speech
-        self._store = store
+        self._transcripts = transcripts
+        self._sessions = sessions
         self._clock = clock
         self._language = language
         self._flush_every_ms = flush_every_ms
@@ -147,11 +149,10 @@ class TranscribeCall:
         A checkpoint already on the session that is later than ``start`` wins: a duplicate or a
         replayed invocation does not transcribe again what was written.
         """
-        stored = self._store.load(contact_id, self._clock.now_ms())
-        live = stored.live_transcript if stored is not None else None
-        if live is not None and live.checkpoint is not None and is_after(live.checkpoint, start):
+        live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
+        if live.checkpoint is not None and is_after(live.checkpoint, start):
             start = live.checkpoint
-        skip = dict(live.sent_through_ms) if live is not None and live.checkpoint == start else {}
+        skip = dict(live.sent_through_ms) if live.checkpoint == start else {}
         run = _Run(self, contact_id, stream_arn, start, remaining_ms, skip, language or self._language)
         return asyncio.run(run.run())
 
@@ -163,20 +164,28 @@ class TranscribeCall:
         status: str,
         sent_through_ms: tuple[tuple[Track, int], ...] = (),
     ) -> int:
-        """Apply ``results`` to the session under the version condition; the conflicts met."""
+        """Apply ``results`` to the transcript under its version condition; the conflicts met."""
         batch = tuple(results)
         for attempt in range(WRITE_ATTEMPTS):
             now = self._clock.now_ms()
-            current = self._store.load(contact_id, now) or Session.new(contact_id, now)
-            changed = apply_results(current, batch, position, status, sent_through_ms)
-            if changed == current and current.version > 0:
+            live, version = self._transcripts.load(contact_id, now)
+            changed = apply_results(live, batch, position, status, sent_through_ms,
+                                    in_handover=self._in_handover(contact_id, live, now))  # fmt: skip
+            if changed is live and version > 0:
                 return attempt
             try:
-                self._store.save_session(replace(changed, version=current.version, updated_at_ms=now), now)
+                self._transcripts.save(contact_id, changed, version, now)
                 return attempt
             except SessionVersionConflictError:
                 continue
-        raise SessionContentionError(f"session kept changing for {WRITE_ATTEMPTS} attempts")
+        raise SessionContentionError(f"transcript kept changing for {WRITE_ATTEMPTS} attempts")
+
+    def _in_handover(self, contact_id: str, live: LiveTranscript, now_ms: int) -> bool:
+        """Whether the session shows the call handed over (read until the transcript knows)."""
+        if live.handover_at_ms is not None or self._sessions is None:
+            return live.handover_at_ms is not None
+        session = self._sessions.load(contact_id, now_ms)
+        return session is not None and session.handover is not None
 
 
 @dataclass

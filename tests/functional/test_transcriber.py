@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from chalicelib import bootstrap
 from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
-from chalicelib.domain.session import Session
+from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.speech import TRACKS, MediaPosition
 from chalicelib.usecases.transcribe_call import TranscribeCall
 from sim.media import CallMedia, LocalKinesisVideoMedia, call_media
@@ -42,17 +42,17 @@ def speech_on(monkeypatch: pytest.MonkeyPatch, moto_dynamodb: Any) -> Iterator[N
     bootstrap.reset()
 
 
-def stored(contact_id: str) -> Session:
+def stored(contact_id: str) -> LiveTranscript:
     services = bootstrap.container()
-    session = services.session_store.load(contact_id, services.clock.now_ms())
-    assert session is not None
-    return session
+    live, version = services.transcript_store.load(contact_id, services.clock.now_ms())
+    assert version > 0
+    return live
 
 
 def with_fakes(source: Any, stop_before_ms: float) -> RecordingContinuation:
     services = bootstrap.container()
     services.__dict__["transcribe_call"] = TranscribeCall(
-        source, ScriptedSpeechToText(), services.handover_store, services.clock, language="en-US",
+        source, ScriptedSpeechToText(), services.transcript_store, services.clock, language="en-US",
         flush_every_ms=20, stop_before_ms=stop_before_ms, settle_ms=50,
     )  # fmt: skip
     continuation = RecordingContinuation()
@@ -83,7 +83,7 @@ def test_the_stream_ended_writes_the_transcript_and_does_not_continue(lambda_cli
 
     assert (answer["status"], answer["continued"]) == ("ended", False)
     assert continuation.events == []
-    live = stored("c-t1").live_transcript
+    live = stored("c-t1")
     assert live.checkpoint == chunks[-1].position
     assert {line.track for line in live.lines} == set(TRACKS)
 
@@ -100,7 +100,7 @@ def test_near_the_time_limit_it_reinvokes_itself_with_the_checkpoint(lambda_clie
     [(follow_up, _)] = continuation.events
     assert follow_up["position"] == answer["checkpoint"]
     assert follow_up["attempt"] == 0 and follow_up["connectContactId"] == "c-t2"
-    checkpoint = stored("c-t2").live_transcript.checkpoint or MediaPosition(chunks[0].fragment_number)
+    checkpoint = stored("c-t2").checkpoint or MediaPosition(chunks[0].fragment_number)
     assert {"fragment_number": checkpoint.fragment_number, "timecode_ms": checkpoint.timecode_ms} == answer[
         "checkpoint"
     ]
@@ -135,7 +135,7 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
         server.add_stream(STREAM_ARN, media)
         server.drop_next(STREAM_ARN, after_bytes=int(len(media.body) * 0.5))
         transcribe = TranscribeCall(
-            kvs_source(server), speech, services.session_store, services.clock, language="en-US",
+            kvs_source(server), speech, services.transcript_store, services.clock, language="en-US",
             flush_every_ms=20, settle_ms=100,
         )  # fmt: skip
         start = MediaPosition(media.fragments[0].number)
@@ -145,7 +145,7 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
     assert (first.outcome, first.error, second.outcome) == ("retry", "MediaStreamUnavailableError", "ended")
     for track in TRACKS:
         assert speech.audio(track) == media.tracks[track]  # every byte sent once, across the two runs
-    live = services.session_store.load("c-e2e", services.clock.now_ms()).live_transcript  # type: ignore[union-attr]
+    live = stored("c-e2e")
     assert live.speech_status == "ended"
     assert live.checkpoint == MediaPosition(media.fragments[-1].number, live.checkpoint.timecode_ms)  # type: ignore[union-attr]
     assert all(line.is_final for line in live.lines)
@@ -165,13 +165,13 @@ def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(mo
             ca_file=endpoint.ca_file,
         )  # fmt: skip
         transcribe = TranscribeCall(
-            InMemoryAudioSource(chunks), speech, services.session_store, services.clock, language="en-US",
+            InMemoryAudioSource(chunks), speech, services.transcript_store, services.clock, language="en-US",
             flush_every_ms=50, settle_ms=50,
         )  # fmt: skip
         outcome = transcribe("c-real", STREAM_ARN, MediaPosition(chunks[0].fragment_number), lambda: 600_000.0)
 
     assert outcome.outcome == "ended", outcome.error
-    live = stored("c-real").live_transcript
+    live = stored("c-real")
     assert live.checkpoint == chunks[-1].position
     for track in TRACKS:
         assert [line.text for line in live.lines if line.track == track] == ["my card", "is broken"]

@@ -1,8 +1,13 @@
-"""The live transcript on the session: idempotent, order-tolerant, bounded, handover-aware."""
+"""The live transcript beside the session: idempotent, order-tolerant, bounded, handover-aware."""
 
 from __future__ import annotations
 
-from chalicelib.adapters.session_codec import session_from_json, session_to_json
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.adapters.dynamodb_transcript import DynamoDbTranscriptStore
+from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
 from chalicelib.domain import live_transcript as lt
 from chalicelib.domain.live_transcript import (
     apply_results,
@@ -10,8 +15,11 @@ from chalicelib.domain.live_transcript import (
     human_part,
     stable_caller_partial,
 )
-from chalicelib.domain.session import HandoverState, Session
+from chalicelib.domain.ports import TranscriptStore
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
+from chalicelib.errors import SessionVersionConflictError
+
+NOW = 1_790_000_000_000
 
 CALLER: Track = "AUDIO_FROM_CUSTOMER"
 AGENT: Track = "AUDIO_TO_CUSTOMER"
@@ -23,12 +31,12 @@ def result(
     return TranscriptResult(rid, track, text, partial, start, end, stable_text=stable)
 
 
-def texts(session: Session) -> list[str]:
-    return [line.text for line in session.live_transcript.lines]
+def texts(live: lt.LiveTranscript) -> list[str]:
+    return [line.text for line in live.lines]
 
 
-def fresh() -> Session:
-    return Session.new("c-1", 1_700_000_000_000)
+def fresh() -> lt.LiveTranscript:
+    return lt.LiveTranscript()
 
 
 def test_a_repeated_result_changes_nothing() -> None:
@@ -42,7 +50,7 @@ def test_a_final_is_never_replaced_by_a_partial() -> None:
     final = apply_results(fresh(), [result("r1", "my card is broken", 0, 1500)])
     after = apply_results(final, [result("r1", "my card is", 0, 1600, partial=True)])
     assert texts(after) == ["my card is broken"]
-    assert after.live_transcript.lines[0].is_final
+    assert after.lines[0].is_final
 
 
 def test_a_partial_that_arrives_late_does_not_replace_a_newer_one() -> None:
@@ -77,17 +85,17 @@ def test_a_final_replaces_a_stale_partial_of_another_stream() -> None:
 
 def test_the_transcript_keeps_the_newest_lines_within_its_bounds() -> None:
     many = [result(f"r{i}", f"word {i}", i * 100, i * 100 + 90) for i in range(lt.MAX_LINES + 50)]
-    bounded = apply_results(fresh(), many).live_transcript
+    bounded = apply_results(fresh(), many)
     assert len(bounded.lines) == lt.MAX_LINES
     assert bounded.lines[-1].text == f"word {lt.MAX_LINES + 49}"
     assert bounded.dropped == 50
     long = [result(f"r{i}", "x" * 1000, i * 100, i * 100 + 90) for i in range(40)]
-    assert sum(len(line.text) for line in apply_results(fresh(), long).live_transcript.lines) <= lt.MAX_CHARS
+    assert sum(len(line.text) for line in apply_results(fresh(), long).lines) <= lt.MAX_CHARS
 
 
 def test_the_checkpoint_never_moves_backwards() -> None:
     later = apply_results(fresh(), [], MediaPosition("20", 300), "continuing")
-    assert apply_results(later, [], MediaPosition("19", 900)).live_transcript.checkpoint == MediaPosition("20", 300)
+    assert apply_results(later, [], MediaPosition("19", 900)).checkpoint == MediaPosition("20", 300)
 
 
 def test_caller_text_since_and_the_stable_partial() -> None:
@@ -110,24 +118,30 @@ def test_human_part_is_what_was_said_after_the_handover_started() -> None:
     bot = apply_results(
         fresh(), [result("r1", "agent please", 0, 900), result("a1", "transferring", 1000, 2000, track=AGENT)]
     )
-    handed = bot.evolve(handover=HandoverState(execution="e1", reason="asked", queue="Q"))
     later = apply_results(
-        handed, [result("a2", "hi this is Sam", 9000, 10000, track=AGENT), result("r2", "my card", 10500, 11000)]
+        bot,
+        [result("a2", "hi this is Sam", 9000, 10000, track=AGENT), result("r2", "my card", 10500, 11000)],
+        in_handover=True,
     )
     assert human_part(later) == (("AGENT", "hi this is Sam"), ("CUSTOMER", "my card"))
     assert human_part(bot) == ()
 
 
-def test_a_session_stored_before_the_transcript_existed_still_reads() -> None:
-    data = session_to_json(fresh()).replace(',"live_transcript":{', ',"ignored":{')
-    assert session_from_json(data, 3).live_transcript == lt.LiveTranscript()
+@pytest.fixture(params=["in_memory", "dynamodb"])
+def transcripts(request: pytest.FixtureRequest) -> Iterator[TranscriptStore]:
+    if request.param == "in_memory":
+        yield InMemoryTranscriptStore()
+    else:
+        yield DynamoDbTranscriptStore(request.getfixturevalue("moto_dynamodb"), "switchboard-dev-sessions", 3600)
 
 
-def test_the_live_transcript_round_trips_through_the_codec() -> None:
-    session = apply_results(
-        fresh(),
-        [result("r1", "hello", 0, 500, partial=True, stable="he")],
-        MediaPosition("91343852333181", 420),
+def test_the_transcript_round_trips_through_its_store_under_its_version(transcripts: TranscriptStore) -> None:
+    live = apply_results(
+        fresh(), [result("r1", "hello", 0, 500, partial=True, stable="he")], MediaPosition("91343852333181", 420),
         "transcribing",
-    ).evolve(version=4)
-    assert session_from_json(session_to_json(session), 4) == session
+    )  # fmt: skip
+    assert transcripts.load("c-1", NOW) == (lt.LiveTranscript(), 0)
+    assert transcripts.save("c-1", live, 0, NOW) == 1
+    assert transcripts.load("c-1", NOW) == (live, 1)
+    with pytest.raises(SessionVersionConflictError):
+        transcripts.save("c-1", live, 0, NOW)

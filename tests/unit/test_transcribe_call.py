@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 
-from chalicelib.adapters.memory_store import InMemorySessionStore
-from chalicelib.domain.session import Session
+from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
+from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition
 from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
 from tests.fakes import ManualClock
@@ -28,16 +29,18 @@ def plenty() -> float:
     return 600_000.0
 
 
-def use_case(source: InMemoryAudioSource, speech: ScriptedSpeechToText, store: InMemorySessionStore) -> TranscribeCall:
+def use_case(
+    source: InMemoryAudioSource, speech: ScriptedSpeechToText, store: InMemoryTranscriptStore
+) -> TranscribeCall:
     return TranscribeCall(
         source, speech, store, ManualClock(), language="en-US", flush_every_ms=5, stop_before_ms=60_000, settle_ms=50
     )
 
 
-def stored(store: InMemorySessionStore) -> Session:
-    session = store.load(CONTACT, ManualClock().now_ms())
-    assert session is not None
-    return session
+def stored(store: InMemoryTranscriptStore) -> LiveTranscript:
+    live, version = store.load(CONTACT, ManualClock().now_ms())
+    assert version > 0
+    return live
 
 
 def until_chunks(source: InMemoryAudioSource, count: int) -> Callable[[], float]:
@@ -45,10 +48,10 @@ def until_chunks(source: InMemoryAudioSource, count: int) -> Callable[[], float]
     return lambda: 600_000.0 if source.yielded < count else 1_000.0
 
 
-def assert_transcript_covers_the_call_once(session: Session, chunks: list[AudioChunk]) -> None:
+def assert_transcript_covers_the_call_once(session: LiveTranscript, chunks: list[AudioChunk]) -> None:
     call_end = max(c.timecode_ms + c.duration_ms for c in chunks)
     for track in TRACKS:
-        lines = [line for line in session.live_transcript.lines if line.track == track]
+        lines = [line for line in session.lines if line.track == track]
         assert all(line.is_final for line in lines)
         assert [(a.end_ms <= b.start_ms) for a, b in itertools.pairwise(lines)] == [True] * (len(lines) - 1)
         assert sum(line.end_ms - line.start_ms for line in lines) == call_end
@@ -56,7 +59,7 @@ def assert_transcript_covers_the_call_once(session: Session, chunks: list[AudioC
 
 def test_both_tracks_are_transcribed_concurrently_to_the_end() -> None:
     chunks = call_chunks()
-    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
 
     outcome = use_case(source, speech, store)(CONTACT, STREAM, START, plenty)
 
@@ -66,14 +69,14 @@ def test_both_tracks_are_transcribed_concurrently_to_the_end() -> None:
     for track in TRACKS:
         assert speech.audio(track) == track_audio(chunks, track)
     session = stored(store)
-    assert session.live_transcript.speech_status == "ended"
-    assert session.live_transcript.checkpoint == chunks[-1].position
+    assert session.speech_status == "ended"
+    assert session.checkpoint == chunks[-1].position
     assert_transcript_covers_the_call_once(session, chunks)
 
 
 def test_results_are_written_in_batches_as_they_come() -> None:
     source = InMemoryAudioSource(call_chunks(), pace_s=0.001)  # 120 chunks, >= 120 ms: flushes every 5 ms
-    speech, store = ScriptedSpeechToText(), InMemorySessionStore()
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
     outcome = use_case(source, speech, store)(CONTACT, STREAM, START, plenty)
     assert outcome.writes >= 5  # batches while the call goes on, then the last with the checkpoint
     assert outcome.results == 6 * 2 * 2 * 2  # 6 s per track, a partial and a final per 500 ms
@@ -81,24 +84,24 @@ def test_results_are_written_in_batches_as_they_come() -> None:
 
 def test_a_concurrent_writer_loses_nothing_and_the_transcript_nothing() -> None:
     chunks = call_chunks()
-    store = ConcurrentWriterStore(lambda s: s.evolve(misunderstandings=s.misunderstandings + 1), every=2)
+    store = ConcurrentWriterStore(lambda live: replace(live, dropped=live.dropped + 1), every=2)
     source = InMemoryAudioSource(chunks, pace_s=0.001)
     outcome = use_case(source, ScriptedSpeechToText(), store)(CONTACT, STREAM, START, plenty)
 
     session = stored(store)
     assert outcome.conflicts >= 1
-    assert session.misunderstandings == store.interleaved  # the other writer's changes all kept
+    assert session.dropped == store.interleaved  # the other writer's changes all kept
     assert_transcript_covers_the_call_once(session, chunks)
 
 
 def test_it_stops_before_the_time_limit_and_resumes_without_gap_or_overlap() -> None:
     chunks = call_chunks()
-    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
     transcribe = use_case(source, speech, store)
 
     first = transcribe(CONTACT, STREAM, START, until_chunks(source, 37))
     assert first.outcome == "continue"
-    assert stored(store).live_transcript.speech_status == "continuing"
+    assert stored(store).speech_status == "continuing"
     second = transcribe(CONTACT, STREAM, first.checkpoint, plenty)
 
     assert second.outcome == "ended"
@@ -110,13 +113,13 @@ def test_it_stops_before_the_time_limit_and_resumes_without_gap_or_overlap() -> 
 def test_a_dropped_media_stream_is_retried_from_the_checkpoint() -> None:
     chunks = call_chunks()
     source = InMemoryAudioSource(chunks, drop_after=50)
-    speech, store = ScriptedSpeechToText(), InMemorySessionStore()
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
     transcribe = use_case(source, speech, store)
 
     first = transcribe(CONTACT, STREAM, START, plenty)
     assert (first.outcome, first.error) == ("retry", "MediaStreamUnavailableError")
     assert first.checkpoint == chunks[49].position
-    assert stored(store).live_transcript.speech_status == "retrying"
+    assert stored(store).speech_status == "retrying"
     assert transcribe(CONTACT, STREAM, first.checkpoint, plenty).outcome == "ended"
 
     for track in TRACKS:
@@ -125,7 +128,7 @@ def test_a_dropped_media_stream_is_retried_from_the_checkpoint() -> None:
 
 def test_a_failed_recogniser_stream_resumes_where_that_track_was_final() -> None:
     chunks = call_chunks()
-    source, store = InMemoryAudioSource(chunks), InMemorySessionStore()
+    source, store = InMemoryAudioSource(chunks), InMemoryTranscriptStore()
     speech = ScriptedSpeechToText(fail=("AUDIO_FROM_CUSTOMER", 2_300))
     transcribe = use_case(source, speech, store)
 
@@ -140,7 +143,7 @@ def test_a_failed_recogniser_stream_resumes_where_that_track_was_final() -> None
 
 def test_a_duplicate_invocation_resumes_from_the_stored_checkpoint() -> None:
     chunks = call_chunks()
-    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
     transcribe = use_case(source, speech, store)
     transcribe(CONTACT, STREAM, START, plenty)
     before = stored(store)
@@ -149,18 +152,18 @@ def test_a_duplicate_invocation_resumes_from_the_stored_checkpoint() -> None:
 
     assert source.starts[-1] == chunks[-1].position
     assert again.outcome == "ended"
-    assert stored(store).live_transcript.lines == before.live_transcript.lines
+    assert stored(store).lines == before.lines
 
 
 def test_each_final_caller_utterance_starts_one_speculation_with_its_words() -> None:
     chunks = call_chunks()
-    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemorySessionStore()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
     paused: list[tuple[str, str]] = []
     transcribe = TranscribeCall(source, speech, store, ManualClock(), language="en-US", flush_every_ms=5,
                                 settle_ms=50, on_caller_pause=lambda c, t: paused.append((c, t)))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
 
-    caller_finals = [line.text for line in stored(store).live_transcript.lines if line.track == "AUDIO_FROM_CUSTOMER"]
+    caller_finals = [line.text for line in stored(store).lines if line.track == "AUDIO_FROM_CUSTOMER"]
     assert [text for _, text in paused] == caller_finals
     assert {contact for contact, _ in paused} == {CONTACT}
