@@ -442,8 +442,8 @@ class LocalKinesisVideoMedia:
     ``AWS_KINESISVIDEO_ERROR_CODE`` / ``_ERROR_ID`` 4000).
 
     Args:
-        speed: None sends as fast as the socket takes it; 1.0 paces each fragment in real time
-            (sent when its audio would have been recorded), 10.0 ten times as fast.
+        speed: None sends as fast as the socket takes it; 1.0 paces the body in real time (each
+            piece sent when its audio would have been recorded), 10.0 ten times as fast.
         piece_bytes: the size of the body's HTTP chunks.
     """
 
@@ -578,12 +578,19 @@ class _MediaHandler(BaseHTTPRequestHandler):
         first_ms = fragments[0].start_ms if fragments else 0
         try:
             for fragment in fragments:
-                if owner.speed:
-                    due = paced_from + (fragment.start_ms + fragment.duration_ms - first_ms) / 1000 / owner.speed
-                    if owner._stopping.wait(max(0.0, due - time.monotonic())):
-                        return
                 for at in range(0, len(fragment.data), owner.piece_bytes):
                     piece = fragment.data[at : at + owner.piece_bytes]
+                    if owner.speed:
+                        # Each piece when its share of the fragment's audio has been recorded: Kinesis
+                        # Video Streams makes incoming data available on GetMedia at once (the KVS FAQ,
+                        # "How do I think about latency"), as the producer streams the fragment in.
+                        share = (at + len(piece)) / len(fragment.data)
+                        due = (
+                            paced_from
+                            + (fragment.start_ms + share * fragment.duration_ms - first_ms) / 1000 / owner.speed
+                        )
+                        if owner._stopping.wait(max(0.0, due - time.monotonic())):
+                            return
                     if drop_after is not None and sent + len(piece) > drop_after:
                         self._send_chunk(piece[: drop_after - sent])
                         self._drop()

@@ -23,6 +23,17 @@ SAMPLE_RATE_HZ = 8000
 BYTES_PER_SAMPLE = 2
 
 
+VOICE_AMPLITUDE = 600  # peak 16-bit amplitude above the line noise of a phone call (about -35 dBFS)
+
+
+def is_voiced(pcm: bytes, threshold: int = VOICE_AMPLITUDE) -> bool:
+    """Whether a piece of 8 kHz 16-bit PCM holds speech rather than silence or line noise: its
+    peak amplitude (every 4th sample: enough at 8 kHz) passes ``threshold``. A plain energy gate,
+    all a pause detector needs on a call's separate caller track."""
+    samples = memoryview(pcm[: len(pcm) - len(pcm) % 2]).cast("h")
+    return any(abs(sample) > threshold for sample in samples[::4])
+
+
 def pcm_ms(pcm: bytes) -> float:
     """How long a piece of 8 kHz 16-bit mono PCM plays."""
     return len(pcm) / (SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) * 1000

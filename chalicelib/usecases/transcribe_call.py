@@ -42,7 +42,15 @@ from typing import Literal
 from chalicelib.domain.live_transcript import CALLER, LiveTranscript, apply_results, is_after
 from chalicelib.domain.ports import Clock, SessionWriter, TranscriptStore
 from chalicelib.domain.speculation import normalized_transcript
-from chalicelib.domain.speech import AudioChunk, AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
+from chalicelib.domain.speech import (
+    AudioChunk,
+    AudioSource,
+    MediaPosition,
+    SpeechToText,
+    Track,
+    TranscriptResult,
+    is_voiced,
+)
 from chalicelib.errors import (
     AppError,
     MediaStreamUnavailableError,
@@ -53,6 +61,7 @@ from chalicelib.errors import (
 
 WRITE_ATTEMPTS = 5
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
+_PARTIAL_LAG_MS = 250  # a partial ending this close before the speech stopped has all its words
 
 Outcome = Literal["ended", "continue", "retry", "failed"]
 
@@ -99,8 +108,8 @@ class TranscribeCall:
         drain_ms: how long ended recogniser streams may take to return their last results.
         settle_ms: how long to wait for the rest of a timecode when stopping.
         on_caller_pause: called (on a worker thread) with the contact and the caller's words when
-            they are stable and a pause begins: a final result, or a partial whose words are all
-            stable followed by ``pause_ms`` of the caller's audio with no new word. Each text once.
+            they are stable and a pause begins: a final result, or a partial that stayed the same
+            through ``pause_ms`` of the caller's audio (no new word). Each text once.
             The speculative turn (``Speculate``) hangs here.
         pause_ms: the silence after stable words that counts as a pause.
     """
@@ -234,6 +243,7 @@ class _Run:
         # The caller's newest result and how far their audio was sent: the pause trigger.
         self.caller_latest: TranscriptResult | None = None
         self.caller_sent_ms = 0.0
+        self.caller_voice_end_ms = 0.0  # the end of the caller's latest audio that held speech
         self.spoken_for = ""
         self.speculations: list[asyncio.Task[None]] = []
 
@@ -349,6 +359,8 @@ class _Run:
         self.through[chunk.track] = int(end_ms)
         if chunk.track == CALLER:
             self.caller_sent_ms = end_ms
+            if is_voiced(chunk.pcm):
+                self.caller_voice_end_ms = end_ms
         state = self.tracks.get(chunk.track)
         if state is None:
             state = self.tracks[chunk.track] = _TrackState(base_ms=chunk.timecode_ms)
@@ -381,11 +393,15 @@ class _Run:
         hook, latest = self.owner._on_caller_pause, self.caller_latest
         if hook is None or latest is None or not latest.text.strip():
             return
-        paused = (
-            not final_only
-            and latest.stable_text.strip() == latest.text.strip()
-            and self.caller_sent_ms - latest.end_ms >= self.owner._pause_ms
-        )
+        # A pause: ``pause_ms`` of the caller's audio without speech (an energy gate on the
+        # caller's own track), with the partial caught up to the speech before it. Stable = the
+        # partial unchanged through that pause: Transcribe flags the trailing words stable only
+        # with its final (a second or more after the caller stops), too late for a turn Lex hands
+        # over 600 ms after the caller stops. If the words then change, Lex's final will not
+        # match and the speculation is wasted (and counted).
+        silent_ms = self.caller_sent_ms - self.caller_voice_end_ms
+        caught_up = latest.end_ms >= self.caller_voice_end_ms - _PARTIAL_LAG_MS
+        paused = not final_only and silent_ms >= self.owner._pause_ms and caught_up
         if latest.is_partial and not paused:
             return
         words = normalized_transcript(latest.text)

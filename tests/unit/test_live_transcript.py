@@ -145,3 +145,13 @@ def test_the_transcript_round_trips_through_its_store_under_its_version(transcri
     assert transcripts.load("c-1", NOW) == (live, 1)
     with pytest.raises(SessionVersionConflictError):
         transcripts.save("c-1", live, 0, NOW)
+
+
+def test_speech_is_told_from_silence_and_line_noise_by_its_amplitude() -> None:
+    import array
+
+    from chalicelib.domain.speech import is_voiced
+
+    assert not is_voiced(bytes(320))
+    assert not is_voiced(array.array("h", [120, -150, 90, -60] * 40).tobytes())  # line noise
+    assert is_voiced(array.array("h", [0, 4000, 0, -3500] * 40).tobytes())
