@@ -149,9 +149,11 @@ def test_the_transcript_round_trips_through_its_store_under_its_version(transcri
 
 def test_speech_is_told_from_silence_and_line_noise_by_its_amplitude() -> None:
     import array
+    import math
 
     from chalicelib.domain.speech import is_voiced
 
     assert not is_voiced(bytes(320))
     assert not is_voiced(array.array("h", [120, -150, 90, -60] * 40).tobytes())  # line noise
-    assert is_voiced(array.array("h", [0, 4000, 0, -3500] * 40).tobytes())
+    voice = [int(4000 * math.sin(2 * math.pi * 180 * n / 8000)) for n in range(160)]  # 20 ms at 180 Hz
+    assert is_voiced(array.array("h", voice).tobytes())
