@@ -372,7 +372,7 @@ class Container:
         def media_client(data_endpoint: str) -> Any:
             return self._aws_client("kinesis-video-media", *timeouts, 1, endpoint_url=data_endpoint)
 
-        return KinesisVideoAudioSource(kinesisvideo, media_client)
+        return KinesisVideoAudioSource(kinesisvideo, media_client, read_bytes=s.kvs_read_bytes)
 
     @cached_property
     def speech_to_text(self) -> SpeechToText:

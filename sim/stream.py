@@ -184,7 +184,8 @@ class ClockedKinesisVideoMedia(LocalKinesisVideoMedia):
     media time 0 on the wall clock (``time.monotonic``)."""
 
     def __init__(self, *, speed: float | None = None) -> None:
-        super().__init__(speed=speed)
+        # 1 KiB pieces (32 ms of the two tracks), as the transcriber reads them (kvs_read_bytes).
+        super().__init__(speed=speed, piece_bytes=1024)
         self.started: dict[str, float] = {}
         self._started_event = threading.Condition()
 
@@ -539,6 +540,21 @@ def stream_call(
     return report, added
 
 
+def _model_turn_medians(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    model_rows = [r for r in rows if "model" in (r.get("latency_ms_baseline") or {})]
+    base = _median([r["reply_ready_ms_baseline"] for r in model_rows])
+    spec = _median([r["reply_ready_ms_speculative"] for r in model_rows])
+    every_base = _median([r["reply_ready_ms_baseline"] for r in rows])
+    every_spec = _median([r["reply_ready_ms_speculative"] for r in rows])
+    return {
+        "model_turns": len(model_rows),
+        "p50_reply_ready_ms_baseline_model_turns": base,
+        "p50_reply_ready_ms_speculative_model_turns": spec,
+        "p50_cut_model_turns": round(1 - spec / base, 4) if base and spec is not None else None,
+        "p50_cut_all_turns": round(1 - every_spec / every_base, 4) if every_base and every_spec is not None else None,
+    }
+
+
 def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) -> dict[str, Any]:
     """Every call, both runs; the report ``sim stream --json`` writes."""
     reports = []
@@ -563,6 +579,9 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
         "p95_reply_ready_ms_baseline": _p95([r["reply_ready_ms_baseline"] for r in rows]),
         "p95_reply_ready_ms_speculative": _p95([r["reply_ready_ms_speculative"] for r in rows]),
+        # The turns a speculation can shorten: those that reach a model. A rules turn answers in
+        # milliseconds once Lex hands it over; its end-of-speech-to-reply is Lex's end timeout.
+        **_model_turn_medians(rows),
         "speculations_made": made,
         "speculations_used": sum(r["speculations"]["used"] for r in reports),
         "speculations_wasted": wasted,
@@ -624,7 +643,9 @@ def format_stream(report: dict[str, Any]) -> str:
         f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min",
         f"reply ready (end of speech -> answer): p50 {t['p50_reply_ready_ms_baseline']} ms baseline, "
         f"{t['p50_reply_ready_ms_speculative']} ms speculative; p95 {t['p95_reply_ready_ms_baseline']} / "
-        f"{t['p95_reply_ready_ms_speculative']} ms",
+        f"{t['p95_reply_ready_ms_speculative']} ms; cut {t['p50_cut_all_turns']}",
+        f"turns that reach a model ({t['model_turns']}): p50 {t['p50_reply_ready_ms_baseline_model_turns']} ms "
+        f"baseline, {t['p50_reply_ready_ms_speculative_model_turns']} ms speculative; cut {t['p50_cut_model_turns']}",
         f"speculations: {t['speculations_made']} made, {t['speculations_used']} used, "
         f"{t['speculations_wasted']} wasted (share {t['wasted_share']}); "
         f"{t['turns_answered_from_speculation']} turns answered from one",
