@@ -213,7 +213,8 @@ class Container:
 
         resume = self.agent_connected if self.handover_workflow is not None else None
         return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume,
-                            speculations=self.speculation_store)  # fmt: skip
+                            speculations=self.speculation_store,
+                            transcripts=self.transcript_store if self.settings.speech_enabled else None)  # fmt: skip
 
     def warm_up(self) -> dict[str, str]:
         """Build everything a turn needs while the greeting plays: the contact flow invokes the

@@ -202,3 +202,17 @@ def human_part(live: LiveTranscript) -> tuple[tuple[str, str], ...]:
 def is_after(position: MediaPosition, other: MediaPosition) -> bool:
     """Whether ``position`` is later in the stream than ``other`` (fragment numbers grow)."""
     return _position_key(position) > _position_key(other)
+
+
+MAX_HUMAN_PART_CHARS = 1_500
+
+
+def human_part_text(live: LiveTranscript, max_chars: int = MAX_HUMAN_PART_CHARS) -> str:
+    """The human part as "Agent: … / Customer: …" lines, the newest kept within ``max_chars``."""
+    lines = [f"{'Agent' if who == 'AGENT' else 'Customer'}: {text}" for who, text in human_part(live)]
+    kept: list[str] = []
+    for line in reversed(lines):
+        if sum(len(k) + 1 for k in kept) + len(line) > max_chars:
+            break
+        kept.insert(0, line)
+    return "\n".join(kept)

@@ -83,6 +83,9 @@ class HandoverState:
     summary: str = ""  # what the agent reads
     task_token: str | None = None  # the token the wait for an agent is resumed with
     callback: str | None = None  # the callback booking's id, or "voicemail"
+    # What was said after the agent took the call (the live transcript's human part), added to
+    # the summary when the contact closes: the after-call record covers the whole call.
+    after_handover: str = ""
 
 
 @dataclass(frozen=True)

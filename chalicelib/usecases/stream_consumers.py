@@ -11,8 +11,9 @@ from decimal import Decimal
 from chalicelib.domain.contact_analysis import Segment, apply_segments
 from chalicelib.domain.contact_outcome import ContactRecordFacts, duration_s, is_newer, neutral_to_positive, outcome
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
-from chalicelib.domain.ports import Clock, SessionWriter, SpeculationStore
-from chalicelib.domain.session import ContactClosure, Session
+from chalicelib.domain.live_transcript import human_part_text
+from chalicelib.domain.ports import Clock, SessionWriter, SpeculationStore, TranscriptStore
+from chalicelib.domain.session import ContactClosure, HandoverState, Session
 from chalicelib.domain.speculation import wasted
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import SessionContentionError, SessionVersionConflictError
@@ -44,15 +45,26 @@ class CloseContact:
         prices: PriceBook,
         resume_handover: Callable[[str, str], object] | None = None,
         speculations: SpeculationStore | None = None,
+        transcripts: TranscriptStore | None = None,
     ) -> None:
         self._speculations = speculations
+        self._transcripts = transcripts
         self._store = store
         self._clock = clock
         self._prices = prices
         self._resume_handover = resume_handover
 
+    def _with_human_part(self, session: Session, contact_id: str) -> HandoverState | None:
+        """The handover with what was said after it (the live transcript's human part), if any."""
+        if session.handover is None or self._transcripts is None:
+            return session.handover
+        live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
+        after = human_part_text(live)
+        return replace(session.handover, after_handover=after) if after else session.handover
+
     def __call__(self, facts: ContactRecordFacts) -> Session:
-        """Close the session from the newest contact record: outcome, KPI, final cost."""
+        """Close the session from the newest contact record: outcome, KPI, final cost, and the
+        human part of a handed-over call for its after-call record."""
         turns = self._store.load_turns(facts.contact_id, self._clock.now_ms())
         usage: list[Usage] = [u for t in turns for u in t.usage]
         if self._speculations is not None:  # speculative turns no turn answered from cost extra
@@ -75,7 +87,7 @@ class CloseContact:
                 cost_usd=str(cost),
                 cost_per_minute_usd=str(per_minute(cost, seconds)),
             )
-            return replace(session, closed=closure)
+            return replace(session, closed=closure, handover=self._with_human_part(session, facts.contact_id))
 
         closed = _read_modify_write(self._store, self._clock, facts.contact_id, close)
         if facts.agent_connected and closed.handover is not None and self._resume_handover is not None:

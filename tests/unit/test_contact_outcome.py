@@ -83,3 +83,31 @@ def test_a_contact_record_showing_the_agent_resumes_a_waiting_handover_once() ->
     assert resumed == [("c", "contact_record")]
     close(facts(agent=False))
     assert len(resumed) == 1
+
+
+def test_a_handed_over_call_closes_with_what_the_agent_and_caller_said_after_the_handover() -> None:
+    from chalicelib.adapters.data_files import load_prices
+    from chalicelib.adapters.memory_store import InMemorySessionStore
+    from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
+    from chalicelib.domain.live_transcript import LiveTranscript, apply_results
+    from chalicelib.domain.session import HandoverState
+    from chalicelib.domain.speech import TranscriptResult
+    from chalicelib.usecases.stream_consumers import CloseContact
+    from tests.fakes import ManualClock
+
+    clock = ManualClock()
+    store, transcripts = InMemorySessionStore(), InMemoryTranscriptStore()
+    handed = HandoverState("c-1", "caller_asked", "GeneralSupport", status="agent_connected", summary="Billing.")
+    store.save_session(Session.new("c", clock.now).evolve(status=SessionStatus.HANDOVER, handover=handed), clock.now)
+    bot = apply_results(
+        LiveTranscript(), [TranscriptResult("r1", "AUDIO_FROM_CUSTOMER", "agent please", False, 0, 900)]
+    )
+    human = apply_results(bot, [TranscriptResult("a1", "AUDIO_TO_CUSTOMER", "hi this is Sam", False, 9000, 9900),
+                                TranscriptResult("r2", "AUDIO_FROM_CUSTOMER", "my card", False, 10000, 10600)],
+                          in_handover=True)  # fmt: skip
+    transcripts.save("c", human, 0, clock.now)
+    CloseContact(store, clock, load_prices(), transcripts=transcripts)(facts(agent=True))
+    closed = store.load("c", clock.now)
+    assert closed is not None and closed.handover is not None
+    assert closed.handover.after_handover == "Agent: hi this is Sam\nCustomer: my card"
+    assert closed.handover.summary == "Billing."
