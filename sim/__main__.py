@@ -21,6 +21,13 @@ from typing import Any
 CALLS = Path(__file__).resolve().parent.parent / "events" / "calls"
 
 
+def _write_json(path: str, report: object) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"report written to {out}")
+
+
 def _fault_rates(names: str | None, rate: float) -> dict[str, float]:
     from sim.scripted_model import FAULT_KINDS  # noqa: PLC0415
 
@@ -75,10 +82,7 @@ def _replay(args: argparse.Namespace) -> int:
         report = replay(harness, calls, load_envelope(stage=harness.stage))
     print(format_report(report))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
-        print(f"report written to {out}")
+        _write_json(args.json, report)
     if args.html:
         from sim.html_report import render_html  # noqa: PLC0415
 
@@ -113,10 +117,7 @@ def _load(args: argparse.Namespace) -> int:
         report = run_load(harness, calls, options)
     print(format_load(report))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
-        print(f"report written to {out}")
+        _write_json(args.json, report)
     return 0 if not any(report["invariants"].values()) else 1
 
 
@@ -253,10 +254,7 @@ def _stream(args: argparse.Namespace) -> int:
         return 2
     print(format_stream(report))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
-        print(f"report written to {out}")
+        _write_json(args.json, report)
     return 0
 
 
