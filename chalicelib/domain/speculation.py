@@ -81,3 +81,18 @@ def wasted(speculations: tuple[Speculation, ...], turns: tuple[TurnRecord, ...])
     """The speculations no turn answered from: their cost is on top of the turns' own."""
     by_seq = {t.seq: t for t in turns}
     return tuple(s for s in speculations if not used(s, by_seq))
+
+
+def resumable(speculation: Speculation | None, seq: int, utterance: str, tier: int) -> bool:
+    """True when ``speculation`` stopped at a side effect for this turn's words before any tool
+    ran: the live turn goes on from its model answer instead of asking the model again."""
+    return (
+        speculation is not None
+        and speculation.state is SpeculationState.ABANDONED
+        and speculation.why == "side_effect"
+        and speculation.work is not None
+        and not speculation.work.tools
+        and bool(speculation.work.attempts)
+        and (speculation.seq, speculation.tier) == (seq, tier)
+        and speculation.transcript == normalized_transcript(utterance)
+    )

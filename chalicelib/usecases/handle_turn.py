@@ -36,7 +36,7 @@ from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handove
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, TurnMeter
 from chalicelib.domain.router import Route, route
 from chalicelib.domain.session import TurnRecord
-from chalicelib.domain.speculation import SpeculationState, normalized_transcript, usable
+from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.errors import (
     AppError,
@@ -165,9 +165,12 @@ class HandleTurn:
             else:
                 assert self._worker is not None  # noqa: S101 - built with the models
                 if work is None:
-                    work = self._speculated(request, delivery.seq, chosen, deadline)
-                    speculated = work is not None
-                work = work or self._worker(chosen, session, request, delivery.seq, deadline)
+                    found = self._speculated(request, delivery.seq, chosen, deadline)
+                    speculated = found is not None
+                    ready = found.work if found is not None and found.state is SpeculationState.READY else None
+                    # A speculation that stopped at a side effect: the turn goes on from its answer.
+                    first = found.work.attempts if found is not None and found.work is not None else ()
+                    work = ready or self._worker(chosen, session, request, delivery.seq, deadline, first_round=first)
                 outcome = model_turn(session, request, delivery.seq, now_ms, self._policy, route=chosen, work=work)
             attempts += 1
             # The turn item keeps what its components took up to the write (the write itself and
@@ -199,9 +202,9 @@ class HandleTurn:
         if wanted is not None:
             start_handover(self._handover, wanted)
 
-    def _speculated(self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline) -> ModelWork | None:
-        """The model work a speculative turn did for these words, if it is usable. One that is
-        still running is waited for while doing the work ourselves would still fit."""
+    def _speculated(self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline) -> Speculation | None:
+        """The speculative turn for these words, if it is usable or resumable. One that is still
+        running is waited for while doing the work ourselves would still fit."""
         if self._speculations is None or self._tiers is None:
             return None
         text = normalized_transcript(request.utterance)
@@ -219,7 +222,12 @@ class HandleTurn:
                     found = self._speculations.get(request.contact_id, seq, text, self._clock.now_ms())
         except AppError:
             return None  # the turn does the work itself
-        return found.work if found is not None and usable(found, seq, request.utterance, chosen.tier) else None
+        if found is None:
+            return None
+        fits = usable(found, seq, request.utterance, chosen.tier) or resumable(
+            found, seq, request.utterance, chosen.tier
+        )
+        return found if fits else None
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:
         return deadline.allows(self._clock.monotonic_ms(), self._envelope.finish_reserve_ms)

@@ -53,6 +53,7 @@ class ModelWorker:
         deadline: Deadline,
         *,
         side_effects: bool = True,
+        first_round: tuple[Attempt, ...] = (),
     ) -> ModelWork:
         """Models and tools for one turn: pick up calls an earlier turn cut short, then call
         models; while the answer asks for tools, run them (within the graph, the call limit and
@@ -61,6 +62,8 @@ class ModelWorker:
         ``side_effects`` False (a speculative turn): pending calls are not picked up, and an answer
         asking for a side-effecting tool ends the work (``refused="side_effect"``) before any
         tool is called: the live turn makes it, under its journal.
+        ``first_round``: the model calls a speculation already made for these words (it stopped at
+        a side effect, before any tool ran): the turn goes on from their answer.
         """
         messages = list(
             build_messages(
@@ -90,7 +93,10 @@ class ModelWorker:
         tier = chosen.tier
         while True:
             offered = self._tools.graph.offered(last_tool) if self._tools is not None else ()
-            attempts, reason = self._ask_models(tier, tuple(messages), offered, deadline)
+            if first_round:
+                attempts, reason, first_round = first_round, "", ()
+            else:
+                attempts, reason = self._ask_models(tier, tuple(messages), offered, deadline)
             work = replace(work, attempts=(*work.attempts, *attempts), give_up_reason=reason)
             final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
             if final is None or final.answer is None or not final.answer.tool_calls:

@@ -17,6 +17,7 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.escalation import OK
 from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
 from chalicelib.domain.router import route
+from chalicelib.domain.session import Session
 from chalicelib.domain.speculation import (
     Speculation,
     SpeculationState,
@@ -54,8 +55,9 @@ class Speculate:
         another trigger already has these words)."""
         text = normalized_transcript(transcript)
         now = self._clock.now_ms()
-        session = self._sessions.load(contact_id, now)
-        if not text or session is None or speculation_refusal(session) is not None:
+        # The first turn of a call has no session yet: it speculates on a new one.
+        session = self._sessions.load(contact_id, now) or Session.new(contact_id, now)
+        if not text or speculation_refusal(session) is not None:
             return None
         seq = session.last_seq + 1
         chosen = route(transcript, route_context(session, self._policy))
@@ -83,8 +85,12 @@ def _finished(pending: Speculation, work: ModelWork | None) -> Speculation:
     for attempt in work.attempts if work else ():
         if attempt.answer is not None:
             usage += tokens(attempt.answer.model, attempt.answer.input_tokens, attempt.answer.output_tokens)
-    if work is None or work.refused == SIDE_EFFECT_REFUSAL:
-        return replace(pending, state=SpeculationState.ABANDONED, usage=usage, why=SIDE_EFFECT_REFUSAL)
+    if work is None:
+        return replace(pending, state=SpeculationState.ABANDONED, why="no_work")
+    if work.refused == SIDE_EFFECT_REFUSAL:
+        # Kept: when the model asked for the side effect before any tool ran, the live turn goes
+        # on from this answer (``resumable``) and makes the call under its journal.
+        return replace(pending, state=SpeculationState.ABANDONED, work=work, usage=usage, why=SIDE_EFFECT_REFUSAL)
     if work.held or work.refused or not work.attempts or work.attempts[-1].outcome != OK:
         why = work.refused or work.hold_reason or work.give_up_reason or "no_answer"
         return replace(pending, state=SpeculationState.ABANDONED, usage=usage, why=why)

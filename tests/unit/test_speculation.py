@@ -31,7 +31,7 @@ ROUTINE = "what time do you close on saturday"  # tier 1
 class Call:
     """One contact: a live turn handler and a speculation over the same stores and models."""
 
-    def __init__(self, replies: list[Any]) -> None:
+    def __init__(self, replies: list[Any], greet: bool = True) -> None:
         self.clock = ManualClock()
         self.sessions = InMemorySessionStore()
         self.speculations = InMemorySpeculationStore()
@@ -45,7 +45,8 @@ class Call:
                                  sleep=lambda s: self.clock.advance(int(s * 1000)))  # fmt: skip
         worker = ModelWorker(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), POLICY)
         self.speculate = Speculate(self.sessions, self.speculations, self.clock, POLICY, ENVELOPE, TIERS, worker)
-        self.turn("hello")  # tier 0: the session exists, the next turn is 2
+        if greet:
+            self.turn("hello")  # tier 0: the session exists, the next turn is 2
 
     def turn(self, words: str, seq: int | None = None) -> Any:
         session = self.sessions.load("c-1", self.clock.now_ms())
@@ -92,15 +93,23 @@ def test_the_same_words_twice_make_one_speculation() -> None:
     assert len(call.models.calls) == 1
 
 
-def test_a_speculation_never_makes_a_side_effect_and_the_live_turn_does() -> None:
+def test_a_speculation_never_makes_a_side_effect_and_the_live_turn_goes_on_from_its_answer() -> None:
     ask = "I'd like to set up a payment of a hundred dollars on December first"
-    call = Call([tool_answer(*PAYMENT_CALLS), tool_answer(*PAYMENT_CALLS), text_answer()])
+    call = Call([tool_answer(*PAYMENT_CALLS), text_answer()])
     made = call.speculate("c-1", ask)
     assert made is not None and made.state is SpeculationState.ABANDONED and made.why == "side_effect"
     assert call.backend.calls == []  # not even the read-only calls of that answer
     result = call.turn(ask)
-    assert not result.record.speculated
-    assert call.backend.side_effects == 1
+    assert result.record.speculated  # its model answer was used: the model was asked once for it
+    assert len(call.models.calls) == 2 and call.backend.side_effects == 1
+    assert result.reply.text.startswith("Done.")
+
+
+def test_the_first_turn_of_a_call_is_speculated_on_before_any_session_exists() -> None:
+    call = Call([text_answer("We close at 6 pm on Saturdays.")], greet=False)
+    made = call.speculate("c-1", ROUTINE)
+    assert made is not None and made.seq == 1
+    assert call.turn(ROUTINE).record.speculated
 
 
 def test_a_speculation_still_running_is_waited_for_and_used() -> None:
