@@ -13,7 +13,7 @@ from chalicelib.domain.contact_outcome import ContactRecordFacts, duration_s, is
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.live_transcript import human_part_text
 from chalicelib.domain.ports import Clock, SessionWriter, SpeculationStore, TranscriptStore
-from chalicelib.domain.session import ContactClosure, HandoverState, Session
+from chalicelib.domain.session import ContactClosure, Session
 from chalicelib.domain.speculation import wasted
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import SessionContentionError, SessionVersionConflictError
@@ -54,13 +54,12 @@ class CloseContact:
         self._prices = prices
         self._resume_handover = resume_handover
 
-    def _with_human_part(self, session: Session, contact_id: str) -> HandoverState | None:
-        """The handover with what was said after it (the live transcript's human part), if any."""
-        if session.handover is None or self._transcripts is None:
-            return session.handover
+    def _human_part(self, contact_id: str) -> str:
+        """What was said after the handover (the live transcript's human part); read once."""
+        if self._transcripts is None:
+            return ""
         live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
-        after = human_part_text(live)
-        return replace(session.handover, after_handover=after) if after else session.handover
+        return human_part_text(live)
 
     def __call__(self, facts: ContactRecordFacts) -> Session:
         """Close the session from the newest contact record: outcome, KPI, final cost, and the
@@ -73,6 +72,8 @@ class CloseContact:
         seconds = Decimal(str(duration_s(facts)))
         usage.append(Usage(UsageKind.CONNECT_VOICE_MINUTES, seconds / 60))
         cost = total(cost_by_component(usage, self._prices))
+
+        after = self._human_part(facts.contact_id)
 
         def close(session: Session) -> Session:
             if not is_newer(facts, session.closed):
@@ -87,7 +88,10 @@ class CloseContact:
                 cost_usd=str(cost),
                 cost_per_minute_usd=str(per_minute(cost, seconds)),
             )
-            return replace(session, closed=closure, handover=self._with_human_part(session, facts.contact_id))
+            handover = session.handover
+            if handover is not None and after:
+                handover = replace(handover, after_handover=after)
+            return replace(session, closed=closure, handover=handover)
 
         closed = _read_modify_write(self._store, self._clock, facts.contact_id, close)
         if facts.agent_connected and closed.handover is not None and self._resume_handover is not None:
