@@ -18,14 +18,12 @@ simulator meant to happen.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.environments import Invocation
 
-_TAGS = re.compile(r"<[^>]+>")
 _WORDS = re.compile(r"[a-z0-9']+")
 INVARIANTS = (
     "lost_turns",
@@ -59,10 +57,6 @@ class CallLog:
     outcome: str = "abandoned"
     race_segments: list[str] = field(default_factory=list)
     handover_requests: int = 0
-
-
-def spoken(ssml: str) -> str:
-    return html.unescape(_TAGS.sub("", ssml))
 
 
 def words(text: str) -> tuple[str, ...]:

@@ -26,7 +26,8 @@ from sim.calls import RecordedCall, connect_event, lex_event, warmup_event
 from sim.environments import Armed, EnvironmentPool, Invocation
 from sim.handover import follow_handover
 from sim.harness import Harness
-from sim.invariants import CallLog, TurnLog, check, spoken
+from sim.invariants import CallLog, TurnLog, check
+from sim.replay import answer_fields, spoken_text
 from sim.streams import StreamFeed, speaking_ms
 
 # Faults the load injects itself, per turn or per call.
@@ -184,7 +185,7 @@ class _Run:
             answer = self._deliver(entry, event, self._armed(rng), rng, retries)
             if answer is None:
                 continue  # the caller gave up on this turn (counted as lost by the checks)
-            fields = _fields(answer)
+            fields = answer_fields(answer)
             stored_turn = fields.get("turn", stored_turn)
             if call.format == "lex":
                 lex_attributes = answer["sessionState"]["sessionAttributes"]
@@ -241,9 +242,9 @@ class _Run:
                 again = self.pool.invoke("turn", event)
                 entry.invocations.append(again)
                 entry.consistent = entry.consistent and again.answer == answers[0]
-            fields = _fields(answers[0])
+            fields = answer_fields(answers[0])
             entry.answered_seq = int(fields["turn"]) - 1
-            entry.reply = spoken(fields.get("prompt", ""))
+            entry.reply = spoken_text(fields.get("prompt", ""))
             return answers[0]
         return None
 
@@ -261,19 +262,11 @@ class _Run:
               f"{total_turns / elapsed:.1f} turns/s, {elapsed:.0f} s", end="", file=sys.stderr, flush=True)  # fmt: skip
 
 
-def _fields(answer: dict[str, Any]) -> dict[str, str]:
-    if "sessionState" in answer:
-        attributes = answer["sessionState"].get("sessionAttributes", {})
-        prompt = answer["messages"][0]["content"] if answer.get("messages") else ""
-        return {**attributes, "prompt": prompt}
-    return answer
-
-
 def _advanced(answer: Any, sent_seq: int) -> bool:
     """True when the answer speaks for a stored turn (the fallback echoes the turn it got)."""
     if not isinstance(answer, dict):
         return False
-    turn = _fields(answer).get("turn", "")
+    turn = answer_fields(answer).get("turn", "")
     return turn.isdigit() and int(turn) > sent_seq
 
 

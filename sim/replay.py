@@ -28,7 +28,7 @@ def spoken_text(ssml: str) -> str:
     return html.unescape(_TAGS.sub("", ssml))
 
 
-def _answer_fields(answer: dict[str, Any]) -> dict[str, str]:
+def answer_fields(answer: dict[str, Any]) -> dict[str, str]:
     """action / turn / tier / prompt from a Connect or a Lex answer."""
     if "sessionState" in answer:
         attributes = answer["sessionState"]["sessionAttributes"]
@@ -85,7 +85,7 @@ def _turn_row(
     envelope: Envelope,
     prices: PriceBook,
 ) -> dict[str, Any]:
-    fields = _answer_fields(delivered.answer)
+    fields = answer_fields(delivered.answer)
     reasons = list(record.reply.reasons) if record else []
     degradations = [r for r in reasons if r.startswith(DEGRADATION_PREFIXES)]
     calls = record.model_calls if record else ()
@@ -147,7 +147,7 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         else:
             event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
         delivered = _deliver(harness, event, turn.connect_retries)
-        fields = _answer_fields(delivered.answer)
+        fields = answer_fields(delivered.answer)
         answered_seq = int(fields.get("turn", "1")) - 1
         record = services.session_store.load_turn(call.contact_id, answered_seq, services.clock.now_ms())
         ledger.actual.extend(delivered.usage)

@@ -60,7 +60,7 @@ from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_e
 from sim.costs import money
 from sim.harness import Harness
 from sim.media import CallMedia, LocalKinesisVideoMedia, SpokenText, call_media, synthesize_turn
-from sim.replay import _answer_fields, spoken_text
+from sim.replay import answer_fields, spoken_text
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
 
 # Lex V2's default end-of-speech silence (``end-timeout-ms``): docs.aws.amazon.com/lexv2/latest/dg/
@@ -335,7 +335,7 @@ class _FlowState:
         return connect_event(self.contact_id, turn.caller, self.stored_turn, self.call.caller_number)
 
     def answered(self, answer: dict[str, Any]) -> dict[str, str]:
-        fields = _answer_fields(answer)
+        fields = answer_fields(answer)
         self.stored_turn = fields.get("turn", self.stored_turn)
         if self.call.format == "lex":
             self.lex_attributes = answer["sessionState"]["sessionAttributes"]

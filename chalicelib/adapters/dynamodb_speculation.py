@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, contact_pk
+from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, contact_pk, expired
 from chalicelib.domain.speculation import Speculation
 from chalicelib.errors import StoreDataCorruptError, StoreUnavailableError
 
@@ -60,7 +60,7 @@ class DynamoDbSpeculationStore:
             item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise StoreUnavailableError(f"speculation read failed: {type(exc).__name__}") from exc
-        return None if item is None or _expired(item, now_ms) else _speculation(item)
+        return None if item is None or expired(item, now_ms) else _speculation(item)
 
     def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:
         found: list[Speculation] = []
@@ -73,7 +73,7 @@ class DynamoDbSpeculationStore:
         try:
             while True:
                 page = self._client.query(**query)
-                found.extend(_speculation(i) for i in page["Items"] if not _expired(i, now_ms))
+                found.extend(_speculation(i) for i in page["Items"] if not expired(i, now_ms))
                 if not page.get("LastEvaluatedKey"):
                     return tuple(found)
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -95,8 +95,3 @@ def _speculation(item: dict[str, Any]) -> Speculation:
         return _SPECULATION.validate_json(item["record"]["S"])
     except (ValidationError, KeyError) as exc:
         raise StoreDataCorruptError("stored speculation does not match the speculation model") from exc
-
-
-def _expired(item: dict[str, Any], now_ms: int) -> bool:
-    expires = item.get(TTL_ATTRIBUTE, {}).get("N")
-    return expires is not None and int(expires) <= now_ms // 1000

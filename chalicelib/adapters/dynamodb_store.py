@@ -148,7 +148,7 @@ class DynamoDbSessionStore:
             except (ClientError, BotoCoreError) as exc:
                 raise StoreUnavailableError(f"DynamoDB Query failed: {type(exc).__name__}") from exc
             self._record(UsageKind.DYNAMODB_READ_UNITS, max(1, sum(_units(i, 4096) for i in page["Items"])))
-            records.extend(turn_from_json(i["record"]["S"]) for i in page["Items"] if not _expired(i, now_ms))
+            records.extend(turn_from_json(i["record"]["S"]) for i in page["Items"] if not expired(i, now_ms))
             start = page.get("LastEvaluatedKey")
             if not start:
                 return tuple(records)
@@ -178,7 +178,7 @@ class DynamoDbSessionStore:
         item: dict[str, Any] | None = response.get("Item")
         # A strongly consistent read: 1 RRU per 4 KB of the item (1 when nothing is found).
         self._record(UsageKind.DYNAMODB_READ_UNITS, _units(item, 4096) if item else 1)
-        if item is None or _expired(item, now_ms):
+        if item is None or expired(item, now_ms):
             return None
         return item
 
@@ -206,7 +206,8 @@ def _units(item: dict[str, Any], unit_bytes: int) -> int:
     return max(1, math.ceil(item_size(item) / unit_bytes))
 
 
-def _expired(item: dict[str, Any], now_ms: int) -> bool:
+def expired(item: dict[str, Any], now_ms: int) -> bool:
+    """An item whose TTL has passed (DynamoDB deletes it late): read as absent."""
     expires = item.get(TTL_ATTRIBUTE, {}).get("N")
     return expires is not None and int(expires) <= now_ms // 1000
 

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, contact_pk
+from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, contact_pk, expired
 from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.errors import SessionVersionConflictError, StoreDataCorruptError, StoreUnavailableError
 
@@ -31,8 +31,7 @@ class DynamoDbTranscriptStore:
             item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise StoreUnavailableError(f"transcript read failed: {type(exc).__name__}") from exc
-        expires = (item or {}).get(TTL_ATTRIBUTE, {}).get("N")
-        if item is None or (expires is not None and int(expires) <= now_ms // 1000):
+        if item is None or expired(item, now_ms):
             return LiveTranscript(), 0
         try:
             return _TRANSCRIPT.validate_json(item["state"]["S"]), int(item["version"]["N"])
