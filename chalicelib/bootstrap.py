@@ -30,7 +30,7 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient, SpeculationStore, TranscriptStore
 from chalicelib.domain.tiers import TierTable
-from chalicelib.errors import AppError, ConfigurationInvalidError
+from chalicelib.errors import AppError, SettingMissingError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings, get_settings
 
@@ -305,12 +305,10 @@ class Container:
 
     @cached_property
     def contact_attributes(self) -> ContactAttributes:
-        """Amazon Connect's contact attributes, or the in-memory fake when no instance is set."""
+        """Amazon Connect's contact attributes on the stage's instance (the agent's summary)."""
         s = self.settings
         if not s.connect_instance_id:
-            from chalicelib.adapters.memory_contact_attributes import InMemoryContactAttributes  # noqa: PLC0415
-
-            return InMemoryContactAttributes()
+            raise SettingMissingError("SWITCHBOARD_CONNECT_INSTANCE_ID is not set (the stack's ConnectInstanceId)")
         from chalicelib.adapters.connect_contact_attributes import ConnectContactAttributes  # noqa: PLC0415
 
         return ConnectContactAttributes(self._aws_client("connect", 1000, 3000, 2), s.connect_instance_id)
@@ -355,7 +353,7 @@ class Container:
 
         workflow = self.handover_workflow
         if workflow is None:
-            raise ConfigurationInvalidError("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN is not set")
+            raise SettingMissingError("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN is not set")
         return AgentConnected(self.handover_store, workflow, self.clock)
 
     # --- live transcription (the transcriber Lambda) --------------------------------------------

@@ -197,6 +197,11 @@ class ConfigurationInvalidError(PermanentError):
     """A shipped configuration file or setting is inconsistent; raised at start-up."""
 
 
+class SettingMissingError(ConfigurationInvalidError):
+    """A setting the invoked function needs is not set: a deployed function refuses to start
+    rather than fall back to a stand-in (the turn still answers with its safe line)."""
+
+
 class EnvelopeInvalidError(ConfigurationInvalidError):
     """The latency envelope's parts do not fit inside its deadlines."""
 

@@ -275,6 +275,24 @@ def _add_stream(commands: Any) -> None:
     stream.set_defaults(run=_stream)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from sim.doctor import as_json, diagnose, render  # noqa: PLC0415 - keep --help fast
+
+    reports = diagnose(args.stage, Path(args.config))
+    print(json.dumps(as_json(args.stage, reports), indent=2) if args.json else render(args.stage, reports))
+    return 1 if any(r.errors for r in reports) else 0
+
+
+def _add_doctor(commands: Any) -> None:
+    from sim.deployment import CHALICE_CONFIG  # noqa: PLC0415
+
+    doctor = commands.add_parser("doctor", help="each packaged function's adapters and feature switches")
+    doctor.add_argument("--stage", required=True, choices=["dev", "prod"])
+    doctor.add_argument("--config", default=str(CHALICE_CONFIG), help="the chalice configuration to examine")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.set_defaults(run=_doctor)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="Switchboard's offline harness.")
     parser.add_argument("--log-level", default="WARNING", help="application log level (logs go to stderr)")
@@ -320,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     capacity.add_argument("--json", action="store_true", help="print the figures as JSON")
     capacity.set_defaults(run=_capacity)
     _add_stream(commands)
+    _add_doctor(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -55,6 +55,8 @@ class EmbeddedAws:
 
         _serialize_dynamodb()
         _check_then_write_transactions()
+        _connect_contact_attributes()
+        _kinesis_poller_is_the_simulators()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
@@ -97,6 +99,60 @@ class EmbeddedAws:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _connect_contact_attributes() -> None:
+    """Amazon Connect's ``UpdateContactAttributes`` and ``GetContactAttributes`` on moto, whose
+    Connect has instances only: what the handover workflow writes for the agent reaches the
+    instance the stack names (kept per instance and initial contact id, merged as Connect does),
+    and the flow interpreter (``sim/connect_flow.py``) reads it back as ``$.Attributes``. An
+    unknown instance is ``ResourceNotFoundException``, as on Connect."""
+    from moto.connect import urls  # noqa: PLC0415
+    from moto.connect.exceptions import ResourceNotFoundException  # noqa: PLC0415
+    from moto.connect.responses import ConnectResponse  # noqa: PLC0415
+
+    if getattr(ConnectResponse, "contact_attributes", False):
+        return
+
+    def _attributes(self: Any, instance_id: str) -> dict[str, dict[str, str]]:
+        backend = self.connect_backend
+        instance_id = instance_id.rsplit("/", 1)[-1]  # an instance ARN or its id
+        if instance_id not in backend.instances:
+            raise ResourceNotFoundException(f"Instance {instance_id} not found")
+        store: dict[str, dict[str, dict[str, str]]] = backend.__dict__.setdefault("sim_contact_attributes", {})
+        return store.setdefault(instance_id, {})
+
+    def update_contact_attributes(self: Any) -> str:
+        params = json.loads(self.body) if self.body else {}
+        contacts = _attributes(self, str(params.get("InstanceId", "")))
+        contacts.setdefault(str(params["InitialContactId"]), {}).update(params.get("Attributes", {}))
+        return "{}"
+
+    def get_contact_attributes(self: Any) -> str:
+        parts = self.path.rstrip("/").split("/")
+        contacts = _attributes(self, parts[-2])
+        return json.dumps({"Attributes": contacts.get(parts[-1], {})})
+
+    ConnectResponse.update_contact_attributes = update_contact_attributes  # type: ignore[attr-defined]
+    ConnectResponse.get_contact_attributes = get_contact_attributes  # type: ignore[attr-defined]
+    ConnectResponse.contact_attributes = True  # type: ignore[attr-defined]
+    urls.url_paths["{0}/contact/attributes$"] = ConnectResponse.dispatch
+    urls.url_paths["{0}/contact/attributes/(?P<InstanceId>[^/]+)/(?P<InitialContactId>[^/]+)$"] = (
+        ConnectResponse.dispatch
+    )
+
+
+def _kinesis_poller_is_the_simulators() -> None:
+    """moto delivers every record put on a stream with an event source mapping to its function at
+    once, one record per invocation, inside ``PutRecord``, with none of the mapping's settings.
+    Lambda's Kinesis poller here is ``sim/streams.py`` (the mapping's batch size, retries and
+    partial batch responses), so moto's own delivery is switched off."""
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+
+    def send_kinesis_message(self: Any, **_: Any) -> None:
+        return None
+
+    LambdaBackend.send_kinesis_message = send_kinesis_message  # type: ignore[method-assign]
 
 
 def _serialize_dynamodb() -> None:

@@ -8,24 +8,43 @@ import io
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from sim import lambda_bridge
+from sim.deployment import CHALICE_CONFIG, Deployment, DeploymentFailedError, FunctionConfig, deploy
 from sim.embedded_aws import EmbeddedAws
-from sim.provision import provision, provision_state_machines
 
 ROOT = Path(__file__).resolve().parent.parent
 # The handover policy of sim/: agents in at all hours, waits of seconds (see the file).
 SIM_HANDOVER_FILE = ROOT / "sim" / "handover.sim.json"
 
+# The only settings sim/ puts on top of a packaged function's environment (what `chalice
+# package` gives it): where the local stand-ins listen, each labelled. Everything else — table,
+# state machine, secret, Connect instance, switches — is the stage's own configuration.
+STAND_INS: dict[str, str] = {
+    "SWITCHBOARD_AWS_ENDPOINT_URL": "the embedded AWS (moto's server on 127.0.0.1) for every AWS client",
+    "SWITCHBOARD_MODEL_BASE_URL": "the scripted model endpoint (OpenAI-compatible, 127.0.0.1): before the secret",
+    "SWITCHBOARD_TOOLS_MCP_URL": "the sample MCP tool server (a fake back office, 127.0.0.1)",
+    "SWITCHBOARD_TOOLS_HTTP_URL": "the sample HTTP tool server (the same fake back office)",
+    "SWITCHBOARD_KVS_ENDPOINT_URL": "sim stream: the local Kinesis Video Streams GetMedia",
+    "SWITCHBOARD_TRANSCRIBE_ENDPOINT_URL": "sim stream: the local Transcribe streaming endpoint",
+    "SWITCHBOARD_TRANSCRIBE_CA_FILE": "sim stream: the certificate made for that endpoint's TLS",
+    "SWITCHBOARD_HANDOVER_FILE": "the simulated contact centre's staffing: agents in at all hours, waits of seconds",
+    "POWERTOOLS_LOG_LEVEL": "how much of the application's log the run captures (--log-level); not behaviour",
+    "SWITCHBOARD_SPECULATION_ENABLED": "sim stream's comparison only: the same calls with speculation off, then on",
+}
+
 
 class Harness:
     """Embedded AWS + resources from ``infra/`` + the Chalice app through its test client.
 
-    Handlers are called in process with a Lambda-like context and the stage's environment
-    variables from ``.chalice/config.json``. ``log_level`` applies to the application's logs
+    The stack is created from ``infra/template.json`` through the embedded AWS's CloudFormation
+    and the functions as chalice packages them (``sim/deployment.py``); handlers are called in
+    process with a Lambda-like context, each function's memory and timeout, and the packaged
+    environment plus the stand-ins' endpoints (``STAND_INS``). ``log_level`` applies to the application's logs
     (stderr). What a handler prints on stdout (CloudWatch EMF metrics) is kept in
     ``emf_lines`` instead, so CLI output stays clean.
     """
@@ -54,14 +73,28 @@ class Harness:
         self.state_machines: dict[str, str] = {}  # logical id -> ARN on the embedded AWS
         self._stepfunctions: Any = None
         self.emf_lines: list[str] = []
+        self.deployment: Deployment | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._stand_ins: dict[str, str | None] = {}
 
     def start(self) -> Harness:
         self.aws.start()
-        os.environ.update(stage_environment(self.stage))
-        os.environ["SWITCHBOARD_AWS_ENDPOINT_URL"] = self.aws.endpoint_url
-        os.environ["POWERTOOLS_LOG_LEVEL"] = self._log_level
+        self._workdir = tempfile.TemporaryDirectory(prefix="switchboard-sim-")
+        config = json.loads(CHALICE_CONFIG.read_text())
+        functions = sorted(config["stages"][self.stage].get("lambda_functions", {}))
+        # The runbook on the embedded AWS: stack, secret, stage configuration, functions.
+        self.deployment = deploy(
+            self.aws.boto_session(), self.aws.endpoint_url, self.stage, functions, Path(self._workdir.name)
+        )
+        self.tables = {"SessionTable": self.deployment.outputs["SessionTableName"]}
+        self.state_machines = {"HandoverStateMachine": self.deployment.outputs["HandoverStateMachineArn"]}
+        os.environ.update(packaged_environment(self.deployment))
+        self._stand_ins["SWITCHBOARD_AWS_ENDPOINT_URL"] = self.aws.endpoint_url
+        self._stand_ins["POWERTOOLS_LOG_LEVEL"] = self._log_level
+        self._stand_ins["SWITCHBOARD_HANDOVER_FILE"] = str(SIM_HANDOVER_FILE)
         self._start_model_endpoint()
         self._start_tool_servers()
+        self.use_stand_ins({})
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         import app as app_module  # noqa: PLC0415 - after the environment is set
@@ -69,20 +102,41 @@ class Harness:
 
         bootstrap.reset()
         self.app = app_module.app
-        self.tables = provision(self.aws.boto_session(), self.aws.endpoint_url, stage=self.stage)
-        self._start_handover_workflow()
+        unconfigured = sorted(set(self.app.handler_map) - set(functions))
+        if unconfigured:
+            raise DeploymentFailedError(f"functions without a configuration in .chalice/config.json: {unconfigured}")
+        lambda_bridge.install(f"switchboard-{self.stage}-", self.app.handler_map)
         return self
 
-    def _start_handover_workflow(self) -> None:
-        """The handover state machine on the embedded AWS, its tasks run by the Chalice handlers
-        in process (``sim/lambda_bridge.py``), and the app pointed at it."""
-        from chalicelib import bootstrap  # noqa: PLC0415
+    def use_stand_ins(self, values: dict[str, str | None]) -> None:
+        """Point the functions at stand-ins (``STAND_INS`` names each one sim/ may set; None
+        removes one) and rebuild the container, as a new Lambda environment would start."""
+        unknown = sorted(set(values) - set(STAND_INS))
+        if unknown:
+            raise KeyError(f"not a stand-in setting (sim/harness.py STAND_INS): {unknown}")
+        self._stand_ins.update(values)
+        packaged = self._packaged
+        for name in STAND_INS:
+            value = self._stand_ins.get(name)
+            if value is not None:
+                os.environ[name] = value
+            elif name in packaged:
+                os.environ[name] = packaged[name]
+            else:
+                os.environ.pop(name, None)
+        from chalicelib import bootstrap  # noqa: PLC0415 - after the environment: Powertools reads it at import
 
-        self.state_machines = provision_state_machines(self.aws.boto_session(), self.aws.endpoint_url, self.stage)
-        os.environ["SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN"] = self.state_machines["HandoverStateMachine"]
-        os.environ.setdefault("SWITCHBOARD_HANDOVER_FILE", str(SIM_HANDOVER_FILE))
-        lambda_bridge.install(f"switchboard-{self.stage}-", self.app.handler_map)
         bootstrap.reset()
+
+    @property
+    def _packaged(self) -> dict[str, str]:
+        return packaged_environment(self.deployment) if self.deployment is not None else {}
+
+    def function(self, name: str) -> FunctionConfig:
+        """How ``chalice package`` configures the function ``name`` (environment, memory, timeout)."""
+        if self.deployment is None:
+            raise RuntimeError("start the harness first")
+        return self.deployment.function(name)
 
     def stepfunctions(self) -> Any:
         """A Step Functions client on the embedded AWS (one per harness, closed on stop)."""
@@ -104,7 +158,7 @@ class Harness:
         self.model_endpoint = ScriptedModelEndpoint(
             scripts, load_tiers(), fault_rates=self._model_faults, seed=self._seed
         ).start()
-        os.environ["SWITCHBOARD_MODEL_BASE_URL"] = self.model_endpoint.base_url
+        self._stand_ins["SWITCHBOARD_MODEL_BASE_URL"] = self.model_endpoint.base_url
         self.model_endpoint_label = "scripted"
 
     def _start_tool_servers(self) -> None:
@@ -117,8 +171,8 @@ class Harness:
             else None
         )
         self.tool_servers = SampleToolServers(backend).__enter__()
-        os.environ["SWITCHBOARD_TOOLS_MCP_URL"] = self.tool_servers.mcp_url
-        os.environ["SWITCHBOARD_TOOLS_HTTP_URL"] = self.tool_servers.http_url
+        self._stand_ins["SWITCHBOARD_TOOLS_MCP_URL"] = self.tool_servers.mcp_url
+        self._stand_ins["SWITCHBOARD_TOOLS_HTTP_URL"] = self.tool_servers.http_url
 
     def stop(self) -> None:
         from chalicelib import bootstrap  # noqa: PLC0415
@@ -129,20 +183,21 @@ class Harness:
         if self._stepfunctions is not None:
             self._stepfunctions.close()
             self._stepfunctions = None
-        for name in ("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN", "SWITCHBOARD_HANDOVER_FILE"):
-            os.environ.pop(name, None)
         if self.tool_servers is not None:
             self.tool_servers.__exit__(None, None, None)
-            os.environ.pop("SWITCHBOARD_TOOLS_MCP_URL", None)
-            os.environ.pop("SWITCHBOARD_TOOLS_HTTP_URL", None)
             self.tool_servers = None
         if self.model_endpoint is not None:
             self.model_endpoint.stop()
-            os.environ.pop("SWITCHBOARD_MODEL_BASE_URL", None)
             self.model_endpoint = None
+        for name in {*STAND_INS, *self._packaged}:
+            os.environ.pop(name, None)
+        self._stand_ins.clear()
         self.aws.stop()
         # After the server: an execution still running must not reach moto's own (Docker) path.
         lambda_bridge.uninstall()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
 
     def services(self) -> Any:
         """The app's container (its store, prices and the last invocation's usage)."""
@@ -150,12 +205,15 @@ class Harness:
 
         return bootstrap.container()
 
-    def invoke(self, function_name: str, event: Any, timeout_ms: int = 6000) -> Any:
-        """Invoke a handler as Lambda would; returns what it returned."""
+    def invoke(self, function_name: str, event: Any, timeout_ms: int | None = None) -> Any:
+        """Invoke a handler as Lambda would, with the memory and timeout chalice packages it with
+        (``timeout_ms`` shortens it); returns what it returned."""
         from chalice.local import LambdaContext  # noqa: PLC0415
 
         handler = self.app.handler_map[function_name]
-        context = LambdaContext(function_name, memory_size=1024, max_runtime_ms=timeout_ms)
+        packaged = self.function(function_name)
+        limit_ms = packaged.timeout_s * 1000 if timeout_ms is None else min(timeout_ms, packaged.timeout_s * 1000)
+        context = LambdaContext(packaged.function_name, memory_size=packaged.memory_mb, max_runtime_ms=limit_ms)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             answer = handler(event, context)
@@ -174,7 +232,13 @@ class Harness:
         self.stop()
 
 
-def stage_environment(stage: str) -> dict[str, str]:
-    """The environment variables ``.chalice/config.json`` gives the stage (all functions)."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+def packaged_environment(deployment: Deployment) -> dict[str, str]:
+    """The environment every packaged function of the stage runs with. The harness runs all of
+    them in one process (one container), so they must agree; they do today, and a per-function
+    variable would need a container per function here."""
+    environments = {name: f.environment for name, f in deployment.functions.items()}
+    first = next(iter(environments.values()))
+    differing = sorted(name for name, env in environments.items() if env != first)
+    if differing:
+        raise DeploymentFailedError(f"functions with their own environment variables: {differing}")
+    return dict(first)

@@ -20,7 +20,6 @@ from typing import Any
 
 from sim.calls import RecordedCall
 from sim.harness import Harness
-from sim.provision import load_template, resolve, resources_of_type
 
 WORDS_PER_SECOND = 2.5
 CALLS_START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -49,12 +48,22 @@ class StreamFeed:
         self.sent = {"duplicate_records": 0, "out_of_order_records": 0, "malformed_records": 0}
 
     def _provision(self, stage: str) -> dict[str, str]:
-        """Create the template's Kinesis streams; logical id -> name."""
-        names = {}
-        for logical_id, resource in resources_of_type(load_template(), "AWS::Kinesis::Stream").items():
-            name = resolve(resource["Properties"]["Name"], {"Stage": stage})
-            self._kinesis.create_stream(StreamName=name, ShardCount=1)
-            names[logical_id] = name
+        """The stack's two streams (logical id -> name), which must have their event source
+        mappings: this is Lambda's poller for them."""
+        deployment = self._harness.deployment
+        if deployment is None:
+            raise RuntimeError("start the harness first")
+        names = {"SegmentsStream": deployment.outputs["SegmentsStreamName"],
+                 "RecordsStream": deployment.outputs["RecordsStreamName"]}  # fmt: skip
+        lambdas = self._harness.aws.boto_session().client("lambda", endpoint_url=self._harness.aws.endpoint_url)
+        try:
+            mapped = {m["EventSourceArn"].rsplit("/", 1)[-1] for m in
+                      lambdas.list_event_source_mappings()["EventSourceMappings"]}  # fmt: skip
+        finally:
+            lambdas.close()
+        unmapped = sorted(set(names.values()) - mapped)
+        if unmapped:
+            raise RuntimeError(f"streams without an event source mapping in the stack: {unmapped}")
         return names
 
     def publish_call(self, call: RecordedCall, report: dict[str, Any], index: int, malformed: bool = False) -> None:

@@ -36,17 +36,18 @@ for _name in (
 
 @pytest.fixture
 def moto_dynamodb() -> Iterator[Any]:
-    """moto (in process) with the tables of ``infra/template.json``; yields a DynamoDB client."""
+    """moto (in process) with the session table of ``infra/template.json``, created through
+    CloudFormation; yields a DynamoDB client."""
     import boto3
     from moto import mock_aws
 
     from chalicelib import bootstrap
-    from sim.provision import provision
+    from sim.deployment import create_stack_of
 
     with mock_aws():
         bootstrap.reset()
         session = boto3.session.Session(region_name="us-east-1")
-        provision(session, endpoint_url=None, stage="dev")
+        create_stack_of(session, None, "dev", ["SessionTable"])
         yield session.client("dynamodb")
         bootstrap.reset()
 

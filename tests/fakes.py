@@ -128,3 +128,18 @@ class FakeToolBackend:
 
 class SimulatedCrash(BaseException):
     """Raised through everything, like a Lambda runtime killed mid-turn."""
+
+
+class InMemoryContactAttributes:
+    """``ContactAttributes`` in memory: records every update and keeps the attributes per
+    contact, merged as Connect merges them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.attributes: dict[str, dict[str, str]] = {}
+        self.updates: list[tuple[str, dict[str, str]]] = []
+
+    def update(self, contact_id: str, attributes: dict[str, str]) -> None:
+        with self._lock:
+            self.updates.append((contact_id, dict(attributes)))
+            self.attributes.setdefault(contact_id, {}).update(attributes)

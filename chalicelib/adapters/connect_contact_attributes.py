@@ -2,7 +2,7 @@
 
 Connect keys a contact by instance and *initial* contact id; for the inbound voice calls the
 turn handler sees, the contact id is the initial one. moto does not implement this API: tests
-use botocore's Stubber, and ``sim/`` uses ``InMemoryContactAttributes``.
+use botocore's Stubber, and ``sim/`` adds it to its embedded AWS (``sim/embedded_aws.py``).
 """
 
 from __future__ import annotations

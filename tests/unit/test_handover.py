@@ -11,7 +11,6 @@ import pytest
 
 from chalicelib.adapters.data_files import DATA, load_envelope
 from chalicelib.adapters.handover_config import load_handover_policy
-from chalicelib.adapters.memory_contact_attributes import InMemoryContactAttributes
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
@@ -39,7 +38,7 @@ from chalicelib.usecases.handover import (
     WaitForAgent,
     start_handover,
 )
-from tests.fakes import ManualClock
+from tests.fakes import InMemoryContactAttributes, ManualClock
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
 POLICY = DialoguePolicy(handover=HANDOVER)
