@@ -1,13 +1,17 @@
 """Embed ``infra/dashboard.json`` and ``infra/handover.asl.json`` into ``infra/template.json``
-so they never drift.
+so they never drift, and stamp the Lex bot's definition on its version.
 
-``infra/template.json`` is edited by hand, except for one value: the ``Dashboard`` resource's
-``DashboardBody``, which this script writes from ``infra/dashboard.json`` (an ``Fn::Sub`` over
+``infra/template.json`` is edited by hand, except for three values. The ``Dashboard`` resource's
+``DashboardBody`` is written from ``infra/dashboard.json`` (an ``Fn::Sub`` over
 the dashboard's JSON text, whose only substitution is ``${AWS::Region}``). Top-level keys that
 start with ``_`` (``_comment``) are documentation and are left out of the body: CloudWatch
 validates the body against its own schema. The ``HandoverStateMachine`` resource's
 ``DefinitionString`` is ``infra/handover.asl.json`` as compact JSON; its ``${...}`` names are the
 resource's ``DefinitionSubstitutions`` (the task functions' ARNs), which CloudFormation fills in.
+The ``LexBotVersion`` resource's ``Description`` carries a digest of the ``LexBot`` resource and the
+``TurnPath`` parameter: Lex publishes a new version only when the version resource changes ("if
+the DRAFT version ... hasn't changed since you created the last version, Amazon Lex doesn't create
+a new version"), so a changed bot, or a changed turn path, must change this property too.
 
     python infra/build_template.py           rewrite infra/template.json
     python infra/build_template.py --check   exit 1 if infra/template.json is out of date
@@ -19,6 +23,7 @@ running the script twice changes nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -32,6 +37,8 @@ DASHBOARD_RESOURCE = "Dashboard"
 HANDOVER_ASL = INFRA / "handover.asl.json"
 STATE_MACHINE_RESOURCE = "HandoverStateMachine"
 ALLOWED_SUBSTITUTIONS = {"${AWS::Region}"}
+BOT_RESOURCE = "LexBot"
+BOT_VERSION_RESOURCE = "LexBotVersion"
 WIDTH = 110
 
 
@@ -57,11 +64,22 @@ def state_machine_definition(path: Path = HANDOVER_ASL) -> str:
     return json.dumps(json.loads(path.read_text()), separators=(",", ":"))
 
 
+def bot_version_description(template: dict[str, Any]) -> dict[str, str]:
+    """The ``LexBotVersion`` description: a digest of the bot's declaration, and the turn path
+    (``Fn::Sub``), since ``TurnPath`` switches the fallback intent's code hook."""
+    bot = json.dumps(template["Resources"][BOT_RESOURCE], sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(bot.encode()).hexdigest()[:16]
+    return {"Fn::Sub": f"LexBot sha256 {digest}, turn path ${{TurnPath}} (written by infra/build_template.py)"}
+
+
 def build(template: dict[str, Any], body: str, definition: str | None = None) -> dict[str, Any]:
     template["Resources"][DASHBOARD_RESOURCE]["Properties"]["DashboardBody"] = {"Fn::Sub": body}
     if STATE_MACHINE_RESOURCE in template["Resources"]:
         props = template["Resources"][STATE_MACHINE_RESOURCE]["Properties"]
         props["DefinitionString"] = definition if definition is not None else state_machine_definition()
+    if BOT_VERSION_RESOURCE in template["Resources"]:
+        props = template["Resources"][BOT_VERSION_RESOURCE]["Properties"]
+        props["Description"] = bot_version_description(template)
     return template
 
 

@@ -1,20 +1,22 @@
 """Read ``infra/template.json`` as CloudFormation would name things, offline.
 
-Resolves the few intrinsic functions the template uses (``Fn::Sub``, ``Ref``, ``Fn::GetAtt``)
-in a placeholder account, so tests can compare names and ARNs with ``.chalice/config.json``.
+``Resolver`` resolves the intrinsic functions the template uses (``Fn::Sub``, ``Ref``,
+``Fn::GetAtt``, ``Fn::If``) in a placeholder account, so tests can compare names and ARNs with
+``.chalice/config.json``; it is ``infra/check_deploy.py``'s, which resolves the role policies
+parliament reads the same way.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from typing import Any
 
 from tests.conftest import ROOT
 
 TEMPLATE_PATH = ROOT / "infra" / "template.json"
-ACCOUNT = "000000000000"
-REGION = "us-east-1"
 
 
 def load_template() -> dict[str, Any]:
@@ -25,71 +27,21 @@ def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str,
     return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
 
 
-class Resolver:
-    """Names and ARNs of the template's resources for one stage in the placeholder account."""
+def _check_deploy() -> Any:
+    """``infra/check_deploy.py`` (a script, not a package module), imported once."""
+    name = "infra_check_deploy"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "infra" / "check_deploy.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
-    def __init__(self, template: dict[str, Any], stage: str) -> None:
-        self.template = template
-        self.variables = {
-            "Stage": stage,
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-        }
 
-    def physical_name(self, logical_id: str) -> str:
-        resource = self.template["Resources"][logical_id]
-        props = resource["Properties"]
-        key = {
-            "AWS::IAM::Role": "RoleName",
-            "AWS::Kinesis::Stream": "Name",
-            "AWS::SQS::Queue": "QueueName",
-            "AWS::SecretsManager::Secret": "Name",
-            "AWS::SNS::Topic": "TopicName",
-            "AWS::DynamoDB::Table": "TableName",
-            "AWS::CloudWatch::Dashboard": "DashboardName",
-        }[resource["Type"]]
-        return str(self.resolve(props[key]))
-
-    def arn(self, logical_id: str) -> str:
-        kind = self.template["Resources"][logical_id]["Type"]
-        name = self.physical_name(logical_id)
-        return {
-            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
-            "AWS::Kinesis::Stream": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}",
-            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
-            # The real ARN ends in a random suffix; without it, this is the secret's partial ARN.
-            "AWS::SecretsManager::Secret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}",
-            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
-            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
-        }[kind]
-
-    def ref(self, name: str) -> str:
-        if name in self.variables:
-            return self.variables[name]
-        kind = self.template["Resources"][name]["Type"]
-        if kind in ("AWS::SecretsManager::Secret", "AWS::SNS::Topic"):
-            return self.arn(name)
-        if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
-        return self.physical_name(name)
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, dict) and "Fn::Sub" in value:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: self.ref(m.group(1)), value["Fn::Sub"])
-        if isinstance(value, dict) and "Ref" in value:
-            return self.ref(value["Ref"])
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            if attribute == "Arn":
-                return self.arn(logical_id)
-            if attribute == "QueueName":
-                return self.physical_name(logical_id)
-            raise KeyError(attribute)
-        return value
-
-    def outputs(self) -> dict[str, str]:
-        return {key: str(self.resolve(o["Value"])) for key, o in self.template["Outputs"].items()}
+check_deploy = _check_deploy()
+# One resolver for the tests and for parliament's input (infra/check_deploy.py).
+Resolver = check_deploy.PlaceholderResolver
 
 
 def intrinsic_references(value: Any) -> set[str]:
