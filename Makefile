@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean package template capacity stream
+.PHONY: demo test lint typecheck bench clean package deploy-tools template capacity stream
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,16 +30,35 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/turn_overhead.py
 
-# Offline deploy checks: the dashboard is embedded in the template, `chalice package` builds the
-# prod stage (arm64 wheels come from PyPI), cfn-lint finds no error in the generated SAM template
-# nor in infra/template.json (warnings are printed, not fatal: cfn-lint exit bits 4 and 8).
-package: $(STAMP)
+# The third-party deploy checkers, each pinned in tools/ and installed once (again when a pin
+# changes): checkov in its own venv (it pins boto3 1.35), asl-validator from the npm lock.
+CHECKOV_VENV := tools/.venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+ASL_STAMP := tools/node_modules/.installed
+
+$(CHECKOV_STAMP): tools/requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $@
+
+$(ASL_STAMP): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $@
+
+deploy-tools: $(STAMP) $(CHECKOV_STAMP) $(ASL_STAMP)
+
+# Offline deploy checks: the embedded values of the template are current, `chalice package` builds
+# the prod stage (arm64 wheels come from PyPI) with infra/chalice-merge.json merged in (checkov's
+# inline skips on chalice's resources), then infra/check_deploy.py runs cfn-lint (both templates;
+# errors fail, warnings are printed), asl-validator (the handover ASL), checkov (both templates,
+# offline) and parliament (every role policy): one line per tool, non-zero on any finding.
+package: deploy-tools
 	$(PY) infra/build_template.py --check
 	set -e; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
-	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/chalice package --stage prod "$$dir"; \
-	rc=0; $(VENV)/bin/cfn-lint "$$dir/sam.json" infra/template.json || rc=$$?; \
-	if [ $$((rc & ~12)) -ne 0 ]; then echo "cfn-lint found errors (exit $$rc)"; exit 1; fi; \
-	echo "package: chalice package and cfn-lint passed (cfn-lint exit $$rc)"
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/chalice package --stage prod \
+		--merge-template infra/chalice-merge.json "$$dir" >/dev/null; \
+	echo "chalice package: prod stage packaged with infra/chalice-merge.json"; \
+	$(PY) infra/check_deploy.py --sam "$$dir/sam.json"
 
 # Rewrite infra/template.json's dashboard body from infra/dashboard.json.
 template: $(STAMP)
