@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import urllib.request
+import warnings
 from types import TracebackType
 from typing import Any
 
@@ -58,6 +59,10 @@ class EmbeddedAws:
         _connect_contact_attributes()
         _kinesis_poller_is_the_simulators()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+        # moto's CloudFormation warns (a UserWarning and a log line) for each resource type it
+        # skips; sim/deployment.py creates those itself (MOTO_SKIPS), so the warnings are known.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()

@@ -78,6 +78,13 @@ class Harness:
         self._stand_ins: dict[str, str | None] = {}
 
     def start(self) -> Harness:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Harness:
         self.aws.start()
         self._workdir = tempfile.TemporaryDirectory(prefix="switchboard-sim-")
         config = json.loads(CHALICE_CONFIG.read_text())

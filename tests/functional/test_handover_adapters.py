@@ -133,11 +133,15 @@ def test_retried_errors_are_the_retryable_ones() -> None:
     ],
 )  # fmt: skip
 def test_the_task_handlers_fail_with_the_names_the_state_machine_catches(
-    moto_dynamodb: Any, function: str, event: dict[str, Any], error: str
+    moto_dynamodb: Any, function: str, event: dict[str, Any], error: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalice.local import LambdaContext
 
     import app as app_module
+    from chalicelib import bootstrap
+
+    monkeypatch.setenv("SWITCHBOARD_CONNECT_INSTANCE_ID", "11111111-2222-4333-8444-555555555555")
+    bootstrap.reset()
 
     handler = app_module.app.handler_map[function]
     with pytest.raises(errors.AppError) as raised:

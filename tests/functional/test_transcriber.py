@@ -70,7 +70,13 @@ def test_a_malformed_event_is_rejected_by_name_and_logged(
     assert "nope" not in str(record.__dict__)  # where it failed, not the values
 
 
-def test_speech_disabled_answers_without_reading_media(lambda_client: Any, moto_dynamodb: Any) -> None:
+def test_speech_disabled_answers_without_reading_media(
+    lambda_client: Any, moto_dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import bootstrap
+
+    monkeypatch.setenv("SWITCHBOARD_SPEECH_ENABLED", "false")  # both shipped stages have it on
+    bootstrap.reset()
     assert lambda_client.lambda_.invoke("transcriber", SAMPLE).payload == {"status": "disabled"}
 
 
