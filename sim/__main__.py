@@ -265,8 +265,10 @@ def _add_stream(commands: Any) -> None:
     stream.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
     stream.add_argument("--json", help="also write the report as JSON here")
     stream.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="media pace: times real time")
-    stream.add_argument("--lex-delay-ms", type=int, default=LEX_END_OF_UTTERANCE_MS,
-                        help="Lex end-of-utterance delay after the caller's speech")  # fmt: skip
+    stream.add_argument("--lex-delay-ms", type=int, default=None,
+                        help="override the Lex end-of-utterance delay after the caller's speech (default: the "
+                             f"end timeout the flow sets, x-amz-lex:audio:end-timeout-ms; Lex's own default "
+                             f"{LEX_END_OF_UTTERANCE_MS})")  # fmt: skip
     stream.add_argument("--endpointing-ms", type=int, default=TRANSCRIBE_FINAL_DELAY_MS,
                         help="Transcribe: end of speech to the final result")  # fmt: skip
     stream.add_argument(

@@ -1,24 +1,22 @@
-"""Recorded calls (``events/calls/*.json``) and the events they become.
+"""Recorded calls (``events/calls/*.json``) and the caller's script they make.
 
 A recorded call is what one caller said, turn by turn, with the time each turn arrived and how
-it was delivered (Connect retries, the Lex format). Each turn becomes the event Amazon Connect
-or Lex V2 would send, built on AWS's published sample in ``events/``, carrying the ``turn``
-sequence the flow stored from our previous answer.
+it was delivered: Connect's retries, and its ``format`` — the deployment's ``TurnPath``
+(``connect``: the flow's Invoke Lambda block takes each turn, ``InvokeLambda``; ``lex``: the
+Lex bot's code hook does, ``LexCodeHook``). The contact flow itself (``sim.connect_flow``)
+turns each utterance into the event Connect or Lex sends.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.connect_flow import Contact, Listen, Utterance, contact_flow_event
+
 ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
-CONNECT_SAMPLE = EVENTS / "connect" / "connect-contact-flow-event.admin-guide.json"
-LEX_SAMPLE = EVENTS / "lex" / "lex-v2-codehook-input.from-connect.json"
 
 
 class ModelResponse(BaseModel):
@@ -88,41 +86,32 @@ def call_files(paths: list[str]) -> list[Path]:
     return found
 
 
+class RecordedCaller:
+    """A recorded call as the caller's script for the contact flow (``sim.connect_flow.Caller``):
+    its turns in order, each with Connect's lost answers (``connect_retries``) and its time; then
+    the caller hangs up."""
+
+    def __init__(self, call: RecordedCall, retries: bool = True) -> None:
+        self._turns = iter(call.turns)
+        self._retries = retries  # False: every answer reaches Connect (a latency measurement)
+
+    def speak(self, listen: Listen) -> Utterance | None:
+        turn = next(self._turns, None)
+        if turn is None:
+            return None
+        lost = turn.connect_retries if self._retries else 0
+        return Utterance(turn.caller, lost_answers=lost, at_ms=turn.at_ms, tag=turn)
+
+
 def connect_event(
     contact_id: str, utterance: str, turn_attribute: str | None, caller_number: str = "+15555550100"
 ) -> dict[str, Any]:
-    """The ContactFlowEvent the "Invoke AWS Lambda function" block sends for one turn."""
-    event = copy.deepcopy(_sample(CONNECT_SAMPLE))
-    data = event["Details"]["ContactData"]
-    data["ContactId"] = data["InitialContactId"] = data["PreviousContactId"] = contact_id
-    data["InitiationMethod"] = "INBOUND"
-    data["CustomerEndpoint"] = {"Address": caller_number, "Type": "TELEPHONE_NUMBER"}
-    data["Attributes"] = {} if turn_attribute is None else {"turn": turn_attribute}
-    event["Details"]["Parameters"] = {"utterance": utterance}
-    return event
+    """The ContactFlowEvent the flow's turn block sends for one turn (``sim.connect_flow``'s
+    builder, for tests and benchmarks that call the handler directly)."""
+    attributes = {} if turn_attribute is None else {"turn": turn_attribute}
+    return contact_flow_event(Contact(contact_id, caller_number), {"utterance": utterance}, attributes)
 
 
 def warmup_event(contact_id: str) -> dict[str, Any]:
     """The flow's warm-up invocation at the start of the call (before the greeting)."""
-    event = connect_event(contact_id, "", None)
-    event["Details"]["Parameters"] = {"warmup": "true"}
-    return event
-
-
-def lex_event(contact_id: str, utterance: str, session_attributes: dict[str, str]) -> dict[str, Any]:
-    """The Lex V2 code hook event for one turn; the flow passes the contact id as a session
-    attribute, and Lex returns the attributes of our previous answer."""
-    event = copy.deepcopy(_sample(LEX_SAMPLE))
-    event["sessionId"] = contact_id
-    event["inputTranscript"] = event["transcriptions"][0]["transcription"] = utterance
-    event["sessionState"]["sessionAttributes"] = {"contact_id": contact_id, **session_attributes}
-    return event
-
-
-_samples: dict[Path, dict[str, Any]] = {}
-
-
-def _sample(path: Path) -> dict[str, Any]:
-    if path not in _samples:
-        _samples[path] = json.loads(path.read_text())
-    return _samples[path]
+    return contact_flow_event(Contact(contact_id), {"warmup": "true"})

@@ -1,13 +1,16 @@
 """``sim load``: many concurrent calls through the real handlers, with faults injected, and the
 invariants checked afterwards (``sim.invariants``).
 
-Each call is played by a driver thread, turn by turn, as Amazon Connect would: warm-up, each
-caller turn (re-delivered when Connect retries, when the handler crashed or answered with its
-safe fallback — the caller says it again), the handover workflow followed to its end, then
-the call's Contact Lens segments and contact record through Kinesis into the consumers. The
-handlers run in a pool of execution environments (``sim.environments``), ``concurrency`` calls
-at a time; the embedded AWS, the scripted model endpoint and the sample tool servers serve them
-all. The same seed gives the same calls and the same faults.
+Each call is played by a driver thread as one contact through the deployed contact flow
+(``sim.connect_flow``, the bot of the call's ``TurnPath``): the flow's warm-up, each caller turn
+(re-delivered by Connect when the handler raised or crashed, or when its answer was lost — a
+recorded or injected Connect retry; said again by the caller when the answer was the safe
+fallback), the handover workflow followed to its end, then the call's Contact Lens segments and
+contact record through Kinesis into the consumers. The flow's Lambda invocations run in a pool
+of execution environments (``sim.environments``) through ``_CallInvoker``, which arms this
+run's faults on a turn's first delivery; ``concurrency`` calls at a time; the embedded AWS, the
+scripted model endpoint and the sample tool servers serve them all. The same seed gives the
+same calls and the same faults.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.calls import RecordedCall, connect_event, lex_event, warmup_event
+from sim.calls import CallTurn, RecordedCall, connect_event
+from sim.connect_flow import CallerTurn, Contact, LambdaCall, LambdaResult, Listen, Utterance
+from sim.connect_instance import TURN_PATHS, simulated_connect
 from sim.environments import Armed, EnvironmentPool, Invocation
 from sim.handover import follow_handover
 from sim.harness import Harness
 from sim.invariants import CallLog, TurnLog, check
-from sim.replay import answer_fields, spoken_text
+from sim.replay import answer_fields, sent_sequence, spoken_text
 from sim.streams import StreamFeed, speaking_ms
 
 # Faults the load injects itself, per turn or per call.
@@ -163,51 +168,28 @@ class _Run:
             call = call.model_copy(update={"turns": [t.model_copy(update={"barge_in_after_ms": None})
                                                      for t in call.turns]})  # fmt: skip
         log = CallLog(call.contact_id, call.call)
-        log.warmups.append(self.pool.invoke("turn", warmup_event(call.contact_id)))
-        stored_turn: str | None = None
-        lex_attributes: dict[str, str] = {}
-        rows: list[dict[str, Any]] = []
-        duration_ms = 0.0
-        for turn in call.turns:
-            if self.on("malformed_event") and rng.random() < self.options.fault_rate:
-                kind = rng.choice(MALFORMED_KINDS)
-                log.other.append(self.pool.invoke("turn", _malformed(kind, call.contact_id, stored_turn)))
-                self.counts.add(f"malformed_event:{kind}")
-            if call.format == "lex":
-                event = lex_event(call.contact_id, turn.caller, lex_attributes)
-            else:
-                event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
-            sent = int(stored_turn or lex_attributes.get("turn") or 1)
-            log.turns.append(entry := TurnLog(turn.caller, sent))
-            self.counts.add("barge_in", int(turn.barge_in_after_ms is not None))
-            retries = turn.connect_retries + int(self.on("connect_retry") and rng.random() < self.options.fault_rate)
-            self.counts.add("connect_retry", retries)
-            answer = self._deliver(entry, event, self._armed(rng), rng, retries)
-            if answer is None:
-                continue  # the caller gave up on this turn (counted as lost by the checks)
-            fields = answer_fields(answer)
-            stored_turn = fields.get("turn", stored_turn)
-            if call.format == "lex":
-                lex_attributes = answer["sessionState"]["sessionAttributes"]
-            rows.append({"reply": entry.reply, "latency_ms": {"total": entry.invocations[0].handler_ms}})
-            duration_ms = turn.at_ms + entry.invocations[0].handler_ms + speaking_ms(entry.reply)
-            if fields.get("action") in ("end", "handover"):
-                log.outcome = "completed" if fields["action"] == "end" else "handover"
-                log.handover_requests = int(fields["action"] == "handover")
-                break
+        turn_path = TURN_PATHS[call.format]
+        caller = _LoadCaller(self, call, log, rng, retries=turn_path == "InvokeLambda")
+        contact = simulated_connect(self.harness).play(
+            Contact(call.contact_id, call.caller_number), caller, turn_path, _CallInvoker(self, log, rng)
+        )
+        caller.settle(contact.turns[-1] if contact.turns else None)
+        log.outcome = contact.outcome
         log.race_segments = [s for t in log.turns for i in t.invocations for s in i.race_segments]
         follow_handover(self.harness, call.contact_id, log.outcome, call.handover_agent_answers,
                         invoke=self._invoke_answer)  # fmt: skip
-        played = call.model_copy(update={"turns": call.turns[: len(rows)]}) if rows else None
+        rows = caller.rows
+        played = call.model_copy(update={"turns": [turn for turn, _ in rows]}) if rows else None
         if played is not None:
-            report = {"turns": rows, "duration_s": round(duration_ms / 1000, 2), "outcome": log.outcome}
+            report = {"turns": [row for _, row in rows], "duration_s": round(caller.duration_ms / 1000, 2),
+                      "outcome": log.outcome}  # fmt: skip
             with self._feed_lock:
                 self.feed.publish_call(played, report, index, malformed=self.on("malformed_event"))
                 self.feed.drain()
         self._progress(len(log.turns))
         return log
 
-    def _armed(self, rng: random.Random) -> Armed:
+    def armed_faults(self, rng: random.Random) -> Armed:
         rate = self.options.fault_rate
         return Armed(
             read_throttles=int(self.on("ddb_throttle") and rng.random() < rate),
@@ -217,36 +199,10 @@ class _Run:
             crash_after_effect=self.on("lambda_crash") and rng.random() < min(1.0, 5 * rate),
         )
 
-    def _deliver(
-        self, entry: TurnLog, event: dict[str, Any], armed: Armed, rng: random.Random, retries: int
-    ) -> dict[str, Any] | None:
-        """Deliver one caller turn until an answer advances it (or the caller gives up)."""
-        for _ in range(CALLER_ATTEMPTS):
-            duplicate = self.on("concurrent_duplicate") and rng.random() < self.options.fault_rate
-            futures = [self.pool.submit("turn", event, armed)]
-            if duplicate:
-                futures.append(self.pool.submit("turn", event))
-                self.counts.add("concurrent_duplicate")
-            armed = Armed()  # the injected faults hit the first delivery only
-            invocations = [f.result() for f in futures]
-            entry.invocations.extend(invocations)
-            for invocation in invocations:
-                for kind, n in invocation.fired.items():
-                    self.counts.add({"crash_after_effect": "lambda_crash", "ddb_read_throttle": "ddb_throttle",
-                                     "ddb_write_throttle": "ddb_throttle"}.get(kind, kind), n)  # fmt: skip
-            answers = [i.answer for i in invocations if not i.crashed and not i.raised]
-            if not answers or not _advanced(answers[0], entry.sent_seq):
-                continue  # a dead line, an error or the safe fallback: the caller says it again
-            entry.consistent = all(a == answers[0] for a in answers)
-            for _ in range(retries):
-                again = self.pool.invoke("turn", event)
-                entry.invocations.append(again)
-                entry.consistent = entry.consistent and again.answer == answers[0]
-            fields = answer_fields(answers[0])
-            entry.answered_seq = int(fields["turn"]) - 1
-            entry.reply = spoken_text(fields.get("prompt", ""))
-            return answers[0]
-        return None
+    def count_fired(self, invocation: Invocation) -> None:
+        for kind, n in invocation.fired.items():
+            self.counts.add({"crash_after_effect": "lambda_crash", "ddb_read_throttle": "ddb_throttle",
+                             "ddb_write_throttle": "ddb_throttle"}.get(kind, kind), n)  # fmt: skip
 
     def _progress(self, turns: int) -> None:
         with self.counts.lock:
@@ -260,6 +216,122 @@ class _Run:
         bar = "#" * (width * done // self.total)
         print(f"\r  load [{bar:<{width}}] {done}/{self.total} calls, {total_turns} turns, "
               f"{total_turns / elapsed:.1f} turns/s, {elapsed:.0f} s", end="", file=sys.stderr, flush=True)  # fmt: skip
+
+
+@dataclass
+class _Attempt:
+    """One time the caller says a recorded turn, and the faults armed on its first delivery."""
+
+    turn: CallTurn
+    entry: TurnLog
+    armed: Armed
+
+
+class _LoadCaller:
+    """The caller's script of one load call: each recorded turn, said again (up to
+    ``CALLER_ATTEMPTS`` times) when the answer did not advance the conversation (the safe
+    fallback), with the injected faults of the turn: Connect retries (lost answers, on the
+    InvokeLambda path: Lex does not retry its code hook), a malformed event sent before it, the
+    client-side faults armed on its first delivery."""
+
+    def __init__(self, run: _Run, call: RecordedCall, log: CallLog, rng: random.Random, retries: bool) -> None:
+        self._run = run
+        self._call = call
+        self._log = log
+        self._rng = rng
+        self._retries = retries
+        self._turns = iter(call.turns)
+        self._attempt: _Attempt | None = None
+        self._attempts = 0
+        self._stored_turn: str | None = None  # the turn the flow keeps, as last answered
+        self.rows: list[tuple[CallTurn, dict[str, Any]]] = []  # for the call's stream records
+        self.duration_ms = 0.0
+
+    def speak(self, listen: Listen) -> Utterance | None:
+        self.settle(listen.previous)
+        attempt = self._attempt
+        if attempt is not None and self._attempts < CALLER_ATTEMPTS:
+            self._attempts += 1  # the fallback, or a dead line: the caller says it again
+            return Utterance(attempt.turn.caller, at_ms=attempt.turn.at_ms, tag=_Attempt(attempt.turn, attempt.entry,
+                                                                                         Armed()))  # fmt: skip
+        self._attempt = None  # answered, or the caller gave up on it (counted as lost by the checks)
+        turn = next(self._turns, None)
+        if turn is None:
+            return None
+        run, rate = self._run, self._run.options.fault_rate
+        if run.on("malformed_event") and self._rng.random() < rate:
+            kind = self._rng.choice(MALFORMED_KINDS)
+            self._log.other.append(run.pool.invoke("turn", _malformed(kind, self._call.contact_id, self._stored_turn)))
+            run.counts.add(f"malformed_event:{kind}")
+        entry = TurnLog(turn.caller, int(self._stored_turn or 1))
+        self._log.turns.append(entry)
+        run.counts.add("barge_in", int(turn.barge_in_after_ms is not None))
+        lost = turn.connect_retries + int(run.on("connect_retry") and self._rng.random() < rate)
+        lost = lost if self._retries else 0
+        run.counts.add("connect_retry", lost)
+        self._attempt, self._attempts = _Attempt(turn, entry, run.armed_faults(self._rng)), 1
+        return Utterance(turn.caller, lost_answers=lost, at_ms=turn.at_ms, tag=self._attempt)
+
+    def settle(self, previous: CallerTurn | None) -> None:
+        """Record how the caller's last turn went, once: the answer that advanced it, if any."""
+        if previous is None or self._attempt is None or previous.utterance.tag.entry is not self._attempt.entry:
+            return
+        entry = self._attempt.entry
+        entry.consistent = entry.consistent and previous.consistent
+        answer = previous.answer
+        sent = sent_sequence(previous.event) if previous.event is not None else entry.sent_seq
+        entry.sent_seq = sent
+        if previous.error is not None or not _advanced(answer, sent):
+            return
+        fields = answer_fields(answer)
+        entry.answered_seq = int(fields["turn"]) - 1
+        entry.reply = spoken_text(fields.get("prompt", ""))
+        self._stored_turn = fields["turn"]
+        self._log.handover_requests = max(self._log.handover_requests, int(fields.get("action") == "handover"))
+        handler_ms = entry.invocations[0].handler_ms if entry.invocations else 0.0
+        self.rows.append((self._attempt.turn, {"reply": entry.reply, "latency_ms": {"total": handler_ms}}))
+        self.duration_ms = self._attempt.turn.at_ms + handler_ms + speaking_ms(entry.reply)
+        self._attempt = None
+
+
+class _CallInvoker:
+    """The flow's Lambda invocations of one call, in the run's execution environments: a turn's
+    first delivery with its armed faults (and, at random, a concurrent duplicate of it), every
+    invocation kept in the call's log."""
+
+    def __init__(self, run: _Run, log: CallLog, rng: random.Random) -> None:
+        self._run = run
+        self._log = log
+        self._rng = rng
+
+    def __call__(self, call: LambdaCall) -> LambdaResult:
+        run = self._run
+        attempt: _Attempt | None = call.utterance.tag if call.utterance is not None else None
+        if attempt is None:  # the warm-up, while the greeting plays
+            invocation = run.pool.invoke(call.function, call.event)
+            self._log.warmups.append(invocation)
+            return _result(invocation)
+        armed = attempt.armed if call.attempt == 0 else Armed()
+        futures = [run.pool.submit(call.function, call.event, armed)]
+        if run.on("concurrent_duplicate") and self._rng.random() < run.options.fault_rate:
+            futures.append(run.pool.submit(call.function, call.event))
+            run.counts.add("concurrent_duplicate")
+        invocations = [f.result() for f in futures]
+        attempt.entry.invocations.extend(invocations)
+        for invocation in invocations:
+            run.count_fired(invocation)
+        answers = [i.answer for i in invocations if not i.crashed and not i.raised]
+        attempt.entry.consistent = attempt.entry.consistent and all(a == answers[0] for a in answers)
+        return _result(invocations[0])
+
+
+def _result(invocation: Invocation) -> LambdaResult:
+    """What Connect or Lex sees of an invocation: its answer, or that the function failed."""
+    if invocation.crashed:
+        return LambdaResult(None, "SimulatedLambdaCrash", invocation.handler_ms, invocation)
+    if invocation.raised:
+        return LambdaResult(None, invocation.raised, invocation.handler_ms, invocation)
+    return LambdaResult(invocation.answer, None, invocation.handler_ms, invocation)
 
 
 def _advanced(answer: Any, sent_seq: int) -> bool:

@@ -1,11 +1,18 @@
-"""Replay recorded calls through the real turn handler and report each turn and each call."""
+"""Replay recorded calls through the contact flow and the real handlers; report each turn and
+each call.
+
+Each call is one contact through the flow a user imports (``sim.connect_instance``: the checked-in
+``infra/contact-flow.json`` filled for the simulated instance), played by ``sim.connect_flow``
+with the bot deployed for the call's ``TurnPath``; the handlers run in this process. Replay has
+no media: the flow's Start media streaming takes its error branch (no KVS stream), so no
+transcriber runs (``sim stream`` plays the media path).
+"""
 
 from __future__ import annotations
 
 import html
 import re
 import statistics
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,7 +21,9 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook, per_minute, total
 from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
-from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
+from sim.calls import CallTurn, RecordedCall, RecordedCaller
+from sim.connect_flow import CallerTurn, Contact, ContactFlow, ContactReport
+from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.handover import follow_handover, handover_lines
 from sim.harness import Harness
@@ -35,6 +44,32 @@ def answer_fields(answer: dict[str, Any]) -> dict[str, str]:
         prompt = answer["messages"][0]["content"] if answer.get("messages") else ""
         return {**attributes, "prompt": prompt}
     return answer
+
+
+def sent_sequence(event: Any) -> int:
+    """The turn sequence an event carried: Connect's ``turn`` contact attribute or Lex's
+    ``turn`` session attribute (1 when there is none yet)."""
+    if isinstance(event, dict) and isinstance(event.get("sessionState"), dict):
+        attributes = event["sessionState"].get("sessionAttributes") or {}
+    else:
+        attributes = ((event or {}).get("Details") or {}).get("ContactData", {}).get("Attributes") or {}
+    value = attributes.get("turn", "")
+    return int(value) if isinstance(value, str) and value.isdigit() else 1
+
+
+def flow_summary(report: ContactReport, turn_path: str) -> dict[str, Any]:
+    """What the contact flow did with the call, for the call's report."""
+    streaming = next((why for block, kind, why in report.errors if block == "stream-on"), None)
+    return {
+        "turn_path": turn_path,
+        "blocks_run": len(report.path),
+        "errors": [f"{block}: {kind}" for block, kind, _ in report.errors if kind != "NoMatchingCondition"],
+        "contact_lens_real_time": report.real_time_analytics,
+        "media_streaming": "on" if report.media_streaming else f"NoMatchingError ({streaming or 'not run'})",
+        "queue": report.queue[1] if report.queue else None,
+        "transferred": report.transferred,
+        "ended_by": report.ended_by,
+    }
 
 
 class _CallLedger:
@@ -60,21 +95,14 @@ class _Delivered:
     retries_consistent: bool
 
 
-def _deliver(harness: Harness, event: dict[str, Any], retries: int) -> _Delivered:
-    services = harness.services()
-    started = time.perf_counter()
-    answer = harness.invoke("turn", event)
-    total_ms = (time.perf_counter() - started) * 1000
-    usage = list(services.last_invocation.get("usage", ()))
-    components = dict(services.last_invocation.get("latency_ms", {}))
-    consistent = True
-    for _ in range(retries):
-        retry_started = time.perf_counter()
-        retried = harness.invoke("turn", event)
-        total_ms = max(total_ms, (time.perf_counter() - retry_started) * 1000)
-        usage.extend(services.last_invocation.get("usage", ()))
-        consistent = consistent and retried == answer
-    return _Delivered(answer, total_ms, tuple(usage), components, consistent)
+def _delivered(turn: CallerTurn) -> _Delivered:
+    """The turn's deliveries as the flow made them (Connect's retries included)."""
+    results = [d.result for d in turn.deliveries if d.result is not None]
+    usage = tuple(u for r in results for u in ((r.detail or {}).get("usage", ())))
+    components = dict((results[0].detail or {}).get("components", {})) if results else {}
+    total_ms = max((r.duration_ms for r in results), default=0.0)
+    return _Delivered(turn.answer if isinstance(turn.answer, dict) else {}, total_ms, usage, components,
+                      turn.consistent)  # fmt: skip
 
 
 def _turn_row(
@@ -130,39 +158,40 @@ def _turn_row(
     return row
 
 
-def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dict[str, Any]:
-    """Play ``call`` turn by turn, as the contact flow would; return its report."""
+def play_call(harness: Harness, call: RecordedCall, flow: ContactFlow | None = None) -> ContactReport:
+    """The call as one contact through the deployed flow (or ``flow``), handlers in process."""
+    connect = simulated_connect(harness)
+    contact = Contact(call.contact_id, call.caller_number)
+    return connect.play(contact, RecordedCaller(call), TURN_PATHS[call.format], harness_invoker(harness), flow=flow)
+
+
+def replay_call(
+    harness: Harness, call: RecordedCall, envelope: Envelope, flow: ContactFlow | None = None
+) -> dict[str, Any]:
+    """Play ``call`` through the contact flow; return its report."""
+    contact = play_call(harness, call, flow)
     services = harness.services()
     turns: list[dict[str, Any]] = []
     ledger = _CallLedger()
-    stored_turn: str | None = None  # the flow's "turn" contact attribute
-    lex_attributes: dict[str, str] = {}
-    outcome = "abandoned"  # the caller hung up before we ended or handed over
     duration_s = Decimal(0)
-    # The contact flow warms the handler up at the start of the call, while the greeting plays.
-    harness.invoke("turn", warmup_event(call.contact_id))
-    for turn in call.turns:
-        if call.format == "lex":
-            event = lex_event(call.contact_id, turn.caller, lex_attributes)
-        else:
-            event = connect_event(call.contact_id, turn.caller, stored_turn, call.caller_number)
-        delivered = _deliver(harness, event, turn.connect_retries)
+    for caller_turn in contact.turns:
+        if not caller_turn.deliveries:
+            continue  # the flow never delivered it (the caller spoke into an error)
+        delivered = _delivered(caller_turn)
         fields = answer_fields(delivered.answer)
         answered_seq = int(fields.get("turn", "1")) - 1
         record = services.session_store.load_turn(call.contact_id, answered_seq, services.clock.now_ms())
         ledger.actual.extend(delivered.usage)
         ledger.baseline.extend(u for u in delivered.usage if u not in llm_usage(delivered.usage))
         ledger.baseline.extend(all_large_llm_usage(record, delivered.usage, services.tiers))
-        row = _turn_row(turn, int(stored_turn) if stored_turn else 1, delivered, record, envelope, services.prices)
+        turn: CallTurn = caller_turn.utterance.tag
+        row = _turn_row(turn, sent_sequence(caller_turn.event), delivered, record, envelope, services.prices)
         row["answered_seq"] = answered_seq
+        if caller_turn.error:
+            row["flow_error"] = caller_turn.error
         turns.append(row)
         duration_s = Decimal(turn.at_ms) / 1000 + Decimal(delivered.total_ms) / 1000 + speaking_seconds(row["reply"])
-        stored_turn = fields.get("turn", stored_turn)
-        if call.format == "lex":
-            lex_attributes = delivered.answer["sessionState"]["sessionAttributes"]
-        if row["action"] in ("end", "handover"):
-            outcome = "completed" if row["action"] == "end" else "handover"
-            break
+    outcome = contact.outcome
     # The handover workflow's callback is a side effect of the call too (booked by its task).
     handover = follow_handover(harness, call.contact_id, outcome, call.handover_agent_answers)
     per_call = call_usage(duration_s)
@@ -175,6 +204,7 @@ def replay_call(harness: Harness, call: RecordedCall, envelope: Envelope) -> dic
         "outcome": outcome,
         "expected_outcome": call.expect_outcome,
         "outcome_as_expected": call.expect_outcome in (None, outcome),
+        "flow": flow_summary(contact, TURN_PATHS[call.format]),
         "handover": handover,
         "duration_s": float(round(duration_s, 2)),
         "side_effects": sum(

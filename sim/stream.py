@@ -7,13 +7,15 @@ made, used and wasted, and the cost the streaming path adds per call minute.
 
 How a call plays:
 
-1. A first pass delivers the call's turns to the ``turn`` handler with no media (a contact id of
-   its own), for the replies the caller hears and how long each took.
+1. A first pass plays the call through the contact flow with no media (a contact id of its
+   own: the flow's Start media streaming takes its error branch), for the replies the caller
+   hears, how long each took, and the end-of-utterance silence each Lex input waits for (the
+   session attribute ``x-amz-lex:audio:end-timeout-ms:*:*`` the flow's Lex blocks set).
 2. The call's audio is laid out on the media timeline: the caller's words (``synthesize_turn``,
    espeak-ng with word timings) on ``AUDIO_FROM_CUSTOMER``, starting at the turn's ``at_ms`` or
    ``CALLER_GAP_MS`` after the previous reply ends, whichever is later (the first after
    ``LEAD_IN_MS``, the greeting); each reply on ``AUDIO_TO_CUSTOMER`` when it would play: the
-   caller's end of speech + the Lex end-of-utterance delay + the first pass's handler time. A
+   caller's end of speech + that Lex end-of-utterance delay + the first pass's handler time. A
    turn with ``barge_in_after_ms`` starts that far into the previous reply, which is cut there.
    ``call_media`` makes the two-track Matroska and its KVS fragments.
 3. Each run (baseline, then speculative) has its own contact id (a UUID derived from the call's):
@@ -21,12 +23,16 @@ How a call plays:
    and two ``StreamScript``s are queued on ``LocalTranscribeStreaming`` (one per track: the words
    at their media times; the fake recogniser does not listen). The two streams start at once,
    so each picks its script when it first hears sound (``script_by_sound``: the caller speaks
-   first). The real ``transcriber`` handler
-   runs on a thread with the Connect trigger event (stream ARN, first fragment), so partials and
-   finals land on the session as the audio plays.
-4. Lex delivers each turn to the real ``turn`` handler at the caller's end of speech +
-   ``LEX_END_OF_UTTERANCE_MS`` (paced like the media). Media time maps to the wall clock from
-   the moment ``GetMedia`` began to send: ``wall = t0 + media_ms / 1000 / speed``.
+   first). The call is played through the contact flow with that stream as its media
+   (``MediaSource``: the stream ARN and first fragment the local GetMedia serves): the flow's
+   Start media streaming succeeds and its asynchronous Invoke Lambda starts the real
+   ``transcriber`` handler (on a thread, with the flow's event), so partials and finals land on
+   the session as the audio plays.
+4. At each Lex input the caller's script waits until the turn's end of speech + the end
+   timeout the flow set for that input (``Listen.end_timeout_ms``; ``--lex-delay-ms`` overrides
+   it), paced like the media, then speaks; Lex or the flow then delivers the turn to the real
+   ``turn`` handler. Media time maps to the wall clock from the moment ``GetMedia`` began to
+   send: ``wall = t0 + media_ms / 1000 / speed``.
 
 Converting back to real time. The pacing compresses the *audio*, not the computation: the
 interval from the end of speech to the invocation is media time (multiplied by ``speed``), the
@@ -56,17 +62,21 @@ from typing import Any
 
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.usage import Usage, UsageKind
-from sim.calls import CallTurn, RecordedCall, connect_event, lex_event, warmup_event
+from sim.calls import CallTurn, RecordedCall, RecordedCaller
+from sim.connect_flow import Contact, LambdaCall, Listen, MediaSource, Utterance
+from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import money
 from sim.harness import Harness
+from sim.lex_bot import DEFAULT_END_TIMEOUT_MS
 from sim.media import CallMedia, LocalKinesisVideoMedia, SpokenText, call_media, synthesize_turn
 from sim.replay import answer_fields, spoken_text
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
 
 # Lex V2's default end-of-speech silence (``end-timeout-ms``): docs.aws.amazon.com/lexv2/latest/dg/
-# session-attribs-speech.html (research note latency-cost-anchors.md, A.1). Lex's own processing
-# after it is not published: not added.
-LEX_END_OF_UTTERANCE_MS = 600
+# session-attribs-speech.html. The flow sets it explicitly (``x-amz-lex:audio:end-timeout-ms:*:*``)
+# and Lex waits what the flow set; this is only what a Lex block that sets nothing gets. Lex's own
+# processing after it is not published: not added.
+LEX_END_OF_UTTERANCE_MS = DEFAULT_END_TIMEOUT_MS
 # Amazon Transcribe streaming, end of speech to final result, median: pipecat-ai/stt-benchmark
 # README (2026-06; research note A.2). The fake recogniser's endpointing delay.
 TRANSCRIBE_FINAL_DELAY_MS = 1136
@@ -74,7 +84,6 @@ DEFAULT_SPEED = 4.0
 LEAD_IN_MS = 1000  # the greeting, before the caller first speaks
 CALLER_GAP_MS = 400  # the caller answers this long after a reply ends (turn gaps: research A.1)
 TRANSCRIBE_MINIMUM_S = Decimal(15)  # billed per stream (aws.amazon.com/transcribe/pricing)
-TRANSCRIBER_TIMEOUT_MS = 900_000  # the transcriber function's timeout (.chalice/config.json)
 MEDIA_START_TIMEOUT_S = 30.0
 RUNS = ("baseline", "speculative")
 STREAM_ARN = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/switchboard-sim-{contact_id}/1700000000000"
@@ -101,10 +110,12 @@ class PlannedTurn:
 
 @dataclass(frozen=True)
 class FirstPass:
-    """What the first pass answered to one turn: the spoken reply and the handler's time."""
+    """What the first pass answered to one turn: the spoken reply, the handler's time, and the
+    end-of-utterance silence Lex waited for before it (from the flow)."""
 
     reply: str
     handler_ms: float
+    lex_delay_ms: int = LEX_END_OF_UTTERANCE_MS
 
 
 def plan_call(
@@ -112,9 +123,10 @@ def plan_call(
     answers: list[FirstPass],
     *,
     speak: Callable[[str], SpokenText] = synthesize_turn,
-    lex_delay_ms: int = LEX_END_OF_UTTERANCE_MS,
+    lex_delay_ms: int | None = None,
 ) -> list[PlannedTurn]:
-    """The turns the first pass answered, laid out on the media timeline (see the module doc)."""
+    """The turns the first pass answered, laid out on the media timeline (see the module doc);
+    ``lex_delay_ms`` overrides each turn's end timeout from the flow."""
     planned: list[PlannedTurn] = []
     cursor = LEAD_IN_MS
     for seq, (turn, answer) in enumerate(zip(call.turns, answers, strict=False), start=1):
@@ -128,7 +140,8 @@ def plan_call(
         here = PlannedTurn(seq, turn, caller, start)
         if answer.reply.strip():
             reply = speak(answer.reply)
-            reply_start = here.end_of_speech_ms + lex_delay_ms + round(answer.handler_ms)
+            delay = answer.lex_delay_ms if lex_delay_ms is None else lex_delay_ms
+            reply_start = here.end_of_speech_ms + delay + round(answer.handler_ms)
             here = PlannedTurn(seq, turn, caller, start, reply, reply_start)
             cursor = reply_start + int(reply.duration_ms) + CALLER_GAP_MS
         else:
@@ -304,48 +317,53 @@ def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
 
 
 def first_pass(harness: Harness, call: RecordedCall) -> list[FirstPass]:
-    """The call's turns delivered with no media, until it ends or is handed over."""
-    contact_id = run_contact_id(call.contact_id, "first-pass")
-    answers: list[FirstPass] = []
-    harness.invoke("turn", warmup_event(contact_id))
-    state = _FlowState(call, contact_id)
-    for turn in call.turns:
-        started = time.perf_counter()
-        answer = harness.invoke("turn", state.event(turn))
-        handler_ms = (time.perf_counter() - started) * 1000
-        fields = state.answered(answer)
-        answers.append(FirstPass(spoken_text(fields.get("prompt", "")), handler_ms))
-        if fields.get("action") in ("end", "handover"):
-            break
+    """The call through the contact flow with no media, until it ends or is handed over."""
+    contact = Contact(run_contact_id(call.contact_id, "first-pass"), call.caller_number)
+    caller = RecordedCaller(call, retries=False)
+    played = simulated_connect(harness).play(contact, caller, TURN_PATHS[call.format], harness_invoker(harness))
+    answers = []
+    for turn in played.turns:
+        result = turn.deliveries[0].result if turn.deliveries else None
+        fields = answer_fields(turn.answer) if isinstance(turn.answer, dict) else {}
+        handler_ms = result.duration_ms if result is not None else 0.0
+        answers.append(FirstPass(spoken_text(fields.get("prompt", "")), handler_ms, turn.end_timeout_ms))
     return answers
 
 
-class _FlowState:
-    """What the contact flow (or Lex) carries from one answer to the next turn's event."""
+class _StreamCaller:
+    """The caller of one run: each planned turn said when its speech ends on the media timeline
+    and Lex's end timeout has passed (paced like the media), then hung up after the last."""
 
-    def __init__(self, call: RecordedCall, contact_id: str) -> None:
-        self.call = call
-        self.contact_id = contact_id
-        self.stored_turn: str | None = None
-        self.lex_attributes: dict[str, str] = {}
+    def __init__(
+        self, planned: list[PlannedTurn], fakes: SpeechFakes, arn: str, speed: float, transcriber: _TranscriberThread,
+        lex_delay_ms: int | None,
+    ) -> None:  # fmt: skip
+        self._planned = iter(planned)
+        self._fakes = fakes
+        self._arn = arn
+        self._speed = speed
+        self._transcriber = transcriber
+        self._lex_delay_ms = lex_delay_ms
+        self.t0: float | None = None
 
-    def event(self, turn: CallTurn) -> dict[str, Any]:
-        if self.call.format == "lex":
-            return lex_event(self.contact_id, turn.caller, self.lex_attributes)
-        return connect_event(self.contact_id, turn.caller, self.stored_turn, self.call.caller_number)
-
-    def answered(self, answer: dict[str, Any]) -> dict[str, str]:
-        fields = answer_fields(answer)
-        self.stored_turn = fields.get("turn", self.stored_turn)
-        if self.call.format == "lex":
-            self.lex_attributes = answer["sessionState"]["sessionAttributes"]
-        return fields
+    def speak(self, listen: Listen) -> Utterance | None:
+        turn = next(self._planned, None)
+        if turn is None:
+            return None
+        if self.t0 is None:
+            self.t0 = self._fakes.media.wait_started(self._arn, MEDIA_START_TIMEOUT_S)
+            if self.t0 is None:
+                raise RuntimeError(f"the transcriber never asked for the media ({self._transcriber.answer})")
+        end_of_speech = self.t0 + turn.end_of_speech_ms / 1000 / self._speed
+        delay = listen.end_timeout_ms if self._lex_delay_ms is None else self._lex_delay_ms
+        _sleep_until(end_of_speech + delay / 1000 / self._speed)
+        return Utterance(turn.turn.caller, tag=(turn, end_of_speech))
 
 
 @dataclass(frozen=True)
 class StreamOptions:
     speed: float = DEFAULT_SPEED
-    lex_delay_ms: int = LEX_END_OF_UTTERANCE_MS
+    lex_delay_ms: int | None = None  # overrides the end timeout the flow sets
     endpointing_delay_ms: int = TRANSCRIBE_FINAL_DELAY_MS
     stable_tail_words: int = 2  # the fake recogniser's default (stability "high")
 
@@ -365,34 +383,35 @@ def stream_run(
     media = media_for(planned, contact_id)
     fakes.media.add_stream(arn, media)
     fakes.transcribe.script_by_sound(*[ScriptBySound(_by_first_sound(planned))] * 2)  # one per track
-    harness.invoke("turn", warmup_event(contact_id))
-    transcriber = _TranscriberThread(harness, arn, media, contact_id).start()
-    t0 = fakes.media.wait_started(arn, MEDIA_START_TIMEOUT_S)
-    if t0 is None:
-        transcriber.join()
-        raise RuntimeError(f"{call.call}: the transcriber never asked for the media ({transcriber.answer})")
+    transcriber = _TranscriberThread(harness, contact_id)
+    caller = _StreamCaller(planned, fakes, arn, options.speed, transcriber, options.lex_delay_ms)
+    source = MediaSource(arn, media.fragments[0].number, int(time.time() * 1000))
+    played = simulated_connect(harness).play(
+        Contact(contact_id, call.caller_number), caller, TURN_PATHS[call.format], harness_invoker(harness),
+        invoke_async=transcriber.start, media=source,
+    )  # fmt: skip
+    if not transcriber.started:
+        raise RuntimeError(f"{call.call}: the flow did not start the transcriber ({played.errors})")
     speed = options.speed
-    state = _FlowState(call, contact_id)
     turns = []
-    for planned_turn in planned:
-        end_of_speech = t0 + planned_turn.end_of_speech_ms / 1000 / speed
-        _sleep_until(end_of_speech + options.lex_delay_ms / 1000 / speed)
-        invoked = time.monotonic()
-        answer = harness.invoke("turn", state.event(planned_turn.turn))
-        returned = time.monotonic()
-        fields = state.answered(answer)
+    for caller_turn in played.turns:
+        planned_turn, end_of_speech = caller_turn.utterance.tag
+        result = caller_turn.deliveries[0].result if caller_turn.deliveries else None
+        detail = (result.detail if result is not None else None) or {}
+        invoked, returned = detail.get("invoked", end_of_speech), detail.get("returned", end_of_speech)
+        fields = answer_fields(caller_turn.answer) if isinstance(caller_turn.answer, dict) else {}
         handler_ms = (returned - invoked) * 1000
-        components = dict(harness.services().last_invocation.get("latency_ms", {}))
         turns.append({
             "seq": planned_turn.seq,
             "caller": planned_turn.turn.caller,
             "end_of_speech_ms": planned_turn.end_of_speech_ms,
+            "lex_end_timeout_ms": caller_turn.end_timeout_ms,
             "lex_delay_ms": round((invoked - end_of_speech) * 1000 * speed, 1),
             "handler_ms": round(handler_ms, 1),
             "reply_ready_ms": round((invoked - end_of_speech) * 1000 * speed + handler_ms, 1),
             "wall_ms": round((returned - end_of_speech) * 1000, 1),
             "action": fields.get("action", ""),
-            "latency_ms": {k: round(v, 1) for k, v in components.items()},
+            "latency_ms": {k: round(v, 1) for k, v in detail.get("components", {}).items()},
             "reply": spoken_text(fields.get("prompt", "")),
         })  # fmt: skip
     transcriber.join()
@@ -412,39 +431,41 @@ def stream_run(
 
 
 class _TranscriberThread:
-    """The ``transcriber`` handler on a thread, as Connect's trigger would start it.
+    """The ``transcriber`` handler on a thread, started by the flow's asynchronous Invoke Lambda
+    block with the event the flow built (``start`` is the run's asynchronous invoker).
 
     Called without ``Harness.invoke``'s stdout capture: ``redirect_stdout`` swaps the process's
     ``sys.stdout``, and two invocations overlapping on two threads would leave it pointing at a
     buffer (the transcriber prints no metrics).
     """
 
-    def __init__(self, harness: Harness, arn: str, media: CallMedia, contact_id: str) -> None:
-        self.event = {
-            "streamARN": arn,
-            "startFragmentNum": media.fragments[0].number,
-            "connectContactId": contact_id,
-            "transcriptionEnabled": "true",
-            "languageCode": "en-US",
-            "streamAudioFromCustomer": "true",
-            "streamAudioToCustomer": "true",
-        }
+    def __init__(self, harness: Harness, contact_id: str) -> None:
         self.harness = harness
+        self.event: Any = None
         self.answer: dict[str, Any] = {}
         self._thread = threading.Thread(target=self._run, name=f"transcriber-{contact_id}", daemon=True)
 
-    def start(self) -> _TranscriberThread:
+    @property
+    def started(self) -> bool:
+        return self.event is not None
+
+    def start(self, call: LambdaCall) -> None:
+        if call.function != "transcriber" or self.started:
+            raise ValueError(f"sim stream starts the transcriber once, not {call.function}")
+        self.event = call.event
         self._thread.start()
-        return self
 
     def join(self) -> None:
-        self._thread.join()
+        if self.started:
+            self._thread.join()
 
     def _run(self) -> None:
         from chalice.local import LambdaContext  # noqa: PLC0415
 
+        packaged = self.harness.function("transcriber")
         handler = self.harness.app.handler_map["transcriber"]
-        context = LambdaContext("transcriber", memory_size=512, max_runtime_ms=TRANSCRIBER_TIMEOUT_MS)
+        context = LambdaContext(packaged.function_name, memory_size=packaged.memory_mb,
+                                max_runtime_ms=packaged.timeout_s * 1000)  # fmt: skip
         try:
             self.answer = handler(self.event, context)
         except Exception as exc:  # noqa: BLE001 - reported with the run
@@ -510,6 +531,7 @@ def stream_call(
             "handler_ms_speculative": s["handler_ms"],
             "latency_ms_baseline": b["latency_ms"],
             "latency_ms_speculative": s["latency_ms"],
+            "lex_end_timeout_ms": s["lex_end_timeout_ms"],
             "lex_delay_ms_baseline": b["lex_delay_ms"],
             "lex_delay_ms_speculative": s["lex_delay_ms"],
             "speculation": s["speculation"],
@@ -595,7 +617,12 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "speech": "local fakes: KVS GetMedia (espeak-ng audio) and a scripted Transcribe streaming recogniser",
         "assumptions": {
             "speed": options.speed,
-            "lex_end_of_utterance_ms": options.lex_delay_ms,
+            "lex_end_of_utterance_ms": options.lex_delay_ms
+            if options.lex_delay_ms is not None
+            else sorted({r["lex_end_timeout_ms"] for r in rows}),
+            "lex_end_of_utterance_from": "--lex-delay-ms"
+            if options.lex_delay_ms is not None
+            else "the flow's Lex session attribute x-amz-lex:audio:end-timeout-ms:*:*",
             "transcribe_final_delay_ms": options.endpointing_delay_ms,
             "stable_tail_words": options.stable_tail_words,
             "reply_ready": "(invoked - end of speech) x speed + handler time (compute is not scaled)",

@@ -1,5 +1,6 @@
 """infra/handover.asl.json and infra/contact-flow.json: valid JSON, every transition lands on a
-state or action that exists, and they name only functions that exist."""
+state or action that exists, they name only functions (and outputs, queues) that exist, and the
+flow turns on what the backend depends on."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ CHALICE = json.loads((ROOT / ".chalice" / "config.json").read_text())
 FLOW_ACTION_TYPES = {
     "InvokeLambdaFunction", "ConnectParticipantWithLexBot", "UpdateContactAttributes", "Compare",
     "MessageParticipant", "UpdateContactTargetQueue", "TransferContactToQueue", "DisconnectParticipant",
+    "UpdateContactRecordingAndAnalyticsBehavior", "UpdateContactMediaStreamingBehavior",
 }  # fmt: skip
+HANDOVER = json.loads((ROOT / "chalicelib" / "data" / "handover.json").read_text())
+SIM_HANDOVER = json.loads((ROOT / "sim" / "handover.sim.json").read_text())
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)(?::([^{}$]+))?\}")
 
 
 def app_functions() -> set[str]:
@@ -64,6 +69,9 @@ def flow_actions() -> dict[str, dict[str, Any]]:
 
 
 def test_the_contact_flow_is_flow_language_whose_transitions_exist() -> None:
+    from sim.connect_flow import ContactFlow
+
+    ContactFlow.parse(FLOW, filled=False)  # the interpreter's static checks: every rule of the language
     actions = flow_actions()
     assert FLOW["Version"] == "2019-10-30" and FLOW["StartAction"] in actions
     assert len(actions) == len(FLOW["Actions"])
@@ -78,36 +86,137 @@ def test_the_contact_flow_is_flow_language_whose_transitions_exist() -> None:
             assert transitions.get("Errors"), f"{identifier} has no error branch"
 
 
-def test_the_flow_invokes_only_the_turn_function_and_warms_it_up_first() -> None:
-    turn_arn = Resolver(load_template(), "dev").outputs()["TurnFunctionArn"]
+def test_the_flows_placeholders_are_stack_outputs_and_queues() -> None:
+    found = {(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(json.dumps(FLOW))}
+    outputs = {name for name, qualifier in found if qualifier is None}
+    assert outputs == {"TurnFunctionArn", "TranscriberFunctionArn", "LexBotAliasArn"}
+    assert outputs <= set(load_template()["Outputs"])
+    assert {kind for kind, qualifier in found if qualifier is not None} == {"Queue"}
+    assert "arn:" not in json.dumps(FLOW)  # no made-up ARN left to replace by hand
+
+
+def test_the_flow_invokes_the_turn_and_the_transcriber_and_warms_the_turn_up_first() -> None:
+    outputs = Resolver(load_template(), "dev").outputs()
     invokes = [a for a in FLOW["Actions"] if a["Type"] == "InvokeLambdaFunction"]
-    assert {a["Parameters"]["LambdaFunctionARN"] for a in invokes} == {turn_arn}
-    assert turn_arn.rsplit("-", 1)[-1] in app_functions()
+    assert {a["Parameters"]["LambdaFunctionARN"] for a in invokes} == {
+        "${TurnFunctionArn}",
+        "${TranscriberFunctionArn}",
+    }
+    for key in ("TurnFunctionArn", "TranscriberFunctionArn"):
+        assert outputs[key].rsplit("-", 1)[-1] in app_functions()
     first = flow_actions()[FLOW["StartAction"]]
     assert first["Type"] == "InvokeLambdaFunction" and first["Parameters"]["LambdaInvocationAttributes"] == {
         "warmup": "true"
     }
     for action in invokes:
-        assert action["Parameters"]["ResponseValidation"] == {"ResponseType": "STRING_MAP"}
-        assert 0 < int(action["Parameters"]["InvocationTimeLimitSeconds"]) <= 8
+        synchronous = action["Parameters"]["InvocationType"] == "SYNCHRONOUS"
+        assert synchronous == (action["Parameters"]["LambdaFunctionARN"] == "${TurnFunctionArn}")
+        if synchronous:
+            assert action["Parameters"]["ResponseValidation"] == {"ResponseType": "STRING_MAP"}
+        assert 0 < int(action["Parameters"]["InvocationTimeLimitSeconds"]) <= (8 if synchronous else 60)
 
 
 def test_the_flow_follows_the_turn_contract() -> None:
     actions = flow_actions()
     turn = next(a for a in actions.values() if a["Parameters"].get("LambdaInvocationAttributes", {}).get("utterance"))
+    assert turn["Parameters"]["LambdaInvocationAttributes"] == {"utterance": "$.Lex.InputTranscript"}
     keep = actions[turn["Transitions"]["NextAction"]]
     assert keep["Type"] == "UpdateContactAttributes" and keep["Parameters"]["Attributes"] == {"turn": "$.External.turn"}
     branch = actions[keep["Transitions"]["NextAction"]]
     assert branch["Parameters"]["ComparisonValue"] == "$.External.action"
     by_value = {c["Condition"]["Operands"][0]: c["NextAction"] for c in branch["Transitions"]["Conditions"]}
     assert set(by_value) == {"speak", "handover", "end"}
-    assert actions[by_value["speak"]]["Transitions"]["NextAction"] == turn["Identifier"]  # the loop
-    set_queue = actions[actions[by_value["handover"]]["Transitions"]["NextAction"]]
-    assert set_queue["Type"] == "UpdateContactTargetQueue" and set_queue["Parameters"]["QueueId"] == "$.External.queue"
-    transfer = actions[set_queue["Transitions"]["NextAction"]]
+    speak = actions[by_value["speak"]]
+    assert speak["Type"] == "ConnectParticipantWithLexBot" and speak["Parameters"]["SSML"] == "$.External.prompt"
+    lex_outcome = actions[speak["Transitions"]["NextAction"]]
+    assert lex_outcome["Transitions"]["NextAction"] == turn["Identifier"]  # the loop, when Lex only transcribed
+    keep_queue = actions[actions[by_value["handover"]]["Transitions"]["NextAction"]]
+    assert keep_queue["Parameters"]["Attributes"] == {"queue": "$.External.queue"}
+    route = actions[keep_queue["Transitions"]["NextAction"]]
+    assert route["Type"] == "Compare" and route["Parameters"]["ComparisonValue"] == "$.Attributes.queue"
+    transfer = actions["transfer"]
     assert {e["ErrorType"] for e in transfer["Transitions"]["Errors"]} == {"QueueAtCapacity", "NoMatchingError"}
     assert actions[actions[by_value["end"]]["Transitions"]["NextAction"]]["Type"] == "DisconnectParticipant"
     safe = actions[turn["Transitions"]["Errors"][0]["NextAction"]]  # a Lambda error or timeout
     assert safe["Type"] == "MessageParticipant" and actions[safe["Transitions"]["NextAction"]]["Type"] == (
         "UpdateContactTargetQueue"
     )
+
+
+def test_after_a_lex_block_the_code_hooks_close_goes_on_without_the_prompt_again() -> None:
+    actions = flow_actions()
+    lex_blocks = [a for a in actions.values() if a["Type"] == "ConnectParticipantWithLexBot"]
+    assert {a["Identifier"] for a in lex_blocks} == {"greet", "speak"}
+    for block in lex_blocks:
+        assert block["Parameters"]["LexV2Bot"] == {"AliasArn": "${LexBotAliasArn}"}
+        assert block["Parameters"]["LexSessionAttributes"] == {
+            "contact_id": "$.ContactId", "x-amz-lex:audio:end-timeout-ms:*:*": "600"}  # fmt: skip
+        assert block["Transitions"]["NextAction"] == "lex-outcome"
+    outcome = actions["lex-outcome"]
+    assert outcome["Parameters"]["ComparisonValue"] == "$.Lex.SessionAttributes.action"
+    by_value = {c["Condition"]["Operands"][0]: c["NextAction"] for c in outcome["Transitions"]["Conditions"]}
+    assert by_value["end"] == "disconnect"  # Lex already played the Close message
+    lex_queue = actions[by_value["handover"]]
+    assert lex_queue["Parameters"]["Attributes"] == {"queue": "$.Lex.SessionAttributes.queue"}
+    assert lex_queue["Transitions"]["NextAction"] == "route-queue"
+
+
+def _queue_names(handover: dict[str, Any]) -> set[str]:
+    return {*handover["queues"].values(), handover["default_queue"]}
+
+
+def test_every_queue_handover_json_can_answer_has_its_branch_to_its_queue_arn() -> None:
+    actions = flow_actions()
+    route = actions["route-queue"]
+    branches = {c["Condition"]["Operands"][0]: c["NextAction"] for c in route["Transitions"]["Conditions"]}
+    for name in _queue_names(HANDOVER) | _queue_names(SIM_HANDOVER):
+        assert name in branches, name
+        target = actions[branches[name]]
+        assert target["Type"] == "UpdateContactTargetQueue"
+        assert target["Parameters"]["QueueId"] == "${Queue:" + name + "}"
+        assert target["Transitions"]["NextAction"] == "transfer"
+    default = actions[route["Transitions"]["NextAction"]]
+    assert default["Parameters"]["QueueId"] == "${Queue:" + HANDOVER["default_queue"] + "}"
+    assert all(e["NextAction"] == default["Identifier"] for e in route["Transitions"]["Errors"])
+
+
+def test_the_simulated_instance_has_every_queue_the_flow_names() -> None:
+    from sim.connect_instance import SIM_QUEUE_NAMES
+
+    named = {m.group(2) for m in PLACEHOLDER.finditer(json.dumps(FLOW)) if m.group(1) == "Queue"}
+    assert named <= set(SIM_QUEUE_NAMES)
+
+
+def test_real_time_analytics_and_media_streaming_come_before_the_greeting() -> None:
+    actions = flow_actions()
+    path, current = [], FLOW["StartAction"]
+    while current != "greet":
+        path.append(current)
+        current = actions[current]["Transitions"]["NextAction"]
+    assert [actions[p]["Type"] for p in path] == [
+        "InvokeLambdaFunction", "UpdateContactRecordingAndAnalyticsBehavior", "UpdateContactMediaStreamingBehavior",
+        "InvokeLambdaFunction"]  # fmt: skip
+    analytics = actions[path[1]]
+    voice = analytics["Parameters"]["VoiceBehavior"]["VoiceAnalyticsBehavior"]
+    assert voice["Enabled"] == "True" and set(voice["AnalyticsModes"]) == {"RealTime", "AutomatedInteraction"}
+    assert {e["ErrorType"] for e in analytics["Transitions"]["Errors"]} == {"NoMatchingError", "ChannelMismatch"}
+    streaming = actions[path[2]]
+    assert streaming["Parameters"]["Participants"] == [
+        {"ParticipantType": "Customer", "MediaDirections": ["From", "To"]}
+    ]
+    assert streaming["Transitions"]["Errors"] == [{"NextAction": "greet", "ErrorType": "NoMatchingError"}]
+    start = actions[path[3]]
+    assert start["Transitions"]["Errors"] == [{"NextAction": "greet", "ErrorType": "NoMatchingError"}]
+
+
+def test_the_transcriber_gets_the_attributes_its_invocation_reads() -> None:
+    from chalicelib.adapters.transcriber_events import TranscriberInvocation
+
+    start = flow_actions()["start-transcriber"]
+    attributes = start["Parameters"]["LambdaInvocationAttributes"]
+    aliases = {f.alias for f in TranscriberInvocation.model_fields.values() if f.alias}
+    required = {f.alias for f in TranscriberInvocation.model_fields.values() if f.alias and f.is_required()}
+    assert required <= set(attributes) <= aliases | {"streamAudioFromCustomer", "streamAudioToCustomer"}
+    assert attributes["streamARN"] == "$.MediaStreams.Customer.Audio.StreamARN"
+    assert attributes["startFragmentNum"] == "$.MediaStreams.Customer.Audio.StartFragmentNumber"
+    assert attributes["connectContactId"] == "$.ContactId"

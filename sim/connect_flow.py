@@ -1,0 +1,1234 @@
+"""Amazon Connect's flow language, executed: a contact played through ``infra/contact-flow.json``.
+
+``ContactFlow.parse`` loads a flow and checks it as Connect's flow language defines it (the rules
+in research/deploy-artifacts.md §1, from docs.aws.amazon.com/connect/latest/APIReference/
+flow-language-actions.html); each broken rule is a named error: a ``Type`` this interpreter does
+not know (``FlowBlockUnknownError``), a transition to an identifier that does not exist
+(``FlowTransitionDanglingError``), more than 250 actions (``FlowTooLargeError``), an invalid or
+repeated ``Identifier`` (``FlowIdentifierInvalidError``), a parameter of the wrong class — a
+JSONPath where only a static value is allowed, text where a single JSONPath is required
+(``FlowParameterInvalidError``), an error branch a block must define (``FlowErrorBranchMissingError``),
+a ``$.Attributes.k`` the flow never sets (``FlowReferenceUnsetError``), a placeholder still there
+(``FlowPlaceholderUnfilledError``), a Lambda function or Lex bot the deployment does not have.
+
+``FlowRun`` plays one contact through it, block by block, with each block's documented parameters,
+transitions and error branches (see ``BLOCKS``). It is driven by a ``Caller``: at every Lex input
+it asks the caller's script for the next utterance; ``None`` means the caller hangs up (the
+contact ends, abandoned). Lambda functions are reached through an injectable ``Invoker``
+(``LambdaCall`` -> ``LambdaResult``), so the caller of the interpreter decides how a handler
+runs (in process, in a pool of execution environments, with faults armed, timed); Lex through
+``sim.lex_bot.LexRuntime``. What happened is reported per caller turn (``CallerTurn``: the
+deliveries of the turn and the answer used, the prompts the caller then heard) and per contact
+(``ContactReport``: the blocks run, the errors taken, the working queue, transfer, disconnect).
+
+Lambda invocations follow Connect's documented behaviour (aws-interfaces.md §1.3): the event is
+``ContactFlowEvent`` built on AWS's published sample (``events/connect/
+connect-contact-flow-event.admin-guide.json``) with ``Details.ContactData`` from the contact
+(``Attributes`` = ``$.Attributes``, ``MediaStreams`` once streaming started) and
+``Details.Parameters`` = the block's ``LambdaInvocationAttributes``; a synchronous invocation
+that raises is retried up to 3 times within ``InvocationTimeLimitSeconds``; an answer later than
+that limit, an error after the retries, or an answer ``ResponseValidation`` refuses takes
+``NoMatchingError``; the answer becomes ``$.External``, replaced by the next invocation. An
+utterance's ``lost_answers`` (a recorded call's ``connect_retries``) are answers Connect never
+got: it invokes again, as it does after an error. ``ASYNCHRONOUS`` starts the function and goes on
+(``$.LambdaInvocation.InvocationId``). The turn of an utterance is delivered by the first Lambda
+invoked synchronously after the caller spoke (the flow's, or Lex's code hook).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sim.lex_bot import CODE_HOOK_LIMIT_MS, CodeHookAnswer, LexInteraction, LexRuntime, function_name
+
+ROOT = Path(__file__).resolve().parent.parent
+CONNECT_SAMPLE = ROOT / "events" / "connect" / "connect-contact-flow-event.admin-guide.json"
+FLOW_VERSION = "2019-10-30"
+MAX_ACTIONS = 250
+MAX_IDENTIFIER_CHARS = 50
+FORBIDDEN_IDENTIFIER_CHARS = frozenset("%:(\\/)=$,;[]{}")
+FORBIDDEN_IDENTIFIER_STRINGS = ("__proto__", "constructor", "toString")
+SYNC_LIMIT_S = 8  # InvocationTimeLimitSeconds, synchronous
+ASYNC_LIMIT_S = 60  # asynchronous (admin guide, invoke-lambda-function-block)
+LAMBDA_RETRIES = 3  # Connect retries a failed synchronous invocation up to 3 times
+STRING_MAP_MAX_BYTES = 32 * 1024  # the answer "must be less than 32 KB of UTF-8 data"
+ATTRIBUTES_MAX_BYTES = 32 * 1024  # all of a contact's attributes together
+PROMPT_MAX_CHARS = 6000
+MAX_STEPS = 10_000  # blocks one contact may run: a flow that loops without input is a bug
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+# A JSONPath as the flow language writes it: $.A.b, $['A']['b'], $.Attributes.['a b'].
+_PATH = re.compile(r"\$(?:\.[A-Za-z0-9_-]+|\.?\['[^'\]]*'\])+")
+_SEGMENT = re.compile(r"\.([A-Za-z0-9_-]+)|\.?\['([^'\]]*)'\]")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class FlowError(ValueError):
+    """The flow breaks a rule of Amazon Connect's flow language (or of the deployment it runs in)."""
+
+
+class FlowVersionUnsupportedError(FlowError):
+    """``Version`` is not ``2019-10-30``."""
+
+
+class FlowTooLargeError(FlowError):
+    """More than 250 actions."""
+
+
+class FlowIdentifierInvalidError(FlowError):
+    """An ``Identifier`` missing, repeated, longer than 50 characters, or with a forbidden
+    character or string."""
+
+
+class FlowBlockUnknownError(FlowError):
+    """An action ``Type`` this interpreter does not execute."""
+
+
+class FlowTransitionDanglingError(FlowError):
+    """A ``StartAction``/``NextAction`` naming no action of the flow."""
+
+
+class FlowTransitionMissingError(FlowError):
+    """A block that goes on has no ``NextAction``."""
+
+
+class FlowErrorTypeUnknownError(FlowError):
+    """An ``Errors`` entry with an ``ErrorType`` the block cannot raise."""
+
+
+class FlowErrorBranchMissingError(FlowError):
+    """A block lacks an error branch it must always define, or took one the flow does not have."""
+
+
+class FlowConditionInvalidError(FlowError):
+    """``Conditions`` on a block without them, or an operator the block does not accept."""
+
+
+class FlowParameterInvalidError(FlowError):
+    """A parameter missing, unknown, of the wrong value, or of the wrong class (a JSONPath in a
+    static-only parameter; text around a JSONPath where a single JSONPath is required)."""
+
+
+class FlowReferenceInvalidError(FlowError):
+    """A JSONPath outside the namespaces the flow language has (``$.External``, ``$.Attributes``,
+    ``$.Lex``, ``$.MediaStreams``, ``$.LambdaInvocation``, system attributes)."""
+
+
+class FlowReferenceUnsetError(FlowError):
+    """A ``$.Attributes.k`` reference to an attribute no block of the flow sets."""
+
+
+class FlowReferenceMissingError(FlowError):
+    """At run time: a ``$.External.k`` reference the last Lambda result does not carry."""
+
+
+class FlowPlaceholderUnfilledError(FlowError):
+    """A ``${...}`` placeholder left in a flow that should be filled (``infra/fill_flow.py``)."""
+
+
+class FlowFunctionUnknownError(FlowError):
+    """A ``LambdaFunctionARN`` naming no function of the deployment."""
+
+
+class FlowBotUnknownError(FlowError):
+    """A Lex ``AliasArn`` naming no bot alias of the deployment."""
+
+
+class FlowRunawayError(FlowError):
+    """More than ``MAX_STEPS`` blocks in one contact: the flow loops without waiting for the caller."""
+
+
+# --- references ----------------------------------------------------------------------------------
+
+_SYSTEM = frozenset({"ContactId", "InitialContactId", "PreviousContactId", "Channel", "LanguageCode",
+                     "InstanceARN", "InitiationMethod", "StoredCustomerInput"})  # fmt: skip
+_LEX_VALUES = frozenset({"IntentName", "InputTranscript", "DialogState"})
+_AUDIO = frozenset({"StreamARN", "StartFragmentNumber", "StartTimestamp", "StopTimestamp"})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One JSONPath: ``$.External.turn`` is ``Reference(("External", "turn"))``."""
+
+    keys: tuple[str, ...]
+    text: str
+
+    @property
+    def namespace(self) -> str:
+        return self.keys[0]
+
+
+def parse_reference(text: str) -> Reference:
+    """A JSONPath the flow language allows, or ``FlowReferenceInvalidError``."""
+    keys = tuple(a or b for a, b in _SEGMENT.findall(text[1:]))
+    if not keys or not _valid(keys):
+        raise FlowReferenceInvalidError(f"{text!r} is not a reference the flow language has")
+    return Reference(keys, text)
+
+
+def _valid(keys: tuple[str, ...]) -> bool:
+    head, rest = keys[0], keys[1:]
+    if head in ("External",):
+        return len(rest) >= 1
+    if head == "Attributes":
+        return len(rest) == 1
+    if head == "Lex":
+        return (len(rest) == 1 and rest[0] in _LEX_VALUES) or (
+            len(rest) == 2 and rest[0] in ("SessionAttributes", "Slots")
+        )
+    if head == "MediaStreams":
+        return len(rest) == 3 and rest[:2] == ("Customer", "Audio") and rest[2] in _AUDIO
+    if head == "LambdaInvocation":
+        return rest == ("InvocationId",)
+    if head in ("CustomerEndpoint", "SystemEndpoint"):
+        return len(rest) == 1 and rest[0] in ("Address", "Type")
+    if head == "Queue":
+        return len(rest) == 1 and rest[0] in ("ARN", "Name")
+    return head in _SYSTEM and not rest
+
+
+def references_in(text: str) -> list[Reference]:
+    """Every JSONPath in a static-or-dynamic text."""
+    return [parse_reference(m.group(0)) for m in _PATH.finditer(text)]
+
+
+def single_reference(text: str) -> Reference | None:
+    """The reference when the whole value is one JSONPath, else None."""
+    match = _PATH.fullmatch(text.strip())
+    return parse_reference(match.group(0)) if match else None
+
+
+# --- the blocks ----------------------------------------------------------------------------------
+
+STATIC = "static"
+PATH = "static or a single JSONPath"
+DYNAMIC = "static or dynamic"
+PATH_ONLY = "a single JSONPath"
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """What one action ``Type`` takes: its parameters (name -> class), error types, conditions."""
+
+    parameters: Mapping[str, str]
+    errors: frozenset[str]
+    required_parameters: frozenset[str] = frozenset()
+    required_errors: frozenset[str] = frozenset()
+    conditions: frozenset[str] = frozenset()  # operators its Conditions may use
+    terminal: bool = False
+
+
+_TEXT_OPERATORS = frozenset({"Equals", "TextStartsWith", "TextEndsWith", "TextContains", "NumberGreaterThan",
+                             "NumberGreaterOrEqualTo", "NumberLessThan", "NumberLessOrEqualTo"})  # fmt: skip
+_PROMPTS = ("Text", "SSML", "PromptId", "Media")
+BLOCKS: dict[str, BlockSpec] = {
+    "InvokeLambdaFunction": BlockSpec(
+        {
+            "LambdaFunctionARN": PATH,
+            "InvocationTimeLimitSeconds": STATIC,
+            "InvocationType": STATIC,
+            "LambdaInvocationAttributes": DYNAMIC,
+            "ResponseValidation": STATIC,
+        },
+        frozenset({"NoMatchingError"}),
+        frozenset({"LambdaFunctionARN", "InvocationTimeLimitSeconds"}),
+    ),
+    "ConnectParticipantWithLexBot": BlockSpec(
+        {
+            "Text": DYNAMIC,
+            "SSML": DYNAMIC,
+            "PromptId": PATH,
+            "Media": STATIC,
+            "LexV2Bot": PATH,
+            "LexSessionAttributes": DYNAMIC,
+            "LexInitializationData": DYNAMIC,
+            "LexTimeoutSeconds": DYNAMIC,
+        },
+        frozenset({"NoMatchingCondition", "NoMatchingError", "InputTimeLimitExceeded"}),
+        frozenset({"LexV2Bot"}),
+        conditions=frozenset({"Equals"}),
+    ),
+    "UpdateContactAttributes": BlockSpec(
+        {"Attributes": DYNAMIC, "TargetContact": STATIC}, frozenset({"NoMatchingError"}), frozenset({"Attributes"})
+    ),
+    "Compare": BlockSpec(
+        {"ComparisonValue": PATH_ONLY},
+        frozenset({"NoMatchingCondition"}),
+        frozenset({"ComparisonValue"}),
+        conditions=_TEXT_OPERATORS,
+    ),
+    "MessageParticipant": BlockSpec(
+        {"Text": DYNAMIC, "SSML": DYNAMIC, "PromptId": PATH, "Media": STATIC}, frozenset({"NoMatchingError"})
+    ),
+    "UpdateContactTargetQueue": BlockSpec({"QueueId": PATH, "AgentId": PATH}, frozenset({"NoMatchingError"})),
+    "TransferContactToQueue": BlockSpec({}, frozenset({"QueueAtCapacity", "NoMatchingError"})),
+    "DisconnectParticipant": BlockSpec({}, frozenset(), terminal=True),
+    "UpdateContactRecordingAndAnalyticsBehavior": BlockSpec(
+        {"VoiceBehavior": STATIC, "ChatBehavior": STATIC, "ScreenRecordingBehavior": STATIC},
+        frozenset({"NoMatchingError", "ChannelMismatch", "InFlightRedactionConfigurationFailed"}),
+        required_errors=frozenset({"NoMatchingError", "ChannelMismatch"}),
+    ),
+    "UpdateContactMediaStreamingBehavior": BlockSpec(
+        {"MediaStreamingState": STATIC, "Participants": STATIC, "MediaStreamType": STATIC},
+        frozenset({"NoMatchingError"}),
+        frozenset({"MediaStreamingState", "Participants", "MediaStreamType"}),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FlowAction:
+    identifier: str
+    type: str
+    parameters: Mapping[str, Any]
+    transitions: Mapping[str, Any]
+
+    @property
+    def next_action(self) -> str | None:
+        value = self.transitions.get("NextAction")
+        return value if isinstance(value, str) else None
+
+    def error_branch(self, error_type: str) -> str | None:
+        for entry in self.transitions.get("Errors") or []:
+            if entry.get("ErrorType") == error_type:
+                return str(entry["NextAction"])
+        return None
+
+    @property
+    def conditions(self) -> list[dict[str, Any]]:
+        return list(self.transitions.get("Conditions") or [])
+
+
+@dataclass(frozen=True)
+class ContactFlow:
+    """A checked flow: its actions by identifier and where it starts."""
+
+    start: str
+    actions: Mapping[str, FlowAction]
+    attributes_set: frozenset[str]  # the contact attributes some block of the flow sets
+    source: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path, **checks: Any) -> ContactFlow:
+        return cls.parse(json.loads(path.read_text()), **checks)
+
+    @classmethod
+    def parse(
+        cls,
+        flow: dict[str, Any],
+        *,
+        functions: Mapping[str, str] | None = None,
+        bots: frozenset[str] | None = None,
+        filled: bool = True,
+    ) -> ContactFlow:
+        """Check ``flow`` and return it ready to run.
+
+        Args:
+            flow: the flow language document.
+            functions: the deployment's Lambda function names (every ``LambdaFunctionARN`` must
+                name one); None: not checked.
+            bots: the deployment's Lex bot alias ARNs; None: not checked.
+            filled: the flow must hold no ``${...}`` placeholder (the flow a user imports).
+
+        Raises:
+            FlowError: the first rule the flow breaks, by name (see the module docstring).
+        """
+        if flow.get("Version") != FLOW_VERSION:
+            raise FlowVersionUnsupportedError(f"Version {flow.get('Version')!r} (expected {FLOW_VERSION})")
+        raw = flow.get("Actions")
+        if not isinstance(raw, list) or not raw:
+            raise FlowParameterInvalidError("Actions must be a non-empty list")
+        if len(raw) > MAX_ACTIONS:
+            raise FlowTooLargeError(f"{len(raw)} actions (at most {MAX_ACTIONS})")
+        if filled and PLACEHOLDER.search(json.dumps(raw)):
+            found = sorted(set(PLACEHOLDER.findall(json.dumps(raw))))
+            raise FlowPlaceholderUnfilledError(f"fill {', '.join(found)} (infra/fill_flow.py)")
+        actions: dict[str, FlowAction] = {}
+        for entry in raw:
+            action = _action(entry)
+            if action.identifier in actions:
+                raise FlowIdentifierInvalidError(f"{action.identifier!r} is used twice")
+            actions[action.identifier] = action
+        start = flow.get("StartAction")
+        if start not in actions:
+            raise FlowTransitionDanglingError(f"StartAction {start!r} is not an action")
+        for action in actions.values():
+            _check_transitions(action, actions)
+            _check_parameters(action)
+        attributes_set = frozenset(
+            key for a in actions.values() if a.type == "UpdateContactAttributes" for key in a.parameters["Attributes"]
+        )
+        for action in actions.values():
+            for reference in _references(action.parameters):
+                if reference.namespace == "Attributes" and reference.keys[1] not in attributes_set:
+                    raise FlowReferenceUnsetError(f"{action.identifier}: {reference.text} is never set by the flow")
+            _check_deployment(action, functions, bots)
+        return cls(str(start), actions, attributes_set, flow)
+
+
+def _action(entry: Any) -> FlowAction:
+    if not isinstance(entry, dict):
+        raise FlowParameterInvalidError(f"an action is not an object: {entry!r}")
+    identifier = entry.get("Identifier")
+    if not isinstance(identifier, str) or not identifier:
+        raise FlowIdentifierInvalidError(f"an action has no Identifier: {json.dumps(entry)[:80]}")
+    bad = sorted(FORBIDDEN_IDENTIFIER_CHARS & set(identifier))
+    if len(identifier) > MAX_IDENTIFIER_CHARS or bad or any(s in identifier for s in FORBIDDEN_IDENTIFIER_STRINGS):
+        raise FlowIdentifierInvalidError(f"{identifier!r}: at most {MAX_IDENTIFIER_CHARS} characters, none of "
+                                         f"{''.join(sorted(FORBIDDEN_IDENTIFIER_CHARS))}, none of "
+                                         f"{', '.join(FORBIDDEN_IDENTIFIER_STRINGS)}")  # fmt: skip
+    kind = entry.get("Type")
+    if kind not in BLOCKS:
+        raise FlowBlockUnknownError(f"{identifier}: Type {kind!r} (known: {', '.join(sorted(BLOCKS))})")
+    parameters = entry.get("Parameters", {})
+    transitions = entry.get("Transitions", {})
+    if not isinstance(parameters, dict) or not isinstance(transitions, dict):
+        raise FlowParameterInvalidError(f"{identifier}: Parameters and Transitions must be objects")
+    return FlowAction(identifier, str(kind), parameters, transitions)
+
+
+def _check_deployment(action: FlowAction, functions: Mapping[str, str] | None, bots: frozenset[str] | None) -> None:
+    """The functions and bot aliases a static ARN names exist in the deployment."""
+    if functions is not None and action.type == "InvokeLambdaFunction":
+        arn = str(action.parameters["LambdaFunctionARN"])
+        if single_reference(arn) is None and function_name(arn) not in functions:
+            raise FlowFunctionUnknownError(f"{action.identifier}: {arn} is no function of the deployment")
+    if bots is not None and action.type == "ConnectParticipantWithLexBot":
+        alias = str(action.parameters["LexV2Bot"].get("AliasArn", ""))
+        if single_reference(alias) is None and alias not in bots:
+            raise FlowBotUnknownError(f"{action.identifier}: {alias} is no bot alias of the deployment")
+
+
+def _check_transitions(action: FlowAction, actions: Mapping[str, FlowAction]) -> None:
+    spec = BLOCKS[action.type]
+    where = action.identifier
+    targets = [action.next_action] if action.next_action else []
+    if not spec.terminal and not action.next_action:
+        raise FlowTransitionMissingError(f"{where}: no NextAction")
+    types = []
+    for entry in action.transitions.get("Errors") or []:
+        error_type = entry.get("ErrorType")
+        if error_type not in spec.errors:
+            raise FlowErrorTypeUnknownError(f"{where}: ErrorType {error_type!r} (a {action.type} raises "
+                                            f"{', '.join(sorted(spec.errors)) or 'none'})")  # fmt: skip
+        types.append(error_type)
+        targets.append(entry.get("NextAction"))
+    missing = sorted(spec.required_errors - set(types))
+    if missing:
+        raise FlowErrorBranchMissingError(f"{where}: a {action.type} must define {', '.join(missing)}")
+    for condition in action.conditions:
+        if not spec.conditions:
+            raise FlowConditionInvalidError(f"{where}: a {action.type} has no Conditions")
+        inner = condition.get("Condition") or {}
+        operands = inner.get("Operands")
+        if inner.get("Operator") not in spec.conditions or not isinstance(operands, list) or len(operands) != 1:
+            raise FlowConditionInvalidError(f"{where}: condition {inner!r} (operators {sorted(spec.conditions)}, "
+                                            "one operand)")  # fmt: skip
+        targets.append(condition.get("NextAction"))
+    for target in targets:
+        if target not in actions:
+            raise FlowTransitionDanglingError(f"{where} -> {target!r}")
+
+
+def _check_parameters(action: FlowAction) -> None:
+    spec = BLOCKS[action.type]
+    where = action.identifier
+    params = action.parameters
+    unknown = sorted(set(params) - set(spec.parameters))
+    if unknown:
+        raise FlowParameterInvalidError(f"{where}: {action.type} has no parameter {', '.join(unknown)}")
+    missing = sorted(spec.required_parameters - set(params))
+    if missing:
+        raise FlowParameterInvalidError(f"{where}: {action.type} needs {', '.join(missing)}")
+    for name, value in params.items():
+        _check_class(where, name, value, spec.parameters[name], keys_dynamic=name == "LexSessionAttributes")
+    problem = _PARAMETER_RULES.get(action.type, lambda _: "")(params)
+    if problem:
+        raise FlowParameterInvalidError(f"{where}: {problem}")
+
+
+def _lambda_rules(params: Mapping[str, Any]) -> str:
+    mode = params.get("InvocationType", "SYNCHRONOUS")
+    if mode not in ("SYNCHRONOUS", "ASYNCHRONOUS"):
+        return f"InvocationType {mode!r}"
+    limit = str(params["InvocationTimeLimitSeconds"])
+    most = SYNC_LIMIT_S if mode == "SYNCHRONOUS" else ASYNC_LIMIT_S
+    if not limit.isdigit() or not 0 < int(limit) <= most:
+        return f"InvocationTimeLimitSeconds {limit!r} (1 to {most} when {mode})"
+    validation = (params.get("ResponseValidation") or {}).get("ResponseType", "STRING_MAP")
+    if validation not in ("STRING_MAP", "JSON"):
+        return f"ResponseValidation {validation!r}"
+    if not all(isinstance(v, str) for v in (params.get("LambdaInvocationAttributes") or {}).values()):
+        return "LambdaInvocationAttributes values must be strings"
+    return ""
+
+
+def _message_rules(params: Mapping[str, Any]) -> str:
+    return "" if sum(p in params for p in _PROMPTS) == 1 else f"exactly one of {', '.join(_PROMPTS)}"
+
+
+def _lex_rules(params: Mapping[str, Any]) -> str:
+    if sum(p in params for p in _PROMPTS) > 1:
+        return f"at most one of {', '.join(_PROMPTS)}"
+    if not isinstance(params["LexV2Bot"], dict) or "AliasArn" not in params["LexV2Bot"]:
+        return "LexV2Bot needs AliasArn"
+    return ""
+
+
+def _attributes_rules(params: Mapping[str, Any]) -> str:
+    attributes = params["Attributes"]
+    if not isinstance(attributes, dict) or not attributes:
+        return "Attributes must be a non-empty object"
+    bad = [k for k in attributes if not ATTRIBUTE_KEY.match(k)]
+    if bad:
+        return f"attribute keys {bad} (alphanumeric, dash, underscore only)"
+    if params.get("TargetContact", "Current") not in ("Current", "Related"):
+        return f"TargetContact {params['TargetContact']!r}"
+    return ""
+
+
+def _streaming_rules(params: Mapping[str, Any]) -> str:
+    if params["MediaStreamingState"] not in ("Enabled", "Disabled") or params["MediaStreamType"] != "Audio":
+        return "MediaStreamingState Enabled|Disabled, MediaStreamType Audio"
+    for participant in params["Participants"]:
+        directions = set(participant.get("MediaDirections") or ())
+        if participant.get("ParticipantType") != "Customer" or not directions or directions - {"From", "To"}:
+            return f"Participants {participant!r}"
+    return ""
+
+
+def _one_of(first: str, second: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda params: "" if (first in params) != (second in params) else f"exactly one of {first}, {second}"
+
+
+# Each block's rules beyond its parameters' classes: '' when they hold, else what is wrong.
+_PARAMETER_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "InvokeLambdaFunction": _lambda_rules,
+    "MessageParticipant": _message_rules,
+    "ConnectParticipantWithLexBot": _lex_rules,
+    "UpdateContactAttributes": _attributes_rules,
+    "UpdateContactTargetQueue": _one_of("QueueId", "AgentId"),
+    "UpdateContactRecordingAndAnalyticsBehavior": _one_of("VoiceBehavior", "ChatBehavior"),
+    "UpdateContactMediaStreamingBehavior": _streaming_rules,
+}
+
+
+def _strings(value: Any, keys: bool = False) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, keys)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if keys:
+                yield key
+            yield from _strings(item, keys)
+
+
+def _check_class(where: str, name: str, value: Any, klass: str, keys_dynamic: bool) -> None:
+    for text in _strings(value, keys=keys_dynamic):
+        found = references_in(text)
+        whole = single_reference(text)
+        if klass == STATIC and found:
+            raise FlowParameterInvalidError(f"{where}: {name} is static only, not {text!r}")
+        if klass in (PATH, PATH_ONLY) and found and whole is None:
+            raise FlowParameterInvalidError(f"{where}: {name} takes a single JSONPath, not text around one: {text!r}")
+        if klass == PATH_ONLY and whole is None:
+            raise FlowParameterInvalidError(f"{where}: {name} must be a single JSONPath, not {text!r}")
+    if isinstance(value, dict) and not keys_dynamic:
+        for key in value:
+            if references_in(key):
+                raise FlowParameterInvalidError(f"{where}: {name} keys are static, not {key!r}")
+
+
+def _references(parameters: Mapping[str, Any]) -> list[Reference]:
+    return [r for text in _strings(dict(parameters), keys=True) for r in references_in(text)]
+
+
+# --- what a run needs from its caller -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who calls, as Connect knows the contact."""
+
+    contact_id: str
+    caller_number: str = "+15555550100"
+    channel: str = "VOICE"
+    language: str = "en-US"
+    initiation_method: str = "INBOUND"
+
+
+@dataclass(frozen=True)
+class ConnectInstance:
+    """The Amazon Connect instance a flow runs in: its ARN, number and queues."""
+
+    arn: str
+    phone_number: str
+    queues: Mapping[str, str]  # queue ARN -> name
+    at_capacity: frozenset[str] = frozenset()  # queue names whose transfer answers QueueAtCapacity
+
+    def queue(self, value: str) -> tuple[str, str] | None:
+        """``(arn, name)`` for a queue ARN or ID of this instance; None for anything else (a name)."""
+        for arn, name in self.queues.items():
+            if value in (arn, arn.rsplit("/", 1)[-1]):
+                return arn, name
+        return None
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """Live media of the contact (Kinesis Video Streams): what Start media streaming attaches."""
+
+    stream_arn: str
+    start_fragment_number: str
+    start_timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What the caller says at one Lex input."""
+
+    text: str
+    lost_answers: int = 0  # answers Connect never got (a recorded turn's connect_retries)
+    at_ms: float | None = None  # the contact's clock when it was said (Lex's idle session TTL)
+    tag: Any = None  # the caller script's own (a recorded turn, a load log entry, a planned turn)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    block: str
+    kind: str  # SSML | Text | PlainText | PromptId | Media
+    content: str
+    by: Literal["flow", "lex"] = "flow"
+
+
+@dataclass(frozen=True)
+class Listen:
+    """A Lex input asking the caller to speak."""
+
+    block: str
+    end_timeout_ms: int  # the silence Lex waits for after the caller's last word
+    heard: tuple[Prompt, ...]  # what was played since the caller last spoke
+    previous: CallerTurn | None  # the caller's previous turn, as it went
+
+
+class Caller(Protocol):
+    """The caller's script: the next utterance at a Lex input, or None to hang up."""
+
+    def speak(self, listen: Listen) -> Utterance | None: ...
+
+
+@dataclass(frozen=True)
+class LambdaCall:
+    """One invocation the flow (or Lex's code hook) makes."""
+
+    function: str  # the handler's name in app.py
+    event: Any
+    block: str
+    synchronous: bool = True
+    utterance: Utterance | None = None  # set when this invocation delivers the caller's turn
+    attempt: int = 0  # 0, then Connect's retries
+    via: Literal["flow", "lex"] = "flow"
+
+
+@dataclass(frozen=True)
+class LambdaResult:
+    """What an invocation returned, as Connect or Lex sees it."""
+
+    answer: Any = None
+    error: str | None = None  # the error type when the function failed (raised, crashed, throttled)
+    duration_ms: float = 0.0
+    detail: Any = None  # the invoker's own (usage, timings, an environment's invocation)
+
+
+Invoker = Callable[[LambdaCall], LambdaResult]
+AsyncInvoker = Callable[[LambdaCall], None]
+
+
+@dataclass
+class Delivery:
+    block: str
+    function: str
+    event: Any
+    result: LambdaResult | None  # None for an asynchronous invocation
+    synchronous: bool = True
+    lost: bool = False  # Connect never got this answer (it invoked again)
+    invocation_id: str | None = None
+
+
+@dataclass
+class CallerTurn:
+    """One utterance and what it led to."""
+
+    utterance: Utterance
+    block: str
+    end_timeout_ms: int
+    deliveries: list[Delivery] = field(default_factory=list)  # the turn's invocations
+    answer: Any = None  # the answer used (a STRING_MAP, or the Lex code hook response)
+    via: Literal["flow", "lex", ""] = ""
+    error: str | None = None  # why the turn took an error branch, if it did
+    prompts: list[Prompt] = field(default_factory=list)  # what the caller heard afterwards
+
+    @property
+    def event(self) -> Any:
+        return self.deliveries[0].event if self.deliveries else None
+
+    @property
+    def answered(self) -> list[Any]:
+        return [d.result.answer for d in self.deliveries if d.result is not None and d.result.error is None]
+
+    @property
+    def consistent(self) -> bool:
+        """Every delivery that answered got the same answer."""
+        answers = self.answered
+        return all(a == answers[0] for a in answers)
+
+
+@dataclass
+class ContactReport:
+    contact_id: str
+    turns: list[CallerTurn] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)  # every block run, in order
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (block, ErrorType, why)
+    attributes: dict[str, str] = field(default_factory=dict)
+    queue: tuple[str, str] | None = None  # the working queue (arn, name)
+    transferred: bool = False
+    disconnected: bool = False
+    ended_by: Literal["caller", "transfer", "disconnect", ""] = ""
+    analytics: dict[str, Any] | None = None  # what UpdateContactRecordingAndAnalyticsBehavior set
+    media_streaming: bool = False
+
+    @property
+    def outcome(self) -> Literal["handover", "completed", "abandoned"]:
+        """handover: queued for an agent; completed: the flow hung up; abandoned: the caller did."""
+        if self.transferred:
+            return "handover"
+        return "completed" if self.disconnected else "abandoned"
+
+    @property
+    def real_time_analytics(self) -> bool:
+        """Contact Lens real-time analytics was on: its segments reach the segments stream."""
+        return bool(self.analytics and self.analytics["enabled"] and "RealTime" in self.analytics["modes"])
+
+
+# --- the Lambda event ----------------------------------------------------------------------------
+
+
+def contact_flow_event(
+    contact: Contact,
+    parameters: Mapping[str, str],
+    attributes: Mapping[str, str] | None = None,
+    *,
+    instance: ConnectInstance | None = None,
+    media: Mapping[str, str | None] | None = None,
+    queue: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ``ContactFlowEvent`` an Invoke AWS Lambda function block sends, on AWS's sample."""
+    event = copy.deepcopy(_sample())
+    data = event["Details"]["ContactData"]
+    data.update({
+        "ContactId": contact.contact_id, "InitialContactId": contact.contact_id,
+        "PreviousContactId": contact.contact_id, "Channel": contact.channel, "LanguageCode": contact.language,
+        "InitiationMethod": contact.initiation_method, "Attributes": dict(attributes or {}),
+        "CustomerEndpoint": {"Address": contact.caller_number, "Type": "TELEPHONE_NUMBER"},
+        "MediaStreams": {"Customer": {"Audio": dict(media) if media else
+                                      {"StreamARN": None, "StartTimestamp": None, "StopTimestamp": None,
+                                       "StartFragmentNumber": None}}},
+        "Queue": {"ARN": queue[0], "Name": queue[1], "OutboundCallerId": None} if queue else None,
+        "References": {}, "CustomerId": None, "Description": None,
+    })  # fmt: skip
+    if instance is not None:
+        data["InstanceARN"] = instance.arn
+        data["SystemEndpoint"] = {"Address": instance.phone_number, "Type": "TELEPHONE_NUMBER"}
+    event["Details"]["Parameters"] = dict(parameters)
+    return event
+
+
+_samples: list[dict[str, Any]] = []
+
+
+def _sample() -> dict[str, Any]:
+    if not _samples:
+        _samples.append(json.loads(CONNECT_SAMPLE.read_text()))
+    return _samples[0]
+
+
+# --- running a contact ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Next:
+    pass
+
+
+@dataclass(frozen=True)
+class _Branch:
+    error_type: str
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class _Condition:
+    index: int
+
+
+@dataclass(frozen=True)
+class _Stop:
+    reason: Literal["caller", "transfer", "disconnect"]
+
+
+_Outcome = _Next | _Branch | _Condition | _Stop
+
+
+def _threaded(invoke: Invoker) -> AsyncInvoker:
+    """The default asynchronous invocation: the function runs on a thread of its own."""
+
+    def start(call: LambdaCall) -> None:
+        threading.Thread(target=invoke, args=(call,), name=f"async-{call.function}", daemon=True).start()
+
+    return start
+
+
+class FlowRun:
+    """One contact through a flow.
+
+    Args:
+        flow: the checked flow (``ContactFlow.parse``).
+        contact: who calls.
+        caller: the caller's script (``Caller``).
+        invoke: runs a Lambda function synchronously (``LambdaCall`` -> ``LambdaResult``).
+        functions: function name (``switchboard-dev-turn``) -> the handler to run (``turn``).
+        lex: the bots the flow's Lex blocks reach, with their sessions.
+        instance: the Connect instance (its queues).
+        invoke_async: starts a function without waiting (default: ``invoke`` on a thread).
+        media: the contact's live media, if the run has any: without it, Start media streaming
+            takes ``NoMatchingError`` (``sim replay``/``sim load`` have no KVS media).
+    """
+
+    def __init__(
+        self,
+        flow: ContactFlow,
+        contact: Contact,
+        caller: Caller,
+        *,
+        invoke: Invoker,
+        functions: Mapping[str, str],
+        lex: LexRuntime,
+        instance: ConnectInstance,
+        invoke_async: AsyncInvoker | None = None,
+        media: MediaSource | None = None,
+    ) -> None:
+        self.flow = flow
+        self.contact = contact
+        self.caller = caller
+        self.invoke = invoke
+        self.invoke_async = invoke_async or _threaded(invoke)
+        self.functions = functions
+        self.lex = lex
+        self.instance = instance
+        self.media = media
+        self.report = ContactReport(contact.contact_id)
+        self._external: dict[str, Any] | None = None
+        self._lex: LexInteraction | None = None
+        self._media: dict[str, str | None] | None = None
+        self._invocation_id: str | None = None
+        self._heard: list[Prompt] = []
+        self._open: CallerTurn | None = None  # the last utterance, while its turn is undelivered
+        self._started = time.monotonic()
+        self._clock_ms: float | None = None
+
+    def run(self) -> ContactReport:
+        """Play the contact from ``StartAction`` until it is transferred, disconnected or the
+        caller hangs up."""
+        current: str | None = self.flow.start
+        while current is not None:
+            if len(self.report.path) >= MAX_STEPS:
+                raise FlowRunawayError(f"{self.contact.contact_id}: {MAX_STEPS} blocks ({self.report.path[-5:]})")
+            action = self.flow.actions[current]
+            self.report.path.append(current)
+            outcome = self._run(action)
+            current = self._next(action, outcome)
+        return self.report
+
+    def _run(self, action: FlowAction) -> _Outcome:
+        handlers: dict[str, Callable[[FlowAction], _Outcome]] = {
+            "InvokeLambdaFunction": self._invoke_lambda,
+            "ConnectParticipantWithLexBot": self._lex_bot,
+            "UpdateContactAttributes": self._update_attributes,
+            "Compare": self._compare,
+            "MessageParticipant": self._message,
+            "UpdateContactTargetQueue": self._target_queue,
+            "TransferContactToQueue": self._transfer,
+            "DisconnectParticipant": self._disconnect,
+            "UpdateContactRecordingAndAnalyticsBehavior": self._analytics,
+            "UpdateContactMediaStreamingBehavior": self._media_streaming,
+        }
+        return handlers[action.type](action)
+
+    def _next(self, action: FlowAction, outcome: _Outcome) -> str | None:
+        if isinstance(outcome, _Stop):
+            self.report.ended_by = outcome.reason
+            return None
+        if isinstance(outcome, _Condition):
+            return str(action.conditions[outcome.index]["NextAction"])
+        if isinstance(outcome, _Branch):
+            self.report.errors.append((action.identifier, outcome.error_type, outcome.why))
+            target = action.error_branch(outcome.error_type)
+            if target is not None:
+                return target
+            if outcome.error_type != "NoMatchingCondition":  # documented: NextAction otherwise
+                raise FlowErrorBranchMissingError(f"{action.identifier} raised {outcome.error_type} ({outcome.why}), "
+                                                  "which it has no branch for")  # fmt: skip
+        return action.next_action
+
+    # --- values ---
+
+    def _value(self, reference: Reference) -> Any:
+        head, rest = reference.namespace, reference.keys[1:]
+        if head == "External":
+            return self._external_value(reference)
+        if head == "Attributes":
+            return self.report.attributes.get(rest[0])
+        if head == "Lex":
+            return self._lex_value(rest)
+        if head == "MediaStreams":
+            return (self._media or {}).get(rest[2])
+        if head == "LambdaInvocation":
+            return self._invocation_id
+        if head == "Queue":
+            queue = self.report.queue
+            return None if queue is None else {"ARN": queue[0], "Name": queue[1]}[rest[0]]
+        endpoints = {"CustomerEndpoint": self.contact.caller_number, "SystemEndpoint": self.instance.phone_number}
+        if head in endpoints:
+            return {"Address": endpoints[head], "Type": "TELEPHONE_NUMBER"}[rest[0]]
+        return {"ContactId": self.contact.contact_id, "InitialContactId": self.contact.contact_id,
+                "PreviousContactId": self.contact.contact_id, "Channel": self.contact.channel,
+                "LanguageCode": self.contact.language, "InstanceARN": self.instance.arn,
+                "InitiationMethod": self.contact.initiation_method,
+                "StoredCustomerInput": None}[head]  # fmt: skip
+
+    def _external_value(self, reference: Reference) -> Any:
+        value: Any = self._external
+        for key in reference.keys[1:]:
+            if not isinstance(value, dict) or key not in value:
+                carried = sorted(self._external) if isinstance(self._external, dict) else "no Lambda result yet"
+                raise FlowReferenceMissingError(f"{reference.text}: the last Lambda result has no {key!r} ({carried})")
+            value = value[key]
+        return value
+
+    def _lex_value(self, rest: tuple[str, ...]) -> Any:
+        lex = self._lex
+        if lex is None or rest[0] == "Slots":  # no interaction yet; a fallback-only bot fills no slots
+            return None
+        if rest[0] == "SessionAttributes":
+            return lex.session_attributes.get(rest[1])
+        return {"IntentName": lex.intent_name, "InputTranscript": lex.input_transcript,
+                "DialogState": lex.dialog_state}[rest[0]]  # fmt: skip
+
+    def _single(self, text: str) -> Any:
+        """A "static or a single JSONPath" value (None when the path has no value)."""
+        reference = single_reference(text)
+        return text if reference is None else self._value(reference)
+
+    def _dynamic(self, text: str) -> str | None:
+        """A "static or dynamic" value: a single path's value (None if it has none), or the text
+        with each path replaced by its value (empty when it has none)."""
+        reference = single_reference(text)
+        if reference is not None:
+            value = self._value(reference)
+            return None if value is None else str(value)
+
+        def one(match: re.Match[str]) -> str:
+            value = self._value(parse_reference(match.group(0)))
+            return "" if value is None else str(value)
+
+        return _PATH.sub(one, text)
+
+    def _now_ms(self) -> float:
+        if self._clock_ms is not None:
+            return self._clock_ms
+        return (time.monotonic() - self._started) * 1000
+
+    # --- prompts ---
+
+    def _prompt(self, action: FlowAction, *, required: bool) -> _Branch | None:
+        """Play the block's prompt (Text/SSML: resolved); a bad or missing one is NoMatchingError."""
+        params = action.parameters
+        kind = next((p for p in _PROMPTS if p in params), None)
+        if kind is None:
+            return _Branch("NoMatchingError", "no prompt") if required else None
+        content = self._dynamic(str(params[kind])) if kind in ("Text", "SSML") else json.dumps(params[kind])
+        if not content or len(content) > PROMPT_MAX_CHARS:
+            return _Branch("NoMatchingError", f"{kind} prompt empty or longer than {PROMPT_MAX_CHARS}")
+        if kind == "SSML" and not (content.strip().startswith("<speak>") and content.strip().endswith("</speak>")):
+            return _Branch("NoMatchingError", "SSML is not one <speak> document")
+        self._play(Prompt(action.identifier, kind, content))
+        return None
+
+    def _play(self, prompt: Prompt) -> None:
+        self.report.prompts.append(prompt)
+        self._heard.append(prompt)
+        if self.report.turns:
+            self.report.turns[-1].prompts.append(prompt)
+
+    # --- Lambda ---
+
+    def _handler(self, arn: str) -> str | None:
+        return self.functions.get(function_name(arn))
+
+    def _invoke_lambda(self, action: FlowAction) -> _Outcome:
+        params = action.parameters
+        arn = self._single(str(params["LambdaFunctionARN"]))
+        handler = self._handler(str(arn)) if arn else None
+        if handler is None:
+            return _Branch("NoMatchingError", f"no function {arn}")
+        parameters = {k: self._dynamic(v) or "" for k, v in (params.get("LambdaInvocationAttributes") or {}).items()}
+        event = contact_flow_event(self.contact, parameters, self.report.attributes, instance=self.instance,
+                                   media=self._media, queue=self.report.queue)  # fmt: skip
+        limit_ms = int(params["InvocationTimeLimitSeconds"]) * 1000
+        if params.get("InvocationType", "SYNCHRONOUS") == "ASYNCHRONOUS":
+            invocation_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.contact.contact_id}/{len(self.report.path)}"))
+            try:
+                self.invoke_async(LambdaCall(handler, event, action.identifier, synchronous=False))
+            except Exception as exc:  # noqa: BLE001 - the invocation could not start: the error branch
+                return _Branch("NoMatchingError", f"not started: {type(exc).__name__}")
+            self.report.deliveries.append(Delivery(action.identifier, handler, event, None, False,
+                                                   invocation_id=invocation_id))  # fmt: skip
+            self._invocation_id = invocation_id
+            return _Next()
+        result, why = self._deliver(action.identifier, handler, event, limit_ms, via="flow")
+        if result is None:
+            return _Branch("NoMatchingError", why)
+        answer = result.answer
+        validation = (params.get("ResponseValidation") or {}).get("ResponseType", "STRING_MAP")
+        refused = _refused(answer, validation)
+        if refused:
+            if self._open_turn_answer_is(answer):
+                self.report.turns[-1].error = refused
+            return _Branch("NoMatchingError", refused)
+        self._external = dict(answer)
+        return _Next()
+
+    def _open_turn_answer_is(self, answer: Any) -> bool:
+        return bool(self.report.turns) and self.report.turns[-1].answer is answer
+
+    def _deliver(
+        self, block: str, handler: str, event: Any, limit_ms: int, via: Literal["flow", "lex"]
+    ) -> tuple[LambdaResult | None, str]:
+        """Invoke ``handler`` until it answers, as Connect (``via="flow"``: retries after an
+        error or a lost answer, within ``limit_ms`` in all) or Lex (``via="lex"``: once) does."""
+        turn = self._open
+        self._open = None
+        utterance = turn.utterance if turn is not None else None
+        lost = utterance.lost_answers if utterance is not None and via == "flow" else 0
+        retries, elapsed = 0, 0.0
+        while True:
+            call = LambdaCall(handler, event, block, utterance=utterance, attempt=retries, via=via)
+            result = self.invoke(call)
+            delivery = Delivery(block, handler, event, result)
+            self.report.deliveries.append(delivery)
+            if turn is not None:
+                turn.deliveries.append(delivery)
+                turn.via = via
+            elapsed += result.duration_ms
+            why = ""
+            if elapsed > limit_ms:
+                why = f"no answer within {limit_ms} ms ({elapsed:.0f} ms)"
+            elif result.error is None and lost == 0:
+                if turn is not None:
+                    turn.answer = result.answer
+                return result, ""
+            elif result.error is None:
+                lost -= 1
+                delivery.lost = True
+                why = "the answer was lost"
+            else:
+                why = f"the function failed ({result.error})"
+            if why.startswith("no answer") or via == "lex" or retries >= LAMBDA_RETRIES:
+                if turn is not None:
+                    turn.error = why
+                return None, why
+            retries += 1
+
+    # --- Lex ---
+
+    def _lex_bot(self, action: FlowAction) -> _Outcome:
+        params = action.parameters
+        alias = self._single(str(params["LexV2Bot"]["AliasArn"]))
+        bot = self.lex.bot(str(alias)) if alias else None
+        if bot is None:
+            return _Branch("NoMatchingError", f"no bot alias {alias}")
+        if self.contact.language.replace("-", "_") != bot.locale_id:
+            return _Branch("NoMatchingError", f"the contact's language {self.contact.language} is no locale of the bot")
+        attributes: dict[str, str] = {}
+        for key, value in (params.get("LexSessionAttributes") or {}).items():
+            attributes[self._dynamic(key) or key] = self._dynamic(value) or ""
+        failed = self._prompt(action, required=False)
+        if failed is not None:
+            return failed
+        session = self.contact.contact_id
+        while True:
+            end_timeout = self.lex.end_timeout_ms(bot.alias_arn, session, attributes, self._now_ms())
+            previous = self.report.turns[-1] if self.report.turns else None
+            listen = Listen(action.identifier, end_timeout, tuple(self._heard), previous)
+            self._heard = []
+            utterance = self.caller.speak(listen)
+            if utterance is None:
+                return _Stop("caller")
+            if utterance.at_ms is not None:
+                self._clock_ms = utterance.at_ms
+            turn = CallerTurn(utterance, action.identifier, end_timeout)
+            self.report.turns.append(turn)
+            self._open = turn
+            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, attributes, self._now_ms(),
+                                             lambda function, event: self._code_hook(action.identifier, function,
+                                                                                      event))  # fmt: skip
+            if interaction.error is not None:
+                turn.error = turn.error or interaction.error
+                return _Branch("NoMatchingError", interaction.error)
+            for kind, content in interaction.messages:
+                self._play(Prompt(action.identifier, kind, content, by="lex"))
+            if interaction.dialog_action == "ElicitIntent":
+                continue
+            self._lex = interaction
+            for index, condition in enumerate(action.conditions):
+                if condition["Condition"]["Operands"][0] == interaction.intent_name:
+                    return _Condition(index)
+            return _Branch("NoMatchingCondition", f"intent {interaction.intent_name}")
+
+    def _code_hook(self, block: str, function: str, event: dict[str, Any]) -> CodeHookAnswer:
+        handler = self.functions.get(function)
+        if handler is None:
+            return CodeHookAnswer(error=f"ResourceNotFoundException: {function}")
+        result, why = self._deliver(block, handler, event, CODE_HOOK_LIMIT_MS, via="lex")
+        return (
+            CodeHookAnswer(error=f"DependencyFailedException: {why}")
+            if result is None
+            else CodeHookAnswer(result.answer)
+        )
+
+    # --- contact data ---
+
+    def _update_attributes(self, action: FlowAction) -> _Outcome:
+        params = action.parameters
+        if params.get("TargetContact", "Current") != "Current":
+            return _Branch("NoMatchingError", "no related contact")
+        values: dict[str, str] = {}
+        for key, text in params["Attributes"].items():
+            value = self._dynamic(str(text))
+            if value is None:  # all or nothing: none is set
+                return _Branch("NoMatchingError", f"{key}: {text} has no value")
+            values[key] = value
+        merged = {**self.report.attributes, **values}
+        if len(json.dumps(merged, ensure_ascii=False).encode()) > ATTRIBUTES_MAX_BYTES:
+            return _Branch("NoMatchingError", f"attributes above {ATTRIBUTES_MAX_BYTES} bytes")
+        self.report.attributes = merged
+        return _Next()
+
+    def _compare(self, action: FlowAction) -> _Outcome:
+        value = self._single(str(action.parameters["ComparisonValue"]))
+        for index, condition in enumerate(action.conditions):
+            inner = condition["Condition"]
+            if value is not None and _holds(inner["Operator"], str(value), str(inner["Operands"][0])):
+                return _Condition(index)
+        return _Branch("NoMatchingCondition", f"{action.parameters['ComparisonValue']} = {value!r}")
+
+    def _message(self, action: FlowAction) -> _Outcome:
+        failed = self._prompt(action, required=True)
+        return failed if failed is not None else _Next()
+
+    def _target_queue(self, action: FlowAction) -> _Outcome:
+        if "AgentId" in action.parameters:
+            return _Branch("NoMatchingError", "the simulated instance has no agents")
+        value = self._single(str(action.parameters["QueueId"]))
+        queue = self.instance.queue(str(value)) if value else None
+        if queue is None:
+            return _Branch("NoMatchingError", f"{value!r} is not the ID or ARN of a queue of the instance")
+        self.report.queue = queue
+        return _Next()
+
+    def _transfer(self, action: FlowAction) -> _Outcome:
+        queue = self.report.queue
+        if queue is None:
+            return _Branch("NoMatchingError", "no working queue")
+        if queue[1] in self.instance.at_capacity:
+            return _Branch("QueueAtCapacity", queue[1])
+        self.report.transferred = True
+        return _Stop("transfer")
+
+    def _disconnect(self, action: FlowAction) -> _Outcome:
+        self.report.disconnected = True
+        return _Stop("disconnect")
+
+    def _analytics(self, action: FlowAction) -> _Outcome:
+        params = action.parameters
+        behavior = params.get("VoiceBehavior") if self.contact.channel == "VOICE" else params.get("ChatBehavior")
+        if behavior is None:
+            return _Branch("ChannelMismatch", f"no behaviour for a {self.contact.channel} contact")
+        analytics = behavior.get("VoiceAnalyticsBehavior") or behavior.get("ChatAnalyticsBehavior") or {}
+        enabled = analytics.get("Enabled") == "True"
+        modes = tuple(analytics.get("AnalyticsModes") or ())
+        if enabled and not {"RealTime", "PostContact"} & set(modes):
+            return _Branch("NoMatchingError", f"AnalyticsModes {list(modes)} has neither RealTime nor PostContact")
+        recording = behavior.get("VoiceRecordingBehavior") or {}
+        self.report.analytics = {"enabled": enabled, "modes": modes, "language": analytics.get("AnalyticsLanguage"),
+                                 "recorded": tuple(recording.get("RecordedParticipants") or ())}  # fmt: skip
+        return _Next()
+
+    def _media_streaming(self, action: FlowAction) -> _Outcome:
+        if self.contact.channel != "VOICE":
+            return _Branch("NoMatchingError", "media streaming is voice only")
+        if action.parameters["MediaStreamingState"] == "Disabled":
+            if self._media is not None:
+                self._media = {**self._media, "StopTimestamp": str(int(time.time() * 1000))}
+            return _Next()
+        if self.media is None:
+            return _Branch("NoMatchingError", "no live media: this run has no Kinesis Video Streams source")
+        self._media = {"StreamARN": self.media.stream_arn, "StartFragmentNumber": self.media.start_fragment_number,
+                       "StartTimestamp": str(self.media.start_timestamp_ms), "StopTimestamp": None}  # fmt: skip
+        self.report.media_streaming = True
+        return _Next()
+
+
+def _refused(answer: Any, validation: str) -> str:
+    """Why ``ResponseValidation`` refuses the answer ('' when it accepts it)."""
+    if not isinstance(answer, dict):
+        return f"the answer is not an object ({type(answer).__name__})"
+    size = len(json.dumps(answer, ensure_ascii=False).encode())
+    if size >= STRING_MAP_MAX_BYTES:
+        return f"the answer is {size} bytes (less than {STRING_MAP_MAX_BYTES} allowed)"
+    if validation == "STRING_MAP" and not all(isinstance(k, str) and isinstance(v, str) for k, v in answer.items()):
+        return "STRING_MAP: the answer is not a flat map of strings"
+    return ""
+
+
+def _holds(operator: str, value: str, operand: str) -> bool:
+    if operator == "Equals":
+        return value == operand
+    if operator == "TextStartsWith":
+        return value.startswith(operand)
+    if operator == "TextEndsWith":
+        return value.endswith(operand)
+    if operator == "TextContains":
+        return operand in value
+    try:
+        left, right = float(value), float(operand)
+    except ValueError:
+        return False
+    return {"NumberGreaterThan": left > right, "NumberGreaterOrEqualTo": left >= right,
+            "NumberLessThan": left < right, "NumberLessOrEqualTo": left <= right}[operator]  # fmt: skip

@@ -1,0 +1,536 @@
+"""``sim.connect_flow`` and ``sim.lex_bot``: the contact flow checked when it is loaded (each broken
+rule a named error) and each block run with its parameters, branches and errors — the checked-in
+flow, filled as a user would fill it, with scripted functions in place of the handlers (fast: no
+embedded AWS)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sim import connect_flow as cf
+from sim.calls import CallTurn, RecordedCall, RecordedCaller
+from sim.connect_flow import (
+    CallerTurn,
+    Contact,
+    ContactFlow,
+    ContactReport,
+    LambdaCall,
+    LambdaResult,
+    Listen,
+    MediaSource,
+    Utterance,
+)
+from sim.connect_instance import FLOW, SimulatedConnect, connect_for
+from sim.lex_bot import DEFAULT_END_TIMEOUT_MS, END_TIMEOUT_KEY, LexRuntime
+
+OUTPUTS = {
+    "TurnFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-turn",
+    "TranscriberFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-transcriber",
+    "LexBotAliasArn": "arn:aws:lex:us-east-1:123456789012:bot-alias/SWBBOTID01/SWBALIAS01",
+    "LexBotId": "SWBBOTID01",
+}
+PARAMETERS = {"Stage": "dev", "ConnectInstanceId": "3f2a7c1e-0000-4000-8000-000000000001"}
+CHECKED_IN = json.loads(FLOW.read_text())
+
+
+@pytest.fixture(scope="module")
+def connect() -> SimulatedConnect:
+    return connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"])
+
+
+# --- scripted functions and callers ---------------------------------------------------------------
+
+
+class Turns:
+    """A turn function answering from a script: each caller turn gets the next ``(action,
+    prompt)``, a turn delivered again the same answer; answers in the format of the event
+    (Connect STRING_MAP or Lex response)."""
+
+    def __init__(self, *script: tuple[str, str], queue: str = "FraudTeam") -> None:
+        self.script = list(script)
+        self.calls: list[LambdaCall] = []
+        self.queue = queue
+        self._answered: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, call: LambdaCall) -> LambdaResult:
+        self.calls.append(call)
+        event = call.event
+        if call.function != "turn":
+            return LambdaResult({"status": "ok"})
+        if "sessionState" not in event and event["Details"]["Parameters"].get("warmup") == "true":
+            return LambdaResult({"action": "warm"})
+        key = json.dumps(event.get("sessionState", {}).get("sessionAttributes") or event.get("Details", {}).get(
+            "ContactData", {}).get("Attributes"), sort_keys=True)  # fmt: skip
+        if key not in self._answered:
+            self._answered[key] = self.script.pop(0) if self.script else ("speak", "<speak>Anything else?</speak>")
+        return LambdaResult(self.answer(event, *self._answered[key]))
+
+    def answer(self, event: dict[str, Any], action: str, prompt: str) -> dict[str, Any]:
+        if "sessionState" in event:
+            attributes = dict(event["sessionState"]["sessionAttributes"])
+            turn = int(attributes.get("turn", "1"))
+            attributes.update({"action": action, "turn": str(turn + 1), "intent": "x", "tier": "0"})
+            if action == "handover":
+                attributes["queue"] = self.queue
+            kind = "ElicitIntent" if action == "speak" else "Close"
+            state: dict[str, Any] = {"sessionAttributes": attributes, "dialogAction": {"type": kind}}
+            if kind == "Close":
+                state["intent"] = {"name": "FallbackIntent", "state": "Fulfilled"}
+            return {"sessionState": state, "messages": [{"contentType": "SSML", "content": prompt}]}
+        turn = int(event["Details"]["ContactData"]["Attributes"].get("turn", "1"))
+        answer = {"action": action, "prompt": prompt, "turn": str(turn + 1), "intent": "x", "tier": "0"}
+        if action == "handover":
+            answer["queue"] = self.queue
+        return answer
+
+    def turn_calls(self) -> list[LambdaCall]:
+        return [c for c in self.calls if c.utterance is not None]
+
+
+class Says:
+    """A caller saying ``words`` in order, then hanging up; keeps what it was asked."""
+
+    def __init__(self, *words: str | Utterance) -> None:
+        self.words = [w if isinstance(w, Utterance) else Utterance(w) for w in words]
+        self.asked: list[Listen] = []
+
+    def speak(self, listen: Listen) -> Utterance | None:
+        self.asked.append(listen)
+        return self.words.pop(0) if self.words else None
+
+
+def play(
+    connect: SimulatedConnect,
+    caller: Says,
+    invoke: Callable[[LambdaCall], LambdaResult],
+    *,
+    path: str = "InvokeLambda",
+    flow: dict[str, Any] | None = None,
+    contact: Contact | None = None,
+    **options: Any,
+) -> ContactReport:
+    parsed = connect.parse(flow) if flow is not None else None
+    return connect.play(contact or Contact("c-flow-1"), caller, path, invoke, flow=parsed, **options)  # type: ignore[arg-type]
+
+
+def edited(change: Callable[[dict[str, dict[str, Any]]], None]) -> dict[str, Any]:
+    """A copy of the checked-in flow, ``change`` applied to its actions by identifier."""
+    flow = copy.deepcopy(CHECKED_IN)
+    change({a["Identifier"]: a for a in flow["Actions"]})
+    return flow
+
+
+# --- static checks ----------------------------------------------------------------------------------
+
+
+def test_the_checked_in_flow_loads_with_its_placeholders_and_filled(connect: SimulatedConnect) -> None:
+    ContactFlow.parse(CHECKED_IN, filled=False)
+    assert "${" not in json.dumps(connect.flow.source)
+    assert connect.flow.attributes_set == {"turn", "queue"}
+
+
+def test_a_flow_still_holding_placeholders_is_refused_where_a_filled_one_is_needed() -> None:
+    with pytest.raises(cf.FlowPlaceholderUnfilledError, match="TurnFunctionArn"):
+        ContactFlow.parse(CHECKED_IN)
+
+
+def _set(identifier: str, key: str, value: Any) -> Callable[[dict[str, dict[str, Any]]], None]:
+    def change(actions: dict[str, dict[str, Any]]) -> None:
+        target: dict[str, Any] = actions[identifier]
+        *path, last = key.split(".")
+        for part in path:
+            target = target[part]
+        target[last] = value
+
+    return change
+
+
+BROKEN = {
+    "unknown block": (_set("greet", "Type", "GetCustomerInputV9"), cf.FlowBlockUnknownError),
+    "dangling transition": (_set("take-turn", "Transitions.NextAction", "nowhere"), cf.FlowTransitionDanglingError),
+    "identifier with a colon": (_set("disconnect", "Identifier", "bye:now"), cf.FlowIdentifierInvalidError),
+    "identifier too long": (_set("disconnect", "Identifier", "d" * 51), cf.FlowIdentifierInvalidError),
+    "identifier with __proto__": (_set("disconnect", "Identifier", "x__proto__"), cf.FlowIdentifierInvalidError),
+    "attribute never set": (_set("route-queue", "Parameters.ComparisonValue", "$.Attributes.team"),
+                            cf.FlowReferenceUnsetError),
+    "a namespace the language lacks": (_set("route-queue", "Parameters.ComparisonValue", "$.Session.queue"),
+                                       cf.FlowReferenceInvalidError),
+    "a JSONPath in a static parameter": (_set("take-turn", "Parameters.InvocationTimeLimitSeconds", "$.External.t"),
+                                         cf.FlowParameterInvalidError),
+    "text around a single-JSONPath parameter": (_set("branch-on-action", "Parameters.ComparisonValue",
+                                                     "action $.External.action"), cf.FlowParameterInvalidError),
+    "a static comparison value": (_set("branch-on-action", "Parameters.ComparisonValue", "speak"),
+                                  cf.FlowParameterInvalidError),
+    "a synchronous limit above 8 s": (_set("take-turn", "Parameters.InvocationTimeLimitSeconds", "9"),
+                                      cf.FlowParameterInvalidError),
+    "an unknown parameter": (_set("take-turn", "Parameters.Retries", "3"), cf.FlowParameterInvalidError),
+    "attribute key with a space": (_set("keep-turn", "Parameters.Attributes", {"the turn": "$.External.turn"}),
+                                   cf.FlowParameterInvalidError),
+    "analytics without ChannelMismatch": (_set("analytics-on", "Transitions.Errors",
+                                               [{"NextAction": "stream-on", "ErrorType": "NoMatchingError"}]),
+                                          cf.FlowErrorBranchMissingError),
+    "an error type the block cannot raise": (_set("keep-turn", "Transitions.Errors",
+                                                  [{"NextAction": "disconnect", "ErrorType": "QueueAtCapacity"}]),
+                                             cf.FlowErrorTypeUnknownError),
+    "conditions on a block without them": (_set("keep-queue", "Transitions.Conditions", [
+        {"NextAction": "disconnect", "Condition": {"Operator": "Equals", "Operands": ["x"]}}]),
+        cf.FlowConditionInvalidError),
+    "no NextAction": (_set("speak", "Transitions.NextAction", None), cf.FlowTransitionMissingError),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_broken_rule_is_a_named_error_when_the_flow_is_loaded(case: str) -> None:
+    change, error = BROKEN[case]
+    with pytest.raises(error):
+        ContactFlow.parse(edited(change), filled=False)
+
+
+def test_more_than_250_actions_is_too_large() -> None:
+    flow = copy.deepcopy(CHECKED_IN)
+    filler = {"Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    flow["Actions"] += [{**filler, "Identifier": f"extra-{n}"} for n in range(251 - len(flow["Actions"]))]
+    with pytest.raises(cf.FlowTooLargeError):
+        ContactFlow.parse(flow, filled=False)
+
+
+def test_a_repeated_identifier_and_a_missing_start_are_named() -> None:
+    flow = copy.deepcopy(CHECKED_IN)
+    flow["Actions"].append(copy.deepcopy(flow["Actions"][0]))
+    with pytest.raises(cf.FlowIdentifierInvalidError, match="twice"):
+        ContactFlow.parse(flow, filled=False)
+    with pytest.raises(cf.FlowTransitionDanglingError, match="StartAction"):
+        ContactFlow.parse({**CHECKED_IN, "StartAction": "hello"}, filled=False)
+    with pytest.raises(cf.FlowVersionUnsupportedError):
+        ContactFlow.parse({**CHECKED_IN, "Version": "2024-01-01"}, filled=False)
+
+
+def test_functions_and_bots_the_deployment_lacks_are_named(connect: SimulatedConnect) -> None:
+    filled = connect.fill(CHECKED_IN)
+    with pytest.raises(cf.FlowFunctionUnknownError, match="switchboard-dev-turn"):
+        ContactFlow.parse(filled, functions={"switchboard-dev-transcriber": "transcriber"})
+    with pytest.raises(cf.FlowBotUnknownError):
+        ContactFlow.parse(filled, bots=frozenset({"arn:aws:lex:us-east-1:123456789012:bot-alias/OTHER/TSTALIASID"}))
+
+
+def test_references_take_the_forms_the_flow_language_allows() -> None:
+    assert cf.parse_reference("$.Attributes.turn").keys == ("Attributes", "turn")
+    assert cf.parse_reference("$['Attributes']['turn']").keys == ("Attributes", "turn")
+    assert cf.parse_reference("$.Attributes.['a b']").keys == ("Attributes", "a b")
+    assert cf.parse_reference("$.MediaStreams.Customer.Audio.StreamARN").namespace == "MediaStreams"
+    assert [r.text for r in cf.references_in("Hi $.Attributes.name, you owe $1000.")] == ["$.Attributes.name"]
+    assert cf.single_reference("$.External.action") is not None
+    assert cf.single_reference("say $.External.action") is None
+
+
+# --- running: Invoke Lambda ---------------------------------------------------------------------------
+
+
+def test_the_turn_event_is_connects_with_the_blocks_parameters_and_the_stored_turn(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Sure.</speak>"), ("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("hello", "bye"), turns)
+    first, second = (c.event for c in turns.turn_calls())
+    assert first["Name"] == "ContactFlowEvent"
+    data = first["Details"]["ContactData"]
+    assert (data["ContactId"], data["Channel"], data["LanguageCode"]) == ("c-flow-1", "VOICE", "en-US")
+    assert data["CustomerEndpoint"] == {"Address": "+15555550100", "Type": "TELEPHONE_NUMBER"}
+    assert data["InstanceARN"] == connect.instance.arn
+    assert data["MediaStreams"]["Customer"]["Audio"]["StreamARN"] is None  # no streaming in this run
+    assert first["Details"]["Parameters"] == {"utterance": "hello"}  # $.Lex.InputTranscript
+    assert data["Attributes"] == {}
+    assert second["Details"]["ContactData"]["Attributes"] == {"turn": "2"}  # keep-turn: $.External.turn
+    assert turns.calls[0].event["Details"]["Parameters"] == {"warmup": "true"}  # the warm-up first
+    assert report.outcome == "completed" and report.ended_by == "disconnect"
+    assert [p.content for p in report.prompts][-2:] == ["<speak>Sure.</speak>", "<speak>Bye.</speak>"]
+
+
+def test_an_answer_slower_than_the_time_limit_takes_the_error_branch(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Late.</speak>"))
+
+    def slow(call: LambdaCall) -> LambdaResult:
+        result = turns(call)
+        return LambdaResult(result.answer, None, 8001.0 if call.utterance else 1.0)
+
+    report = play(connect, Says("hello"), slow)
+    assert ("take-turn", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.path[-3:] == ["safe-transfer-prompt", "set-default-queue", "transfer"]
+    assert report.transferred and report.queue is not None and report.queue[1] == "GeneralSupport"
+    assert report.turns[0].error.startswith("no answer within 8000 ms")
+
+
+def test_a_failing_function_is_retried_by_connect_then_takes_the_error_branch(connect: SimulatedConnect) -> None:
+    turns = Turns(("end", "<speak>Bye.</speak>"))
+    failures = {"left": 2}
+
+    def flaky(call: LambdaCall) -> LambdaResult:
+        if call.utterance is not None and failures["left"]:
+            failures["left"] -= 1
+            return LambdaResult(None, "ProvisionedThroughputExceededException", 5.0)
+        return turns(call)
+
+    report = play(connect, Says("bye"), flaky)
+    assert [c.attempt for c in turns.turn_calls()] == [2]
+    assert len(report.turns[0].deliveries) == 3 and report.outcome == "completed"
+
+    def broken(call: LambdaCall) -> LambdaResult:
+        return LambdaResult(None, "RuntimeError", 1.0) if call.utterance else turns(call)
+
+    report = play(connect, Says("bye"), broken)
+    assert len(report.turns[0].deliveries) == 1 + cf.LAMBDA_RETRIES
+    assert report.transferred and ("take-turn", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+
+
+def test_lost_answers_are_invoked_again_and_the_last_answer_is_used(connect: SimulatedConnect) -> None:
+    turns = Turns(("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says(Utterance("bye", lost_answers=2)), turns)
+    turn = report.turns[0]
+    assert [d.lost for d in turn.deliveries] == [True, True, False]
+    assert len(turns.turn_calls()) == 3 and report.outcome == "completed"
+
+
+def test_a_nested_or_non_string_answer_fails_string_map_validation(connect: SimulatedConnect) -> None:
+    def nested(call: LambdaCall) -> LambdaResult:
+        if call.utterance is None:
+            return LambdaResult({"action": "warm"})
+        return LambdaResult({"action": "speak", "prompt": {"ssml": "<speak>x</speak>"}, "turn": 2})
+
+    report = play(connect, Says("hello"), nested)
+    assert report.turns[0].error.startswith("STRING_MAP")
+    assert report.transferred
+
+
+def test_external_is_the_last_lambda_result_and_a_missing_key_is_a_named_error(connect: SimulatedConnect) -> None:
+    def no_action(call: LambdaCall) -> LambdaResult:
+        if call.utterance is None:
+            return LambdaResult({"action": "warm"})
+        return LambdaResult({"prompt": "<speak>x</speak>", "turn": "2"})
+
+    with pytest.raises(cf.FlowReferenceMissingError, match=r"\$\.External\.action"):
+        play(connect, Says("hello"), no_action)
+
+
+def test_the_transcriber_is_started_asynchronously_once_media_streams(connect: SimulatedConnect) -> None:
+    started: list[LambdaCall] = []
+    media = MediaSource("arn:aws:kinesisvideo:us-east-1:123456789012:stream/sb-c-flow-1/1", "9134", 1_700_000_000_000)
+    turns = Turns(("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("bye"), turns, invoke_async=started.append, media=media)
+    (call,) = started
+    assert (call.function, call.synchronous) == ("transcriber", False)
+    assert call.event["Details"]["Parameters"] == {
+        "streamARN": media.stream_arn, "startFragmentNum": "9134", "connectContactId": "c-flow-1",
+        "languageCode": "en-US", "transcriptionEnabled": "true", "streamAudioFromCustomer": "true",
+        "streamAudioToCustomer": "true",
+    }  # fmt: skip
+    assert call.event["Details"]["ContactData"]["MediaStreams"]["Customer"]["Audio"]["StreamARN"] == media.stream_arn
+    later = turns.turn_calls()[0].event["Details"]["ContactData"]["MediaStreams"]["Customer"]["Audio"]
+    assert later["StartFragmentNumber"] == "9134"  # every later Lambda event carries the stream
+    assert report.media_streaming and report.path.index("start-transcriber") < report.path.index("greet")
+
+
+def test_without_media_streaming_takes_its_error_branch_and_no_transcriber_runs(connect: SimulatedConnect) -> None:
+    started: list[LambdaCall] = []
+    report = play(connect, Says("bye"), Turns(("end", "<speak>Bye.</speak>")), invoke_async=started.append)
+    assert not started and not report.media_streaming
+    assert ("stream-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.path[:4] == ["warm-up", "analytics-on", "stream-on", "greet"]
+
+
+def test_real_time_analytics_is_on_before_the_greeting_and_a_chat_contact_mismatches(
+    connect: SimulatedConnect,
+) -> None:
+    report = play(connect, Says(), Turns())
+    assert report.real_time_analytics and report.analytics is not None
+    assert set(report.analytics["modes"]) == {"RealTime", "AutomatedInteraction"}
+    chat = play(connect, Says(), Turns(), contact=Contact("c-chat", channel="CHAT"))
+    assert ("analytics-on", "ChannelMismatch") in [(b, k) for b, k, _ in chat.errors]
+    assert not chat.real_time_analytics
+
+
+def test_a_caller_who_hangs_up_abandons_the_contact(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("hello"), Turns(("speak", "<speak>Go on.</speak>")))
+    assert (report.outcome, report.ended_by) == ("abandoned", "caller")
+
+
+# --- running: queues ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue", ["FraudTeam", "Bereavement", "AccountServices", "Complaints", "GeneralSupport"])
+def test_a_handover_reaches_the_queue_its_name_routes_to_by_arn(connect: SimulatedConnect, queue: str) -> None:
+    report = play(connect, Says("agent"), Turns(("handover", "<speak>One moment.</speak>"), queue=queue))
+    assert report.transferred and report.queue is not None
+    arn, name = report.queue
+    assert name == queue and arn.startswith(connect.instance.arn + "/queue/")
+    assert report.attributes["queue"] == queue
+
+
+def test_a_queue_name_no_branch_knows_goes_to_the_default_queue(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("agent"), Turns(("handover", "<speak>One moment.</speak>"), queue="Nowhere"))
+    assert report.queue is not None and report.queue[1] == "GeneralSupport"
+    assert ("route-queue", "NoMatchingCondition") in [(b, k) for b, k, _ in report.errors]
+
+
+def test_set_working_queue_refuses_a_name_and_takes_an_id(connect: SimulatedConnect) -> None:
+    turns = Turns(("handover", "<speak>One moment.</speak>"))
+    by_name = edited(_set("queue-FraudTeam", "Parameters.QueueId", "FraudTeam"))
+    report = play(connect, Says("agent"), turns, flow=by_name)
+    assert ("queue-FraudTeam", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.queue is not None and report.queue[1] == "GeneralSupport"  # its error branch: the default
+    fraud_arn = next(a for a, n in connect.instance.queues.items() if n == "FraudTeam")
+    by_id = edited(_set("queue-FraudTeam", "Parameters.QueueId", fraud_arn.rsplit("/", 1)[-1]))
+    report = play(connect, Says("agent"), Turns(("handover", "<speak>One moment.</speak>")), flow=by_id)
+    assert report.queue == (fraud_arn, "FraudTeam")
+
+
+def test_a_full_queue_plays_the_callback_message_and_hangs_up(connect: SimulatedConnect) -> None:
+    full = SimulatedConnect(connect.flow, type(connect.instance)(connect.instance.arn, connect.instance.phone_number,
+                            connect.instance.queues, frozenset({"FraudTeam"})), connect.functions, connect.bots,
+                            connect.outputs, connect.stage)  # fmt: skip
+    report = play(full, Says("agent"), Turns(("handover", "<speak>One moment.</speak>")))
+    assert ("transfer", "QueueAtCapacity") in [(b, k) for b, k, _ in report.errors]
+    assert not report.transferred and report.disconnected and "busy" in report.prompts[-1].content
+
+
+# --- running: the other blocks -------------------------------------------------------------------------
+
+
+def test_set_contact_attributes_sets_all_or_nothing(connect: SimulatedConnect) -> None:
+    flow = edited(_set("keep-turn", "Parameters.Attributes", {"turn": "$.External.turn",
+                                                             "queue": "$.Lex.SessionAttributes.queue"}))  # fmt: skip
+    report = play(connect, Says("hello", "again"), Turns(), flow=flow)
+    assert ("keep-turn", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert "turn" not in report.attributes  # the one with a value was not set either
+
+
+def test_compare_takes_the_first_condition_that_holds(connect: SimulatedConnect) -> None:
+    def first(actions: dict[str, dict[str, Any]]) -> None:
+        conditions = actions["branch-on-action"]["Transitions"]["Conditions"]
+        conditions.insert(0, {"NextAction": "end-prompt", "Condition": {"Operator": "TextStartsWith",
+                                                                        "Operands": ["sp"]}})  # fmt: skip
+
+    report = play(connect, Says("hello"), Turns(("speak", "<speak>Bye.</speak>")), flow=edited(first))
+    assert report.outcome == "completed" and "speak" not in report.path
+
+
+def test_an_unknown_action_takes_no_matching_condition_to_the_safe_transfer(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("hello"), Turns(("dance", "<speak>?</speak>")))
+    assert ("branch-on-action", "NoMatchingCondition") in [(b, k) for b, k, _ in report.errors]
+    assert report.transferred and "trouble" in report.prompts[-1].content
+
+
+def test_a_prompt_that_is_not_one_speak_document_takes_the_error_branch(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("bye"), Turns(("end", "Bye <b>now")))
+    assert ("end-prompt", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.disconnected
+
+
+def test_a_flow_that_loops_without_the_caller_is_stopped() -> None:
+    flow = edited(_set("lex-outcome", "Transitions.Errors", [{"NextAction": "lex-outcome",
+                                                              "ErrorType": "NoMatchingCondition"}]))  # fmt: skip
+    connect = connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"])
+    with pytest.raises(cf.FlowRunawayError):
+        play(connect, Says("hello"), Turns(), flow=flow)
+
+
+# --- Lex -----------------------------------------------------------------------------------------------
+
+
+def test_the_bot_is_the_templates_for_the_turn_path(connect: SimulatedConnect) -> None:
+    hooked, plain = connect.bots["LexCodeHook"], connect.bots["InvokeLambda"]
+    assert hooked.code_hook_on and not plain.code_hook_on
+    assert (hooked.locale_id, hooked.bot_name, hooked.alias_name) == ("en_US", "switchboard-dev", "dev")
+    assert hooked.code_hook_function == "switchboard-dev-turn" and hooked.idle_session_ttl_s == 300
+    assert hooked.alias_arn == OUTPUTS["LexBotAliasArn"] and hooked.fallback.name == "FallbackIntent"
+
+
+def test_with_the_code_hook_on_lex_takes_every_turn_and_the_flow_acts_on_its_close(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Go on.</speak>"), ("handover", "<speak>One moment.</speak>"))
+    report = play(connect, Says("hello", "agent"), turns, path="LexCodeHook")
+    assert [c.via for c in turns.turn_calls()] == ["lex", "lex"]
+    assert "take-turn" not in report.path  # the flow's Invoke Lambda never ran a turn
+    assert report.path.count("greet") == 1  # ElicitIntent kept listening inside the block
+    event = turns.turn_calls()[0].event
+    assert event["invocationSource"] == "FulfillmentCodeHook" and event["inputTranscript"] == "hello"
+    assert event["sessionState"]["sessionAttributes"]["contact_id"] == "c-flow-1"  # the block's attributes
+    second = turns.turn_calls()[1].event["sessionState"]["sessionAttributes"]
+    assert second["turn"] == "2"  # Lex kept the session attributes of the last answer
+    assert report.queue is not None and report.queue[1] == "FraudTeam" and report.transferred
+    assert [p.content for p in report.prompts].count("<speak>One moment.</speak>") == 1  # Lex played it, once
+    assert "handover-prompt" not in report.path
+
+
+def test_with_the_code_hook_on_an_end_disconnects_without_playing_the_prompt_again(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("bye"), Turns(("end", "<speak>Bye.</speak>")), path="LexCodeHook")
+    assert report.disconnected and "end-prompt" not in report.path
+    assert [p.by for p in report.prompts if p.content == "<speak>Bye.</speak>"] == ["lex"]
+
+
+def test_with_the_code_hook_off_lex_only_transcribes(connect: SimulatedConnect) -> None:
+    turns = Turns(("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("that is all"), turns, path="InvokeLambda")
+    (turn_call,) = turns.turn_calls()
+    assert turn_call.via == "flow" and turn_call.event["Details"]["Parameters"]["utterance"] == "that is all"
+    assert report.path.index("lex-outcome") < report.path.index("take-turn")
+
+
+def test_a_code_hook_answer_lex_refuses_takes_the_blocks_error_branch(connect: SimulatedConnect) -> None:
+    def bad(call: LambdaCall) -> LambdaResult:
+        return LambdaResult({"sessionState": {"dialogAction": {"type": "ElicitIntent"}}}) if call.utterance else (
+            LambdaResult({"action": "warm"}))  # fmt: skip
+
+    report = play(connect, Says("hello"), bad, path="LexCodeHook")
+    assert ("greet", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert "ElicitIntent needs messages" in (report.turns[0].error or "")
+    assert report.transferred
+
+
+def test_the_end_timeout_lex_waits_for_comes_from_the_flows_session_attribute(connect: SimulatedConnect) -> None:
+    caller = Says("hello")
+    play(connect, caller, Turns())
+    assert caller.asked[0].end_timeout_ms == 600
+    key = f"{END_TIMEOUT_KEY}:*:*"
+    slower = edited(_set("greet", f"Parameters.LexSessionAttributes.{key}", "900"))
+    caller = Says("hello")
+    play(connect, caller, Turns(), flow=slower)
+    assert caller.asked[0].end_timeout_ms == 900
+
+    def unset(actions: dict[str, dict[str, Any]]) -> None:
+        del actions["greet"]["Parameters"]["LexSessionAttributes"][key]
+
+    caller = Says("hello")
+    play(connect, caller, Turns(), flow=edited(unset))
+    assert caller.asked[0].end_timeout_ms == DEFAULT_END_TIMEOUT_MS
+
+
+def test_a_lex_session_idle_past_its_ttl_starts_again(connect: SimulatedConnect) -> None:
+    bot = connect.bots["LexCodeHook"]
+    runtime = LexRuntime([bot])
+    runtime.recognize(bot.alias_arn, "s-1", "hi", {"k": "v"}, 0.0, lambda f, e: cf.CodeHookAnswer(error="x"))
+    assert runtime.session_attributes(bot.alias_arn, "s-1", 1000.0) == {"k": "v"}
+    assert runtime.session_attributes(bot.alias_arn, "s-1", 301_001.0) == {}
+
+
+# --- recorded calls as the caller's script -----------------------------------------------------------
+
+
+def test_a_recorded_call_says_its_turns_with_connects_lost_answers_then_hangs_up() -> None:
+    turns = [CallTurn(at_ms=0, caller="hi"), CallTurn(at_ms=900, caller="bye", connect_retries=2)]
+    call = RecordedCall(call="c", description="d", contact_id="c-1", turns=turns)
+    caller = RecordedCaller(call)
+    listen = Listen("greet", 600, (), None)
+    first, second = caller.speak(listen), caller.speak(listen)
+    assert first is not None and second is not None
+    assert (first.text, second.text, second.lost_answers, second.at_ms) == ("hi", "bye", 2, 900)
+    assert caller.speak(listen) is None
+    assert RecordedCaller(call, retries=False).speak(listen) == Utterance("hi", 0, 0, call.turns[0])
+
+
+def test_caller_turns_report_consistency_over_their_deliveries() -> None:
+    turn = CallerTurn(Utterance("x"), "greet", 600)
+    turn.deliveries = [cf.Delivery("b", "turn", {}, LambdaResult({"a": "1"})),
+                       cf.Delivery("b", "turn", {}, LambdaResult({"a": "2"}))]  # fmt: skip
+    assert not turn.consistent
