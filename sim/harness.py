@@ -57,6 +57,7 @@ class Harness:
         model_faults: dict[str, float] | None = None,
         seed: int = 7,
         tool_faults: dict[str, float] | None = None,
+        handover_file: Path = SIM_HANDOVER_FILE,
     ) -> None:
         self.stage = stage
         self.aws = EmbeddedAws()
@@ -65,6 +66,7 @@ class Harness:
         self._model_faults = model_faults
         self._seed = seed
         self._tool_faults = tool_faults
+        self._handover_file = handover_file
         self.model_endpoint: Any = None  # the scripted endpoint, when this harness runs one
         self.model_endpoint_label = "none"
         self.tool_servers: Any = None  # the sample MCP and HTTP tool servers
@@ -98,7 +100,7 @@ class Harness:
         os.environ.update(packaged_environment(self.deployment))
         self._stand_ins["SWITCHBOARD_AWS_ENDPOINT_URL"] = self.aws.endpoint_url
         self._stand_ins["POWERTOOLS_LOG_LEVEL"] = self._log_level
-        self._stand_ins["SWITCHBOARD_HANDOVER_FILE"] = str(SIM_HANDOVER_FILE)
+        self._stand_ins["SWITCHBOARD_HANDOVER_FILE"] = str(self._handover_file)
         self._start_model_endpoint()
         self._start_tool_servers()
         self.use_stand_ins({})

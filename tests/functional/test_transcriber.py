@@ -70,14 +70,16 @@ def test_a_malformed_event_is_rejected_by_name_and_logged(
     assert "nope" not in str(record.__dict__)  # where it failed, not the values
 
 
-def test_speech_disabled_answers_without_reading_media(
-    lambda_client: Any, moto_dynamodb: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_speech_disabled_answers_without_reading_media(moto_dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalice.local import LambdaContext
+
+    import app as app_module
     from chalicelib import bootstrap
 
     monkeypatch.setenv("SWITCHBOARD_SPEECH_ENABLED", "false")  # both shipped stages have it on
     bootstrap.reset()
-    assert lambda_client.lambda_.invoke("transcriber", SAMPLE).payload == {"status": "disabled"}
+    context = LambdaContext("transcriber", memory_size=512, max_runtime_ms=900_000)
+    assert app_module.app.handler_map["transcriber"](SAMPLE, context) == {"status": "disabled"}
 
 
 def test_the_stream_ended_writes_the_transcript_and_does_not_continue(lambda_client: Any, speech_on: None) -> None:

@@ -25,10 +25,8 @@ def closed_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness
     policy["business_hours"] = {"utc_offset_minutes": 0, "days": [0], "opens": "00:00", "closes": "00:00"}
     path: Path = tmp_path_factory.mktemp("handover") / "closed.json"
     path.write_text(json.dumps(policy))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SWITCHBOARD_HANDOVER_FILE", str(path))
-        with Harness() as harness:
-            yield harness
+    with Harness(handover_file=path) as harness:
+        yield harness
 
 
 def finished(harness: Harness, name: str) -> dict[str, Any]:
