@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.adapters.data_files import load_envelope  # noqa: E402
 from sim.calls import connect_event  # noqa: E402
-from sim.harness import stage_environment  # noqa: E402
+from sim.deployment import CHALICE_CONFIG, deploy  # noqa: E402
 
 EAGER_PRELUDE = """
 import boto3, openai
@@ -68,13 +68,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
+    import tempfile
+
     from sim.embedded_aws import EmbeddedAws
-    from sim.provision import provision
 
     envelope = load_envelope()
-    with EmbeddedAws() as aws:
-        provision(aws.boto_session(), aws.endpoint_url)
-        env = {**os.environ, **stage_environment("dev"), "SWITCHBOARD_AWS_ENDPOINT_URL": aws.endpoint_url,
+    functions = sorted(json.loads(CHALICE_CONFIG.read_text())["stages"]["dev"]["lambda_functions"])
+    with EmbeddedAws() as aws, tempfile.TemporaryDirectory() as workdir:
+        deployment = deploy(aws.boto_session(), aws.endpoint_url, "dev", functions, Path(workdir))
+        # The turn function as chalice packages it, on the embedded AWS.
+        env = {**os.environ, **deployment.function("turn").environment,
+               "SWITCHBOARD_AWS_ENDPOINT_URL": aws.endpoint_url,
                "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}  # fmt: skip
         env.pop("OPENAI_API_KEY", None)
         env.pop("SWITCHBOARD_MODEL_BASE_URL", None)

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from sim.provision import table_definition
 from tests.conftest import ROOT
 from tests.infra.cfn import Resolver, intrinsic_references, load_template, of_type
 
@@ -470,12 +469,6 @@ def test_the_table_key_schema_is_the_one_the_code_uses() -> None:
         {"AttributeName": SORT_KEY, "AttributeType": "S"},
     ]
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-
-
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_sim_still_creates_the_table_from_the_template(stage: str) -> None:
-    definition = table_definition(TEMPLATE, "SessionTable", stage)
-    assert definition["TableName"] == CHALICE_CONFIG["stages"][stage]["environment_variables"]["SWITCHBOARD_TABLE_NAME"]
 
 
 # ---------------------------------------------------------------------------- dashboard
