@@ -73,4 +73,4 @@ stream: $(STAMP)
 	$(PY) -m sim stream events/calls --json out/stream.json
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache tools/.venv-checkov tools/node_modules
