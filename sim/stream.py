@@ -423,6 +423,7 @@ def stream_run(
         "contact_id": contact_id,
         "duration_s": round(media.duration_ms / 1000, 3),
         "transcriber": transcriber.answer,
+        "transcriber_started_by": next(d.block for d in played.deliveries if not d.synchronous),
         "caller_lines": _caller_lines(harness, contact_id),
         "turns": turns,
         "speculation": speculation,
@@ -552,6 +553,7 @@ def stream_call(
         "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
         "speculations_made": list(counts.made_for),
         "transcriber": {run: runs[run]["transcriber"].get("status") for run in RUNS},
+        "transcriber_started_by": {run: runs[run]["transcriber_started_by"] for run in RUNS},
         "caller_transcript_as_spoken": {run: runs[run]["caller_lines"] == expected_lines for run in RUNS},
         "caller_transcript": {
             run: runs[run]["caller_lines"] for run in RUNS if runs[run]["caller_lines"] != expected_lines

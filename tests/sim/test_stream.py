@@ -46,12 +46,15 @@ def test_the_totals_carry_both_runs_the_waste_and_the_added_cost(report: dict[st
     assert totals["calls"] == len(CALLS)
     assert totals["turns"] == sum(len(call["turns"]) for call in report["calls"])
     assert report["assumptions"]["speed"] == SPEED
+    assert report["assumptions"]["lex_end_of_utterance_ms"] == [LEX_END_OF_UTTERANCE_MS]  # from the flow
 
 
 def test_every_call_has_a_summary_and_its_turns(report: dict[str, Any]) -> None:
     for call in report["calls"]:
         assert call["turns"], call["call"]
         assert call["transcriber"] == {"baseline": "ended", "speculative": "ended"}
+        # Started by the flow's asynchronous Invoke Lambda, once its media streaming started.
+        assert call["transcriber_started_by"] == {"baseline": "start-transcriber", "speculative": "start-transcriber"}
         assert call["caller_transcript_as_spoken"] == {"baseline": True, "speculative": True}
         assert set(call["speculations"]) == {"made", "used", "wasted"}
         assert call["added_cost_per_minute_usd"] > 0
@@ -62,10 +65,12 @@ def test_reply_ready_is_measured_from_the_end_of_the_callers_speech(report: dict
         ends = [row["end_of_speech_ms"] for row in call["turns"]]
         assert ends == sorted(ends) and ends[0] > 0
         for row in call["turns"]:
-            # Lex hands the turn over one end-of-utterance delay after the speech ends (paced
-            # like the media: a little late, never early), then the handler runs.
+            # Lex hands the turn over one end-of-utterance delay after the speech ends — the end
+            # timeout the flow's Lex block sets — (paced like the media: a little late, never
+            # early), then the handler runs.
+            assert row["lex_end_timeout_ms"] == LEX_END_OF_UTTERANCE_MS  # the flow sets Lex's default
             for run in ("baseline", "speculative"):
-                assert row[f"lex_delay_ms_{run}"] >= LEX_END_OF_UTTERANCE_MS - 5
+                assert row[f"lex_delay_ms_{run}"] >= row["lex_end_timeout_ms"] - 5
                 ready = row[f"reply_ready_ms_{run}"]
                 assert ready > 0
                 assert ready == pytest.approx(row[f"lex_delay_ms_{run}"] + row[f"handler_ms_{run}"], abs=1)
