@@ -11,8 +11,16 @@ ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "chalicelib"
 # domain <- usecases <- adapters <- bootstrap <- app.py: a layer may import those left of it.
 LAYERS = ["domain", "usecases", "adapters", "bootstrap"]
-# Modules any layer may use: the error tree (pure), settings/observability are not for the domain.
+# Modules any layer may use: the error tree (pure).
 SHARED = {"chalicelib.errors"}
+# The two top-level modules outside the layers, and the layers that may import each: settings are
+# read by the composition root only (it hands explicit values down); the one Logger/Metrics is
+# for use cases, adapters and the root, never the pure domain.
+INFRASTRUCTURE = {
+    "chalicelib.settings": {"bootstrap"},
+    "chalicelib.observability": {"usecases", "adapters", "bootstrap"},
+}
+TOP_LEVEL = {"__init__", "errors", "settings", "observability", "bootstrap"}
 IO_MODULES = {
     "boto3", "botocore", "openai", "httpx", "httpx2", "chalice", "aws_lambda_powertools", "os", "requests",
     "socket", "urllib", "time", "datetime", "random", "uuid", "subprocess", "pathlib", "mcp", "moto",
@@ -70,7 +78,30 @@ def test_usecases_reach_outside_systems_only_through_ports() -> None:
         f"{path.relative_to(ROOT)} imports {module}"
         for path in modules_in("usecases")
         for module in imported_modules(path)
-        if module.split(".")[0] in {"boto3", "botocore", "openai", "httpx", "httpx2", "chalice", "mcp", "moto"}
+        if module.split(".")[0]
+        in {"boto3", "botocore", "openai", "httpx", "httpx2", "chalice", "mcp", "moto", "aws_lambda_powertools"}
+    ]
+    assert wrong == []
+
+
+def test_every_module_is_in_a_layer_or_is_named_infrastructure() -> None:
+    loose = [
+        str(path.relative_to(ROOT))
+        for path in sorted(LIB.glob("*.py"))
+        if path.stem not in TOP_LEVEL and path.stem not in LAYERS
+    ]
+    assert loose == []
+    assert all((LIB / f"{name.split('.')[1]}.py").exists() for name in INFRASTRUCTURE)
+
+
+@pytest.mark.parametrize("module", sorted(INFRASTRUCTURE))
+def test_settings_and_observability_are_imported_only_by_their_layers(module: str) -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for layer in LAYERS
+        if layer not in INFRASTRUCTURE[module]
+        for path in modules_in(layer)
+        if module in imported_modules(path)
     ]
     assert wrong == []
 
