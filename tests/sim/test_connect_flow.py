@@ -534,3 +534,29 @@ def test_caller_turns_report_consistency_over_their_deliveries() -> None:
     turn.deliveries = [cf.Delivery("b", "turn", {}, LambdaResult({"a": "1"})),
                        cf.Delivery("b", "turn", {}, LambdaResult({"a": "2"}))]  # fmt: skip
     assert not turn.consistent
+
+
+def test_a_lex_block_leaves_by_the_first_intent_condition_that_matches(connect: SimulatedConnect) -> None:
+    by_intent = [
+        {"NextAction": "disconnect", "Condition": {"Operator": "Equals", "Operands": ["Placeholder"]}},
+        {"NextAction": "cannot-transfer", "Condition": {"Operator": "Equals", "Operands": ["FallbackIntent"]}},
+    ]
+    flow = edited(_set("greet", "Transitions.Conditions", by_intent))
+    report = play(connect, Says("hello"), Turns(), flow=flow)
+    assert report.path[report.path.index("greet") + 1] == "cannot-transfer"  # the fallback intent closed
+    report = play(connect, Says("placeholder utterance never spoken"), Turns(), flow=flow)
+    assert report.path[-2:] == ["greet", "disconnect"]  # the placeholder intent's sample utterance, said
+
+
+def test_a_transfer_without_a_working_queue_takes_its_error_branch(connect: SimulatedConnect) -> None:
+    flow = edited(_set("safe-transfer-prompt", "Transitions.NextAction", "transfer"))
+    report = play(connect, Says("hello"), Turns(("dance", "<speak>?</speak>")), flow=flow)
+    assert ("transfer", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert not report.transferred and report.disconnected
+
+
+def test_analytics_without_a_mode_takes_its_error_branch(connect: SimulatedConnect) -> None:
+    flow = edited(_set("analytics-on", "Parameters.VoiceBehavior.VoiceAnalyticsBehavior.AnalyticsModes", []))
+    report = play(connect, Says(), Turns(), flow=flow)
+    assert ("analytics-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.path[:3] == ["warm-up", "analytics-on", "stream-on"] and not report.real_time_analytics
