@@ -38,6 +38,7 @@ invoked synchronously after the caller spoke (the flow's, or Lex's code hook).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import threading
@@ -1011,55 +1012,55 @@ class FlowRun:
                                                    invocation_id=invocation_id))  # fmt: skip
             self._invocation_id = invocation_id
             return _Next()
-        result, why = self._deliver(action.identifier, handler, event, limit_ms, via="flow")
+        turn = self._take_open_turn()
+        result, why = self._deliver(action.identifier, handler, event, limit_ms, "flow", turn)
         if result is None:
             return _Branch("NoMatchingError", why)
-        answer = result.answer
         validation = (params.get("ResponseValidation") or {}).get("ResponseType", "STRING_MAP")
-        refused = _refused(answer, validation)
+        refused = _refused(result.answer, validation)
         if refused:
-            if self._open_turn_answer_is(answer):
-                self.report.turns[-1].error = refused
+            if turn is not None:
+                turn.error = refused
             return _Branch("NoMatchingError", refused)
-        self._external = dict(answer)
+        self._external = dict(result.answer)
         return _Next()
 
-    def _open_turn_answer_is(self, answer: Any) -> bool:
-        return bool(self.report.turns) and self.report.turns[-1].answer is answer
+    def _take_open_turn(self) -> CallerTurn | None:
+        """The caller's last utterance if no invocation delivered it yet: this one does."""
+        turn, self._open = self._open, None
+        return turn
 
     def _deliver(
-        self, block: str, handler: str, event: Any, limit_ms: int, via: Literal["flow", "lex"]
+        self, block: str, handler: str, event: Any, limit_ms: int, via: Literal["flow", "lex"], turn: CallerTurn | None
     ) -> tuple[LambdaResult | None, str]:
-        """Invoke ``handler`` until it answers, as Connect (``via="flow"``: retries after an
-        error or a lost answer, within ``limit_ms`` in all) or Lex (``via="lex"``: once) does."""
-        turn = self._open
-        self._open = None
+        """Invoke ``handler`` until it answers, as Connect (``via="flow"``: again after an error or
+        a lost answer, at most ``LAMBDA_RETRIES`` times, within ``limit_ms`` in all) or Lex
+        (``via="lex"``: once, within ``limit_ms``) does; the answer, or why there is none."""
         utterance = turn.utterance if turn is not None else None
         lost = utterance.lost_answers if utterance is not None and via == "flow" else 0
         retries, elapsed = 0, 0.0
         while True:
-            call = LambdaCall(handler, event, block, utterance=utterance, attempt=retries, via=via)
-            result = self.invoke(call)
+            result = self.invoke(LambdaCall(handler, event, block, utterance=utterance, attempt=retries, via=via))
             delivery = Delivery(block, handler, event, result)
             self.report.deliveries.append(delivery)
             if turn is not None:
                 turn.deliveries.append(delivery)
                 turn.via = via
             elapsed += result.duration_ms
-            why = ""
-            if elapsed > limit_ms:
-                why = f"no answer within {limit_ms} ms ({elapsed:.0f} ms)"
-            elif result.error is None and lost == 0:
+            late = elapsed > limit_ms
+            if not late and result.error is None and lost == 0:
                 if turn is not None:
                     turn.answer = result.answer
                 return result, ""
+            if late:
+                why = f"no answer within {limit_ms} ms ({elapsed:.0f} ms)"
             elif result.error is None:
                 lost -= 1
                 delivery.lost = True
                 why = "the answer was lost"
             else:
                 why = f"the function failed ({result.error})"
-            if why.startswith("no answer") or via == "lex" or retries >= LAMBDA_RETRIES:
+            if late or via == "lex" or retries >= LAMBDA_RETRIES:
                 if turn is not None:
                     turn.error = why
                 return None, why
@@ -1095,9 +1096,8 @@ class FlowRun:
             turn = CallerTurn(utterance, action.identifier, end_timeout)
             self.report.turns.append(turn)
             self._open = turn
-            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, attributes, self._now_ms(),
-                                             lambda function, event: self._code_hook(action.identifier, function,
-                                                                                      event))  # fmt: skip
+            hook = functools.partial(self._code_hook, action.identifier)
+            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, attributes, self._now_ms(), hook)
             if interaction.error is not None:
                 turn.error = turn.error or interaction.error
                 return _Branch("NoMatchingError", interaction.error)
@@ -1115,7 +1115,7 @@ class FlowRun:
         handler = self.functions.get(function)
         if handler is None:
             return CodeHookAnswer(error=f"ResourceNotFoundException: {function}")
-        result, why = self._deliver(block, handler, event, CODE_HOOK_LIMIT_MS, via="lex")
+        result, why = self._deliver(block, handler, event, CODE_HOOK_LIMIT_MS, "lex", self._take_open_turn())
         return (
             CodeHookAnswer(error=f"DependencyFailedException: {why}")
             if result is None
