@@ -2,8 +2,9 @@
 
 The event (``Name: ContactFlowEvent``) is parsed leniently where Connect is lenient: unknown
 fields are ignored, ``CustomerEndpoint``/``Queue``/``SystemEndpoint``/``MediaStreams`` may be
-null, and enum values we do not know (a new ``Channel`` or ``InitiationMethod``) are kept as
-``UNKNOWN`` instead of failing the call. It is strict where a wrong value would corrupt state:
+null, enum values are matched whatever their case (``"Voice"`` is ``VOICE``), and values we do
+not know (a new ``Channel`` or ``InitiationMethod``) are kept as ``UNKNOWN`` instead of failing
+the call. It is strict where a wrong value would corrupt state:
 ``ContactId`` must be there, and the ``turn`` attribute must be a positive integer.
 
 The flow passes the caller's words as the block parameter ``utterance`` (from
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
-from chalicelib.adapters.validation import error_locations
+from chalicelib.adapters.validation import NULL_AS_EMPTY, Lenient, error_locations, lenient_enum
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
@@ -54,50 +55,37 @@ class ContactInitiationMethod(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-def _known_or_unknown(enum: type[StrEnum], value: object) -> object:
-    if value is None or isinstance(value, enum):
-        return value
-    try:
-        return enum(value)
-    except ValueError:
-        return enum("UNKNOWN")
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class ConnectEndpoint(_Lenient):
+class ConnectEndpoint(Lenient):
     Address: str | None = None
     Type: str | None = None
 
 
-class ConnectQueue(_Lenient):
+class ConnectQueue(Lenient):
     ARN: str | None = None
     Name: str | None = None
     OutboundCallerId: ConnectEndpoint | None = None
 
 
-class ConnectAudioStream(_Lenient):
+class ConnectAudioStream(Lenient):
     StreamARN: str | None = None
     StartTimestamp: str | None = None
     StopTimestamp: str | None = None
     StartFragmentNumber: str | None = None
 
 
-class ConnectCustomerMedia(_Lenient):
+class ConnectCustomerMedia(Lenient):
     Audio: ConnectAudioStream | None = None
 
 
-class ConnectMediaStreams(_Lenient):
+class ConnectMediaStreams(Lenient):
     Customer: ConnectCustomerMedia | None = None
 
 
-class ConnectContactData(_Lenient):
+class ConnectContactData(Lenient):
     ContactId: str = Field(min_length=1)
-    Attributes: dict[str, str] = Field(default_factory=dict)
-    Channel: ContactChannel | None = None
-    InitiationMethod: ContactInitiationMethod | None = None
+    Attributes: Annotated[dict[str, str], NULL_AS_EMPTY] = Field(default_factory=dict)
+    Channel: Annotated[ContactChannel | None, lenient_enum(ContactChannel)] = None
+    InitiationMethod: Annotated[ContactInitiationMethod | None, lenient_enum(ContactInitiationMethod)] = None
     InitialContactId: str | None = None
     PreviousContactId: str | None = None
     InstanceARN: str | None = None
@@ -107,33 +95,13 @@ class ConnectContactData(_Lenient):
     Queue: ConnectQueue | None = None
     MediaStreams: ConnectMediaStreams | None = None
 
-    @field_validator("Attributes", mode="before")
-    @classmethod
-    def _null_attributes(cls, value: object) -> object:
-        return {} if value is None else value
 
-    @field_validator("Channel", mode="before")
-    @classmethod
-    def _channel(cls, value: object) -> object:
-        return _known_or_unknown(ContactChannel, value)
-
-    @field_validator("InitiationMethod", mode="before")
-    @classmethod
-    def _initiation(cls, value: object) -> object:
-        return _known_or_unknown(ContactInitiationMethod, value)
-
-
-class ConnectDetails(_Lenient):
+class ConnectDetails(Lenient):
     ContactData: ConnectContactData
-    Parameters: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("Parameters", mode="before")
-    @classmethod
-    def _null_parameters(cls, value: object) -> object:
-        return {} if value is None else value
+    Parameters: Annotated[dict[str, str], NULL_AS_EMPTY] = Field(default_factory=dict)
 
 
-class ContactFlowEvent(_Lenient):
+class ContactFlowEvent(Lenient):
     Name: Literal["ContactFlowEvent"]
     Details: ConnectDetails
 

@@ -1,64 +1,69 @@
 """Kinesis records of Contact Lens real-time segments and of contact records (CTR), parsed
-with pydantic into the domain's types. Unknown fields are ignored; a record that is not one
-of these (not JSON, an unknown schema version or event type, no ContactId) is a named,
-permanent error, so the batch skips it instead of retrying it forever."""
+with pydantic into the domain's types. Unknown fields are ignored and enum values are read
+whatever their case; a record that is not one of these (not JSON, an unknown schema version or
+event type, no ContactId) is a named, permanent error, so the batch skips it instead of retrying
+it forever. The schema version is read first: a record of another version (Contact Lens' chat
+analytics write ``Version 2.0.0`` with ``StreamingEventType``) is an unknown version, not a
+malformed voice record."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from chalicelib.adapters.validation import error_locations
+from chalicelib.adapters.connect_events import ContactChannel, ContactInitiationMethod
+from chalicelib.adapters.validation import Lenient, error_locations, lenient_enum
 from chalicelib.domain.contact_analysis import Segment, SegmentKind
 from chalicelib.domain.contact_outcome import ContactRecordFacts
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError
 
 SEGMENT_VERSIONS = frozenset({"1.0.0"})
 SEGMENT_EVENT_TYPES = frozenset({"STARTED", "SEGMENTS", "COMPLETED", "FAILED"})
+M = TypeVar("M", bound=Lenient)
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Spoken(Lenient):
+    """Who said something and when (offsets from the contact's start)."""
 
-
-class _Transcript(_Lenient):
     Id: str
     ParticipantRole: str = ""
-    Content: str = ""
     BeginOffsetMillis: int = Field(default=0, ge=0)
     EndOffsetMillis: int = Field(default=0, ge=0)
+
+
+class _Transcript(_Spoken):
+    Content: str = ""
     Sentiment: str | None = None
 
 
-class _Utterance(_Lenient):
-    Id: str
-    ParticipantRole: str = ""
+class _Utterance(_Spoken):
     PartialContent: str = ""
-    BeginOffsetMillis: int = Field(default=0, ge=0)
-    EndOffsetMillis: int = Field(default=0, ge=0)
 
 
-class _Categories(_Lenient):
+class _Categories(Lenient):
     MatchedCategories: list[str] = Field(default_factory=list)
 
 
-class _Summary(_Lenient):
+class _Summary(Lenient):
     Content: str | None = None
     Status: str | None = None
 
 
-class _SegmentItem(_Lenient):
+class _SegmentItem(Lenient):
     Transcript: _Transcript | None = None
     Utterance: _Utterance | None = None
     Categories: _Categories | None = None
     PostContactSummary: _Summary | None = None
 
 
-class ContactLensEvent(_Lenient):
+class _Versioned(Lenient):
     Version: str
+
+
+class ContactLensEvent(_Versioned):
     ContactId: str = Field(min_length=1)
     EventType: str
     Channel: str | None = None
@@ -73,12 +78,10 @@ def parse_segment_record(data: bytes, sequence: str = "") -> tuple[str, str, tup
         EventTypeUnknownError: an unknown schema version or event type.
     """
     raw = _json(data)
-    try:
-        event = ContactLensEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise EventMalformedError(f"segment record invalid at {error_locations(exc)}") from exc
-    if event.Version not in SEGMENT_VERSIONS:
-        raise EventTypeUnknownError(f"Contact Lens schema version {event.Version[:20]!r} is not handled")
+    version = _validated(_Versioned, raw, "segment record").Version
+    if version not in SEGMENT_VERSIONS:
+        raise EventTypeUnknownError(f"Contact Lens schema version {version[:20]!r} is not handled")
+    event = _validated(ContactLensEvent, raw, "segment record")
     if event.EventType not in SEGMENT_EVENT_TYPES:
         raise EventTypeUnknownError(f"Contact Lens event type {event.EventType[:20]!r} is not handled")
     segments: list[Segment] = []
@@ -101,15 +104,15 @@ def parse_segment_record(data: bytes, sequence: str = "") -> tuple[str, str, tup
     return event.ContactId, event.EventType, tuple(segments)
 
 
-class _Agent(_Lenient):
+class _Agent(Lenient):
     ConnectedToAgentTimestamp: str | None = None
 
 
-class _Queue(_Lenient):
+class _Queue(Lenient):
     EnqueueTimestamp: str | None = None
 
 
-class ContactTraceRecord(_Lenient):
+class ContactTraceRecord(Lenient):
     ContactId: str = Field(min_length=1)
     LastUpdateTimestamp: str
     InitiationTimestamp: str
@@ -118,6 +121,8 @@ class ContactTraceRecord(_Lenient):
     Agent: _Agent | None = None
     Queue: _Queue | None = None
     Attributes: dict[str, str] | None = None
+    Channel: Annotated[ContactChannel | None, lenient_enum(ContactChannel)] = None
+    InitiationMethod: Annotated[ContactInitiationMethod | None, lenient_enum(ContactInitiationMethod)] = None
 
 
 def parse_contact_record(data: bytes) -> ContactRecordFacts:
@@ -126,9 +131,8 @@ def parse_contact_record(data: bytes) -> ContactRecordFacts:
     Raises:
         EventMalformedError: not JSON, not a contact record, or a timestamp that does not parse.
     """
-    raw = _json(data)
+    record = _validated(ContactTraceRecord, _json(data), "contact record")
     try:
-        record = ContactTraceRecord.model_validate(raw)
         return ContactRecordFacts(
             contact_id=record.ContactId,
             last_update_ms=_epoch_ms(record.LastUpdateTimestamp),
@@ -138,11 +142,18 @@ def parse_contact_record(data: bytes) -> ContactRecordFacts:
             agent_connected=bool(record.Agent and record.Agent.ConnectedToAgentTimestamp),
             queued=bool(record.Queue and record.Queue.EnqueueTimestamp),
             attributes=tuple(sorted((record.Attributes or {}).items())),
+            channel=(record.Channel or ContactChannel.UNKNOWN).value,
+            initiation_method=(record.InitiationMethod or ContactInitiationMethod.UNKNOWN).value,
         )
-    except ValidationError as exc:
-        raise EventMalformedError(f"contact record invalid at {error_locations(exc)}") from exc
     except ValueError as exc:
         raise EventMalformedError("contact record has a timestamp that does not parse") from exc
+
+
+def _validated(model: type[M], raw: Any, what: str) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise EventMalformedError(f"{what} invalid at {error_locations(exc)}") from exc
 
 
 def _epoch_ms(text: str) -> int:

@@ -24,6 +24,8 @@ class ContactRecordFacts:
     agent_connected: bool
     queued: bool
     attributes: tuple[tuple[str, str], ...] = ()
+    channel: str = "UNKNOWN"  # VOICE | CHAT | TASK | EMAIL | UNKNOWN
+    initiation_method: str = "UNKNOWN"  # INBOUND | OUTBOUND | TRANSFER | API | ...
 
 
 def is_newer(facts: ContactRecordFacts, closure: ContactClosure | None) -> bool:

@@ -136,3 +136,18 @@ def test_answer_over_32_kb_is_refused() -> None:
         render_connect_answer(reply, 2)
     small = render_connect_answer(Reply(Action.SPEAK, (SpeechPart("ok"),), "short"), 2)
     assert len(json.dumps(small).encode()) < MAX_RESPONSE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("channel", "method", "expected"),
+    [("Voice", "Inbound", ("VOICE", ContactInitiationMethod.INBOUND)),
+     ("chat", "api", ("CHAT", ContactInitiationMethod.API)),
+     (" VOICE ", "queue_transfer", ("VOICE", ContactInitiationMethod.QUEUE_TRANSFER))],
+)  # fmt: skip
+def test_enum_values_are_matched_whatever_their_case(
+    channel: str, method: str, expected: tuple[str, ContactInitiationMethod]
+) -> None:
+    event = with_turn(load_json(ADMIN_GUIDE))
+    event["Details"]["ContactData"].update(Channel=channel, InitiationMethod=method)
+    data = ContactFlowEvent.model_validate(event).Details.ContactData
+    assert (parse_connect_turn(event).channel, data.InitiationMethod) == expected

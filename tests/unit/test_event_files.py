@@ -52,8 +52,8 @@ def test_published_turn_events_parse_up_to_their_missing_utterance(path: Path) -
     assert request.contact_id
 
 
-@pytest.mark.parametrize("path", sorted((EVENTS / "contact-lens").glob("*.json")), ids=lambda p: p.name)
-def test_contact_lens_samples_parse(path: Path) -> None:
+@pytest.mark.parametrize("path", sorted((EVENTS / "contact-lens").glob("*voice*.json")), ids=lambda p: p.name)
+def test_contact_lens_voice_samples_parse(path: Path) -> None:
     from chalicelib.adapters.stream_events import parse_segment_record
 
     contact, event_type, _ = parse_segment_record(path.read_bytes(), "1")
