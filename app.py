@@ -8,7 +8,8 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import bootstrap
-from chalicelib.adapters.turn_events import is_warmup, parse_turn_event, render_fallback_answer, render_turn_answer
+from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer
+from chalicelib.domain.envelope import RENDER
 from chalicelib.observability import logger, metrics
 
 # configure_logs=False: Chalice would claim the "switchboard" logger (ERROR level, stdout) that
@@ -21,22 +22,23 @@ app = Chalice(app_name="switchboard", configure_logs=False)
 @metrics.log_metrics
 def turn(event: Any, context: Any) -> dict[str, Any]:
     """One caller turn from Amazon Connect (Invoke Lambda block) or a Lex V2 code hook."""
+    delivered = read_turn_event(event)  # never raises: the event is read once, here
     try:
         services = bootstrap.container()
     except Exception as exc:  # noqa: BLE001 - even a broken configuration answers safely
-        return render_fallback_answer(event, exc)
+        return render_fallback_answer(delivered, exc)
     with services.metered_invocation(context) as meter:
         try:
-            if is_warmup(event):
+            if delivered.warmup:
                 return services.warm_up()
             deadline = services.turn_deadline(context)
-            request = parse_turn_event(event, services.settings.max_utterance_chars)
+            request = delivered.request_within(services.settings.max_utterance_chars)
             logger.append_keys(contact_id=request.contact_id, turn=request.seq)
             result = services.handle_turn(request, deadline)
-            with meter.timed("render"):
-                return render_turn_answer(event, result)
+            with meter.timed(RENDER):
+                return render_turn_answer(delivered, result)
         except Exception as exc:  # noqa: BLE001 - invariant 1: Connect and Lex never get an exception
-            return render_fallback_answer(event, exc)
+            return render_fallback_answer(delivered, exc)
 
 
 @app.lambda_function(name="segments")

@@ -15,12 +15,13 @@ contact attribute of the same name, which comes back in ``Details.ContactData.At
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from chalicelib.adapters.validation import NULL_AS_EMPTY, Lenient, error_locations, lenient_enum
+from chalicelib.adapters.validation import NULL_AS_EMPTY, Lenient, as_map, error_locations, lenient_enum
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
@@ -29,6 +30,7 @@ from chalicelib.errors import EventMalformedError, EventTypeUnknownError, Respon
 MAX_RESPONSE_BYTES = 32 * 1024 - 1
 TURN_ATTRIBUTE = "turn"
 UTTERANCE_PARAMETER = "utterance"
+WARMUP_PARAMETER = "warmup"
 
 
 class ContactChannel(StrEnum):
@@ -106,8 +108,27 @@ class ContactFlowEvent(Lenient):
     Details: ConnectDetails
 
 
-def is_connect_event(event: object) -> bool:
-    return isinstance(event, dict) and ("Details" in event or "Name" in event)
+@dataclass(frozen=True)
+class FlowContext:
+    """What the flow's event says about the invocation itself, read leniently (also from an
+    event that fails to parse): the call's warm-up (``warmup = "true"``), and the ``turn``
+    attribute as sent."""
+
+    warmup: bool
+    turn_attribute: str | None
+
+
+def is_connect_event(event: dict[str, Any]) -> bool:
+    return "Details" in event or "Name" in event
+
+
+def flow_context(event: dict[str, Any]) -> FlowContext:
+    details = as_map(event.get("Details"))
+    attribute = as_map(as_map(details.get("ContactData")).get("Attributes")).get(TURN_ATTRIBUTE)
+    return FlowContext(
+        warmup=as_map(details.get("Parameters")).get(WARMUP_PARAMETER) == "true",
+        turn_attribute=attribute if isinstance(attribute, str) else None,
+    )
 
 
 def parse_sequence(value: str | None) -> int:

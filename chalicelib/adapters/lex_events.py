@@ -6,73 +6,113 @@ contact flow passes ``$.ContactId`` explicitly as the session attribute ``contac
 customer input block's Lex session attributes); ``sessionId`` is used only when it is absent.
 The turn sequence travels in the session attribute ``turn``, which we set on every answer.
 Unknown fields and enum values (a new ``inputMode`` or ``invocationSource``) are tolerated.
+
+The answer's message is SSML for a voice caller and plain text for a text channel: the request
+attribute ``x-amz-lex:accept-content-types`` (``PlainText``, ``SSML``, comma-separated) says
+what the client takes; without it, ``inputMode: Text`` or a messaging platform's
+``x-amz-lex:channel-type`` (Slack, Twilio-SMS, ...) means text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
 from chalicelib.adapters.connect_events import TURN_ATTRIBUTE, parse_sequence
-from chalicelib.adapters.validation import error_locations
+from chalicelib.adapters.validation import NULL_AS_EMPTY, NULL_AS_NO_ITEMS, Lenient, as_map, error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, ResponseTooLargeError
 
 CONTACT_ID_ATTRIBUTE = "contact_id"
+ACCEPT_CONTENT_TYPES = "x-amz-lex:accept-content-types"
+CHANNEL_TYPE = "x-amz-lex:channel-type"
 # Lex V2 accepts a message content of 1 to 1,024 characters (runtime API, Message).
 MAX_MESSAGE_CHARS = 1024
+_VOICE_INPUT_MODES = ("speech", "dtmf")
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class LexContentType(StrEnum):
+    """A Lex V2 message's ``contentType``."""
+
+    SSML = "SSML"
+    PLAIN_TEXT = "PlainText"
 
 
-class LexIntent(_Lenient):
+class LexIntent(Lenient):
     name: str | None = None
     state: str | None = None
     confirmationState: str | None = None
 
 
-class LexSessionState(_Lenient):
-    sessionAttributes: dict[str, str] = Field(default_factory=dict)
+class LexSessionState(Lenient):
+    sessionAttributes: Annotated[dict[str, str], NULL_AS_EMPTY] = Field(default_factory=dict)
     intent: LexIntent | None = None
     originatingRequestId: str | None = None
 
-    @field_validator("sessionAttributes", mode="before")
-    @classmethod
-    def _null_attributes(cls, value: object) -> object:
-        return {} if value is None else value
 
-
-class LexInterpretation(_Lenient):
+class LexInterpretation(Lenient):
     intent: LexIntent | None = None
 
 
-class LexBot(_Lenient):
+class LexBot(Lenient):
     name: str | None = None
     localeId: str | None = None
 
 
-class LexCodeHookEvent(_Lenient):
+class LexCodeHookEvent(Lenient):
     messageVersion: str
     sessionId: str = Field(min_length=1)
     inputTranscript: str | None = None
     invocationSource: str | None = None
     inputMode: str | None = None
     bot: LexBot | None = None
-    interpretations: list[LexInterpretation] = Field(default_factory=list)
+    interpretations: Annotated[list[LexInterpretation], NULL_AS_NO_ITEMS] = Field(default_factory=list)
+    requestAttributes: Annotated[dict[str, object], NULL_AS_EMPTY] = Field(default_factory=dict)
     sessionState: LexSessionState = Field(default_factory=LexSessionState)
 
-    @field_validator("interpretations", mode="before")
-    @classmethod
-    def _null_interpretations(cls, value: object) -> object:
-        return [] if value is None else value
+
+@dataclass(frozen=True)
+class LexContext:
+    """What a Lex answer carries back: the session attributes, the intent, the content type."""
+
+    session_attributes: dict[str, str] = field(default_factory=dict)
+    intent_name: str | None = None
+    content_type: LexContentType = LexContentType.SSML
+
+    @property
+    def text_channel(self) -> bool:
+        return self.content_type is LexContentType.PLAIN_TEXT
 
 
-def is_lex_event(event: object) -> bool:
-    return isinstance(event, dict) and "messageVersion" in event and "sessionState" in event
+def is_lex_event(event: dict[str, Any]) -> bool:
+    return "messageVersion" in event and "sessionState" in event
+
+
+def lex_context(event: dict[str, Any]) -> LexContext:
+    """The context to answer in, read leniently: also from an event that fails to parse, so
+    that its safe answer keeps the caller's attributes and format."""
+    state = as_map(event.get("sessionState"))
+    intent = as_map(state.get("intent")).get("name")
+    return LexContext(
+        session_attributes=_strings(state.get("sessionAttributes")),
+        intent_name=intent if isinstance(intent, str) else None,
+        content_type=answer_content_type(event.get("inputMode"), _strings(event.get("requestAttributes"))),
+    )
+
+
+def answer_content_type(input_mode: object, request_attributes: dict[str, str]) -> LexContentType:
+    """SSML for a voice caller, plain text for a text channel; what the client accepts wins."""
+    text_channel = _is_text_mode(input_mode) or bool(request_attributes.get(CHANNEL_TYPE))
+    accepted = {t.strip().lower() for t in request_attributes.get(ACCEPT_CONTENT_TYPES, "").split(",") if t.strip()}
+    if not accepted:
+        return LexContentType.PLAIN_TEXT if text_channel else LexContentType.SSML
+    if "ssml" in accepted and not (text_channel and "plaintext" in accepted):
+        return LexContentType.SSML
+    return LexContentType.PLAIN_TEXT  # what every client can show
 
 
 def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
@@ -86,25 +126,26 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
     except ValidationError as exc:
         raise EventMalformedError(f"Lex V2 event invalid at {error_locations(exc)}") from exc
     attributes = parsed.sessionState.sessionAttributes
+    text = _is_text_mode(parsed.inputMode) or bool(parsed.requestAttributes.get(CHANNEL_TYPE))
+    voice = not text and (parsed.inputMode or "Speech").strip().lower() in _VOICE_INPUT_MODES
     return TurnRequest(
         contact_id=attributes.get(CONTACT_ID_ATTRIBUTE) or parsed.sessionId,
         seq=parse_sequence(attributes.get(TURN_ATTRIBUTE)),
         utterance=parsed.inputTranscript or "",
         source=Source.LEX,
-        channel="VOICE" if (parsed.inputMode or "Speech") in ("Speech", "DTMF") else "CHAT",
+        channel="VOICE" if voice else "CHAT",
         language=parsed.bot.localeId if parsed.bot else None,
     )
 
 
-def render_lex_answer(
-    reply: Reply, next_seq: int, session_attributes: dict[str, str], intent_name: str | None
-) -> dict[str, Any]:
-    """A Lex V2 response: keep listening (``ElicitIntent``) or finish (``Close``).
+def render_lex_answer(reply: Reply, next_seq: int, context: LexContext) -> dict[str, Any]:
+    """A Lex V2 response: keep listening (``ElicitIntent``) or finish (``Close``), its message
+    in the context's content type.
 
     ``action`` and ``turn`` ride in the session attributes, so the Connect flow after the Lex
     block can branch on ``$.Lex.SessionAttributes.action``.
     """
-    attributes = {**session_attributes, "action": reply.action.value, TURN_ATTRIBUTE: str(next_seq),
+    attributes = {**context.session_attributes, "action": reply.action.value, TURN_ATTRIBUTE: str(next_seq),
                   "intent": reply.intent, "tier": str(reply.tier)}  # fmt: skip
     if reply.queue and reply.action is Action.HANDOVER:
         attributes["queue"] = reply.queue
@@ -113,19 +154,16 @@ def render_lex_answer(
         state["dialogAction"] = {"type": "ElicitIntent"}
     else:
         state["dialogAction"] = {"type": "Close"}
-        state["intent"] = {"name": intent_name or "FallbackIntent", "state": "Fulfilled"}
-    content = render_ssml(reply.speech)
+        state["intent"] = {"name": context.intent_name or "FallbackIntent", "state": "Fulfilled"}
+    content = reply.text if context.text_channel else render_ssml(reply.speech)
     if len(content) > MAX_MESSAGE_CHARS:
         raise ResponseTooLargeError(f"Lex message of {len(content)} chars exceeds {MAX_MESSAGE_CHARS}")
-    return {"sessionState": state, "messages": [{"contentType": "SSML", "content": content}]}
+    return {"sessionState": state, "messages": [{"contentType": context.content_type.value, "content": content}]}
 
 
-def lex_context(event: dict[str, Any]) -> tuple[dict[str, str], str | None]:
-    """The session attributes and intent name to carry into the answer, read leniently (also
-    from events that failed to parse, for the fallback answer)."""
-    state = event.get("sessionState") if isinstance(event.get("sessionState"), dict) else {}
-    raw_attributes = state.get("sessionAttributes") if isinstance(state.get("sessionAttributes"), dict) else {}
-    attributes = {k: v for k, v in raw_attributes.items() if isinstance(k, str) and isinstance(v, str)}
-    intent = state.get("intent") if isinstance(state.get("intent"), dict) else {}
-    name = intent.get("name") if isinstance(intent.get("name"), str) else None
-    return attributes, name
+def _is_text_mode(input_mode: object) -> bool:
+    return isinstance(input_mode, str) and input_mode.strip().lower() == "text"
+
+
+def _strings(value: object) -> dict[str, str]:
+    return {k: v for k, v in as_map(value).items() if isinstance(k, str) and isinstance(v, str)}

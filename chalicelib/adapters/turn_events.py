@@ -1,17 +1,29 @@
-"""The turn handler's boundary: which integration sent the event, parse it, render the answer
-in the same integration's format, and the safe answer when anything goes wrong."""
+"""The turn handler's boundary: the raw event read once into a ``TurnEvent`` (which integration
+sent it, what its answer carries back, the caller's turn or why there is none), the answer
+rendered in that integration's format, and the safe answer when anything goes wrong.
+
+Whatever arrives is answered (invariant 1): a malformed Connect or Lex event gets the safe
+answer in its own format, with the sequence it sent; an event that is not even recognisable
+(not an object, or neither integration's shape) gets the safest one, Connect's flat map of
+strings with sequence 1: a Lex event always carries ``messageVersion`` and ``sessionState``,
+so anything else is most likely the flow's own block.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from chalicelib.adapters.connect_events import (
     TURN_ATTRIBUTE,
+    flow_context,
     is_connect_event,
     parse_connect_turn,
     render_connect_answer,
 )
-from chalicelib.adapters.lex_events import is_lex_event, lex_context, parse_lex_turn, render_lex_answer
+from chalicelib.adapters.lex_events import LexContext, is_lex_event, lex_context, parse_lex_turn, render_lex_answer
 from chalicelib.domain.conversation import Action, Reply, TurnRequest
 from chalicelib.domain.dialogue import fallback_reply
 from chalicelib.errors import (
@@ -28,39 +40,72 @@ from chalicelib.usecases.handle_turn import TurnResult
 _INPUT_ERRORS = (EventMalformedError, EventTypeUnknownError, UtteranceEmptyError, UtteranceTooLongError)
 
 
-def is_warmup(event: object) -> bool:
-    """The contact flow's warm-up invocation at the start of a call (``warmup = "true"``)."""
-    if not isinstance(event, dict):
-        return False
-    details = event.get("Details")
-    parameters = details.get("Parameters") if isinstance(details, dict) else None
-    return isinstance(parameters, dict) and parameters.get("warmup") == "true"
+class AnswerFormat(StrEnum):
+    CONNECT = "connect"  # the flow's Invoke AWS Lambda function block: a STRING_MAP
+    LEX = "lex"  # a Lex V2 code hook: a dialog response
+    UNRECOGNISED = "unrecognised"  # neither: answered as the flow's block (see the module doc)
 
 
-def parse_turn_event(event: object, max_utterance_chars: int) -> TurnRequest:
-    """The caller's turn from a Connect or Lex V2 event, with its words checked.
+@dataclass(frozen=True)
+class TurnEvent:
+    """The raw event, read once: what the request handler, the renderer and the fallback use.
 
-    Raises:
-        EventMalformedError: not an object, or not shaped like either event.
-        EventTypeUnknownError: a Connect event of another ``Name``.
-        UtteranceEmptyError: no words.
-        UtteranceTooLongError: more words than ``max_utterance_chars``.
+    ``sequence_sent`` is the turn the flow sent (1 when it sent none, or one that does not
+    read): the safe answer echoes it, so no sequence is skipped. ``request`` is None for the
+    warm-up and for an event that did not parse (``problem`` says why).
     """
-    if is_lex_event(event):
-        request = parse_lex_turn(event)  # type: ignore[arg-type]
-    elif is_connect_event(event):
-        request = parse_connect_turn(event)  # type: ignore[arg-type]
-    else:
-        raise EventMalformedError(f"event is neither a Connect nor a Lex V2 event ({type(event).__name__})")
-    if not request.utterance.strip():
-        raise UtteranceEmptyError("the turn carried no words")
-    if len(request.utterance) > max_utterance_chars:
-        raise UtteranceTooLongError(f"utterance of {len(request.utterance)} chars exceeds {max_utterance_chars}")
-    return request
+
+    answer_format: AnswerFormat
+    sequence_sent: int = 1
+    warmup: bool = False
+    lex: LexContext | None = None
+    request: TurnRequest | None = None
+    problem: Exception | None = None
+
+    def request_within(self, max_utterance_chars: int) -> TurnRequest:
+        """The caller's turn, with its words checked.
+
+        Raises:
+            EventMalformedError: not an object, or not shaped like either event.
+            EventTypeUnknownError: a Connect event of another ``Name``.
+            UtteranceEmptyError: no words.
+            UtteranceTooLongError: more words than ``max_utterance_chars``.
+        """
+        if self.request is None:
+            raise self.problem or EventMalformedError("the event carries no turn")
+        if not self.request.utterance.strip():
+            raise UtteranceEmptyError("the turn carried no words")
+        if len(self.request.utterance) > max_utterance_chars:
+            raise UtteranceTooLongError(
+                f"utterance of {len(self.request.utterance)} chars exceeds {max_utterance_chars}"
+            )
+        return self.request
 
 
-def render_turn_answer(event: object, result: TurnResult) -> dict[str, Any]:
-    """The turn's reply in the format of the integration that sent ``event``; counts it."""
+def read_turn_event(event: object) -> TurnEvent:
+    """The event as a ``TurnEvent``; never raises (an unreadable event is one with a problem)."""
+    try:
+        if not isinstance(event, dict):
+            raise EventMalformedError(f"event is not an object ({type(event).__name__})")
+        if is_lex_event(event):
+            context = lex_context(event)
+            request, problem = _parsed(parse_lex_turn, event)
+            sent = context.session_attributes.get(TURN_ATTRIBUTE)
+            return TurnEvent(AnswerFormat.LEX, _sequence(request, sent), lex=context, request=request, problem=problem)
+        if is_connect_event(event):
+            flow = flow_context(event)
+            if flow.warmup:
+                return TurnEvent(AnswerFormat.CONNECT, warmup=True)
+            request, problem = _parsed(parse_connect_turn, event)
+            return TurnEvent(AnswerFormat.CONNECT, _sequence(request, flow.turn_attribute), request=request,
+                             problem=problem)  # fmt: skip
+        raise EventMalformedError("event is neither a Connect nor a Lex V2 event")
+    except Exception as exc:  # noqa: BLE001 - invariant 1: whatever arrives gets the safest answer
+        return TurnEvent(AnswerFormat.UNRECOGNISED, problem=exc)
+
+
+def render_turn_answer(turn: TurnEvent, result: TurnResult) -> dict[str, Any]:
+    """The turn's reply in the format of the integration that sent ``turn``; counts it."""
     reply = result.reply
     metrics.add_metric(name="DuplicateTurns" if result.duplicate else "TurnsHandled", unit=MetricUnit.Count, value=1)
     if not result.duplicate:
@@ -73,17 +118,10 @@ def render_turn_answer(event: object, result: TurnResult) -> dict[str, Any]:
         extra={"action": reply.action.value, "intent": reply.intent, "tier": reply.tier, "duplicate": result.duplicate,
                "attempts": result.attempts, "reasons": list(reply.reasons)},
     )  # fmt: skip
-    return _render(event, reply, result.next_seq)
+    return _render(turn, reply, result.next_seq)
 
 
-def _render(event: object, reply: Reply, next_seq: int) -> dict[str, Any]:
-    if is_lex_event(event):
-        attributes, intent_name = lex_context(event)  # type: ignore[arg-type]
-        return render_lex_answer(reply, next_seq, attributes, intent_name)
-    return render_connect_answer(reply, next_seq)
-
-
-def render_fallback_answer(event: object, error: Exception) -> dict[str, Any]:
+def render_fallback_answer(turn: TurnEvent, error: Exception) -> dict[str, Any]:
     """The safe answer when the turn failed: ask again and keep the sequence where it was.
 
     Logs the error by name (never the caller's words) and counts it.
@@ -96,18 +134,26 @@ def render_fallback_answer(event: object, error: Exception) -> dict[str, Any]:
         logger.exception("turn failed unexpectedly; answered with fallback", extra={"error": name})
     metrics.add_metric(name="BadInput" if input_problem else "TurnFailures", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="error", value=name)
-    reply = fallback_reply(name, input_problem=input_problem)
     # The flow stores the turn we return: echo the one it sent, so no sequence is skipped.
-    return _render(event, reply, _sequence_sent(event))
+    return _render(turn, fallback_reply(name, input_problem=input_problem), turn.sequence_sent)
 
 
-def _sequence_sent(event: object) -> int:
-    attributes: object = None
-    if is_lex_event(event):
-        attributes, _ = lex_context(event)  # type: ignore[arg-type]
-    elif isinstance(event, dict):
-        details = event.get("Details")
-        data = details.get("ContactData") if isinstance(details, dict) else None
-        attributes = data.get("Attributes") if isinstance(data, dict) else None
-    value = attributes.get(TURN_ATTRIBUTE) if isinstance(attributes, dict) else None
-    return int(value) if isinstance(value, str) and value.isdigit() and int(value) > 0 else 1
+def _render(turn: TurnEvent, reply: Reply, next_seq: int) -> dict[str, Any]:
+    if turn.lex is not None:
+        return render_lex_answer(reply, next_seq, turn.lex)
+    return render_connect_answer(reply, next_seq)
+
+
+def _parsed(
+    parse: Callable[[dict[str, Any]], TurnRequest], event: dict[str, Any]
+) -> tuple[TurnRequest | None, Exception | None]:
+    try:
+        return parse(event), None
+    except Exception as exc:  # noqa: BLE001 - kept for the answer: its format is known by now
+        return None, exc
+
+
+def _sequence(request: TurnRequest | None, sent: str | None) -> int:
+    if request is not None:
+        return request.seq
+    return int(sent) if sent is not None and sent.isdigit() and int(sent) > 0 else 1

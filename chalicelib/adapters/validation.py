@@ -46,3 +46,8 @@ def _empty_if_null(value: Any) -> Any:
 # A map or list AWS may send as null: read as empty.
 NULL_AS_EMPTY = BeforeValidator(_empty_if_null)
 NULL_AS_NO_ITEMS = BeforeValidator(lambda value: [] if value is None else value)
+
+
+def as_map(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: for reading an event leniently."""
+    return value if isinstance(value, dict) else {}

@@ -65,7 +65,7 @@ def test_concurrent_duplicates_in_separate_containers_store_one_turn_and_answer_
     """Connect's retry can run in another Lambda container while the first is still working:
     each has its own client and use case; all read before any writes (the worst case)."""
     from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
-    from chalicelib.adapters.turn_events import parse_turn_event
+    from chalicelib.adapters.turn_events import read_turn_event
     from chalicelib.settings import get_settings
     from tests.fakes import BarrierSessionStore
 
@@ -80,7 +80,7 @@ def test_concurrent_duplicates_in_separate_containers_store_one_turn_and_answer_
     def deliver(container: bootstrap.Container) -> None:
         store = BarrierSessionStore(DynamoDbSessionStore(container.dynamodb_client, TABLE, 3600), barrier)
         handle = bootstrap.HandleTurn(store, container.clock, bootstrap.DialoguePolicy(), container.envelope)
-        result = handle(parse_turn_event(event, 2000), container.turn_deadline(None))
+        result = handle(read_turn_event(event).request_within(2000), container.turn_deadline(None))
         with lock:
             results.append(result)
 
@@ -165,7 +165,7 @@ def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: 
     and its write: the turn's write is refused, it re-reads and re-applies, nothing is lost."""
     from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
     from chalicelib.adapters.session_codec import session_to_json
-    from chalicelib.adapters.turn_events import parse_turn_event
+    from chalicelib.adapters.turn_events import read_turn_event
     from tests.fakes import RecordingSessionStore
 
     lambda_client.lambda_.invoke("turn", connect_event("c-6", "my account is 4 4 7 1 9", None))
@@ -189,9 +189,29 @@ def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: 
 
     store.before_commit = other_writer
     handle = bootstrap.HandleTurn(store, services.clock, bootstrap.DialoguePolicy(), services.envelope)
-    result = handle(parse_turn_event(connect_event("c-6", "yes", "2"), 2000), services.turn_deadline(None))
+    result = handle(
+        read_turn_event(connect_event("c-6", "yes", "2")).request_within(2000), services.turn_deadline(None)
+    )
     assert store.calls == ["load", "commit_turn", "load", "commit_turn"]
     final = store.inner.load("c-6", services.clock.now_ms())
     assert final is not None
     assert (final.version, final.account_number, final.channel) == (3, "44719", "VOICE-RECORDED-BY-OTHER-WRITER")
     assert result.attempts == 2
+
+
+@pytest.mark.parametrize(
+    "text_channel",
+    [{"inputMode": "Text"}, {"requestAttributes": {"x-amz-lex:accept-content-types": "PlainText"}},
+     {"inputMode": "Text", "requestAttributes": {"x-amz-lex:channel-type": "Twilio-SMS"}}],
+    ids=["text_input", "accepts_plain_text", "sms_channel"],
+)  # fmt: skip
+def test_a_lex_text_channel_gets_plain_text_also_in_the_fallback(lambda_client: Any, text_channel: Any) -> None:
+    event = {**load_json("lex/lex-v2-codehook-input.from-connect.json"), **text_channel}
+    event["inputTranscript"] = "hello"
+    answer = lambda_client.lambda_.invoke("turn", event).payload
+    assert answer["messages"] == [{"contentType": "PlainText", "content": answer["messages"][0]["content"]}]
+    assert "<speak>" not in answer["messages"][0]["content"]
+    del event["sessionId"]  # malformed: the safe answer, in the channel's format all the same
+    fallback = lambda_client.lambda_.invoke("turn", event).payload
+    assert fallback["messages"][0]["contentType"] == "PlainText"
+    assert fallback["sessionState"]["sessionAttributes"]["turn"] == "3"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.turn_events import parse_turn_event
+from chalicelib.adapters.turn_events import read_turn_event
 from chalicelib.errors import UtteranceEmptyError
 from sim.calls import load_call
 from tests.conftest import EVENTS
@@ -46,7 +46,7 @@ def test_recorded_calls_cover_a_connect_retry_and_the_lex_format() -> None:
 def test_published_turn_events_parse_up_to_their_missing_utterance(path: Path) -> None:
     event = json.loads(path.read_text())
     try:
-        request = parse_turn_event(event, max_utterance_chars=2000)
+        request = read_turn_event(event).request_within(max_utterance_chars=2000)
     except UtteranceEmptyError:
         return  # the Connect samples carry no "utterance" parameter
     assert request.contact_id

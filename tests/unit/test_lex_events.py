@@ -10,6 +10,8 @@ import pytest
 from chalicelib.adapters.lex_events import (
     MAX_MESSAGE_CHARS,
     LexCodeHookEvent,
+    LexContentType,
+    LexContext,
     lex_context,
     parse_lex_turn,
     render_lex_answer,
@@ -66,7 +68,7 @@ def test_missing_session_id_is_malformed() -> None:
 
 def test_speak_keeps_listening_with_elicit_intent() -> None:
     reply = Reply(Action.SPEAK, (SpeechPart("How can I help?"),), "greeting")
-    answer = render_lex_answer(reply, 4, {"customerTier": "gold"}, "FallbackIntent")
+    answer = render_lex_answer(reply, 4, LexContext({"customerTier": "gold"}, "FallbackIntent"))
     assert answer == {
         "sessionState": {
             "sessionAttributes": {
@@ -85,7 +87,7 @@ def test_speak_keeps_listening_with_elicit_intent() -> None:
 @pytest.mark.parametrize("action", [Action.HANDOVER, Action.END])
 def test_handover_and_end_close_the_intent_as_fulfilled(action: Action) -> None:
     reply = Reply(action, (SpeechPart("Bye"),), "x", 0, (), "Billing")
-    state = render_lex_answer(reply, 2, {}, "FallbackIntent")["sessionState"]
+    state = render_lex_answer(reply, 2, LexContext(intent_name="FallbackIntent"))["sessionState"]
     assert state["dialogAction"] == {"type": "Close"}
     assert state["intent"] == {"name": "FallbackIntent", "state": "Fulfilled"}
     assert state["sessionAttributes"]["action"] == action.value
@@ -95,16 +97,50 @@ def test_handover_and_end_close_the_intent_as_fulfilled(action: Action) -> None:
 def test_message_over_lex_limit_is_refused() -> None:
     reply = Reply(Action.SPEAK, (SpeechPart("x" * MAX_MESSAGE_CHARS),), "long")
     with pytest.raises(ResponseTooLargeError):
-        render_lex_answer(reply, 2, {}, None)
+        render_lex_answer(reply, 2, LexContext())
 
 
 def test_context_is_read_leniently_from_a_broken_event() -> None:
-    assert lex_context({"sessionState": {"sessionAttributes": {"turn": "2", "bad": 5}, "intent": "nope"}}) == (
-        {"turn": "2"}, None)  # fmt: skip
+    broken = {"sessionState": {"sessionAttributes": {"turn": "2", "bad": 5}, "intent": "nope"}, "inputMode": 7}
+    assert lex_context(broken) == LexContext({"turn": "2"}, None, LexContentType.SSML)
 
 
 def test_response_sample_has_the_fields_we_render() -> None:
     published = load_json("lex/lex-v2-codehook-response.developer-guide.json")
-    rendered = render_lex_answer(Reply(Action.END, (SpeechPart("Bye"),), "goodbye"), 2, {}, "Fallback")
+    rendered = render_lex_answer(
+        Reply(Action.END, (SpeechPart("Bye"),), "goodbye"), 2, LexContext(intent_name="Fallback")
+    )
     assert set(rendered) <= set(published)
     assert set(rendered["sessionState"]) <= set(published["sessionState"])
+
+
+@pytest.mark.parametrize(
+    ("input_mode", "request_attributes", "expected"),
+    [
+        ("Speech", {}, LexContentType.SSML),
+        ("DTMF", {}, LexContentType.SSML),
+        ("Text", {}, LexContentType.PLAIN_TEXT),
+        ("text", {}, LexContentType.PLAIN_TEXT),
+        ("Speech", {"x-amz-lex:accept-content-types": "PlainText"}, LexContentType.PLAIN_TEXT),
+        ("Text", {"x-amz-lex:accept-content-types": "SSML"}, LexContentType.SSML),
+        ("Text", {"x-amz-lex:accept-content-types": "PlainText,SSML"}, LexContentType.PLAIN_TEXT),
+        ("Speech", {"x-amz-lex:accept-content-types": "plaintext, ssml"}, LexContentType.SSML),
+        ("Speech", {"x-amz-lex:accept-content-types": "CustomPayload"}, LexContentType.PLAIN_TEXT),
+        (None, {"x-amz-lex:channel-type": "Twilio-SMS"}, LexContentType.PLAIN_TEXT),
+        ("Text", {"x-amz-lex:channel-type": "Slack"}, LexContentType.PLAIN_TEXT),
+    ],
+)
+def test_the_answer_takes_the_content_type_the_channel_accepts(
+    input_mode: str | None, request_attributes: dict[str, str], expected: LexContentType
+) -> None:
+    event = {**sample(), "inputMode": input_mode, "requestAttributes": request_attributes}
+    assert lex_context(event).content_type is expected
+
+
+def test_a_text_channel_reads_the_reply_as_plain_text_and_is_a_chat() -> None:
+    event = {**sample(), "inputMode": "Text"}
+    reply = Reply(Action.SPEAK, (SpeechPart("I heard "), SpeechPart("4471", say_as="digits"), SpeechPart(" & more")),
+                  "account_digits")  # fmt: skip
+    answer = render_lex_answer(reply, 4, lex_context(event))
+    assert answer["messages"] == [{"contentType": "PlainText", "content": "I heard 4471 & more"}]
+    assert parse_lex_turn(event).channel == "CHAT"
