@@ -405,7 +405,7 @@ class Container:
         from chalicelib.adapters.dynamodb_transcript import DynamoDbTranscriptStore  # noqa: PLC0415
 
         s = self.settings
-        return DynamoDbTranscriptStore(self.dynamodb_client, s.table_name, s.session_ttl_seconds)
+        return DynamoDbTranscriptStore(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=self.meter)
 
     @cached_property
     def speculation_store(self) -> SpeculationStore | None:
@@ -415,7 +415,7 @@ class Container:
             return None
         from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore  # noqa: PLC0415
 
-        return DynamoDbSpeculationStore(self.dynamodb_client, s.table_name, s.speculation_ttl_seconds)
+        return DynamoDbSpeculationStore(self.dynamodb_client, s.table_name, s.speculation_ttl_seconds, usage=self.meter)
 
     @cached_property
     def speculate(self) -> Speculate | None:

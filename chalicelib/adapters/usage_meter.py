@@ -21,7 +21,7 @@ from chalicelib.domain.usage import Usage, UsageKind
 
 
 class InvocationMeter:
-    """``TurnMeter`` for one container. ``tracer``: a Powertools Tracer, or None."""
+    """``UsageMeter`` for one container. ``tracer``: a Powertools Tracer, or None."""
 
     def __init__(self, tracer: Any = None) -> None:
         self._lock = threading.Lock()

@@ -94,8 +94,9 @@ class ModelClient(Protocol):
         ...
 
 
-class TurnMeter(Protocol):
-    """Where adapters and use cases record what a turn used and how long each part took."""
+class UsageMeter(Protocol):
+    """Where adapters and use cases record what an invocation used and how long each part took:
+    a turn, a stream consumer's batch, the transcriber (and the speculations it starts)."""
 
     def record(self, usage: Usage) -> None:
         """Usage (quantities) for the cost ledger."""

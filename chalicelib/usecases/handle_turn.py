@@ -33,7 +33,7 @@ from chalicelib.domain.dialogue import (
 )
 from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
-from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, TurnMeter
+from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter
 from chalicelib.domain.router import Route, route
 from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
@@ -108,7 +108,7 @@ class HandleTurn:
         tiers: TierTable | None = None,
         tools: RunTools | None = None,
         commit_attempts: int = 3,
-        meter: TurnMeter | None = None,
+        meter: UsageMeter | None = None,
         handover: HandoverWorkflow | None = None,
         speculations: SpeculationStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -121,7 +121,7 @@ class HandleTurn:
         self._envelope = envelope
         self._tools = tools
         self._commit_attempts = commit_attempts
-        self._meter: TurnMeter = meter or _NoMeter()
+        self._meter: UsageMeter = meter or _NoMeter()
         self._handover = handover
         self._speculations = speculations
         self._sleep = sleep

@@ -12,7 +12,7 @@ from chalicelib.domain.dialogue import DialoguePolicy, ModelWork
 from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
-from chalicelib.domain.ports import Clock, ModelClient, TurnMeter
+from chalicelib.domain.ports import Clock, ModelClient, UsageMeter
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route
 from chalicelib.domain.session import Session
@@ -33,7 +33,7 @@ class ModelWorker:
         tools: RunTools | None,
         envelope: Envelope,
         clock: Clock,
-        meter: TurnMeter,
+        meter: UsageMeter,
         policy: DialoguePolicy,
     ) -> None:
         self._policy = policy

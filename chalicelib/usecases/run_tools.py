@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.envelope import TOOL_CALL, Envelope
 from chalicelib.domain.model import ChatMessage, ToolCall
-from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, TurnMeter
+from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, UsageMeter
 from chalicelib.domain.session import PendingTool, ToolFact
 from chalicelib.domain.tools import (
     JournalEntry,
@@ -51,7 +51,7 @@ class RunTools:
         journal: ToolJournal,
         clock: Clock,
         envelope: Envelope,
-        meter: TurnMeter,
+        meter: UsageMeter,
     ) -> None:
         self.graph = graph
         self._gateway = gateway
