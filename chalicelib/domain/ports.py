@@ -43,10 +43,14 @@ class SessionStore(Protocol):
         ...
 
 
-class SessionWriter(Protocol):
-    """Writers of the session other than the turn (the stream consumers)."""
+class SessionRepository(Protocol):
+    """The session and its turns as the writers other than the turn use them (the stream
+    consumers, the handover tasks; the transcriber reads it): through the unit of work
+    (``usecases/unit_of_work.py``), which re-reads and re-applies on a conflict."""
 
-    def load(self, contact_id: str, now_ms: int) -> Session | None: ...
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        """The session, strongly consistent, or None if there is none (or it expired)."""
+        ...
 
     def save_session(self, session: Session, now_ms: int) -> Session:
         """Store ``session`` if the stored one still has ``session.version`` (0: none stored);

@@ -22,9 +22,11 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import (
+    Delivery,
     DeliveryKind,
     DialoguePolicy,
     ModelWork,
+    TurnOutcome,
     classify_delivery,
     decide_turn,
     model_turn,
@@ -35,18 +37,14 @@ from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelop
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter
 from chalicelib.domain.router import Route, route
-from chalicelib.domain.session import TurnRecord
+from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
 from chalicelib.domain.tiers import RULES, TierTable
-from chalicelib.errors import (
-    AppError,
-    SessionContentionError,
-    SessionVersionConflictError,
-    TurnAlreadyRecordedError,
-)
+from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError
 from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.model_work import ModelWorker
 from chalicelib.usecases.run_tools import RunTools
+from chalicelib.usecases.unit_of_work import retry_on_conflict
 
 SPECULATION = "speculation"  # the component: looking up (and waiting for) a speculative turn
 SPECULATION_POLL_MS = 40
@@ -66,6 +64,22 @@ class TurnResult:
     def next_seq(self) -> int:
         """The sequence the flow sends with the caller's next turn."""
         return self.seq + 1
+
+
+@dataclass(frozen=True)
+class _Read:
+    session: Session | None
+    delivery: Delivery
+    now_ms: int
+
+
+@dataclass
+class _Spent:
+    """The model work of one turn, kept across its commit attempts: a model is never asked twice
+    for one turn because of a race."""
+
+    work: ModelWork | None = None
+    speculated: bool = False
 
 
 class _NoMeter:
@@ -138,10 +152,9 @@ class HandleTurn:
             SessionContentionError: the session kept changing until attempts or time ran out.
             StoreUnavailableError: the store failed (after the client's own retries).
         """
-        attempts = 0
-        work: ModelWork | None = None
-        speculated = False
-        while True:
+        spent = _Spent()
+
+        def read() -> _Read:
             now_ms = self._clock.now_ms()
             with self._meter.timed(STATE_READ):
                 session = self._store.load(request.contact_id, now_ms)
@@ -149,49 +162,58 @@ class HandleTurn:
                 if delivery.kind is DeliveryKind.CHECK_STORED_TURN and session is not None:
                     stored = self._store.load_turn(request.contact_id, delivery.seq, now_ms)
                     delivery = resolve_stored_turn(session, request, stored)
-            if delivery.kind is DeliveryKind.DUPLICATE and delivery.reply is not None:
-                # A delivery that committed a handover may have died before starting the workflow;
-                # the start is idempotent by name, so the redelivery makes sure it is started.
-                self._start_handover(request, delivery.seq, delivery.reply)
-                return TurnResult(delivery.reply, delivery.seq, duplicate=True, attempts=attempts)
-            out_of_time = attempts > 0 and not self._deadline_allows_another(deadline)
-            if attempts >= self._commit_attempts or out_of_time:
-                raise SessionContentionError(f"turn not committed after {attempts} attempt(s)")
+            return _Read(session, delivery, now_ms)
 
-            with self._meter.timed(ROUTING):
-                chosen = route(request.utterance, route_context(session, self._policy))
-            if chosen.tier == RULES or self._models is None:
-                outcome = decide_turn(session, request, delivery.seq, now_ms, self._policy, chosen)
-            else:
-                assert self._worker is not None  # noqa: S101 - built with the models
-                if work is None:
-                    found = self._speculated(request, delivery.seq, chosen, deadline)
-                    speculated = found is not None
-                    ready = found.work if found is not None and found.state is SpeculationState.READY else None
-                    # A speculation that stopped at a side effect: the turn goes on from its answer.
-                    first = found.work.attempts if found is not None and found.work is not None else ()
-                    work = ready or self._worker(chosen, session, request, delivery.seq, deadline, first_round=first)
-                outcome = model_turn(session, request, delivery.seq, now_ms, self._policy, route=chosen, work=work)
-            attempts += 1
+        def duplicate(read: _Read) -> TurnResult | None:
+            reply = read.delivery.reply
+            if read.delivery.kind is not DeliveryKind.DUPLICATE or reply is None:
+                return None
+            # A delivery that committed a handover may have died before starting the workflow;
+            # the start is idempotent by name, so the redelivery makes sure it is started.
+            self._start_handover(request, read.delivery.seq, reply)
+            return TurnResult(reply, read.delivery.seq, duplicate=True, attempts=0)
+
+        def commit(read: _Read) -> TurnResult:
+            outcome = self._decide(read, request, deadline, spent)
             # The turn item keeps what its components took up to the write (the write itself and
             # the answer are in the invocation's metrics and logs).
             timings = {**self._meter.timings(), "until_write": deadline.elapsed_ms(self._clock.monotonic_ms())}
             record = replace(
                 outcome.record,
                 latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())),
-                speculated=speculated,
+                speculated=spent.speculated,
             )
-            try:
-                with self._meter.timed(STATE_WRITE):
-                    self._store.commit_turn(record, outcome.session, now_ms)
-            except TurnAlreadyRecordedError:
-                continue  # a concurrent delivery of this turn won: the re-read returns its reply
-            except SessionVersionConflictError:
-                continue  # another writer changed the session: re-read, decide again on fresh state
+            with self._meter.timed(STATE_WRITE):
+                self._store.commit_turn(record, outcome.session, read.now_ms)
             for item in record.usage:
                 self._meter.record(item)
-            self._start_handover(request, delivery.seq, outcome.reply)
-            return TurnResult(outcome.reply, delivery.seq, duplicate=False, attempts=attempts, record=record)
+            self._start_handover(request, read.delivery.seq, outcome.reply)
+            return TurnResult(outcome.reply, read.delivery.seq, duplicate=False, attempts=0, record=record)
+
+        # A concurrent delivery of this turn won (its reply is the re-read's), or another writer
+        # changed the session (decided again on the fresh state, with the model work kept).
+        done = retry_on_conflict(
+            read, duplicate, commit, attempts=self._commit_attempts, what="turn",
+            conflicts=(TurnAlreadyRecordedError, SessionVersionConflictError),
+            may_retry=lambda: self._deadline_allows_another(deadline),
+        )  # fmt: skip
+        return replace(done.result, attempts=done.writes)
+
+    def _decide(self, read: _Read, request: TurnRequest, deadline: Deadline, spent: _Spent) -> TurnOutcome:
+        """Route the turn and answer it: rules, or the models' work (done once per turn)."""
+        session, seq = read.session, read.delivery.seq
+        with self._meter.timed(ROUTING):
+            chosen = route(request.utterance, route_context(session, self._policy))
+        if chosen.tier == RULES or self._worker is None:
+            return decide_turn(session, request, seq, read.now_ms, self._policy, chosen)
+        if spent.work is None:
+            found = self._speculated(request, seq, chosen, deadline)
+            spent.speculated = found is not None
+            ready = found.work if found is not None and found.state is SpeculationState.READY else None
+            # A speculation that stopped at a side effect: the turn goes on from its answer.
+            first = found.work.attempts if found is not None and found.work is not None else ()
+            spent.work = ready or self._worker(chosen, session, request, seq, deadline, first_round=first)
+        return model_turn(session, request, seq, read.now_ms, self._policy, route=chosen, work=spent.work)
 
     def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
         """Start the handover workflow after a committed handover reply (never raises)."""

@@ -6,8 +6,8 @@ waits on; ``AgentConnected`` resumes it) or ``OfferCallback`` (outside business 
 no agent took the call in time). Every task is idempotent: Step Functions retries a failed
 task, and Lambda may run one twice.
 
-Session writes are conditional on the session's ``version``: a task that loses a race with a
-turn or a stream consumer re-reads and re-applies its change.
+Session writes go through the unit of work (``unit_of_work.update_session``): a task that loses
+a race with a turn or a stream consumer re-reads and re-applies its change.
 """
 
 from __future__ import annotations
@@ -26,16 +26,12 @@ from chalicelib.domain.handover import (
     build_summary,
 )
 from chalicelib.domain.model import ToolCall
-from chalicelib.domain.ports import Clock, SessionWriter
+from chalicelib.domain.ports import Clock, SessionRepository
 from chalicelib.domain.session import HandoverState, Session
-from chalicelib.errors import (
-    CallbackNotBookedError,
-    HandoverSessionMissingError,
-    SessionContentionError,
-    SessionVersionConflictError,
-)
+from chalicelib.errors import CallbackNotBookedError, HandoverSessionMissingError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.usecases.run_tools import OK, REPLAYED, RunTools
+from chalicelib.usecases.unit_of_work import IfMissing, update_session
 
 # The callback is journaled as call 0 of a turn number no real turn reaches (offset + the
 # handover turn), so it never shares a journal entry with the calls of a real turn.
@@ -74,29 +70,21 @@ def start_handover(workflow: HandoverWorkflow | None, request: HandoverRequest) 
     return "already_started" if started.already_started else "started"
 
 
-def update_session(
-    store: SessionWriter, contact_id: str, now_ms: int, change: Callable[[Session], Session | None], attempts: int = 5
+def record_on_session(
+    store: SessionRepository, clock: Clock, contact_id: str, change: Callable[[Session], Session | None]
 ) -> Session:
-    """Apply ``change`` to the stored session with a write conditional on its version; on a
-    conflict re-read and re-apply. ``change`` returns None when there is nothing to write.
+    """Apply a task's ``change`` to the stored session through the unit of work (a conflict is
+    re-read and re-applied); ``change`` returns None when there is nothing to write.
 
     Raises:
-        HandoverSessionMissingError: no session for the contact.
-        SessionContentionError: the session kept changing for ``attempts`` writes.
+        HandoverSessionMissingError: no session for the contact (the workflow's Catch names it).
+        SessionContentionError: the session kept changing.
         StoreUnavailableError: the store failed.
     """
-    for _ in range(attempts):
-        current = store.load(contact_id, now_ms)
-        if current is None:
-            raise HandoverSessionMissingError("no session for the contact")
-        changed = change(current)
-        if changed is None:
-            return current
-        try:
-            return store.save_session(replace(changed, version=current.version, updated_at_ms=now_ms), now_ms)
-        except SessionVersionConflictError:
-            continue
-    raise SessionContentionError(f"handover not recorded after {attempts} attempts")
+    done = update_session(store, clock, contact_id, change, if_missing=IfMissing.LEAVE)
+    if done.item is None:
+        raise HandoverSessionMissingError("no session for the contact")
+    return done.item
 
 
 @dataclass(frozen=True)
@@ -114,7 +102,7 @@ class PrepareHandover:
     """The agent's summary, on the session (``Session.handover``) and on the contact."""
 
     def __init__(
-        self, store: SessionWriter, attributes: ContactAttributes, clock: Clock, policy: HandoverPolicy
+        self, store: SessionRepository, attributes: ContactAttributes, clock: Clock, policy: HandoverPolicy
     ) -> None:
         self._store = store
         self._attributes = attributes
@@ -137,9 +125,9 @@ class PrepareHandover:
             if held is not None and held.execution == execution and held.summary:
                 return None  # written by an earlier run of this task
             state = HandoverState(execution, request.reason, request.queue, HandoverStatus.PREPARED, summary)
-            return current.evolve(handover=state)
+            return replace(current, handover=state)
 
-        update_session(self._store, request.contact_id, now, record)
+        record_on_session(self._store, self._clock, request.contact_id, record)
         # Setting the same attributes again is harmless: no need to remember that it was done.
         self._attributes.update(
             request.contact_id,
@@ -155,7 +143,7 @@ class PrepareHandover:
 class WaitForAgent:
     """Keep the task token the workflow waits on, so the agent's answer can resume it."""
 
-    def __init__(self, store: SessionWriter, clock: Clock) -> None:
+    def __init__(self, store: SessionRepository, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 
@@ -167,9 +155,9 @@ class WaitForAgent:
             if held is not None and held.status == HandoverStatus.AGENT_CONNECTED:
                 return None  # the agent was quicker than the workflow
             base = held if held is not None and held.execution == execution else HandoverState(execution, "", "")
-            return current.evolve(handover=replace(base, status=HandoverStatus.WAITING, task_token=task_token))
+            return replace(current, handover=replace(base, status=HandoverStatus.WAITING, task_token=task_token))
 
-        update_session(self._store, contact_id, self._clock.now_ms(), record)
+        record_on_session(self._store, self._clock, contact_id, record)
         return {"status": HandoverStatus.WAITING}
 
 
@@ -180,7 +168,7 @@ class AgentConnected:
     record shows the agent. Idempotent: a second call finds the handover connected already.
     """
 
-    def __init__(self, store: SessionWriter, workflow: HandoverWorkflow, clock: Clock) -> None:
+    def __init__(self, store: SessionRepository, workflow: HandoverWorkflow, clock: Clock) -> None:
         self._store = store
         self._workflow = workflow
         self._clock = clock
@@ -204,9 +192,9 @@ class AgentConnected:
                 return None
             if state.status != HandoverStatus.WAITING:
                 return None  # the wait had timed out: the callback stands
-            return current.evolve(handover=replace(state, status=HandoverStatus.AGENT_CONNECTED))
+            return replace(current, handover=replace(state, status=HandoverStatus.AGENT_CONNECTED))
 
-        stored = update_session(self._store, contact_id, now, record)
+        stored = record_on_session(self._store, self._clock, contact_id, record)
         return {"status": stored.handover.status if stored.handover else "no_handover", "resumed": resumed}
 
 
@@ -215,7 +203,7 @@ class OfferCallback:
     ``book_callback`` tool, journaled with its idempotency key, or record a voicemail when no
     number is known."""
 
-    def __init__(self, store: SessionWriter, clock: Clock, tools: RunTools | None, policy: HandoverPolicy) -> None:
+    def __init__(self, store: SessionRepository, clock: Clock, tools: RunTools | None, policy: HandoverPolicy) -> None:
         self._store = store
         self._clock = clock
         self._tools = tools
@@ -242,9 +230,9 @@ class OfferCallback:
                 return None
             base = state if state is not None and state.execution == execution else None
             base = base or HandoverState(execution, request.reason, request.queue)
-            return current.evolve(handover=replace(base, status=status, callback=callback, task_token=None))
+            return replace(current, handover=replace(base, status=status, callback=callback, task_token=None))
 
-        stored = update_session(self._store, request.contact_id, now, record)
+        stored = record_on_session(self._store, self._clock, request.contact_id, record)
         final = stored.handover
         return {"status": final.status if final else status, "callback": final.callback if final else callback}
 

@@ -1,37 +1,45 @@
 """The two stream consumers' use cases: apply Contact Lens segments to the session, and close
-the session from the contact record. Both write under the version condition and re-read and
-re-apply when a turn (or the other consumer) wrote in between: nothing is lost."""
+the session from the contact record. Both write through the unit of work
+(``unit_of_work.update_session``): a turn (or the other consumer) writing in between is re-read
+and re-applied, nothing is lost.
+
+The contact-record stream carries every contact of the instance: agent-only calls, outbound
+calls, chats the bot never saw. A record of a contact without a session is skipped (no write,
+no KPI) and counted (``ContactRecordsWithoutSession``); only its channel and initiation method
+are logged.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from functools import cache
 
 from chalicelib.domain.contact_analysis import Segment, apply_segments
 from chalicelib.domain.contact_outcome import ContactRecordFacts, duration_s, is_newer, neutral_to_positive, outcome
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.live_transcript import human_part_text
-from chalicelib.domain.ports import Clock, SessionWriter, SpeculationStore, TranscriptStore
+from chalicelib.domain.ports import Clock, SessionRepository, SpeculationStore, TranscriptStore
 from chalicelib.domain.session import ContactClosure, Session
 from chalicelib.domain.speculation import wasted
 from chalicelib.domain.usage import Usage, UsageKind
-from chalicelib.errors import SessionContentionError, SessionVersionConflictError
-
-WRITE_ATTEMPTS = 5
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.usecases.unit_of_work import IfMissing, update_session
 
 
 class IngestSegments:
-    def __init__(self, store: SessionWriter, clock: Clock) -> None:
+    def __init__(self, store: SessionRepository, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 
     def __call__(self, contact_id: str, event_type: str, segments: tuple[Segment, ...]) -> Session:
         """Apply one record's segments to the contact's session (created if the call has not
         reached the bot yet)."""
-        return _read_modify_write(
-            self._store, self._clock, contact_id, lambda s: apply_segments(s, segments, event_type)
-        )
+        change = lambda s: apply_segments(s, segments, event_type)  # noqa: E731 - one expression
+        done = update_session(self._store, self._clock, contact_id, change, if_missing=IfMissing.CREATE)
+        assert done.item is not None  # noqa: S101 - created when missing
+        return done.item
 
 
 class CloseContact:
@@ -40,7 +48,7 @@ class CloseContact:
 
     def __init__(
         self,
-        store: SessionWriter,
+        store: SessionRepository,
         clock: Clock,
         prices: PriceBook,
         resume_handover: Callable[[str, str], object] | None = None,
@@ -54,30 +62,18 @@ class CloseContact:
         self._prices = prices
         self._resume_handover = resume_handover
 
-    def _human_part(self, contact_id: str) -> str:
-        """What was said after the handover (the live transcript's human part); read once."""
-        if self._transcripts is None:
-            return ""
-        live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
-        return human_part_text(live)
-
-    def __call__(self, facts: ContactRecordFacts) -> Session:
+    def __call__(self, facts: ContactRecordFacts) -> Session | None:
         """Close the session from the newest contact record: outcome, KPI, final cost, and the
-        human part of a handed-over call for its after-call record."""
-        turns = self._store.load_turns(facts.contact_id, self._clock.now_ms())
-        usage: list[Usage] = [u for t in turns for u in t.usage]
-        if self._speculations is not None:  # speculative turns no turn answered from cost extra
-            made = self._speculations.load_all(facts.contact_id, self._clock.now_ms())
-            usage += [u for s in wasted(made, turns) for u in s.usage]
+        human part of a handed-over call for its after-call record. None: the contact has no
+        session (the bot never handled it), and nothing was written."""
         seconds = Decimal(str(duration_s(facts)))
-        usage.append(Usage(UsageKind.CONNECT_VOICE_MINUTES, seconds / 60))
-        cost = total(cost_by_component(usage, self._prices))
+        # Read once, and only for a contact that has a session: the first change computes them.
+        cost = cache(lambda: self._cost(facts, seconds))
+        after = cache(lambda: self._human_part(facts.contact_id))
 
-        after = self._human_part(facts.contact_id)
-
-        def close(session: Session) -> Session:
+        def close(session: Session) -> Session | None:
             if not is_newer(facts, session.closed):
-                return session  # a duplicate or an older copy of the record
+                return None  # a duplicate or an older copy of the record
             ended = outcome(session, facts)
             closure = ContactClosure(
                 last_update_ms=facts.last_update_ms,
@@ -85,29 +81,37 @@ class CloseContact:
                 kpi_neutral_positive=neutral_to_positive(session, facts, ended),
                 duration_s=float(seconds),
                 disconnect_reason=facts.disconnect_reason,
-                cost_usd=str(cost),
-                cost_per_minute_usd=str(per_minute(cost, seconds)),
+                cost_usd=str(cost()),
+                cost_per_minute_usd=str(per_minute(cost(), seconds)),
             )
             handover = session.handover
-            if handover is not None and after:
-                handover = replace(handover, after_handover=after)
+            if handover is not None and after():
+                handover = replace(handover, after_handover=after())
             return replace(session, closed=closure, handover=handover)
 
-        closed = _read_modify_write(self._store, self._clock, facts.contact_id, close)
+        closed = update_session(self._store, self._clock, facts.contact_id, close, if_missing=IfMissing.LEAVE).item
+        if closed is None:
+            metrics.add_metric(name="ContactRecordsWithoutSession", unit=MetricUnit.Count, value=1)
+            logger.info("contact record skipped: no session",
+                        extra={"channel": facts.channel, "initiation_method": facts.initiation_method})  # fmt: skip
+            return None
         if facts.agent_connected and closed.handover is not None and self._resume_handover is not None:
             self._resume_handover(facts.contact_id, "contact_record")  # idempotent: resumes a waiting workflow once
         return closed
 
+    def _cost(self, facts: ContactRecordFacts, seconds: Decimal) -> Decimal:
+        """The call's cost: its turns, the speculations no turn answered from, its minutes."""
+        turns = self._store.load_turns(facts.contact_id, self._clock.now_ms())
+        usage: list[Usage] = [u for t in turns for u in t.usage]
+        if self._speculations is not None:
+            made = self._speculations.load_all(facts.contact_id, self._clock.now_ms())
+            usage += [u for s in wasted(made, turns) for u in s.usage]
+        usage.append(Usage(UsageKind.CONNECT_VOICE_MINUTES, seconds / 60))
+        return total(cost_by_component(usage, self._prices))
 
-def _read_modify_write(store: SessionWriter, clock: Clock, contact_id: str, change: object) -> Session:
-    for _ in range(WRITE_ATTEMPTS):
-        now = clock.now_ms()
-        current = store.load(contact_id, now) or Session.new(contact_id, now)
-        changed = change(current)  # type: ignore[operator]
-        if changed == current and current.version > 0:
-            return current  # nothing new: no write
-        try:
-            return store.save_session(replace(changed, version=current.version), now)
-        except SessionVersionConflictError:
-            continue
-    raise SessionContentionError(f"session kept changing for {WRITE_ATTEMPTS} attempts")
+    def _human_part(self, contact_id: str) -> str:
+        """What was said after the handover (the live transcript's human part)."""
+        if self._transcripts is None:
+            return ""
+        live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
+        return human_part_text(live)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from chalicelib.domain.live_transcript import CALLER, LiveTranscript, apply_results, is_after
-from chalicelib.domain.ports import Clock, SessionWriter, TranscriptStore
+from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore
 from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import (
     AudioChunk,
@@ -51,15 +51,9 @@ from chalicelib.domain.speech import (
     TranscriptResult,
     is_voiced,
 )
-from chalicelib.errors import (
-    AppError,
-    MediaStreamUnavailableError,
-    SessionContentionError,
-    SessionVersionConflictError,
-    SpeechToTextUnavailableError,
-)
+from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTextUnavailableError
+from chalicelib.usecases.unit_of_work import IfMissing, TranscriptItems, update
 
-WRITE_ATTEMPTS = 5
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
 _PARTIAL_LAG_MS = 250  # a partial ending this close before the speech stopped has all its words
 
@@ -121,7 +115,7 @@ class TranscribeCall:
         transcripts: TranscriptStore,
         clock: Clock,
         *,
-        sessions: SessionWriter | None = None,
+        sessions: SessionRepository | None = None,
         language: str,
         flush_every_ms: float = 500,
         stop_before_ms: float = 60_000,
@@ -173,21 +167,15 @@ class TranscribeCall:
         status: str,
         sent_through_ms: tuple[tuple[Track, int], ...] = (),
     ) -> int:
-        """Apply ``results`` to the transcript under its version condition; the conflicts met."""
+        """Apply ``results`` to the transcript through the unit of work; the conflicts met."""
         batch = tuple(results)
-        for attempt in range(WRITE_ATTEMPTS):
-            now = self._clock.now_ms()
-            live, version = self._transcripts.load(contact_id, now)
-            changed = apply_results(live, batch, position, status, sent_through_ms,
-                                    in_handover=self._in_handover(contact_id, live, now))  # fmt: skip
-            if changed is live and version > 0:
-                return attempt
-            try:
-                self._transcripts.save(contact_id, changed, version, now)
-                return attempt
-            except SessionVersionConflictError:
-                continue
-        raise SessionContentionError(f"transcript kept changing for {WRITE_ATTEMPTS} attempts")
+
+        def change(live: LiveTranscript) -> LiveTranscript:
+            in_handover = self._in_handover(contact_id, live, self._clock.now_ms())
+            return apply_results(live, batch, position, status, sent_through_ms, in_handover=in_handover)
+
+        items = TranscriptItems(self._transcripts)
+        return update(items, self._clock, contact_id, change, if_missing=IfMissing.CREATE, what="transcript").conflicts
 
     def _in_handover(self, contact_id: str, live: LiveTranscript, now_ms: int) -> bool:
         """Whether the session shows the call handed over (read until the transcript knows)."""

@@ -158,3 +158,25 @@ def test_contact_record_closes_the_session_and_an_older_copy_is_ignored(lambda_c
     newer = ctr("c-ctr", "2024-01-01T10:20:00Z", Attributes={"survey_score": "1"})
     lambda_client.lambda_.invoke("contact_records", batch(newer))
     assert session("c-ctr").closed.kpi_neutral_positive is False  # type: ignore[union-attr]
+
+
+def test_a_contact_record_of_a_contact_the_bot_never_handled_is_skipped_and_counted(
+    lambda_client: Any, moto_dynamodb: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stream carries every contact of the instance (agent-only, outbound, chat): no session
+    is created for them, no write is paid, and the KPI does not count them."""
+    sent = []
+    client = bootstrap.container().dynamodb_client
+    client.meta.events.register("before-send.dynamodb", lambda request, **_: sent.append(request))
+    outbound = ctr("c-agent-only", "2024-01-01T10:13:05Z", Channel="Voice", InitiationMethod="OUTBOUND")
+    answer = lambda_client.lambda_.invoke("contact_records", batch(outbound)).payload
+    assert answer == {"batchItemFailures": []}
+    pk = {":pk": {"S": "CONTACT#c-agent-only"}}
+    found = moto_dynamodb.query(TableName="switchboard-dev-sessions", KeyConditionExpression="pk = :pk",
+                                ExpressionAttributeValues=pk)["Items"]  # fmt: skip
+    assert found == []
+    assert len(sent) == 1  # the session's read, nothing else
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert any(blob.get("ContactRecordsWithoutSession") == [1.0] or blob.get("ContactRecordsWithoutSession") == 1.0
+               for blob in blobs)  # fmt: skip
+    assert "+15555550100" not in caplog.text
