@@ -50,7 +50,6 @@ ledger, plus what the speech path adds: Transcribe streaming for both tracks ove
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 import threading
 import time
@@ -222,47 +221,39 @@ class SpeechFakes:
     transcribe: LocalTranscribeStreaming
 
 
-SPEECH_VARIABLES = (
-    "SWITCHBOARD_SPEECH_ENABLED",
+SPEECH_STAND_INS = (
     "SWITCHBOARD_KVS_ENDPOINT_URL",
     "SWITCHBOARD_TRANSCRIBE_ENDPOINT_URL",
     "SWITCHBOARD_TRANSCRIBE_CA_FILE",
-    "SWITCHBOARD_SPECULATION_ENABLED",
 )
 
 
 @contextlib.contextmanager
-def speech_fakes(speed: float, endpointing_delay_ms: int, stable_tail_words: int) -> Iterator[SpeechFakes]:
-    """The local KVS ``GetMedia`` and Transcribe streaming, with the app's speech settings pointed
-    at them (the environment, then the container rebuilt); all undone on exit."""
-    from chalicelib import bootstrap  # noqa: PLC0415
-
+def speech_fakes(
+    harness: Harness, speed: float, endpointing_delay_ms: int, stable_tail_words: int
+) -> Iterator[SpeechFakes]:
+    """The local KVS ``GetMedia`` and Transcribe streaming, with the functions pointed at them
+    (the harness's stand-in settings; speech itself is on or off as the stage configures it);
+    all undone on exit."""
     media = ClockedKinesisVideoMedia(speed=speed)
     transcribe = LocalTranscribeStreaming(
         endpointing_delay_ms=endpointing_delay_ms, stable_tail_words=stable_tail_words
     )
     with media, transcribe:
-        os.environ.update({
-            "SWITCHBOARD_SPEECH_ENABLED": "true",
+        harness.use_stand_ins({
             "SWITCHBOARD_KVS_ENDPOINT_URL": media.endpoint_url,
             "SWITCHBOARD_TRANSCRIBE_ENDPOINT_URL": transcribe.url,
             "SWITCHBOARD_TRANSCRIBE_CA_FILE": transcribe.ca_file,
         })  # fmt: skip
-        bootstrap.reset()
         try:
             yield SpeechFakes(media, transcribe)
         finally:
-            for name in SPEECH_VARIABLES:
-                os.environ.pop(name, None)
-            bootstrap.reset()
+            harness.use_stand_ins(dict.fromkeys((*SPEECH_STAND_INS, "SWITCHBOARD_SPECULATION_ENABLED")))
 
 
-def set_speculation(enabled: bool) -> None:
+def set_speculation(harness: Harness, enabled: bool) -> None:
     """Turn speculation on or off for the next invocations (settings are read per container)."""
-    from chalicelib import bootstrap  # noqa: PLC0415
-
-    os.environ["SWITCHBOARD_SPECULATION_ENABLED"] = "true" if enabled else "false"
-    bootstrap.reset()
+    harness.use_stand_ins({"SWITCHBOARD_SPECULATION_ENABLED": "true" if enabled else "false"})
 
 
 # --- the store: speculations and turn usage ---------------------------------------------------------
@@ -507,9 +498,9 @@ def stream_call(
     planned = plan_call(call, answers, lex_delay_ms=options.lex_delay_ms)
     runs = {}
     for run in RUNS:
-        set_speculation(run == "speculative")
+        set_speculation(harness, run == "speculative")
         runs[run] = stream_run(harness, fakes, call, planned, run, options)
-    set_speculation(False)
+    set_speculation(harness, False)
     base, spec = runs["baseline"], runs["speculative"]
     prices: PriceBook = harness.services().prices
     duration_s = Decimal(str(spec["duration_s"]))
@@ -584,7 +575,7 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
     reports = []
     added: dict[str, Decimal] = {}
     seconds = Decimal(0)
-    with speech_fakes(options.speed, options.endpointing_delay_ms, options.stable_tail_words) as fakes:
+    with speech_fakes(harness, options.speed, options.endpointing_delay_ms, options.stable_tail_words) as fakes:
         for call in calls:
             report, call_added = stream_call(harness, fakes, call, options)
             reports.append(report)
