@@ -423,12 +423,12 @@ class Container:
         store = self.speculation_store
         if store is None or self.model_client is None:
             return None
-        from chalicelib.usecases.model_work import ModelWorker  # noqa: PLC0415
+        from chalicelib.usecases.run_models import RunModels  # noqa: PLC0415
         from chalicelib.usecases.speculate import Speculate  # noqa: PLC0415
 
         # Its own meter: the transcriber's invocation, not a turn's, pays for it (see the ledger).
-        worker = ModelWorker(self.model_client, self.tiers, self.tool_runner, self.envelope, self.clock,
-                             InvocationMeter(), self.dialogue_policy)  # fmt: skip
+        worker = RunModels(self.model_client, self.tiers, self.tool_runner, self.envelope, self.clock,
+                           InvocationMeter(), self.dialogue_policy)  # fmt: skip
         return Speculate(
             self.handover_store, store, self.clock, self.dialogue_policy, self.envelope, self.tiers, worker
         )

@@ -25,7 +25,7 @@ from chalicelib.adapters.connect_events import (
 )
 from chalicelib.adapters.lex_events import LexContext, is_lex_event, lex_context, parse_lex_turn, render_lex_answer
 from chalicelib.domain.conversation import Action, Reply, TurnRequest
-from chalicelib.domain.dialogue import fallback_reply
+from chalicelib.domain.phrases import fallback_reply
 from chalicelib.errors import (
     AppError,
     EventMalformedError,

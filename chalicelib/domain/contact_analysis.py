@@ -61,21 +61,21 @@ def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: 
     ]
     # Records arrive in any order: state is rebuilt from every span seen, ordered by offset.
     spans = tuple(sorted((*session.spans, *new_spans), key=lambda s: (s.begin_ms, s.end_ms)))[-MAX_SPANS:]
-    changes: dict[str, object] = {
-        "seen_segments": (*session.seen_segments, *(s.segment_id for s in fresh))[-MAX_SEEN_SEGMENTS:],
-        "spans": spans,
-    }
+    sentiments, negative = session.caller_sentiments, session.negative_sentiment
     if any(s.role == "CUSTOMER" and s.sentiment for s in new_spans):
         sentiments = tuple(s.sentiment for s in spans if s.role == "CUSTOMER" and s.sentiment)[-MAX_SENTIMENTS:]
-        changes["caller_sentiments"] = sentiments
-        changes["negative_sentiment"] = sentiment_is_negative(sentiments)
+        negative = sentiment_is_negative(sentiments)
     matched = [c for s in fresh if s.kind is SegmentKind.CATEGORIES for c in s.categories]
-    if matched:
-        changes["categories"] = tuple(dict.fromkeys((*session.categories, *matched)))
     summary = next((s.content for s in fresh if s.kind is SegmentKind.SUMMARY and s.content), "")
-    if summary:
-        changes["contact_lens_summary"] = summary
-    session = replace(session, **changes)  # type: ignore[arg-type]
+    session = replace(
+        session,
+        seen_segments=(*session.seen_segments, *(s.segment_id for s in fresh))[-MAX_SEEN_SEGMENTS:],
+        spans=spans,
+        caller_sentiments=sentiments,
+        negative_sentiment=negative,
+        categories=tuple(dict.fromkeys((*session.categories, *matched))),
+        contact_lens_summary=summary or session.contact_lens_summary,
+    )
     return _cut_interrupted_prompts(session)
 
 

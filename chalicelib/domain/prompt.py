@@ -6,7 +6,8 @@ so the prompt's size (and cost, and time to first token) does not grow with the 
 
 from __future__ import annotations
 
-from chalicelib.domain.model import ChatMessage
+from chalicelib.domain.dialogue import DialoguePolicy
+from chalicelib.domain.model import ChatMessage, estimate_tokens
 from chalicelib.domain.session import Session
 
 
@@ -51,3 +52,15 @@ def _summary(session: Session | None, omitted: int) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def baseline_tokens(
+    policy: DialoguePolicy, session: Session | None, utterance: str, reply_text: str
+) -> tuple[int, int]:
+    """The cost baseline of a turn: the tokens a large-model call would have used for it, the
+    prompt it would have been sent and a reply as long as the one given (input, output)."""
+    messages = build_messages(
+        policy.system_prompt, session, utterance,
+        max_history_messages=policy.max_history_messages, max_message_chars=policy.max_message_chars,
+    )  # fmt: skip
+    return estimate_tokens("".join(m.content for m in messages)) + 4 * len(messages), estimate_tokens(reply_text)

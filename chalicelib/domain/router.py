@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.handover import human_only_topic
 from chalicelib.domain.rules import MIN_ACCOUNT_DIGITS, Intent, classify, extract_digits, normalize
+from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import LARGE, RULES, SMALL
 
 
@@ -96,6 +97,25 @@ _QUESTION_WORDS = re.compile(r"\b(why|how come|explain|what happened)\b")
 LONG_WORDS = 28
 # RouteContext.pending when the previous reply was a model's question (not one the rules asked).
 MODEL_QUESTION = "model_question"
+
+
+def route_context(session: Session | None, human_only_topics: tuple[str, ...] = ()) -> RouteContext:
+    """What the router needs from the session (and the human-only topics of the policy)."""
+    if session is None:
+        return RouteContext(human_only_topics=human_only_topics)
+    pending = session.pending.kind.value if session.pending else None
+    last = session.last_turn.reply if session.last_turn else None
+    if pending is None and last is not None and last.tier > RULES and last.text.rstrip().endswith("?"):
+        pending = MODEL_QUESTION
+    return RouteContext(
+        pending=pending,
+        misunderstandings=session.misunderstandings,
+        negative_sentiment=session.negative_sentiment,
+        previous_failed=session.previous_failed,
+        escalated=session.previous_escalated,
+        pending_tools=bool(session.pending_tools),
+        human_only_topics=human_only_topics,
+    )
 
 
 def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # noqa: PLR0912 - one branch a feature

@@ -147,15 +147,10 @@ class Session:
     def new(cls, contact_id: str, now_ms: int, channel: str = "VOICE") -> Session:
         return cls(contact_id=contact_id, version=0, started_at_ms=now_ms, updated_at_ms=now_ms, channel=channel)
 
-    def last_assistant_text(self) -> str | None:
-        for message in reversed(self.history):
-            if message.role == "assistant":
-                return message.text
-        return None
-
-    def evolve(self, **changes: object) -> Session:
-        """A copy with ``changes`` applied (the version is not touched)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def evolve(self, *, version: int) -> Session:
+        """This session as stored at ``version`` (the stores' bump after a write). A turn's
+        changes travel as a ``turn_outcome.SessionChange``, other writers' as ``replace``."""
+        return replace(self, version=version)
 
 
 @dataclass(frozen=True)

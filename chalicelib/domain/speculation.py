@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.domain.dialogue import ModelWork
+from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.usage import Usage
 
@@ -43,7 +43,7 @@ class Speculation:
     tier: int  # the tier the router picked for it
     started_at_ms: int
     expected_ms: float = 0.0  # how long the work should take (the tier's prior)
-    work: ModelWork | None = None
+    work: ModelRun | None = None  # what the models did (the stored field name)
     usage: tuple[Usage, ...] = ()  # what it cost, used or wasted
     why: str = ""  # why it was abandoned
 

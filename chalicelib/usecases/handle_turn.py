@@ -21,28 +21,21 @@ from dataclasses import dataclass, replace
 
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import (
-    Delivery,
-    DeliveryKind,
-    DialoguePolicy,
-    ModelWork,
-    TurnOutcome,
-    classify_delivery,
-    decide_turn,
-    model_turn,
-    resolve_stored_turn,
-    route_context,
-)
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelope
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
+from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter
-from chalicelib.domain.router import Route, route
+from chalicelib.domain.redelivery import Delivery, DeliveryKind, classify_delivery, resolve_stored_turn
+from chalicelib.domain.router import Route, route, route_context
+from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
 from chalicelib.domain.tiers import RULES, TierTable
+from chalicelib.domain.turn_outcome import TurnOutcome
 from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError
 from chalicelib.usecases.handover import start_handover
-from chalicelib.usecases.model_work import ModelWorker
+from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.unit_of_work import retry_on_conflict
 
@@ -75,10 +68,10 @@ class _Read:
 
 @dataclass
 class _Spent:
-    """The model work of one turn, kept across its commit attempts: a model is never asked twice
-    for one turn because of a race."""
+    """What the models did for one turn, kept across its commit attempts: a model is never asked
+    twice for one turn because of a race, and what it cost stays the turn's whoever answers."""
 
-    work: ModelWork | None = None
+    run: ModelRun | None = None
     speculated: bool = False
 
 
@@ -139,8 +132,8 @@ class HandleTurn:
         self._handover = handover
         self._speculations = speculations
         self._sleep = sleep
-        self._worker = (
-            ModelWorker(self._models, tiers, tools, envelope, clock, self._meter, policy)
+        self._run_models = (
+            RunModels(self._models, tiers, tools, envelope, clock, self._meter, policy)
             if self._models is not None and tiers is not None
             else None
         )
@@ -203,17 +196,18 @@ class HandleTurn:
         """Route the turn and answer it: rules, or the models' work (done once per turn)."""
         session, seq = read.session, read.delivery.seq
         with self._meter.timed(ROUTING):
-            chosen = route(request.utterance, route_context(session, self._policy))
-        if chosen.tier == RULES or self._worker is None:
-            return decide_turn(session, request, seq, read.now_ms, self._policy, chosen)
-        if spent.work is None:
+            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics))
+        if chosen.tier == RULES or self._run_models is None:
+            # Also after a race re-routed words a model already answered: its cost is charged.
+            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run)
+        if spent.run is None:
             found = self._speculated(request, seq, chosen, deadline)
             spent.speculated = found is not None
             ready = found.work if found is not None and found.state is SpeculationState.READY else None
             # A speculation that stopped at a side effect: the turn goes on from its answer.
             first = found.work.attempts if found is not None and found.work is not None else ()
-            spent.work = ready or self._worker(chosen, session, request, seq, deadline, first_round=first)
-        return model_turn(session, request, seq, read.now_ms, self._policy, route=chosen, work=spent.work)
+            spent.run = ready or self._run_models(chosen, session, request, seq, deadline, first_round=first)
+        return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run)
 
     def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
         """Start the handover workflow after a committed handover reply (never raises)."""

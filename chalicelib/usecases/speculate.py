@@ -12,11 +12,12 @@ from dataclasses import replace
 
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import DialoguePolicy, ModelWork, route_context
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.escalation import OK
+from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
-from chalicelib.domain.router import route
+from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
 from chalicelib.domain.speculation import (
     Speculation,
@@ -27,7 +28,7 @@ from chalicelib.domain.speculation import (
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.domain.usage import Usage, tokens
 from chalicelib.errors import AppError
-from chalicelib.usecases.model_work import SIDE_EFFECT_REFUSAL, ModelWorker
+from chalicelib.usecases.run_models import SIDE_EFFECT_REFUSAL, RunModels
 
 
 class Speculate:
@@ -39,7 +40,7 @@ class Speculate:
         policy: DialoguePolicy,
         envelope: Envelope,
         tiers: TierTable,
-        worker: ModelWorker,
+        run_models: RunModels,
     ) -> None:
         self._sessions = sessions
         self._speculations = speculations
@@ -47,7 +48,7 @@ class Speculate:
         self._policy = policy
         self._envelope = envelope
         self._tiers = tiers
-        self._worker = worker
+        self._run_models = run_models
 
     def __call__(self, contact_id: str, transcript: str) -> Speculation | None:
         """Speculate on ``transcript`` for the contact's next turn; the stored speculation, or
@@ -60,7 +61,7 @@ class Speculate:
         if not text or speculation_refusal(session) is not None:
             return None
         seq = session.last_seq + 1
-        chosen = route(transcript, route_context(session, self._policy))
+        chosen = route(transcript, route_context(session, self._policy.human_only_topics))
         if chosen.tier == RULES:
             return None
         pending = Speculation(contact_id, seq, text, SpeculationState.PENDING, chosen.tier, now,
@@ -71,7 +72,7 @@ class Speculate:
         envelope = self._envelope
         deadline = Deadline(self._clock.monotonic_ms(), envelope.hard_deadline_ms, soft_ms=envelope.soft_deadline_ms)
         try:
-            work: ModelWork | None = self._worker(chosen, session, request, seq, deadline, side_effects=False)
+            work: ModelRun | None = self._run_models(chosen, session, request, seq, deadline, side_effects=False)
         except AppError as exc:
             finished = replace(pending, state=SpeculationState.ABANDONED, why=type(exc).__name__)
         else:
@@ -80,7 +81,7 @@ class Speculate:
         return finished
 
 
-def _finished(pending: Speculation, work: ModelWork | None) -> Speculation:
+def _finished(pending: Speculation, work: ModelRun | None) -> Speculation:
     usage: tuple[Usage, ...] = ()
     for attempt in work.attempts if work else ():
         if attempt.answer is not None:

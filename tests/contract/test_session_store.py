@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore, contact_pk
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Source, TurnRequest
-from chalicelib.domain.dialogue import DialoguePolicy, decide_turn
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.ports import SessionStore
+from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session
 from chalicelib.errors import SessionVersionConflictError, TurnAlreadyRecordedError
 
@@ -33,7 +35,7 @@ def first_turn(
     words: str = "my account is 4 4 7 1", contact: str = "c-1", seq: int = 1, session: Session | None = None
 ) -> Any:
     req = TurnRequest(contact_id=contact, seq=seq, utterance=words, source=Source.CONNECT)
-    return decide_turn(session, req, seq, NOW, DialoguePolicy())
+    return answer_with_rules(session, req, seq, NOW, DialoguePolicy())
 
 
 def test_nothing_stored_loads_as_none(store: SessionStore) -> None:
@@ -108,10 +110,10 @@ def test_dynamodb_items_carry_the_ttl_and_keys_of_the_template(moto_dynamodb: An
 def test_save_session_is_conditional_on_the_version(store: SessionStore) -> None:
     outcome = first_turn()
     v1 = store.commit_turn(outcome.record, outcome.session, NOW)
-    v2 = store.save_session(v1.evolve(negative_sentiment=True), NOW)  # type: ignore[attr-defined]
+    v2 = store.save_session(replace(v1, negative_sentiment=True), NOW)  # type: ignore[attr-defined]
     assert v2.version == 2 and store.load("c-1", NOW).negative_sentiment  # type: ignore[union-attr]
     with pytest.raises(SessionVersionConflictError):
-        store.save_session(v1.evolve(categories=("late",)), NOW)  # type: ignore[attr-defined]
+        store.save_session(replace(v1, categories=("late",)), NOW)  # type: ignore[attr-defined]
 
 
 def test_save_session_creates_a_session_that_does_not_exist_yet(store: SessionStore) -> None:

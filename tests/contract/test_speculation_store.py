@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore
 from chalicelib.adapters.memory_speculation import InMemorySpeculationStore
-from chalicelib.domain.dialogue import ModelWork
 from chalicelib.domain.escalation import Attempt
 from chalicelib.domain.model import ModelAnswer
+from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.ports import SpeculationStore
 from chalicelib.domain.speculation import Speculation, SpeculationState
 from chalicelib.domain.usage import tokens
@@ -37,7 +37,7 @@ def test_the_first_start_owns_the_speculation_and_a_second_does_not(store: Specu
 
 def test_a_finished_speculation_comes_back_with_its_work_and_usage(store: SpeculationStore) -> None:
     store.start(PENDING, NOW)
-    work = ModelWork(attempts=(Attempt(1, "ok", ANSWER, "routed"),), give_up_reason="")
+    work = ModelRun(attempts=(Attempt(1, "ok", ANSWER, "routed"),), give_up_reason="")
     ready = replace(PENDING, state=SpeculationState.READY, work=work, usage=tokens("gpt-6-luna", 300, 12))
     store.finish(ready, NOW)
     assert store.get("c-9", 3, "what time do you close", NOW) == ready

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -175,7 +176,7 @@ def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: 
     def other_writer() -> None:
         current = store.inner.load("c-6", services.clock.now_ms())
         assert current is not None
-        bumped = current.evolve(channel="VOICE-RECORDED-BY-OTHER-WRITER")
+        bumped = replace(current, channel="VOICE-RECORDED-BY-OTHER-WRITER")
         moto_dynamodb.update_item(
             TableName=TABLE,
             Key={"pk": {"S": contact_pk("c-6")}, "sk": {"S": "SESSION"}},

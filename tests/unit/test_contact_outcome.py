@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.domain.contact_analysis import Segment, SegmentKind, apply_segments, heard_text, sentiment_is_negative
@@ -15,7 +17,7 @@ def facts(agent: bool = False, reason: str = "CUSTOMER_DISCONNECT", **attributes
 
 
 def session(status: SessionStatus = SessionStatus.ACTIVE, **changes: object) -> Session:
-    return Session.new("c", 0).evolve(status=status, **changes)
+    return replace(Session.new("c", 0), status=status, **changes)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,7 @@ def test_heard_text_is_the_share_of_playing_time_capped_by_what_was_transcribed(
 
 
 def test_a_caller_who_speaks_after_the_prompt_ended_did_not_barge_in() -> None:
-    s = Session.new("c", 0).evolve(history=(Message(Role.ASSISTANT, "How can I help you today?", 1),))
+    s = replace(Session.new("c", 0), history=(Message(Role.ASSISTANT, "How can I help you today?", 1),))
     prompt = Segment(SegmentKind.TRANSCRIPT, "p", "SYSTEM", "How can I help you today?", 0, 2000)
     late = Segment(SegmentKind.TRANSCRIPT, "c", "CUSTOMER", "my bill", 1900, 3000)
     assert apply_segments(s, (prompt, late)).interrupted_seqs == ()
@@ -76,7 +78,7 @@ def test_a_contact_record_showing_the_agent_resumes_a_waiting_handover_once() ->
     store = InMemorySessionStore()
     token = "task-token-from-the-workflow"  # noqa: S105 - a Step Functions task token, not a password
     waiting = HandoverState("c-1", "caller_asked", "GeneralSupport", status="waiting", task_token=token)
-    store.save_session(Session.new("c", clock.now).evolve(status=SessionStatus.HANDOVER, handover=waiting), clock.now)
+    store.save_session(replace(Session.new("c", clock.now), status=SessionStatus.HANDOVER, handover=waiting), clock.now)
     resumed: list[tuple[str, str]] = []
     close = CloseContact(store, clock, load_prices(), resume_handover=lambda c, a: resumed.append((c, a)))
     close(facts(agent=True))
@@ -98,7 +100,7 @@ def test_a_handed_over_call_closes_with_what_the_agent_and_caller_said_after_the
     clock = ManualClock()
     store, transcripts = InMemorySessionStore(), InMemoryTranscriptStore()
     handed = HandoverState("c-1", "caller_asked", "GeneralSupport", status="agent_connected", summary="Billing.")
-    store.save_session(Session.new("c", clock.now).evolve(status=SessionStatus.HANDOVER, handover=handed), clock.now)
+    store.save_session(replace(Session.new("c", clock.now), status=SessionStatus.HANDOVER, handover=handed), clock.now)
     bot = apply_results(
         LiveTranscript(), [TranscriptResult("r1", "AUDIO_FROM_CUSTOMER", "agent please", False, 0, 900)]
     )

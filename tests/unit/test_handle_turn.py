@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -10,7 +11,8 @@ from chalicelib.adapters.data_files import load_envelope
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import DialoguePolicy, decide_turn
+from chalicelib.domain.dialogue import DialoguePolicy
+from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.errors import SessionContentionError
 from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import BarrierSessionStore, ManualClock, RecordingSessionStore
@@ -66,8 +68,8 @@ def test_version_race_rereads_and_reapplies_on_fresh_state(store: RecordingSessi
         current = store.inner.load("c-1", clock.now)
         assert current is not None
         store.inner.commit_turn(
-            decide_turn(current, request("hello", 9, "c-1"), 9, clock.now, POLICY).record,
-            current.evolve(misunderstandings=0),
+            answer_with_rules(current, request("hello", 9, "c-1"), 9, clock.now, POLICY).record,
+            replace(current, misunderstandings=0),
             clock.now,
         )
 
@@ -109,7 +111,7 @@ def test_contention_beyond_the_attempts_raises_a_named_error(store: RecordingSes
     def bump() -> None:
         current = store.inner.load("c-1", clock.now)
         assert current is not None
-        store.inner.commit_turn(decide_turn(current, request("x", 50 + len(store.calls)), 50 + len(store.calls),
+        store.inner.commit_turn(answer_with_rules(current, request("x", 50 + len(store.calls)), 50 + len(store.calls),
                                             clock.now, POLICY).record, current, clock.now)  # fmt: skip
         store.before_commit = bump
 
@@ -127,7 +129,9 @@ def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSession
         clock.advance(900)
         current = store.inner.load("c-1", clock.now)
         assert current is not None
-        store.inner.commit_turn(decide_turn(current, request("x", 7), 7, clock.now, POLICY).record, current, clock.now)
+        store.inner.commit_turn(
+            answer_with_rules(current, request("x", 7), 7, clock.now, POLICY).record, current, clock.now
+        )
 
     store.before_commit = slow_other_writer
     with pytest.raises(SessionContentionError):

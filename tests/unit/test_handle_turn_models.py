@@ -11,8 +11,9 @@ from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import DialoguePolicy, decide_turn
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.model import ModelAnswer
+from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.usage import UsageKind
 from chalicelib.errors import ModelTimeoutError, ModelUnavailableError
 from chalicelib.usecases.handle_turn import HandleTurn
@@ -111,7 +112,7 @@ def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> Non
     def other_writer() -> None:
         current = store.inner.load("c-1", clock.now)
         assert current is not None
-        other = decide_turn(current, request("x", 40), 40, clock.now, POLICY)
+        other = answer_with_rules(current, request("x", 40), 40, clock.now, POLICY)
         store.inner.commit_turn(other.record, current, clock.now)
 
     store.before_commit = other_writer
@@ -158,3 +159,37 @@ def test_the_stored_turn_keeps_its_component_timings(clock: ManualClock) -> None
     assert {"state_read", "routing", "model", "model_first_token", "until_write"} <= dict(
         result.record.latency_ms
     ).keys()
+
+
+def test_model_tokens_spent_before_a_race_stay_on_the_turn_when_the_re_read_routes_it_to_rules(
+    clock: ManualClock,
+) -> None:
+    """The model answered, the commit lost a version race, and the fresh session routes the same
+    words to the rules: the tokens already spent are still the turn's (invariant 7)."""
+    from dataclasses import replace
+
+    from chalicelib.domain.session import Pending, PendingKind
+
+    store = RecordingSessionStore(InMemorySessionStore())
+    meter = InvocationMeter()
+    question = ok("gpt-6-luna", text="I can check your last bill. Would you like me to do that?")
+    models = ScriptedModelClient([question, ok("gpt-6-luna")])
+    handle = handler(models, clock, store, meter=meter)
+    handle(request("hello"), deadline(clock))
+    handle(request("what was my last bill", 2), deadline(clock))  # the model asks a question
+    meter.drain()
+
+    def other_writer() -> None:  # the flow's own prompt changes what "yes" answers
+        current = store.inner.load("c-1", clock.now)
+        assert current is not None
+        store.inner.save_session(replace(current, pending=Pending(PendingKind.ANYTHING_ELSE)), clock.now)
+
+    store.before_commit = other_writer
+    result = handle(request("yes", 3), deadline(clock))
+    assert len(models.calls) == 2 and result.attempts == 2  # asked once, answered by the rules
+    assert result.reply.tier == 0 and result.record is not None
+    spent = {(u.kind, u.model, u.quantity) for u in result.record.usage if u.model}
+    assert spent == {(UsageKind.LLM_INPUT_TOKENS, "gpt-6-luna", Decimal(300)),
+                     (UsageKind.LLM_OUTPUT_TOKENS, "gpt-6-luna", Decimal(20))}  # fmt: skip
+    assert [c.model for c in result.record.model_calls] == ["gpt-6-luna"]
+    assert {u.kind for u in meter.drain()[0]} >= {UsageKind.LLM_INPUT_TOKENS, UsageKind.LLM_OUTPUT_TOKENS}

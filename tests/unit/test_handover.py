@@ -14,7 +14,7 @@ from chalicelib.adapters.handover_config import load_handover_policy
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import DialoguePolicy, decide_turn, route_context
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.handover import (
     BusinessHours,
     HandoverPolicy,
@@ -25,7 +25,8 @@ from chalicelib.domain.handover import (
     handover_request,
     mask_account,
 )
-from chalicelib.domain.router import route
+from chalicelib.domain.router import route, route_context
+from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import RULES
 from chalicelib.errors import HandoverSessionMissingError, HandoverWorkflowUnavailableError, SessionVersionConflictError
@@ -96,16 +97,18 @@ def test_the_execution_name_is_contact_and_turn_within_step_functions_rules() ->
 
 def test_a_human_only_topic_is_handed_over_by_the_rules_to_its_queue() -> None:
     words = "my husband passed away last month and the account is in his name"
-    chosen = route(words, route_context(None, POLICY))
+    chosen = route(words, route_context(None, POLICY.human_only_topics))
     assert chosen.tier == RULES and chosen.reasons == ("human_only_topic:bereavement",)
-    outcome = decide_turn(None, request(words), 1, 0, POLICY, chosen)
+    outcome = answer_with_rules(None, request(words), 1, 0, POLICY, chosen)
     assert outcome.reply.action is Action.HANDOVER
     assert outcome.reply.queue == "Bereavement"
     assert "handover:human_only_topic" in outcome.reply.reasons and "topic:bereavement" in outcome.reply.reasons
 
 
 def test_without_the_policy_the_topic_goes_to_a_model_as_before() -> None:
-    assert route("my husband passed away last month", route_context(None, DialoguePolicy())).tier > RULES
+    assert (
+        route("my husband passed away last month", route_context(None, DialoguePolicy().human_only_topics)).tier > RULES
+    )
 
 
 def test_queues_by_reason_and_topic_with_a_default() -> None:
@@ -166,11 +169,13 @@ def test_a_failed_start_is_reported_not_raised() -> None:
 
 
 def test_the_start_input_is_the_same_for_a_retried_turn() -> None:
-    outcome = decide_turn(None, request("agent please"), 1, 0, POLICY)
+    outcome = answer_with_rules(None, request("agent please"), 1, 0, POLICY)
     one = handover_request("c-1", 1, outcome.reply, HANDOVER, "+1555")
-    two = handover_request("c-1", 1, decide_turn(None, request("agent please"), 1, 99, POLICY).reply, HANDOVER, "+1555")
+    two = handover_request(
+        "c-1", 1, answer_with_rules(None, request("agent please"), 1, 99, POLICY).reply, HANDOVER, "+1555"
+    )
     assert one == two and one is not None and one.as_input()["queue"] == "GeneralSupport"
-    assert handover_request("c-1", 1, decide_turn(None, request("hello"), 1, 0, POLICY).reply, HANDOVER) is None
+    assert handover_request("c-1", 1, answer_with_rules(None, request("hello"), 1, 0, POLICY).reply, HANDOVER) is None
 
 
 # ----------------------------------------------------------------------- the tasks

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.domain.conversation import Message, Role
-from chalicelib.domain.dialogue import spoken_reply
 from chalicelib.domain.model import AnswerProblem, ModelAnswer, ToolCall, answer_problem
+from chalicelib.domain.model_replies import spoken_reply
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.session import Session
 
 
 def test_prompt_keeps_the_last_messages_and_summarises_the_rest() -> None:
     history = tuple(Message(Role.CALLER if i % 2 == 0 else Role.ASSISTANT, f"message {i}", i) for i in range(20))
-    session = Session.new("c", 0).evolve(history=history, account_number="44719", misunderstandings=1)
+    session = replace(Session.new("c", 0), history=history, account_number="44719", misunderstandings=1)
     messages = build_messages("be brief", session, "what now", max_history_messages=4, max_message_chars=100)
     assert [m.role for m in messages] == ["system", "system", "user", "assistant", "user", "assistant", "user"]
     assert "ends in 4719" in messages[1].content and "16 earlier message(s)" in messages[1].content

@@ -15,7 +15,7 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.speculation import SpeculationState, normalized_transcript, wasted
 from chalicelib.usecases.handle_turn import HandleTurn
-from chalicelib.usecases.model_work import ModelWorker
+from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.speculate import Speculate
 from tests.fakes import FakeToolBackend, ManualClock, ScriptedModelClient
@@ -43,7 +43,7 @@ class Call:
         self.handle = HandleTurn(self.sessions, self.clock, POLICY, ENVELOPE, models=self.models, tiers=TIERS,
                                  tools=tools, meter=meter, speculations=self.speculations,
                                  sleep=lambda s: self.clock.advance(int(s * 1000)))  # fmt: skip
-        worker = ModelWorker(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), POLICY)
+        worker = RunModels(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), POLICY)
         self.speculate = Speculate(self.sessions, self.speculations, self.clock, POLICY, ENVELOPE, TIERS, worker)
         if greet:
             self.turn("hello")  # tier 0: the session exists, the next turn is 2

@@ -1,6 +1,7 @@
-"""The models and tools of one turn: what ``HandleTurn`` asks for live and ``Speculate`` asks for
-ahead of time. The domain's router picked the tier; ``escalation.next_model_step`` decides each
-model call within the turn's deadline; tools run along the declared graph, within its limits."""
+"""Run the models (and tools) of one turn: what ``HandleTurn`` asks for live and ``Speculate``
+asks for ahead of time; the result is a ``ModelRun`` the domain answers from. The domain's
+router picked the tier; ``escalation.next_model_step`` decides each model call within the turn's
+deadline; tools run along the declared graph, within its limits."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import replace
 
 from chalicelib.domain.conversation import TurnRequest
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.dialogue import DialoguePolicy, ModelWork
+from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
+from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.ports import Clock, ModelClient, UsageMeter
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route
@@ -23,7 +25,7 @@ from chalicelib.usecases.run_tools import RunTools
 SIDE_EFFECT_REFUSAL = "side_effect"
 
 
-class ModelWorker:
+class RunModels:
     """Models (and tools) for one turn."""
 
     def __init__(
@@ -54,13 +56,13 @@ class ModelWorker:
         *,
         side_effects: bool = True,
         first_round: tuple[Attempt, ...] = (),
-    ) -> ModelWork:
+    ) -> ModelRun:
         """Models and tools for one turn: pick up calls an earlier turn cut short, then call
         models; while the answer asks for tools, run them (within the graph, the call limit and
         the budget) and call the model again with their results.
 
         ``side_effects`` False (a speculative turn): pending calls are not picked up, and an answer
-        asking for a side-effecting tool ends the work (``refused="side_effect"``) before any
+        asking for a side-effecting tool ends the run (``refused="side_effect"``) before any
         tool is called: the live turn makes it, under its journal.
         ``first_round``: the model calls a speculation already made for these words (it stopped at
         a side effect, before any tool ran): the turn goes on from their answer.
@@ -75,16 +77,16 @@ class ModelWorker:
             )
         )
         follow_up_ms = self._tiers.get(SMALL).expected_ms()
-        work = ModelWork(attempts=(), give_up_reason="")
+        run = ModelRun(attempts=(), give_up_reason="")
         last_tool = session.last_tool if session else None
         calls_made = 0
         if side_effects and self._tools is not None and session is not None and session.pending_tools:
             picked = self._tools.pending(request.contact_id, session.pending_tools, deadline=deadline,
                                          follow_up_ms=follow_up_ms)  # fmt: skip
-            work = replace(work, tools=picked.records, facts=picked.facts, last_tool=picked.last_tool,
+            run = replace(run, tools=picked.records, facts=picked.facts, last_tool=picked.last_tool,
                            refused=picked.refused, held=picked.held, hold_reason=picked.hold_reason)  # fmt: skip
             if picked.refused or picked.held:
-                return work
+                return run
             last_tool = picked.last_tool or last_tool
             results = " ".join(f"{f.tool} returned {f.result_json}." for f in picked.facts)
             messages.insert(
@@ -97,25 +99,25 @@ class ModelWorker:
                 attempts, reason, first_round = first_round, "", ()
             else:
                 attempts, reason = self._ask_models(tier, tuple(messages), offered, deadline)
-            work = replace(work, attempts=(*work.attempts, *attempts), give_up_reason=reason)
+            run = replace(run, attempts=(*run.attempts, *attempts), give_up_reason=reason)
             final = attempts[-1] if attempts and attempts[-1].outcome == OK else None
             if final is None or final.answer is None or not final.answer.tool_calls:
-                return work
+                return run
             if self._tools is None:
-                return replace(work, refused="no_tools_configured")
+                return replace(run, refused="no_tools_configured")
             if not side_effects and any(self._tools.makes_side_effect(c.name) for c in final.answer.tool_calls):
-                return replace(work, refused=SIDE_EFFECT_REFUSAL)
+                return replace(run, refused=SIDE_EFFECT_REFUSAL)
             done = self._tools(
                 request.contact_id, seq, final.answer.tool_calls, last_tool=last_tool, calls_made=calls_made,
                 deadline=deadline, follow_up_ms=follow_up_ms,
             )  # fmt: skip
             calls_made += len(done.records)
             last_tool = done.last_tool or last_tool
-            work = replace(work, tools=(*work.tools, *done.records), facts=(*work.facts, *done.facts),
+            run = replace(run, tools=(*run.tools, *done.records), facts=(*run.facts, *done.facts),
                            last_tool=last_tool, refused=done.refused, held=done.held,
                            hold_reason=done.hold_reason)  # fmt: skip
             if done.refused or done.held:
-                return work
+                return run
             messages += [
                 ChatMessage("assistant", final.answer.text, tool_calls=final.answer.tool_calls),
                 *done.messages,
