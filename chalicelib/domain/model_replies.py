@@ -21,6 +21,8 @@ from chalicelib.domain.tools import ToolCallRecord
 from chalicelib.domain.turn_outcome import SessionChange, ToolProgress, TurnOutcome, charged, finish_turn
 
 MAX_TOOL_FACTS = 4
+# ``ModelRun.refused`` of a speculative run whose answer asked for a side effect: it stops there.
+STOPPED_AT_SIDE_EFFECT = "side_effect"
 _ASKS_ANYTHING_ELSE = re.compile(r"anything else", re.IGNORECASE)
 
 

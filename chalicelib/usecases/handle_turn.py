@@ -205,7 +205,8 @@ class HandleTurn:
             spent.speculated = found is not None
             ready = found.work if found is not None and found.state is SpeculationState.READY else None
             # A speculation that stopped at a side effect: the turn goes on from its answer.
-            first = found.work.attempts if found is not None and found.work is not None else ()
+            resumed = found.work if found is not None and found.state is SpeculationState.RESUMABLE else None
+            first = resumed.attempts if resumed is not None else ()
             spent.run = ready or self._run_models(chosen, session, request, seq, deadline, first_round=first)
         return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run)
 

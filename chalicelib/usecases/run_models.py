@@ -13,7 +13,7 @@ from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
-from chalicelib.domain.model_replies import ModelRun
+from chalicelib.domain.model_replies import STOPPED_AT_SIDE_EFFECT, ModelRun
 from chalicelib.domain.ports import Clock, ModelClient, UsageMeter
 from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route
@@ -21,8 +21,6 @@ from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import SMALL, TierTable
 from chalicelib.errors import ModelError
 from chalicelib.usecases.run_tools import RunTools
-
-SIDE_EFFECT_REFUSAL = "side_effect"
 
 
 class RunModels:
@@ -106,7 +104,7 @@ class RunModels:
             if self._tools is None:
                 return replace(run, refused="no_tools_configured")
             if not side_effects and any(self._tools.makes_side_effect(c.name) for c in final.answer.tool_calls):
-                return replace(run, refused=SIDE_EFFECT_REFUSAL)
+                return replace(run, refused=STOPPED_AT_SIDE_EFFECT)
             done = self._tools(
                 request.contact_id, seq, final.answer.tool_calls, last_tool=last_tool, calls_made=calls_made,
                 deadline=deadline, follow_up_ms=follow_up_ms,

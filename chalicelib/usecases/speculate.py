@@ -8,27 +8,23 @@ nothing to the session and never makes a side effect.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
-from chalicelib.domain.escalation import OK
-from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
 from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
 from chalicelib.domain.speculation import (
     Speculation,
     SpeculationState,
+    finished_speculation,
     normalized_transcript,
     speculation_refusal,
 )
 from chalicelib.domain.tiers import RULES, TierTable
-from chalicelib.domain.usage import Usage, tokens
 from chalicelib.errors import AppError
-from chalicelib.usecases.run_models import SIDE_EFFECT_REFUSAL, RunModels
+from chalicelib.usecases.run_models import RunModels
 
 
 class Speculate:
@@ -72,27 +68,10 @@ class Speculate:
         envelope = self._envelope
         deadline = Deadline(self._clock.monotonic_ms(), envelope.hard_deadline_ms, soft_ms=envelope.soft_deadline_ms)
         try:
-            work: ModelRun | None = self._run_models(chosen, session, request, seq, deadline, side_effects=False)
+            run = self._run_models(chosen, session, request, seq, deadline, side_effects=False)
         except AppError as exc:
-            finished = replace(pending, state=SpeculationState.ABANDONED, why=type(exc).__name__)
+            finished = finished_speculation(pending, None, failed=type(exc).__name__)
         else:
-            finished = _finished(pending, work)
+            finished = finished_speculation(pending, run)
         self._speculations.finish(finished, self._clock.now_ms())
         return finished
-
-
-def _finished(pending: Speculation, work: ModelRun | None) -> Speculation:
-    usage: tuple[Usage, ...] = ()
-    for attempt in work.attempts if work else ():
-        if attempt.answer is not None:
-            usage += tokens(attempt.answer.model, attempt.answer.input_tokens, attempt.answer.output_tokens)
-    if work is None:
-        return replace(pending, state=SpeculationState.ABANDONED, why="no_work")
-    if work.refused == SIDE_EFFECT_REFUSAL:
-        # Kept: when the model asked for the side effect before any tool ran, the live turn goes
-        # on from this answer (``resumable``) and makes the call under its journal.
-        return replace(pending, state=SpeculationState.ABANDONED, work=work, usage=usage, why=SIDE_EFFECT_REFUSAL)
-    if work.held or work.refused or not work.attempts or work.attempts[-1].outcome != OK:
-        why = work.refused or work.hold_reason or work.give_up_reason or "no_answer"
-        return replace(pending, state=SpeculationState.ABANDONED, usage=usage, why=why)
-    return replace(pending, state=SpeculationState.READY, work=work, usage=usage)

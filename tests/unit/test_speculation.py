@@ -97,7 +97,7 @@ def test_a_speculation_never_makes_a_side_effect_and_the_live_turn_goes_on_from_
     ask = "I'd like to set up a payment of a hundred dollars on December first"
     call = Call([tool_answer(*PAYMENT_CALLS), text_answer()])
     made = call.speculate("c-1", ask)
-    assert made is not None and made.state is SpeculationState.ABANDONED and made.why == "side_effect"
+    assert made is not None and made.state is SpeculationState.RESUMABLE  # not abandoned: the turn goes on from it
     assert call.backend.calls == []  # not even the read-only calls of that answer
     result = call.turn(ask)
     assert result.record.speculated  # its model answer was used: the model was asked once for it
@@ -129,3 +129,15 @@ def test_a_speculation_still_running_is_waited_for_and_used() -> None:
     call.speculations.get = ready_on_the_third_look  # type: ignore[method-assign]
     result = call.turn(ROUTINE)
     assert result.record.speculated and gets == 3
+
+
+def test_whether_a_speculation_is_resumable_is_its_state_not_a_reason_string() -> None:
+    from chalicelib.domain.speculation import resumable
+
+    call = Call([tool_answer(*PAYMENT_CALLS)])
+    ask = "I'd like to set up a payment of a hundred dollars on December first"
+    made = call.speculate("c-1", ask)
+    assert made is not None and resumable(made, 2, ask, made.tier)
+    assert resumable(replace(made, why="whatever the use case calls it"), 2, ask, made.tier)
+    abandoned = replace(made, state=SpeculationState.ABANDONED)
+    assert not resumable(abandoned, 2, ask, made.tier)
