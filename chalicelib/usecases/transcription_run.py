@@ -1,0 +1,339 @@
+"""One transcriber invocation's run: the media reader (a thread: the ``AudioSource`` blocks), one
+recogniser stream per track (``SpeechToText``, concurrently on an asyncio loop), the writer of
+their results (in small batches, through ``TranscribeCall``'s write), and the caller's pause
+trigger. Where it may resume and when the caller paused are the domain's rules
+(``domain/transcription.py``); this module keeps the state they are computed from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from chalicelib.domain.live_transcript import CALLER
+from chalicelib.domain.speech import (
+    AudioChunk,
+    AudioSource,
+    MediaPosition,
+    SpeechToText,
+    Track,
+    TranscriptResult,
+    is_voiced,
+)
+from chalicelib.domain.transcription import SentThrough, TrackProgress, paused_words, resume_point
+from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTextUnavailableError
+
+_POLL_S = 0.05  # how often the run looks at the time left while no audio comes
+
+Outcome = Literal["ended", "continue", "retry", "failed"]
+_STATUS: dict[Outcome, str] = {"ended": "ended", "continue": "continuing", "retry": "retrying", "failed": "failed"}
+# Writes a batch of results (and the checkpoint, when there is one) with a status; the conflicts met.
+WriteResults = Callable[[list[TranscriptResult], MediaPosition | None, str, SentThrough], int]
+
+
+@dataclass(frozen=True)
+class TranscriptionOutcome:
+    """How a run ended, where to resume, and what it did."""
+
+    outcome: Outcome
+    checkpoint: MediaPosition
+    results: int = 0  # results received from the recognisers
+    writes: int = 0  # transcript writes
+    conflicts: int = 0  # writes re-applied after another writer's change
+    audio_ms: float = 0.0  # audio sent, both tracks
+    error: str = ""  # the error class that ended the run, if any
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "outcome": self.outcome,
+            "checkpoint": {
+                "fragment_number": self.checkpoint.fragment_number,
+                "timecode_ms": self.checkpoint.timecode_ms,
+            },
+            "results": self.results,
+            "writes": self.writes,
+            "conflicts": self.conflicts,
+            "audio_ms": round(self.audio_ms, 1),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class RunTimings:
+    """How often the run writes, when it stops, and how long it waits (see ``TranscribeCall``)."""
+
+    flush_every_ms: float
+    stop_before_ms: float
+    drain_ms: float
+    settle_ms: float
+    pause_ms: float
+
+
+@dataclass
+class _End:
+    error: BaseException | None = None
+
+
+@dataclass
+class _TrackState:
+    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+    base_ms: int = 0  # the media timecode of the first chunk sent: results' times are from there
+    open_partial_ms: int | None = None  # start of a result not final yet
+    final_end_ms: int | None = None  # end of the newest final
+    error: BaseException | None = None
+
+    def progress(self) -> TrackProgress:
+        return TrackProgress(self.base_ms, self.open_partial_ms, self.final_end_ms, failed=self.error is not None)
+
+
+class TranscriptionRun:
+    """The state shared by the reader, the track tasks and the writer of one invocation."""
+
+    def __init__(
+        self,
+        audio: AudioSource,
+        speech: SpeechToText,
+        write: WriteResults,
+        timings: RunTimings,
+        *,
+        contact_id: str,
+        stream_arn: str,
+        start: MediaPosition,
+        remaining_ms: Callable[[], float],
+        skip_through_ms: dict[Track, int],
+        language: str,
+        on_caller_pause: Callable[[str, str], object] | None = None,
+    ) -> None:
+        self._audio, self._speech, self._write_results, self._timings = audio, speech, write, timings
+        self._on_caller_pause = on_caller_pause
+        self.language = language
+        self.skip_through_ms = skip_through_ms
+        self.contact_id = contact_id
+        self.stream_arn = stream_arn
+        self.start = start
+        self.remaining_ms = remaining_ms
+        self.pending: list[TranscriptResult] = []
+        self.sent: list[tuple[MediaPosition, float]] = []  # per timecode sent: position, end (ms)
+        self.through: dict[Track, int] = {}  # per track: the media time its audio was sent to
+        self.results = 0
+        self.writes = 0
+        self.conflicts = 0
+        self.audio_ms = 0.0
+        self.written_checkpoint = start
+        # The caller's newest result and how far their audio was sent: the pause trigger.
+        self.caller_latest: TranscriptResult | None = None
+        self.caller_sent_ms = 0.0
+        self.caller_voice_end_ms = 0.0  # the end of the caller's latest audio that held speech
+        self.speculated_words = ""  # the caller's words a speculation was last started on
+        self.speculations: list[asyncio.Task[None]] = []
+
+    async def run(self) -> TranscriptionOutcome:
+        self.loop = asyncio.get_running_loop()
+        self.inbox: asyncio.Queue[AudioChunk | _End] = asyncio.Queue()
+        self.tracks: dict[Track, _TrackState] = {}
+        stop_reading = threading.Event()
+        reader = threading.Thread(target=self._read, args=(stop_reading,), name="media-reader", daemon=True)
+        reader.start()
+        self.stop_flushing = asyncio.Event()
+        writer = asyncio.create_task(self._flush_periodically())
+        outcome, error = await self._dispatch()
+        self._pause_trigger(final_only=True)
+        stop_reading.set()
+        drained = await self._end_tracks()
+        self.stop_flushing.set()
+        await writer  # a write in flight finishes (or puts its batch back) before the last one
+        failed = [state for state in self.tracks.values() if state.error is not None]
+        if failed or not drained:
+            outcome = "retry"
+            error = error or next((type(s.error).__name__ for s in failed), "SpeechToTextDrainTimeout")
+        progress = {track: state.progress() for track, state in self.tracks.items()}
+        checkpoint, through = resume_point(self.start, self.sent, progress, self.through, self.skip_through_ms,
+                                           drained=drained, written=self.written_checkpoint)  # fmt: skip
+        try:
+            await self._write(checkpoint, _STATUS[outcome], through)
+        except AppError as exc:  # the store failed: resume from the checkpoint last written
+            return self._outcome("retry", self.written_checkpoint, type(exc).__name__)
+        finally:
+            await asyncio.gather(*self.speculations)  # a frozen Lambda would cut them off
+        return self._outcome(outcome, checkpoint, error)
+
+    def _outcome(self, outcome: Outcome, checkpoint: MediaPosition, error: str) -> TranscriptionOutcome:
+        return TranscriptionOutcome(
+            outcome, checkpoint, self.results, self.writes, self.conflicts, self.audio_ms, error
+        )
+
+    # --- reading the media (a thread: the AudioSource blocks) -----------------------------------
+
+    def _read(self, stop: threading.Event) -> None:
+        chunks: Iterator[AudioChunk] | None = None
+        end = _End()
+        try:
+            chunks = iter(self._audio.chunks(self.stream_arn, self.start))
+            for chunk in chunks:
+                self._post(chunk)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which decides
+            end = _End(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):  # closing an abandoned stream: nothing to save
+                    close()
+            self._post(end)
+
+    def _post(self, item: AudioChunk | _End) -> None:
+        with contextlib.suppress(RuntimeError):  # the run is over, its loop closed: not wanted
+            self.loop.call_soon_threadsafe(self.inbox.put_nowait, item)
+
+    # --- sending audio ------------------------------------------------------------------------
+
+    async def _dispatch(self) -> tuple[Outcome, str]:
+        """Send chunks until the stream ends, the time runs short or a recogniser fails."""
+        while True:
+            if any(state.error is not None for state in self.tracks.values()):
+                return "retry", ""
+            if self.remaining_ms() < self._timings.stop_before_ms:
+                await self._finish_timecode()
+                return "continue", ""
+            self._pause_trigger()
+            try:
+                item = await asyncio.wait_for(self.inbox.get(), _POLL_S)
+            except TimeoutError:
+                continue
+            if isinstance(item, _End):
+                return self._end_outcome(item)
+            self._send(item)
+
+    def _end_outcome(self, end: _End) -> tuple[Outcome, str]:
+        if end.error is None:
+            return "ended", ""
+        name = type(end.error).__name__
+        if isinstance(end.error, (MediaStreamUnavailableError, SpeechToTextUnavailableError)):
+            return "retry", name
+        if isinstance(end.error, AppError) and end.error.retryable:
+            return "retry", name
+        return "failed", name
+
+    async def _finish_timecode(self) -> None:
+        """Send the rest of the last chunk's timecode (a checkpoint skips all of it)."""
+        if not self.sent:
+            return
+        last = self.sent[-1][0]
+        while True:
+            try:
+                item = await asyncio.wait_for(self.inbox.get(), self._timings.settle_ms / 1000)
+            except TimeoutError:
+                return
+            if isinstance(item, _End) or item.position != last:
+                return  # a later chunk (not sent: the resumed run reads it) or the end
+            self._send(item)
+
+    def _send(self, chunk: AudioChunk) -> None:
+        end_ms = chunk.timecode_ms + chunk.duration_ms
+        if self.sent and self.sent[-1][0] == chunk.position:
+            self.sent[-1] = (chunk.position, max(self.sent[-1][1], end_ms))
+        else:
+            self.sent.append((chunk.position, end_ms))
+        if end_ms <= self.skip_through_ms.get(chunk.track, -1):
+            return  # transcribed before this track's stream failed on the other track's account
+        self.through[chunk.track] = int(end_ms)
+        if chunk.track == CALLER:
+            self.caller_sent_ms = end_ms
+            if is_voiced(chunk.pcm):
+                self.caller_voice_end_ms = end_ms
+        state = self.tracks.get(chunk.track)
+        if state is None:
+            state = self.tracks[chunk.track] = _TrackState(base_ms=chunk.timecode_ms)
+            state.task = asyncio.create_task(self._transcribe(chunk.track, state))
+        state.queue.put_nowait(chunk.pcm)
+        self.audio_ms += chunk.duration_ms
+
+    async def _transcribe(self, track: Track, state: _TrackState) -> None:
+        try:
+            async for result in self._speech.transcribe(track, _drain(state.queue), self.language):
+                shifted = replace(
+                    result, start_ms=result.start_ms + state.base_ms, end_ms=result.end_ms + state.base_ms
+                )
+                if shifted.is_partial:
+                    state.open_partial_ms = shifted.start_ms
+                else:
+                    state.open_partial_ms = None
+                    state.final_end_ms = max(shifted.end_ms, state.final_end_ms or shifted.end_ms)
+                self.pending.append(shifted)
+                self.results += 1
+                if track == CALLER:
+                    self.caller_latest = shifted
+                    self._pause_trigger(final_only=True)
+        except Exception as exc:  # noqa: BLE001 - SpeechToTextUnavailableError, or anything else: resume
+            state.error = exc
+
+    def _pause_trigger(self, *, final_only: bool = False) -> None:
+        """Start a speculative turn on the caller's words once they are stable and a pause
+        begins (``transcription.paused_words``); never twice for the same words."""
+        hook, latest = self._on_caller_pause, self.caller_latest
+        if hook is None or latest is None:
+            return
+        words = paused_words(latest, sent_ms=self.caller_sent_ms, voice_end_ms=self.caller_voice_end_ms,
+                             pause_ms=self._timings.pause_ms, final_only=final_only,
+                             already=self.speculated_words)  # fmt: skip
+        if words is None:
+            return
+        self.speculated_words = words
+        self.speculations.append(asyncio.create_task(_call_quietly(hook, self.contact_id, latest.text)))
+
+    async def _end_tracks(self) -> bool:
+        """End every track's audio and wait for their last results; False if they took too long."""
+        for state in self.tracks.values():
+            state.queue.put_nowait(None)
+        tasks = [state.task for state in self.tracks.values() if state.task is not None]
+        if not tasks:
+            return True
+        _, late = await asyncio.wait(tasks, timeout=self._timings.drain_ms / 1000)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return not late
+
+    # --- writing results ----------------------------------------------------------------------
+
+    async def _flush_periodically(self) -> None:
+        while not self.stop_flushing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_flushing.wait(), self._timings.flush_every_ms / 1000)
+            if self.pending and not self.stop_flushing.is_set():
+                try:
+                    await self._write(None, "transcribing")
+                except AppError:
+                    continue  # kept pending: the next flush or the final write tries again
+
+    async def _write(self, checkpoint: MediaPosition | None, status: str, through: SentThrough = ()) -> None:
+        batch = list(self.pending)
+        self.pending.clear()
+        try:
+            conflicts = await asyncio.to_thread(self._write_results, batch, checkpoint, status, through)
+        except AppError:
+            self.pending[:0] = batch
+            raise
+        self.writes += 1
+        self.conflicts += conflicts
+        if checkpoint is not None:
+            self.written_checkpoint = checkpoint
+
+
+async def _call_quietly(hook: Callable[[str, str], object], contact_id: str, text: str) -> None:
+    """Run the pause hook on a thread; its failure costs a speculation, never the transcript."""
+    try:
+        await asyncio.to_thread(hook, contact_id, text)
+    except Exception:  # noqa: BLE001 - a speculation is optional work
+        return
+
+
+async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    while (pcm := await queue.get()) is not None:
+        yield pcm
