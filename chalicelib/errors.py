@@ -148,11 +148,6 @@ class ToolResultInvalidError(ToolError):
     outcome = "invalid_result"
 
 
-class ToolCallRefusedError(PermanentError):
-    """A tool call the model asked for is outside the tool-call graph, fails the tool's schema,
-    or exceeds the turn's call limit; it is not made."""
-
-
 # --- handover -------------------------------------------------------------------------------
 # The workflow's Catch and Retry name these classes (infra/handover.asl.json): a task handler
 # that raises one fails its task with the class name as the error.

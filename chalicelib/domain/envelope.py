@@ -15,6 +15,12 @@ from chalicelib.errors import EnvelopeInvalidError
 STATE_READ, ROUTING, MODEL_FIRST_TOKEN, MODEL_TOTAL = "state_read", "routing", "model_first_token", "model_total"
 TOOL_CALL, STATE_WRITE, RENDER = "tool_call", "state_write", "render"
 COMPONENTS = (STATE_READ, ROUTING, MODEL_FIRST_TOKEN, MODEL_TOTAL, TOOL_CALL, STATE_WRITE, RENDER)
+# What a turn's timings are recorded as (the invocation's meter, the turn item's latency_ms, the
+# Latency.* metrics): a budgeted component under its own name, except the two a turn may run
+# more than once, timed in total: its model calls (each within MODEL_TOTAL) and its tool calls
+# (each within TOOL_CALL). Besides: waiting for a speculative turn, and the time until the write.
+MODEL_CALLS, TOOL_CALLS, SPECULATION, UNTIL_WRITE = "model", "tools", "speculation", "until_write"
+BUDGET_OF = {MODEL_CALLS: MODEL_TOTAL, TOOL_CALLS: TOOL_CALL}  # the per-call budget of a timing
 # The sequences of components one turn runs; each must fit inside the hard deadline.
 PATHS = (
     ("rules", (STATE_READ, ROUTING, STATE_WRITE, RENDER)),

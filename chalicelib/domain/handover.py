@@ -22,7 +22,6 @@ REPEATED_MISUNDERSTANDING = "repeated_misunderstanding"
 REPEATED_FAILURE = "repeated_failure"
 TOOL_UNAVAILABLE = "tool_unavailable"
 HUMAN_ONLY_TOPIC = "human_only_topic"
-REASONS = (CALLER_ASKED, REPEATED_MISUNDERSTANDING, REPEATED_FAILURE, TOOL_UNAVAILABLE, HUMAN_ONLY_TOPIC)
 
 # The topics the domain can recognise; ``handover.json`` says which of them only a person
 # handles. The words overlap with the router's high-stakes vocabulary, but are narrower: a

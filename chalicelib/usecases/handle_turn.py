@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.envelope import ROUTING, STATE_READ, STATE_WRITE, Envelope
+from chalicelib.domain.envelope import ROUTING, SPECULATION, STATE_READ, STATE_WRITE, UNTIL_WRITE, Envelope
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter
@@ -39,7 +39,6 @@ from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.unit_of_work import retry_on_conflict
 
-SPECULATION = "speculation"  # the component: looking up (and waiting for) a speculative turn
 SPECULATION_POLL_MS = 40
 
 
@@ -170,7 +169,7 @@ class HandleTurn:
             outcome = self._decide(read, request, deadline, spent)
             # The turn item keeps what its components took up to the write (the write itself and
             # the answer are in the invocation's metrics and logs).
-            timings = {**self._meter.timings(), "until_write": deadline.elapsed_ms(self._clock.monotonic_ms())}
+            timings = {**self._meter.timings(), UNTIL_WRITE: deadline.elapsed_ms(self._clock.monotonic_ms())}
             record = replace(
                 outcome.record,
                 latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())),

@@ -10,7 +10,7 @@ from dataclasses import replace
 from chalicelib.domain.conversation import TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.envelope import MODEL_FIRST_TOKEN, MODEL_TOTAL, Envelope
+from chalicelib.domain.envelope import MODEL_CALLS, MODEL_FIRST_TOKEN, MODEL_TOTAL, Envelope
 from chalicelib.domain.escalation import OK, Attempt, GiveUp, next_model_step
 from chalicelib.domain.model import ChatMessage, ToolSpec, answer_problem
 from chalicelib.domain.model_replies import STOPPED_AT_SIDE_EFFECT, ModelRun
@@ -142,7 +142,7 @@ class RunModels:
                 return tuple(made), step.reason
             spec = self._tiers.get(step.tier)
             try:
-                with self._meter.timed("model"):
+                with self._meter.timed(MODEL_CALLS):
                     answer = self._models.complete(
                         spec, messages, offered, timeout_ms=step.timeout_ms,
                         first_token_timeout_ms=step.first_token_timeout_ms,

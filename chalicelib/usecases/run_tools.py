@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.deadline import Deadline
-from chalicelib.domain.envelope import TOOL_CALL, Envelope
+from chalicelib.domain.envelope import TOOL_CALL, TOOL_CALLS, Envelope
 from chalicelib.domain.model import ChatMessage, ToolCall
 from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, UsageMeter
 from chalicelib.domain.session import PendingTool, ToolFact
@@ -136,7 +136,7 @@ class RunTools:
         """Call the tool (through the journal for a side effect): outcome, result, ms, key."""
         started = time.perf_counter()
         if tool.kind is not ToolKind.SIDE_EFFECT:
-            with self._meter.timed("tools"):
+            with self._meter.timed(TOOL_CALLS):
                 raw = self._gateway.call(
                     tool, json.loads(call.arguments or "{}"), idempotency_key=None, timeout_ms=budget_ms
                 )
@@ -150,7 +150,7 @@ class RunTools:
         if entry.state is JournalState.DONE and entry.result_json:
             return REPLAYED, json.loads(entry.result_json), 0.0, entry.idempotency_key
         try:
-            with self._meter.timed("tools"):
+            with self._meter.timed(TOOL_CALLS):
                 # The journaled arguments and key win: a retry never becomes a different effect.
                 raw = self._gateway.call(
                     tool, json.loads(entry.arguments_json), idempotency_key=entry.idempotency_key, timeout_ms=budget_ms

@@ -101,3 +101,10 @@ def test_past_the_soft_deadline_a_failed_large_model_still_falls_back_to_the_sma
 def test_the_envelope_caps_the_first_token_timeout() -> None:
     step = next_model_step(2, (), 2000, TIERS, first_token_cap_ms=300)
     assert isinstance(step, CallTier) and step.first_token_timeout_ms == 300
+
+
+def test_the_two_timings_a_turn_sums_name_the_per_call_budget_they_draw_on() -> None:
+    from chalicelib.domain.envelope import BUDGET_OF, COMPONENTS, MODEL_CALLS, MODEL_TOTAL, TOOL_CALL, TOOL_CALLS
+
+    assert BUDGET_OF == {MODEL_CALLS: MODEL_TOTAL, TOOL_CALLS: TOOL_CALL}
+    assert set(BUDGET_OF.values()) <= set(COMPONENTS) and not set(BUDGET_OF) & set(COMPONENTS)
