@@ -75,36 +75,49 @@ class StoreDataCorruptError(PermanentError):
     """A stored item could not be read back into the model (written by something else?)."""
 
 
-# --- models ---------------------------------------------------------------------------------
+# --- calls to models and tools --------------------------------------------------------------
+# A model call and a tool call fail the same few ways; ``kind`` names how, as recorded on the turn
+# (an attempt's outcome, a tool call's outcome). Each way is one class, each family mixes it in.
 
 
-class ModelError(RetryableError):
-    """A model call failed before giving a usable answer. ``kind`` names how."""
+class CallFailedError(RetryableError):
+    """A call to a model or a tool failed: the endpoint failed (connection refused or dropped,
+    5xx, 429) unless a subclass says otherwise."""
 
     kind = "unavailable"
 
 
-class ModelTimeoutError(ModelError):
-    """The model did not answer (first token or whole answer) within the turn's budget."""
+class CallTimeoutError(CallFailedError):
+    """No answer within the call's budget (its own timeout, or what was left of the turn)."""
 
     kind = "timeout"
 
 
-class ModelUnavailableError(ModelError):
-    """The endpoint failed: connection refused or dropped, 5xx, 429."""
-
-    kind = "unavailable"
-
-
-class ModelRequestRejectedError(ModelError):
+class CallRejectedError(CallFailedError):
     """The endpoint refused the request (4xx other than 429): retrying it will not help."""
 
     retryable = False
     kind = "rejected"
 
 
+class ModelError(CallFailedError):
+    """A model call failed before giving a usable answer."""
+
+
+class ModelTimeoutError(ModelError, CallTimeoutError):
+    """The model did not answer (first token or whole answer) within the turn's budget."""
+
+
+class ModelUnavailableError(ModelError):
+    """The model endpoint failed: connection refused or dropped, 5xx, 429."""
+
+
+class ModelRequestRejectedError(ModelError, CallRejectedError):
+    """The model endpoint refused the request."""
+
+
 class ModelOutputMalformedError(ModelError):
-    """The endpoint answered with something that is not a chat completion."""
+    """The endpoint answered with something that is not a chat completion (worth another try)."""
 
     kind = "malformed"
 
@@ -113,39 +126,27 @@ class SecretUnavailableError(RetryableError):
     """A secret (the model API key) could not be read from Secrets Manager."""
 
 
-# --- tools ----------------------------------------------------------------------------------
+class ToolError(CallFailedError):
+    """A tool call failed."""
 
 
-class ToolError(RetryableError):
-    """A tool call failed. ``outcome`` names how, as recorded on the turn."""
-
-    outcome = "unavailable"
-
-
-class ToolTimeoutError(ToolError):
-    """The tool did not answer within its budget (its own timeout or what was left of the turn)."""
-
-    outcome = "timeout"
+class ToolTimeoutError(ToolError, CallTimeoutError):
+    """The tool did not answer within its budget."""
 
 
 class ToolUnavailableError(ToolError):
     """The tool's server failed: connection refused or dropped, 5xx, an MCP error result."""
 
-    outcome = "unavailable"
 
-
-class ToolRejectedError(ToolError):
-    """The tool's server refused the request (4xx): retrying it will not help."""
-
-    retryable = False
-    outcome = "rejected"
+class ToolRejectedError(ToolError, CallRejectedError):
+    """The tool's server refused the request."""
 
 
 class ToolResultInvalidError(ToolError):
     """The tool answered with something that is not a bounded JSON object of plain values."""
 
     retryable = False
-    outcome = "invalid_result"
+    kind = "invalid_result"
 
 
 # --- handover -------------------------------------------------------------------------------

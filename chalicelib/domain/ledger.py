@@ -23,6 +23,13 @@ class ModelPrice:
     input_per_million_tokens: Decimal
     output_per_million_tokens: Decimal
 
+    def cost(self, kind: UsageKind, tokens: Decimal) -> Decimal:
+        """The money ``tokens`` input or output tokens of this model cost."""
+        per_million = (
+            self.input_per_million_tokens if kind is UsageKind.LLM_INPUT_TOKENS else self.output_per_million_tokens
+        )
+        return tokens * per_million / MILLION
+
 
 @dataclass(frozen=True)
 class PriceBook:
@@ -76,13 +83,7 @@ def price(usage: Usage, book: PriceBook) -> Decimal:
     if usage.kind in (UsageKind.LLM_INPUT_TOKENS, UsageKind.LLM_OUTPUT_TOKENS):
         if usage.model is None:
             raise PriceMissingError("LLM token usage without a model")
-        model = book.model(usage.model)
-        per_million = (
-            model.input_per_million_tokens
-            if usage.kind is UsageKind.LLM_INPUT_TOKENS
-            else model.output_per_million_tokens
-        )
-        return usage.quantity * per_million / MILLION
+        return book.model(usage.model).cost(usage.kind, usage.quantity)
     if usage.kind is UsageKind.LAMBDA_GB_SECONDS:
         return usage.quantity * book.service(f"lambda_gb_second_{book.lambda_architecture}")
     return usage.quantity * book.service(_SERVICE_KEY[usage.kind])

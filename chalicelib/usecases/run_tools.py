@@ -117,8 +117,8 @@ class RunTools:
                 done = replace(done, records=(*done.records, record), messages=(*done.messages, message))
                 continue
             except ToolError as exc:
-                record = ToolCallRecord(tool.name, tool.kind.value, exc.outcome)
-                held = self._hold(done, calls[offset:], seq, index, f"tool_{exc.outcome}:{tool.name}")
+                record = ToolCallRecord(tool.name, tool.kind.value, exc.kind)
+                held = self._hold(done, calls[offset:], seq, index, f"tool_{exc.kind}:{tool.name}")
                 return replace(held, records=(*done.records, record))
             text = json.dumps(result, sort_keys=True, separators=(",", ":"))
             done = replace(
