@@ -230,4 +230,4 @@ class TranscriberInvocationMalformedError(EventMalformedError):
 
 class TranscriberContinuationFailedError(RetryableError):
     """The transcriber could not re-invoke itself to go on; Lambda's own retry of the
-    asynchronous invocation resumes from the checkpoint stored on the session."""
+    asynchronous invocation resumes from the checkpoint stored on the live transcript."""
