@@ -32,7 +32,8 @@ from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session, TurnRecord
 from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
 from chalicelib.domain.tiers import RULES, TierTable
-from chalicelib.domain.turn_outcome import TurnOutcome
+from chalicelib.domain.turn_outcome import TurnOutcome, charged
+from chalicelib.domain.usage import Usage
 from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError
 from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.run_models import RunModels
@@ -72,6 +73,7 @@ class _Spent:
 
     run: ModelRun | None = None
     speculated: bool = False
+    paid_here: tuple[Usage, ...] = ()  # what the model calls this invocation made cost
 
 
 class _NoMeter:
@@ -184,11 +186,17 @@ class HandleTurn:
 
         # A concurrent delivery of this turn won (its reply is the re-read's), or another writer
         # changed the session (decided again on the fresh state, with the model work kept).
-        done = retry_on_conflict(
-            read, duplicate, commit, attempts=self._commit_attempts, what="turn",
-            conflicts=(TurnAlreadyRecordedError, SessionVersionConflictError),
-            may_retry=lambda: self._deadline_allows_another(deadline),
-        )  # fmt: skip
+        try:
+            done = retry_on_conflict(
+                read, duplicate, commit, attempts=self._commit_attempts, what="turn",
+                conflicts=(TurnAlreadyRecordedError, SessionVersionConflictError),
+                may_retry=lambda: self._deadline_allows_another(deadline),
+            )  # fmt: skip
+        except Exception:
+            # No turn stored: the model calls this invocation paid for stay in its ledger all the same.
+            for item in spent.paid_here:
+                self._meter.record(item)
+            raise
         return replace(done.result, attempts=done.writes)
 
     def _decide(self, read: _Read, request: TurnRequest, deadline: Deadline, spent: _Spent) -> TurnOutcome:
@@ -207,6 +215,7 @@ class HandleTurn:
             resumed = found.work if found is not None and found.state is SpeculationState.RESUMABLE else None
             first = resumed.attempts if resumed is not None else ()
             spent.run = ready or self._run_models(chosen, session, request, seq, deadline, first_round=first)
+            spent.paid_here = () if ready else charged(spent.run.attempts[len(first) :]).usage
         return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run)
 
     def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:

@@ -193,3 +193,29 @@ def test_model_tokens_spent_before_a_race_stay_on_the_turn_when_the_re_read_rout
                      (UsageKind.LLM_OUTPUT_TOKENS, "gpt-6-luna", Decimal(20))}  # fmt: skip
     assert [c.model for c in result.record.model_calls] == ["gpt-6-luna"]
     assert {u.kind for u in meter.drain()[0]} >= {UsageKind.LLM_INPUT_TOKENS, UsageKind.LLM_OUTPUT_TOKENS}
+
+
+def test_model_tokens_of_a_turn_that_could_not_be_stored_stay_in_the_invocations_ledger(clock: ManualClock) -> None:
+    from dataclasses import replace
+
+    from chalicelib.errors import SessionContentionError
+
+    store = RecordingSessionStore(InMemorySessionStore())
+    meter = InvocationMeter()
+    models = ScriptedModelClient([ok("gpt-6-luna")])
+    handle = handler(models, clock, store, meter=meter)
+    handle(request("hello"), deadline(clock))
+    meter.drain()
+
+    def always_raced() -> None:
+        current = store.inner.load("c-1", clock.now)
+        assert current is not None
+        store.inner.save_session(replace(current, holds=current.holds + 1), clock.now)
+        store.before_commit = always_raced
+
+    store.before_commit = always_raced
+    with pytest.raises(SessionContentionError):
+        handle(request(ROUTINE, 2), deadline(clock))
+    assert len(models.calls) == 1
+    llm = {(u.kind, u.quantity) for u in meter.drain()[0] if u.model == "gpt-6-luna"}
+    assert llm == {(UsageKind.LLM_INPUT_TOKENS, Decimal(300)), (UsageKind.LLM_OUTPUT_TOKENS, Decimal(20))}
