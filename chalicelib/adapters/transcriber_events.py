@@ -1,10 +1,15 @@
 """The transcriber's invocation event, validated at the boundary, and the event it re-invokes
 itself with.
 
-The first invocation comes from the contact flow's trigger (Amazon Connect's real-time
-transcription sample: ``streamARN``, ``startFragmentNum``, ``connectContactId``, flags as
-strings). A continuation is the same event plus ``position`` (the checkpoint to resume at) and
-``attempt`` (consecutive retries after a failure; a continuation for time resets it).
+The first invocation comes from the contact flow: its *Invoke AWS Lambda function* block
+(asynchronous, after *Start media streaming*) sends Connect's ``ContactFlowEvent``, whose
+``Details.Parameters`` carry the names of Amazon Connect's real-time transcription sample
+(``streamARN``, ``startFragmentNum``, ``connectContactId``, ``languageCode``, flags as strings);
+what the flow leaves out is taken from ``Details.ContactData`` (``MediaStreams.Customer.Audio``,
+``ContactId``, ``LanguageCode``). The sample's own trigger sends those names at the top level,
+which is accepted too. A continuation is that flat event plus ``position`` (the checkpoint to
+resume at) and ``attempt`` (consecutive retries after a failure; a continuation for time resets
+it).
 """
 
 from __future__ import annotations
@@ -68,10 +73,31 @@ class TranscriberInvocation(BaseModel):
         }
 
 
+def _from_contact_flow(event: dict[str, Any]) -> dict[str, Any]:
+    """The flat invocation from Connect's ``ContactFlowEvent``: the block's parameters, and the
+    contact's own data for what they leave out."""
+    details = event.get("Details")
+    if not isinstance(details, dict):
+        return event
+    parameters = details.get("Parameters") if isinstance(details.get("Parameters"), dict) else {}
+    contact = details.get("ContactData") if isinstance(details.get("ContactData"), dict) else {}
+    streams = contact.get("MediaStreams") if isinstance(contact.get("MediaStreams"), dict) else {}
+    customer = streams.get("Customer") if isinstance(streams.get("Customer"), dict) else {}
+    audio = customer.get("Audio") if isinstance(customer.get("Audio"), dict) else {}
+    known = {
+        "streamARN": audio.get("StreamARN"),
+        "startFragmentNum": audio.get("StartFragmentNumber"),
+        "connectContactId": contact.get("ContactId"),
+        "languageCode": contact.get("LanguageCode"),
+    }
+    given = {k: v for k, v in parameters.items() if v not in (None, "")}
+    return {**{k: v for k, v in known.items() if v not in (None, "")}, **given}
+
+
 def parse_transcriber_event(event: Any) -> TranscriberInvocation:
     """The invocation, or ``TranscriberInvocationMalformedError`` naming where it is wrong."""
     try:
-        return TranscriberInvocation.model_validate(event)
+        return TranscriberInvocation.model_validate(_from_contact_flow(event) if isinstance(event, dict) else event)
     except ValidationError as exc:
         raise TranscriberInvocationMalformedError(f"transcriber event invalid at {error_locations(exc)}") from exc
 

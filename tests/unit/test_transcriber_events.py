@@ -27,6 +27,37 @@ def test_the_connect_sample_parses() -> None:
     assert invocation.transcription_enabled
 
 
+def flow_event(parameters: dict[str, str]) -> dict[str, Any]:
+    """Connect's ContactFlowEvent from the flow's asynchronous Invoke Lambda block, after media
+    streaming started (AWS's published sample, with the contact's media stream)."""
+    event: dict[str, Any] = load_json("connect/connect-contact-flow-event.admin-guide.json")
+    contact = event["Details"]["ContactData"]
+    contact["ContactId"] = "c-flow"
+    contact["LanguageCode"] = "en-US"
+    contact["MediaStreams"] = {"Customer": {"Audio": {
+        "StreamARN": "arn:aws:kinesisvideo:us-east-1:123456789012:stream/switchboard-dev-connect-c-flow/1",
+        "StartFragmentNumber": "91343852333181432392682062607743920146264440551", "StartTimestamp": "1571360125131",
+    }}}  # fmt: skip
+    event["Details"]["Parameters"] = parameters
+    return event
+
+
+def test_the_flows_invocation_parses_from_its_parameters_and_the_contact() -> None:
+    invocation = parse_transcriber_event(flow_event({"transcriptionEnabled": "true", "languageCode": "es-US"}))
+    assert invocation.contact_id == "c-flow"
+    assert invocation.stream_arn.endswith("switchboard-dev-connect-c-flow/1")
+    assert invocation.start == MediaPosition("91343852333181432392682062607743920146264440551")
+    assert invocation.language_code == "es-US"  # the block's parameter wins over the contact's
+    assert invocation.transcription_enabled is True
+
+
+def test_the_flows_invocation_without_media_is_a_named_error() -> None:
+    event = flow_event({})
+    del event["Details"]["ContactData"]["MediaStreams"]
+    with pytest.raises(TranscriberInvocationMalformedError, match="streamARN"):
+        parse_transcriber_event(event)
+
+
 def test_a_continuation_resumes_at_its_position() -> None:
     invocation = parse_transcriber_event({**SAMPLE, "position": {"fragment_number": "917", "timecode_ms": 4200}})
     assert invocation.start == MediaPosition("917", 4200)
