@@ -1,0 +1,278 @@
+"""Numbers as callers say them and as speech recognition writes them, with where they are.
+
+The caller's text is cut once into tokens that keep their character spans, so a number found in
+"uh it's four one one one, one one one one" can be replaced in place. A *digit run* is what a
+caller reads out in one go: numerals ("4111", "4111-1111"), digit words ("four one one one"),
+"oh" for zero, "double"/"triple" ("double five" is 55), tens and teens ("twenty twenty-seven" is
+2027), with commas, dashes, slashes and hesitations ("uh", "um") between them, and
+self-corrections ("four four three, no sorry, four four four four") that start a new reading.
+Money ("$42.50"), clock times ("9:30") and ordinals ("3rd", "third") are not digit runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+NUM = "num"  # numerals: "4111"
+WORD = "word"  # words, lower-cased: "four", "twenty-seven", "it's"
+SEP = "sep"  # what may sit inside a written number or address: , . - / ( ) + @ _
+STOP = "stop"  # sentence punctuation a number never runs across: ? ! ; : "
+TAG = "tag"  # a token a redactor already put there: "[CARD_1]"
+OTHER = "other"  # money, clock times, ordinal numerals: never part of a digit run
+
+_TOKEN = re.compile(
+    r"(?P<tag>\[[A-Za-z][A-Za-z_]*_[0-9]+\])"
+    r"|(?P<other>[$£€][0-9][0-9,]*(?:\.[0-9]+)?|[0-9]{1,2}:[0-9]{2}|[0-9]+(?:st|nd|rd|th)\b)"
+    r"|(?P<num>[0-9]+)"
+    r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*)"
+    r"|(?P<sep>[,./()+@_-])"
+    r"|(?P<stop>[?!;:\"])"
+)
+
+UNITS = {"zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+         "seven": 7, "eight": 8, "nine": 9}  # fmt: skip
+TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+         "seventeen": 17, "eighteen": 18, "nineteen": 19}  # fmt: skip
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+        "ninety": 90}  # fmt: skip
+REPEATERS = {"double": 2, "triple": 3}
+FILLERS = frozenset({"uh", "um", "umm", "uhm", "uhh", "er", "erm", "ah", "hmm", "mm"})
+# A number followed by one of these is an amount or a quantity, not an identifier.
+UNIT_WORDS = frozenset({"dollars", "dollar", "bucks", "cents", "percent", "minutes", "minute", "hours", "hour",
+                        "days", "day", "weeks", "week", "months", "month", "years", "year", "times", "o'clock",
+                        "am", "pm", "items", "pounds", "euros"})  # fmt: skip
+_GLUE_SEPS = frozenset(",.-/()+")
+# What a caller says before reading a number again; the longest phrase is tried first.
+_CORRECTIONS = (
+    ("let", "me", "start", "again"), ("let", "me", "start", "over"), ("let", "me", "try", "again"),
+    ("no", "sorry"), ("no", "wait"), ("no", "no"), ("i", "mean"), ("scratch", "that"), ("start", "again"),
+    ("my", "bad"), ("hang", "on"), ("hold", "on"), ("i'm", "sorry"), ("or", "rather"), ("sorry",), ("wait",),
+    ("no",), ("actually",), ("oops",), ("correction",),
+)  # fmt: skip
+_CORRECTION_STARTS = frozenset(p[0] for p in _CORRECTIONS)
+NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
+
+
+class Token(NamedTuple):
+    kind: str
+    text: str  # lower-cased
+    start: int
+    end: int
+
+
+class Group(NamedTuple):
+    """Digits read together: a numeral, or digit words between two pauses."""
+
+    digits: str
+    start: int
+    end: int
+
+
+class DigitRun(NamedTuple):
+    """One reading out of digits. Each self-correction starts a new reading (segment)."""
+
+    segments: tuple[tuple[Group, ...], ...]
+    start: int
+    end: int
+    first: int  # index of the first token
+    last: int  # index after the last token
+    quantity: bool  # followed by a unit word ("twenty dollars", "forty five minutes")
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of ``text`` with their spans; characters that are no token are skipped.
+
+    Example:
+        >>> [t.text for t in tokenize("It's 4111-1111, uh, OK?")]
+        ["it's", '4111', '-', '1111', ',', 'uh', ',', 'ok', '?']
+    """
+    return [Token(m.lastgroup or OTHER, m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def piece_at(tokens: list[Token], i: int) -> tuple[str, int, bool] | None:
+    """The digits that start at token ``i``: (digits, index after them, closes a group), or None.
+
+    A numeral or a tens/teens word is a group of its own; digit words run on into one group.
+
+    Example:
+        >>> piece_at(tokenize("double five"), 0), piece_at(tokenize("twenty seven"), 0)
+        (('55', 2, False), ('27', 2, True))
+    """
+    tok = tokens[i]
+    if tok.kind == NUM:
+        return tok.text, i + 1, True
+    if tok.kind != WORD:
+        return None
+    word = tok.text
+    if word in UNITS:
+        return str(UNITS[word]), i + 1, False
+    if word in TEENS:
+        return str(TEENS[word]), i + 1, True
+    if word in TENS:
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and nxt.kind == WORD and UNITS.get(nxt.text, 0) > 0 and nxt.text != "o":
+            return str(TENS[word] + UNITS[nxt.text]), i + 2, True
+        return str(TENS[word]), i + 1, True
+    if "-" in word:
+        tens, _, unit = word.partition("-")
+        if tens in TENS and UNITS.get(unit, 0) > 0:
+            return str(TENS[tens] + UNITS[unit]), i + 1, True
+        return None
+    if word in REPEATERS:
+        j = _skip_fillers(tokens, i + 1)
+        if j < len(tokens):
+            nxt = tokens[j]
+            if nxt.kind == WORD and nxt.text in UNITS:
+                return str(UNITS[nxt.text]) * REPEATERS[word], j + 1, False
+            if nxt.kind == NUM:
+                return nxt.text[0] * REPEATERS[word] + nxt.text[1:], j + 1, False
+    return None
+
+
+def _skip_fillers(tokens: list[Token], j: int) -> int:
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in FILLERS:
+        j += 1
+    return j
+
+
+def _skip_glue(tokens: list[Token], j: int) -> tuple[int, bool]:
+    """The index after any separators and fillers from ``j``, and whether there were any."""
+    start = j
+    while j < len(tokens):
+        tok = tokens[j]
+        if (tok.kind == SEP and tok.text in _GLUE_SEPS) or (tok.kind == WORD and tok.text in FILLERS):
+            j += 1
+        else:
+            break
+    return j, j > start
+
+
+def _after_corrections(tokens: list[Token], j: int) -> int | None:
+    """The index after one or more correction phrases (and the pauses around them), or None."""
+    matched = False
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in _CORRECTION_STARTS:
+        for phrase in _CORRECTIONS:
+            end = j + len(phrase)
+            if end <= len(tokens) and all(tokens[j + k].text == w for k, w in enumerate(phrase)):
+                j, _ = _skip_glue(tokens, end)
+                matched = True
+                break
+        else:
+            break
+    return j if matched else None
+
+
+def find_digit_runs(tokens: list[Token], blocked: list[bool]) -> list[DigitRun]:
+    """Every digit run in ``tokens``, skipping the tokens already claimed (``blocked``).
+
+    Example:
+        >>> toks = tokenize("it's four four three, no sorry, four four four four")
+        >>> [[g.digits for g in seg] for seg in find_digit_runs(toks, [False] * len(toks))[0].segments]
+        [['443'], ['4444']]
+    """
+    n = len(tokens)
+    pieces = [None if blocked[i] else piece_at(tokens, i) for i in range(n)]
+    runs: list[DigitRun] = []
+    i = 0
+    while i < n:
+        if pieces[i] is None:
+            i += 1
+            continue
+        segments, last = _read_run(tokens, pieces, i)
+        nxt = tokens[last] if last < n else None
+        quantity = nxt is not None and nxt.kind == WORD and nxt.text in UNIT_WORDS
+        runs.append(DigitRun(segments, _lead_start(tokens, i, last), tokens[last - 1].end, i, last, quantity))
+        i = last
+    return runs
+
+
+class _Reading:
+    """The groups and segments of the run being read."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[Group, ...]] = []
+        self.groups: list[Group] = []
+        self.digits = ""
+        self.start = self.end = -1
+
+    def add(self, digits: str, start: int, end: int, *, own_group: bool) -> None:
+        if own_group:
+            self.close()
+        if not self.digits:
+            self.start = start
+        self.digits += digits
+        self.end = end
+        if own_group:
+            self.close()
+
+    def close(self) -> None:
+        if self.digits:
+            self.groups.append(Group(self.digits, self.start, self.end))
+            self.digits = ""
+
+    def next_segment(self) -> None:
+        self.close()
+        self.segments.append(tuple(self.groups))
+        self.groups = []
+
+
+def _read_run(
+    tokens: list[Token], pieces: list[tuple[str, int, bool] | None], i: int
+) -> tuple[tuple[tuple[Group, ...], ...], int]:
+    """The segments of the run that starts at token ``i``, and the index after its last token."""
+    n = len(tokens)
+    reading = _Reading()
+    j = last = i
+    while True:
+        piece = pieces[j] if j < n else None
+        if piece is not None:
+            digits, after, own_group = piece
+            reading.add(digits, tokens[j].start, tokens[after - 1].end, own_group=own_group)
+            j = last = after
+            continue
+        k, paused = _skip_glue(tokens, j)
+        corrected = _after_corrections(tokens, k)
+        if corrected is not None and corrected < n and pieces[corrected] is not None:
+            reading.next_segment()
+            j = corrected
+        elif paused and k < n and pieces[k] is not None:
+            reading.close()
+            j = k
+        else:
+            break
+    reading.next_segment()
+    return tuple(reading.segments), last
+
+
+def _lead_start(tokens: list[Token], first: int, last: int) -> int:
+    """Where the run starts, taking in a "+" or "(" written against it ("+1 212", "(212) 555")."""
+    start = tokens[first].start
+    if first > 0 and tokens[first - 1].kind == SEP and tokens[first - 1].end == start:
+        lead = tokens[first - 1].text
+        if lead == "+" or (lead == "(" and any(t.text == ")" for t in tokens[first:last])):
+            return tokens[first - 1].start
+    return start
+
+
+def number_words_value(tokens: list[Token], i: int, *, max_value: int = 99) -> tuple[int, int] | None:
+    """A number from 0 to 99 said in words or written at token ``i``: (value, index after).
+
+    Example:
+        >>> number_words_value(tokenize("twenty seven"), 0)
+        (27, 2)
+    """
+    if i >= len(tokens):
+        return None
+    tok = tokens[i]
+    value: int | None = None
+    after = i + 1
+    if tok.kind == NUM and len(tok.text) <= 2:
+        value = int(tok.text)
+    elif tok.kind == WORD and tok.text not in ("oh", "o"):
+        piece = piece_at(tokens, i)
+        if piece is not None and tok.text not in REPEATERS:
+            value, after = int(piece[0]), piece[1]
+    if value is None or value > max_value:
+        return None
+    return value, after
