@@ -29,6 +29,16 @@ def luhn_valid(digits: str) -> bool:
     return bool(digits) and total % 10 == 0
 
 
+def card_valid(digits: str) -> bool:
+    """True for a payment card number: Luhn-valid, and not starting with 0 (no card network's).
+
+    Example:
+        >>> card_valid("4111111111111111"), card_valid("0000000000000")
+        (True, False)
+    """
+    return bool(digits) and digits[0] != "0" and luhn_valid(digits)
+
+
 def luhn_check_digit(body: str) -> str:
     """The digit that makes ``body`` + digit pass the Luhn check.
 

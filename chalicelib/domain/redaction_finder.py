@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from chalicelib.domain.number_checks import aba_valid, luhn_valid, nanp_number, ssn_valid
+from chalicelib.domain.number_checks import aba_valid, card_valid, nanp_number, ssn_valid
 from chalicelib.domain.redaction_policy import CueHit, EntityKind, KindRule, RedactionPolicy
 from chalicelib.domain.spoken_dates import DateMention, find_dates
 from chalicelib.domain.spoken_email import find_emails
@@ -278,7 +278,7 @@ def _any(digits: str, _: tuple[str, ...]) -> str | None:
 
 
 _RECOGNISERS: dict[str, Callable[[str, tuple[str, ...]], str | None]] = {
-    EntityKind.CARD: _checked(luhn_valid),
+    EntityKind.CARD: _checked(card_valid),
     EntityKind.SECURITY_CODE: _any,
     EntityKind.EXPIRY: _expiry,
     EntityKind.SSN: _checked(ssn_valid),

@@ -107,7 +107,7 @@ class RedactionPolicy:
         alternatives = "|".join(
             r"\s+".join(re.escape(w) for w in p.split()) for p in sorted(phrases, key=len, reverse=True)
         )
-        pattern = rf"(?<![\w'])(?:{alternatives})(?![\w'])|\[(?P<tag>[A-Z][A-Z_]*)_[0-9]+\]"
+        pattern = rf"(?<![\w'])(?:{alternatives})(?!\w)|\[(?P<tag>[A-Z][A-Z_]*)_[0-9]+\]"
         object.__setattr__(self, "_by_kind", {r.kind: r for r in self.rules})
         object.__setattr__(self, "_by_label", {r.label: r for r in self.rules})
         object.__setattr__(self, "_pattern", re.compile(pattern, re.IGNORECASE))
