@@ -13,7 +13,6 @@ from chalicelib.domain.number_checks import aba_valid, card_valid, luhn_valid, n
 from chalicelib.domain.redaction import Redaction, RedactionContext, Redactor
 from chalicelib.domain.redaction_policy import Action, EntityKind, RedactionPolicy
 from chalicelib.domain.redaction_state import RedactionState
-from chalicelib.errors import ConfigurationInvalidError, StoreDataCorruptError
 
 ROOT = Path(__file__).resolve().parents[2]
 SENSITIVE = [json.loads(line) for line in (ROOT / "events" / "redaction" / "sensitive.jsonl").read_text().splitlines()]
@@ -56,7 +55,8 @@ def test_each_recorded_form_is_redacted_as_labelled(row: dict[str, Any]) -> None
 def test_a_card_is_tokenized_with_its_digits_for_the_vault(text: str, card: str) -> None:
     result = redact(text)
     (entity,) = result.entities
-    assert (entity.kind, entity.action, entity.token, entity.value) == (EntityKind.CARD, Action.TOKENIZE, "[CARD_1]", card)
+    assert (entity.kind, entity.action, entity.token) == (EntityKind.CARD, Action.TOKENIZE, "[CARD_1]")
+    assert entity.value == card
     assert result.vault_items() == {"[CARD_1]": card}
 
 
@@ -74,7 +74,7 @@ def test_a_corrected_group_gives_the_meant_card_and_both_readings_are_redacted()
 
 
 def test_a_restarted_reading_gives_the_second_number() -> None:
-    result = redact("four four seven one two, no wait, four one one one one one one one one one one one one one one one")
+    result = redact(("four four seven one two, no wait, four one one one " + "one one one one " * 3).strip())
     assert result.text == "[CARD_1]"
     assert result.entities[0].value == "4111111111111111"
 
