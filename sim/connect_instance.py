@@ -31,7 +31,6 @@ from sim.connect_flow import (
     Caller,
     ConnectInstance,
     Contact,
-    ContactFlow,
     ContactReport,
     FlowRun,
     Invoker,
@@ -39,6 +38,7 @@ from sim.connect_flow import (
     LambdaResult,
     MediaSource,
 )
+from sim.flow_language import ContactFlow
 from sim.lex_bot import LexBot, LexRuntime, bot_from_template
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,9 +22,10 @@ from chalicelib.domain.ledger import PriceBook, per_minute, total
 from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
 from sim.calls import CallTurn, RecordedCall, RecordedCaller
-from sim.connect_flow import CallerTurn, Contact, ContactFlow, ContactReport
+from sim.connect_flow import CallerTurn, Contact, ContactReport
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
+from sim.flow_language import ContactFlow
 from sim.handover import follow_handover, handover_lines
 from sim.harness import Harness
 from sim.streams import StreamFeed, add_contact_results

@@ -60,7 +60,7 @@ def test_the_filled_flow_has_the_stacks_arns_and_each_queue_by_name(tmp_path: Pa
     assert actions["queue-FraudTeam"]["Parameters"]["QueueId"] == f"{INSTANCE}/queue/q-3"
     assert actions["set-default-queue"]["Parameters"]["QueueId"] == f"{INSTANCE}/queue/q-1"  # GeneralSupport
     assert filled["Metadata"]["name"] == "Switchboard (prod)"
-    from sim.connect_flow import ContactFlow
+    from sim.flow_language import ContactFlow
 
     ContactFlow.parse(filled)  # a flow a user can import: no placeholder, every rule kept
 

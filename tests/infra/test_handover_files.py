@@ -69,7 +69,7 @@ def flow_actions() -> dict[str, dict[str, Any]]:
 
 
 def test_the_contact_flow_is_flow_language_whose_transitions_exist() -> None:
-    from sim.connect_flow import ContactFlow
+    from sim.flow_language import ContactFlow
 
     ContactFlow.parse(FLOW, filled=False)  # the interpreter's static checks: every rule of the language
     actions = flow_actions()

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from sim import connect_flow as cf
+from sim import flow_language as fl
 from sim.calls import CallTurn, RecordedCall, RecordedCaller
 from sim.connect_flow import (
     CallerTurn,
     Contact,
-    ContactFlow,
     ContactReport,
     LambdaCall,
     LambdaResult,
@@ -26,7 +26,8 @@ from sim.connect_flow import (
     Utterance,
 )
 from sim.connect_instance import FLOW, SimulatedConnect, connect_for
-from sim.lex_bot import DEFAULT_END_TIMEOUT_MS, END_TIMEOUT_KEY, LexRuntime
+from sim.flow_language import ContactFlow
+from sim.lex_bot import DEFAULT_END_TIMEOUT_MS, END_TIMEOUT_KEY, CodeHookAnswer, LexRuntime
 
 OUTPUTS = {
     "TurnFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-dev-turn",
@@ -135,7 +136,7 @@ def test_the_checked_in_flow_loads_with_its_placeholders_and_filled(connect: Sim
 
 
 def test_a_flow_still_holding_placeholders_is_refused_where_a_filled_one_is_needed() -> None:
-    with pytest.raises(cf.FlowPlaceholderUnfilledError, match="TurnFunctionArn"):
+    with pytest.raises(fl.FlowPlaceholderUnfilledError, match="TurnFunctionArn"):
         ContactFlow.parse(CHECKED_IN)
 
 
@@ -151,36 +152,36 @@ def _set(identifier: str, key: str, value: Any) -> Callable[[dict[str, dict[str,
 
 
 BROKEN = {
-    "unknown block": (_set("greet", "Type", "GetCustomerInputV9"), cf.FlowBlockUnknownError),
-    "dangling transition": (_set("take-turn", "Transitions.NextAction", "nowhere"), cf.FlowTransitionDanglingError),
-    "identifier with a colon": (_set("disconnect", "Identifier", "bye:now"), cf.FlowIdentifierInvalidError),
-    "identifier too long": (_set("disconnect", "Identifier", "d" * 51), cf.FlowIdentifierInvalidError),
-    "identifier with __proto__": (_set("disconnect", "Identifier", "x__proto__"), cf.FlowIdentifierInvalidError),
+    "unknown block": (_set("greet", "Type", "GetCustomerInputV9"), fl.FlowBlockUnknownError),
+    "dangling transition": (_set("take-turn", "Transitions.NextAction", "nowhere"), fl.FlowTransitionDanglingError),
+    "identifier with a colon": (_set("disconnect", "Identifier", "bye:now"), fl.FlowIdentifierInvalidError),
+    "identifier too long": (_set("disconnect", "Identifier", "d" * 51), fl.FlowIdentifierInvalidError),
+    "identifier with __proto__": (_set("disconnect", "Identifier", "x__proto__"), fl.FlowIdentifierInvalidError),
     "attribute never set": (_set("route-queue", "Parameters.ComparisonValue", "$.Attributes.team"),
-                            cf.FlowReferenceUnsetError),
+                            fl.FlowReferenceUnsetError),
     "a namespace the language lacks": (_set("route-queue", "Parameters.ComparisonValue", "$.Session.queue"),
-                                       cf.FlowReferenceInvalidError),
+                                       fl.FlowReferenceInvalidError),
     "a JSONPath in a static parameter": (_set("take-turn", "Parameters.InvocationTimeLimitSeconds", "$.External.t"),
-                                         cf.FlowParameterInvalidError),
+                                         fl.FlowParameterInvalidError),
     "text around a single-JSONPath parameter": (_set("branch-on-action", "Parameters.ComparisonValue",
-                                                     "action $.External.action"), cf.FlowParameterInvalidError),
+                                                     "action $.External.action"), fl.FlowParameterInvalidError),
     "a static comparison value": (_set("branch-on-action", "Parameters.ComparisonValue", "speak"),
-                                  cf.FlowParameterInvalidError),
+                                  fl.FlowParameterInvalidError),
     "a synchronous limit above 8 s": (_set("take-turn", "Parameters.InvocationTimeLimitSeconds", "9"),
-                                      cf.FlowParameterInvalidError),
-    "an unknown parameter": (_set("take-turn", "Parameters.Retries", "3"), cf.FlowParameterInvalidError),
+                                      fl.FlowParameterInvalidError),
+    "an unknown parameter": (_set("take-turn", "Parameters.Retries", "3"), fl.FlowParameterInvalidError),
     "attribute key with a space": (_set("keep-turn", "Parameters.Attributes", {"the turn": "$.External.turn"}),
-                                   cf.FlowParameterInvalidError),
+                                   fl.FlowParameterInvalidError),
     "analytics without ChannelMismatch": (_set("analytics-on", "Transitions.Errors",
                                                [{"NextAction": "stream-on", "ErrorType": "NoMatchingError"}]),
-                                          cf.FlowErrorBranchMissingError),
+                                          fl.FlowErrorBranchMissingError),
     "an error type the block cannot raise": (_set("keep-turn", "Transitions.Errors",
                                                   [{"NextAction": "disconnect", "ErrorType": "QueueAtCapacity"}]),
-                                             cf.FlowErrorTypeUnknownError),
+                                             fl.FlowErrorTypeUnknownError),
     "conditions on a block without them": (_set("keep-queue", "Transitions.Conditions", [
         {"NextAction": "disconnect", "Condition": {"Operator": "Equals", "Operands": ["x"]}}]),
-        cf.FlowConditionInvalidError),
-    "no NextAction": (_set("speak", "Transitions.NextAction", None), cf.FlowTransitionMissingError),
+        fl.FlowConditionInvalidError),
+    "no NextAction": (_set("speak", "Transitions.NextAction", None), fl.FlowTransitionMissingError),
 }  # fmt: skip
 
 
@@ -195,37 +196,37 @@ def test_more_than_250_actions_is_too_large() -> None:
     flow = copy.deepcopy(CHECKED_IN)
     filler = {"Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
     flow["Actions"] += [{**filler, "Identifier": f"extra-{n}"} for n in range(251 - len(flow["Actions"]))]
-    with pytest.raises(cf.FlowTooLargeError):
+    with pytest.raises(fl.FlowTooLargeError):
         ContactFlow.parse(flow, filled=False)
 
 
 def test_a_repeated_identifier_and_a_missing_start_are_named() -> None:
     flow = copy.deepcopy(CHECKED_IN)
     flow["Actions"].append(copy.deepcopy(flow["Actions"][0]))
-    with pytest.raises(cf.FlowIdentifierInvalidError, match="twice"):
+    with pytest.raises(fl.FlowIdentifierInvalidError, match="twice"):
         ContactFlow.parse(flow, filled=False)
-    with pytest.raises(cf.FlowTransitionDanglingError, match="StartAction"):
+    with pytest.raises(fl.FlowTransitionDanglingError, match="StartAction"):
         ContactFlow.parse({**CHECKED_IN, "StartAction": "hello"}, filled=False)
-    with pytest.raises(cf.FlowVersionUnsupportedError):
+    with pytest.raises(fl.FlowVersionUnsupportedError):
         ContactFlow.parse({**CHECKED_IN, "Version": "2024-01-01"}, filled=False)
 
 
 def test_functions_and_bots_the_deployment_lacks_are_named(connect: SimulatedConnect) -> None:
     filled = connect.fill(CHECKED_IN)
-    with pytest.raises(cf.FlowFunctionUnknownError, match="switchboard-dev-turn"):
+    with pytest.raises(fl.FlowFunctionUnknownError, match="switchboard-dev-turn"):
         ContactFlow.parse(filled, functions={"switchboard-dev-transcriber": "transcriber"})
-    with pytest.raises(cf.FlowBotUnknownError):
+    with pytest.raises(fl.FlowBotUnknownError):
         ContactFlow.parse(filled, bots=frozenset({"arn:aws:lex:us-east-1:123456789012:bot-alias/OTHER/TSTALIASID"}))
 
 
 def test_references_take_the_forms_the_flow_language_allows() -> None:
-    assert cf.parse_reference("$.Attributes.turn").keys == ("Attributes", "turn")
-    assert cf.parse_reference("$['Attributes']['turn']").keys == ("Attributes", "turn")
-    assert cf.parse_reference("$.Attributes.['a b']").keys == ("Attributes", "a b")
-    assert cf.parse_reference("$.MediaStreams.Customer.Audio.StreamARN").namespace == "MediaStreams"
-    assert [r.text for r in cf.references_in("Hi $.Attributes.name, you owe $1000.")] == ["$.Attributes.name"]
-    assert cf.single_reference("$.External.action") is not None
-    assert cf.single_reference("say $.External.action") is None
+    assert fl.parse_reference("$.Attributes.turn").keys == ("Attributes", "turn")
+    assert fl.parse_reference("$['Attributes']['turn']").keys == ("Attributes", "turn")
+    assert fl.parse_reference("$.Attributes.['a b']").keys == ("Attributes", "a b")
+    assert fl.parse_reference("$.MediaStreams.Customer.Audio.StreamARN").namespace == "MediaStreams"
+    assert [r.text for r in fl.references_in("Hi $.Attributes.name, you owe $1000.")] == ["$.Attributes.name"]
+    assert fl.single_reference("$.External.action") is not None
+    assert fl.single_reference("say $.External.action") is None
 
 
 # --- running: Invoke Lambda ---------------------------------------------------------------------------
@@ -310,7 +311,7 @@ def test_external_is_the_last_lambda_result_and_a_missing_key_is_a_named_error(c
             return LambdaResult({"action": "warm"})
         return LambdaResult({"prompt": "<speak>x</speak>", "turn": "2"})
 
-    with pytest.raises(cf.FlowReferenceMissingError, match=r"\$\.External\.action"):
+    with pytest.raises(fl.FlowReferenceMissingError, match=r"\$\.External\.action"):
         play(connect, Says("hello"), no_action)
 
 
@@ -432,7 +433,7 @@ def test_a_flow_that_loops_without_the_caller_is_stopped() -> None:
     flow = edited(_set("lex-outcome", "Transitions.Errors", [{"NextAction": "lex-outcome",
                                                               "ErrorType": "NoMatchingCondition"}]))  # fmt: skip
     connect = connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"])
-    with pytest.raises(cf.FlowRunawayError):
+    with pytest.raises(fl.FlowRunawayError):
         play(connect, Says("hello"), Turns(), flow=flow)
 
 
@@ -509,7 +510,7 @@ def test_the_end_timeout_lex_waits_for_comes_from_the_flows_session_attribute(co
 def test_a_lex_session_idle_past_its_ttl_starts_again(connect: SimulatedConnect) -> None:
     bot = connect.bots["LexCodeHook"]
     runtime = LexRuntime([bot])
-    runtime.recognize(bot.alias_arn, "s-1", "hi", {"k": "v"}, 0.0, lambda f, e: cf.CodeHookAnswer(error="x"))
+    runtime.recognize(bot.alias_arn, "s-1", "hi", {"k": "v"}, 0.0, lambda f, e: CodeHookAnswer(error="x"))
     assert runtime.session_attributes(bot.alias_arn, "s-1", 1000.0) == {"k": "v"}
     assert runtime.session_attributes(bot.alias_arn, "s-1", 301_001.0) == {}
 
