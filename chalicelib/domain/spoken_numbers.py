@@ -52,6 +52,7 @@ _CORRECTIONS = (
 )  # fmt: skip
 _CORRECTION_STARTS = frozenset(p[0] for p in _CORRECTIONS)
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
+_NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILLERS})
 
 
 class Token(NamedTuple):
@@ -87,7 +88,26 @@ def tokenize(text: str) -> list[Token]:
         >>> [t.text for t in tokenize("It's 4111-1111, uh, OK?")]
         ["it's", '4111', '-', '1111', ',', 'uh', ',', 'ok', '?']
     """
-    return [Token(m.lastgroup or OTHER, m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    tokens: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        kind, word, at = m.lastgroup or OTHER, m.group(), m.start()
+        if kind != WORD or "-" not in word or not _split_hyphens(word.lower().split("-")):
+            tokens.append(Token(kind, word.lower(), at, m.end()))
+            continue
+        for k, part in enumerate(word.split("-")):  # "four-one-one-one", "one-uh": words of a number
+            if k:
+                tokens.append(Token(SEP, "-", at, at + 1))
+                at += 1
+            tokens.append(Token(WORD, part.lower(), at, at + len(part)))
+            at += len(part)
+    return tokens
+
+
+def _split_hyphens(parts: list[str]) -> bool:
+    """Whether a hyphenated word is digits and pauses joined by dashes ("twenty-seven" is one number)."""
+    if len(parts) == 2 and parts[0] in TENS and parts[1] not in _NOT_AFTER_TENS:
+        return False
+    return any(part in NUMBER_WORDS or part in FILLERS for part in parts)
 
 
 def piece_at(tokens: list[Token], i: int) -> tuple[str, int, bool] | None:
@@ -116,17 +136,14 @@ def piece_at(tokens: list[Token], i: int) -> tuple[str, int, bool] | None:
         return str(TENS[word]), i + 1, True
     if "-" in word:
         tens, _, unit = word.partition("-")
-        if tens in TENS and UNITS.get(unit, 0) > 0:
+        if tens in TENS and UNITS.get(unit, 0) > 0:  # "twenty-seven"
             return str(TENS[tens] + UNITS[unit]), i + 1, True
         return None
     if word in REPEATERS:
         j = _skip_fillers(tokens, i + 1)
-        if j < len(tokens):
-            nxt = tokens[j]
-            if nxt.kind == WORD and nxt.text in UNITS:
-                return str(UNITS[nxt.text]) * REPEATERS[word], j + 1, False
-            if nxt.kind == NUM:
-                return nxt.text[0] * REPEATERS[word] + nxt.text[1:], j + 1, False
+        said = piece_at(tokens, j) if j < len(tokens) and tokens[j].text not in REPEATERS else None
+        if said is not None and (tokens[j].kind == NUM or not said[2]):  # "double five", "double 5"
+            return said[0][0] * REPEATERS[word] + said[0][1:], said[1], False
     return None
 
 
