@@ -99,7 +99,7 @@ def redact(text: str, state: RedactionState | None = None) -> Redaction:
     return REDACTOR.redact(text, state or RedactionState("contact-1"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(card_utterances())
 def test_a_valid_card_in_any_form_leaves_no_digit_and_no_digit_word(case: tuple[str, str]) -> None:
     card, text = case
@@ -110,7 +110,7 @@ def test_a_valid_card_in_any_form_leaves_no_digit_and_no_digit_word(case: tuple[
     assert [(e.kind, e.value) for e in result.entities] == [(EntityKind.CARD, card)], text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(card_utterances() | st.sampled_from(LABELLED).map(lambda u: ("", u)))
 def test_redacting_redacted_text_changes_nothing(case: tuple[str, str]) -> None:
     once = redact(case[1])
@@ -124,7 +124,7 @@ def _free_of_numbers_and_addresses(text: str) -> bool:
     return not re.search(r"[0-9@]", text) and not words & (NUMBER_WORDS | {"at"})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(
     st.text().filter(_free_of_numbers_and_addresses) | st.lists(st.sampled_from(VOCABULARY), max_size=25).map(" ".join)
 )
