@@ -49,8 +49,12 @@ def segments(event: Any, context: Any) -> dict[str, Any]:
     from chalicelib.adapters.kinesis_batches import process_stream_batch  # noqa: PLC0415 - kept off the turn handler's cold start
     from chalicelib.adapters.stream_events import parse_segment_record  # noqa: PLC0415 - kept off the turn handler's cold start
 
-    ingest = bootstrap.container().ingest_segments
-    return process_stream_batch(event, context, lambda data, seq: ingest(*parse_segment_record(data, seq)), "segments")
+    services = bootstrap.container()
+    with services.metered_invocation(context, "segments"):
+        ingest = services.ingest_segments
+        return process_stream_batch(
+            event, context, lambda data, seq: ingest(*parse_segment_record(data, seq)), "segments"
+        )
 
 
 @app.lambda_function(name="contact_records")
@@ -61,8 +65,12 @@ def contact_records(event: Any, context: Any) -> dict[str, Any]:
     from chalicelib.adapters.kinesis_batches import process_stream_batch  # noqa: PLC0415 - kept off the turn handler's cold start
     from chalicelib.adapters.stream_events import parse_contact_record  # noqa: PLC0415 - kept off the turn handler's cold start
 
-    close = bootstrap.container().close_contact
-    return process_stream_batch(event, context, lambda data, _: close(parse_contact_record(data)), "contact_records")
+    services = bootstrap.container()
+    with services.metered_invocation(context, "contact_records"):
+        close = services.close_contact
+        return process_stream_batch(
+            event, context, lambda data, _: close(parse_contact_record(data)), "contact_records"
+        )
 
 
 # --- human handover: the tasks of the Step Functions workflow (infra/handover.asl.json) -------
@@ -112,9 +120,16 @@ def handover_agent_connected(event: Any, context: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="transcriber")
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def transcriber(event: Any, context: Any) -> dict[str, Any]:
-    """Transcribe the call's live audio into the session until the stream ends; re-invoke itself
-    with the checkpoint to go on past Lambda's time limit or after a failed stream."""
+    """Transcribe the call's live audio into its live transcript until the stream ends; re-invoke
+    itself with the checkpoint to go on past Lambda's time limit or after a failed stream."""
+    services = bootstrap.container()
+    with services.metered_invocation(context, "transcriber"):
+        return _transcribe(services, event, context)
+
+
+def _transcribe(services: Any, event: Any, context: Any) -> dict[str, Any]:
     from chalicelib.adapters.transcriber_events import parse_transcriber_event, rejected_answer  # noqa: PLC0415 - kept off the turn handler's cold start
     from chalicelib.errors import TranscriberInvocationMalformedError  # noqa: PLC0415
 
@@ -123,7 +138,6 @@ def transcriber(event: Any, context: Any) -> dict[str, Any]:
     except TranscriberInvocationMalformedError as exc:  # invariant 8: named, logged without values, answered
         logger.error("transcriber event rejected", extra={"error": type(exc).__name__, "where": str(exc)})
         return rejected_answer(exc)
-    services = bootstrap.container()
     if not (services.settings.speech_enabled and invocation.transcription_enabled):
         return {"status": "disabled"}
     logger.append_keys(contact_id=invocation.contact_id)

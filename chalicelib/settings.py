@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     sfn_connect_timeout_ms: int = Field(default=300, gt=0)
     sfn_read_timeout_ms: int = Field(default=600, gt=0)
     connect_instance_id: str | None = None
+    # Clients of work outside a turn's deadline (contact attributes, the transcriber's
+    # continuation): their own timeouts, well inside those functions' Lambda timeouts.
+    task_connect_timeout_ms: int = Field(default=1000, gt=0)
+    task_read_timeout_ms: int = Field(default=3000, gt=0)
 
     # Live transcription (the transcriber Lambda): off unless enabled. The KVS endpoint (unset:
     # AWS's; GetMedia goes to the data endpoint GetDataEndpoint names), its client timeouts (the

@@ -184,7 +184,7 @@ def harness_invoker(harness: Any) -> Invoker:
             return LambdaResult(None, type(exc).__name__, (time.perf_counter() - started) * 1000)
         elapsed = (time.perf_counter() - started) * 1000
         returned = time.monotonic()
-        recorded = harness.services().last_invocation if call.function == "turn" else {}
+        recorded = harness.last_invocation if call.function == "turn" else {}
         detail = {"usage": tuple(recorded.get("usage", ())), "components": dict(recorded.get("latency_ms", {})),
                   "invoked": invoked, "returned": returned}  # fmt: skip
         return LambdaResult(answer, None, elapsed, detail)

@@ -1,8 +1,9 @@
 """Per-call and per-minute cost for the reports, from recorded usage and the domain ledger.
 
-Turn usage comes from what the handler's adapters recorded (``last_invocation``) and from the
-stored turn records; the call's own usage (Connect and Contact Lens minutes) from its length,
-as the contact record would give it. Only ``chalicelib.domain.ledger`` turns usage into money.
+Turn usage comes from what the handler's adapters recorded (the invocation's report,
+``Harness.last_invocation``) and from the stored turn records; the call's own usage (Connect
+and Contact Lens minutes) from its length, as the contact record would give it. Only
+``chalicelib.domain.ledger`` turns usage into money.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.invocations import InvocationRecorder
+
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER_TIMEOUT_MS = 8000  # Amazon Connect's limit for a synchronous Lambda invocation
 RACE_CATEGORY_PREFIX = "sim-concurrent-write-"
@@ -159,9 +161,12 @@ def _warm(hold_s: float) -> int:
     """Build the container; held briefly so each warm-up lands in a different process."""
     from chalicelib import bootstrap  # noqa: PLC0415
 
-    _hook(bootstrap.container())
+    _hook(_RECORDER.listen_to(bootstrap.container()))
     time.sleep(hold_s)
     return os.getpid()
+
+
+_RECORDER = InvocationRecorder()  # this environment's container's invocation reports
 
 
 def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
@@ -170,7 +175,7 @@ def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
     import app  # noqa: PLC0415
     from chalicelib import bootstrap  # noqa: PLC0415
 
-    _hook(bootstrap.container())
+    _hook(_RECORDER.listen_to(bootstrap.container()))
     _state.armed, _state.fired, _state.race_segments = armed, {}, []
     handler = app.app.handler_map[function]
     context = LambdaContext(function, memory_size=1024, max_runtime_ms=HANDLER_TIMEOUT_MS)
@@ -186,9 +191,7 @@ def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
         invocation.raised, invocation.error_message = type(exc).__name__, str(exc)
     invocation.handler_ms = (time.perf_counter() - started) * 1000
     if not invocation.crashed:
-        invocation.components = {
-            k: round(v, 1) for k, v in bootstrap.container().last_invocation.get("latency_ms", {}).items()
-        }
+        invocation.components = {k: round(v, 1) for k, v in _RECORDER.last.get("latency_ms", {}).items()}
     invocation.fired = dict(_state.fired)
     invocation.race_segments = tuple(_state.race_segments)
     _state.armed = Armed()

@@ -16,6 +16,7 @@ from typing import Any
 from sim import lambda_bridge
 from sim.deployment import CHALICE_CONFIG, Deployment, DeploymentFailedError, FunctionConfig, deploy
 from sim.embedded_aws import EmbeddedAws
+from sim.invocations import InvocationRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 # The handover policy of sim/: agents in at all hours, waits of seconds (see the file).
@@ -78,6 +79,7 @@ class Harness:
         self.deployment: Deployment | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._stand_ins: dict[str, str | None] = {}
+        self._recorder = InvocationRecorder()
 
     def start(self) -> Harness:
         try:
@@ -187,7 +189,7 @@ class Harness:
         from chalicelib import bootstrap  # noqa: PLC0415
 
         if self.app is not None:
-            bootstrap.container().close_handover_tools()
+            bootstrap.container().close()
         bootstrap.reset()
         if self._stepfunctions is not None:
             self._stepfunctions.close()
@@ -209,10 +211,16 @@ class Harness:
             self._workdir = None
 
     def services(self) -> Any:
-        """The app's container (its store, prices and the last invocation's usage)."""
+        """The app's container (its store, prices, clock), with this harness listening to its
+        invocation reports."""
         from chalicelib import bootstrap  # noqa: PLC0415
 
-        return bootstrap.container()
+        return self._recorder.listen_to(bootstrap.container())
+
+    @property
+    def last_invocation(self) -> dict[str, Any]:
+        """The newest invocation's usage, latency per component, deadline and cost."""
+        return self._recorder.last
 
     def invoke(self, function_name: str, event: Any, timeout_ms: int | None = None) -> Any:
         """Invoke a handler as Lambda would, with the memory and timeout chalice packages it with
@@ -220,6 +228,7 @@ class Harness:
         from chalice.local import LambdaContext  # noqa: PLC0415
 
         handler = self.app.handler_map[function_name]
+        self.services()  # listen to the invocation's report
         packaged = self.function(function_name)
         limit_ms = packaged.timeout_s * 1000 if timeout_ms is None else min(timeout_ms, packaged.timeout_s * 1000)
         context = LambdaContext(packaged.function_name, memory_size=packaged.memory_mb, max_runtime_ms=limit_ms)
