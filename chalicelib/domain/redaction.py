@@ -104,7 +104,7 @@ class Redactor:
         tokens = tokenize(text)
         if not _may_hold_data(tokens):
             return Redaction(text, (), state)
-        hits = self.policy.cues_in(text)
+        hits = self.policy.cues_in(tokens)
         present = frozenset(h.context for h in hits)
         present |= self.policy.contexts_in(context.prompt, context.previous_utterance)
         found = find_entities(tokens, Scene(self.policy, hits, present))

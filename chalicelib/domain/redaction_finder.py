@@ -24,6 +24,7 @@ from chalicelib.domain.spoken_numbers import DigitRun, Group, Token, find_digit_
 
 _CLOSE_BEFORE, _CLOSE_AFTER, _PRESENT = 3, 2, 1
 _MAX_SPLIT_GROUPS = 12
+_MAX_READINGS = 6
 _MAX_MONTH = 12
 _MAX_DAY = 31
 _WHOLE = frozenset(EntityKind) - {EntityKind.EMAIL, EntityKind.LONG_NUMBER}
@@ -175,6 +176,8 @@ def _long_number(scene: Scene, digits: str, start: int, end: int) -> Found | Non
 
 def _meant(run: DigitRun, scene: Scene, neighbours: tuple[int, int]) -> tuple[str, ...]:
     """The digits the caller meant after correcting themselves, as groups."""
+    if len(run.segments) > _MAX_READINGS:  # no caller corrects a number this often: the last reading
+        return tuple(g.digits for g in run.segments[-1])
     meant = tuple(g.digits for g in run.segments[0])
     for segment in run.segments[1:]:
         again = tuple(g.digits for g in segment)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from chalicelib.domain.spoken_numbers import TAG, Token, tokenize
 from chalicelib.errors import ConfigurationInvalidError
 
 
@@ -78,7 +79,7 @@ class RedactionPolicy:
     Example:
         >>> rule = KindRule(EntityKind.CARD, Action.TOKENIZE, "CARD", 13, 19, frozenset({"card"}))
         >>> policy = RedactionPolicy((rule,), {"card": ("card", "credit card")}, complete=False)
-        >>> [h.context for h in policy.cues_in("my credit card is")]
+        >>> [h.context for h in policy.cues_in(tokenize("my credit card is"))]
         ['card']
     """
 
@@ -89,8 +90,9 @@ class RedactionPolicy:
     complete: bool = True  # every kind must have a rule (False only for small test policies)
     _by_kind: dict[EntityKind, KindRule] = field(init=False, repr=False, compare=False)
     _by_label: dict[str, KindRule] = field(init=False, repr=False, compare=False)
-    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _phrase_contexts: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _phrases: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = field(
+        init=False, repr=False, compare=False
+    )  # first word -> (words, contexts), the longest phrase first
 
     def __post_init__(self) -> None:
         self._check()
@@ -104,14 +106,14 @@ class RedactionPolicy:
             for other, more in phrases.items():
                 if other != phrase and f" {other} " in f" {phrase} ":
                     names.update(more)
-        alternatives = "|".join(
-            r"\s+".join(re.escape(w) for w in p.split()) for p in sorted(phrases, key=len, reverse=True)
-        )
-        pattern = rf"(?<![\w'])(?:{alternatives})(?!\w)|\[(?P<tag>[A-Z][A-Z_]*)_[0-9]+\]"
+        by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for phrase, names in sorted(phrases.items(), key=lambda item: -len(item[0])):
+            words = tuple(t.text for t in tokenize(phrase))
+            if words:
+                by_first.setdefault(words[0], []).append((words, tuple(sorted(names))))
         object.__setattr__(self, "_by_kind", {r.kind: r for r in self.rules})
         object.__setattr__(self, "_by_label", {r.label: r for r in self.rules})
-        object.__setattr__(self, "_pattern", re.compile(pattern, re.IGNORECASE))
-        object.__setattr__(self, "_phrase_contexts", {p: tuple(sorted(n)) for p, n in phrases.items()})
+        object.__setattr__(self, "_phrases", {w: tuple(p) for w, p in by_first.items()})
 
     def _check(self) -> None:
         kinds = [r.kind for r in self.rules]
@@ -136,19 +138,33 @@ class RedactionPolicy:
         """The rule for ``kind``; None when this policy does not recognise it."""
         return self._by_kind.get(kind)
 
-    def cues_in(self, text: str) -> list[CueHit]:
-        """Each context phrase in ``text``, and each token already placed (a "[CARD_1]" said
-        before is a card context), with where it is."""
+    def cues_in(self, tokens: list[Token]) -> list[CueHit]:
+        """Each context phrase in ``tokens``, and each token already placed (a "[CARD_1]" said
+        before is a card context), with where it is; the longest phrase at a place wins."""
         hits: list[CueHit] = []
-        for m in self._pattern.finditer(text):
-            tag = m.group("tag")
-            if tag is not None:
-                names: tuple[str, ...] = tuple(self._by_label[tag].cues) if tag in self._by_label else ()
-            else:
-                names = self._phrase_contexts.get(" ".join(m.group().lower().split()), ())
-            hits.extend(CueHit(name, m.start(), m.end()) for name in names)
+        i, n = 0, len(tokens)
+        while i < n:
+            tok = tokens[i]
+            i += 1
+            if tok.kind == TAG:
+                rule = self._by_label.get(tok.text[1 : tok.text.rindex("_")].upper())
+                hits.extend(CueHit(name, tok.start, tok.end) for name in (rule.cues if rule else ()))
+                continue
+            word = tok.text[:-2] if tok.text.endswith(("'s", "’s")) else tok.text  # "the card's"
+            for words, names in self._phrases.get(word, ()):
+                end = i - 1 + len(words)
+                if end <= n and all(tokens[i + k].text == w for k, w in enumerate(words[1:])):
+                    hits.extend(CueHit(name, tok.start, tokens[end - 1].end) for name in names)
+                    i = end
+                    break
         return hits
 
     def contexts_in(self, *texts: str) -> frozenset[str]:
-        """The contexts present in any of ``texts`` (the previous turn, for example)."""
-        return frozenset(hit.context for text in texts if text for hit in self.cues_in(text))
+        """The contexts present in any of ``texts`` (the previous turn, for example).
+
+        Example:
+            >>> from chalicelib.adapters.redaction_policy import load_redaction_policy
+            >>> sorted(load_redaction_policy().contexts_in("What's your bank's routing number?"))
+            ['bank', 'routing']
+        """
+        return frozenset(hit.context for text in texts if text for hit in self.cues_in(tokenize(text)))

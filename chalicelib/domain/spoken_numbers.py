@@ -22,11 +22,11 @@ TAG = "tag"  # a token a redactor already put there: "[CARD_1]"
 OTHER = "other"  # money, clock times, ordinal numerals: never part of a digit run
 
 _TOKEN = re.compile(
-    r"(?P<tag>\[[A-Za-z][A-Za-z_]*_[0-9]+\])"
+    r"(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*)"
     r"|(?P<other>[$£€][0-9][0-9,]*(?:\.[0-9]+)?|[0-9]{1,2}:[0-9]{2}|[0-9]+(?:st|nd|rd|th)\b)"
     r"|(?P<num>[0-9]+)"
-    r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*)"
     r"|(?P<sep>[,./()+@_-])"
+    r"|(?P<tag>\[[A-Za-z][A-Za-z_]*_[0-9]+\])"
     r"|(?P<stop>[?!;:\"])"
 )
 
@@ -50,7 +50,7 @@ _CORRECTIONS = (
     ("my", "bad"), ("hang", "on"), ("hold", "on"), ("i'm", "sorry"), ("or", "rather"), ("sorry",), ("wait",),
     ("no",), ("actually",), ("oops",), ("correction",),
 )  # fmt: skip
-_CORRECTION_STARTS = frozenset(p[0] for p in _CORRECTIONS)
+_CORRECTIONS_BY_START = {w: tuple(p for p in _CORRECTIONS if p[0] == w) for w in {p[0] for p in _CORRECTIONS}}
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
 _NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILLERS})
 
@@ -168,8 +168,8 @@ def _skip_glue(tokens: list[Token], j: int) -> tuple[int, bool]:
 def _after_corrections(tokens: list[Token], j: int) -> int | None:
     """The index after one or more correction phrases (and the pauses around them), or None."""
     matched = False
-    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in _CORRECTION_STARTS:
-        for phrase in _CORRECTIONS:
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in _CORRECTIONS_BY_START:
+        for phrase in _CORRECTIONS_BY_START[tokens[j].text]:
             end = j + len(phrase)
             if end <= len(tokens) and all(tokens[j + k].text == w for k, w in enumerate(phrase)):
                 j, _ = _skip_glue(tokens, end)
