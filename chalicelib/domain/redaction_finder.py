@@ -97,6 +97,13 @@ def classify(
 
     ``neighbours`` are where the numbers before and after end and start: a cue beyond them
     belongs to them.
+
+    Example:
+        >>> from chalicelib.domain.redaction_policy import Action
+        >>> rule = KindRule(EntityKind.CARD, Action.TOKENIZE, "CARD", 13, 19)
+        >>> scene = Scene(RedactionPolicy((rule,), {}, complete=False), [], frozenset())
+        >>> classify(scene, ("4111", "1111", "1111", "1111"), (0, 19), (0, 99), frozenset({"card"})).value
+        '4111111111111111'
     """
     digits = "".join(groups)
     present = scene.present
