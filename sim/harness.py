@@ -173,7 +173,8 @@ class Harness:
         self.model_endpoint_label = "scripted"
 
     def _start_tool_servers(self) -> None:
-        from sim.tool_servers import SampleBackend, SampleToolServers  # noqa: PLC0415
+        from sim.back_office import SampleBackend  # noqa: PLC0415
+        from sim.tool_servers import SampleToolServers  # noqa: PLC0415
 
         # Drawn tool faults (sim load) hang for 3 s: past any tool's budget, short enough to stop.
         backend = (

@@ -19,7 +19,8 @@ from chalicelib.adapters.tools.http_gateway import HttpToolGateway
 from chalicelib.adapters.tools.mcp_gateway import McpToolGateway
 from chalicelib.domain.tools import bounded_result
 from chalicelib.errors import ToolRejectedError, ToolResultInvalidError, ToolTimeoutError, ToolUnavailableError
-from sim.tool_servers import SampleBackend, SampleToolServers
+from sim.back_office import SampleBackend
+from sim.tool_servers import SampleToolServers
 
 Gateway = McpToolGateway | HttpToolGateway
 ROUTES = {
