@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean package deploy-tools template capacity stream
+.PHONY: demo test lint typecheck bench clean package deploy-tools template capacity stream figures
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,3 +74,12 @@ stream: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache tools/.venv-checkov tools/node_modules
+
+# Run the quick benches, keep their JSON in docs/figures/, and render docs/performance.md from it.
+figures: $(STAMP)
+	$(PY) bench/keep_figure.py turn_overhead -- $(PY) bench/turn_overhead.py
+	$(PY) bench/keep_figure.py cold_start -- $(PY) bench/cold_start.py
+	$(PY) bench/keep_figure.py router_overhead -- $(PY) bench/router_overhead.py
+	$(PY) bench/keep_figure.py router_eval -- $(PY) -m sim router-eval --json
+	$(PY) bench/keep_figure.py redaction -- $(PY) bench/redaction.py
+	$(PY) bench/render_figures.py
