@@ -16,7 +16,6 @@ capacity.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import uuid
@@ -40,6 +39,7 @@ from sim.connect_flow import (
 )
 from sim.flow_language import ContactFlow
 from sim.lex_bot import LexBot, LexRuntime, bot_from_template
+from sim.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "infra" / "contact-flow.json"
@@ -56,13 +56,8 @@ TURN_PATHS: dict[str, TurnPath] = {"connect": "InvokeLambda", "lex": "LexCodeHoo
 
 
 def fill_flow_module() -> Any:
-    """``infra/fill_flow.py`` (a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("fill_flow", ROOT / "infra" / "fill_flow.py")
-    if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repository
-        raise FileNotFoundError("infra/fill_flow.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``infra/fill_flow.py``, the runbook's flow step."""
+    return load_script("infra/fill_flow.py")
 
 
 def stack_outputs(harness: Any) -> dict[str, str]:

@@ -20,7 +20,6 @@ contact flow is played by ``sim/connect_flow.py``.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import zipfile
@@ -32,6 +31,7 @@ from typing import Any
 from chalice.config import Config
 
 from sim.cfn_template import Resolver, TemplateReferenceError, parameter_values, references
+from sim.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.json"
@@ -103,13 +103,8 @@ def packaged_functions(config: dict[str, Any], stage: str, names: list[str]) -> 
 
 
 def stage_config_module() -> Any:
-    """``infra/stage_config.py`` (a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("stage_config", ROOT / "infra" / "stage_config.py")
-    if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repository
-        raise DeploymentFailedError("infra/stage_config.py not found")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``infra/stage_config.py``, the runbook's step 4."""
+    return load_script("infra/stage_config.py")
 
 
 class _Stack:

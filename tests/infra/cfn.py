@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 from typing import Any
 
@@ -39,25 +38,13 @@ def _check_deploy() -> Any:
     return sys.modules[name]
 
 
+from sim.cfn_template import references  # noqa: E402 - beside the resolver it complements
+
 check_deploy = _check_deploy()
 # One resolver for the tests and for parliament's input (infra/check_deploy.py).
 Resolver = check_deploy.PlaceholderResolver
 
 
-def intrinsic_references(value: Any) -> set[str]:
-    """Every logical id or parameter a value refers to (``Ref``, ``Fn::GetAtt``, ``${...}``)."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref":
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                found.add(inner[0])
-            elif key == "Fn::Sub" and isinstance(inner, str):
-                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}]+)\}", inner)}
-            else:
-                found |= intrinsic_references(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= intrinsic_references(inner)
-    return found
+# One reader of a value's references, the simulator's (it also knows GetAtt's string form and
+# Fn::Sub's list form).
+intrinsic_references = references
