@@ -3,25 +3,16 @@ instance's queues into a flow ready to import; a missing output or queue is a na
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sim.scripts import load_script
 from tests.conftest import ROOT
 
-
-def _module() -> Any:
-    spec = importlib.util.spec_from_file_location("fill_flow", ROOT / "infra" / "fill_flow.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fill_flow = _module()
+fill_flow = load_script("infra/fill_flow.py")
 FLOW = json.loads((ROOT / "infra" / "contact-flow.json").read_text())
 INSTANCE = "arn:aws:connect:us-east-1:111122223333:instance/5d2e8a10-0000-4000-8000-000000000abc"
 QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement")
