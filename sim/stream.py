@@ -66,9 +66,11 @@ from sim.connect_flow import Contact, LambdaCall, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import money
 from sim.harness import Harness
+from sim.kvs_media_server import LocalKinesisVideoMedia
 from sim.lex_bot import DEFAULT_END_TIMEOUT_MS
-from sim.media import CallMedia, LocalKinesisVideoMedia, SpokenText, call_media, synthesize_turn
+from sim.media import CallMedia, call_media
 from sim.replay import answer_fields, spoken_text
+from sim.speech_audio import SpokenText, synthesize_turn
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
 
 # Lex V2's default end-of-speech silence (``end-timeout-ms``): docs.aws.amazon.com/lexv2/latest/dg/

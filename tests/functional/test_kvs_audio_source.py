@@ -18,7 +18,8 @@ from botocore.config import Config
 from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
 from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition
 from chalicelib.errors import MediaStreamUnavailableError
-from sim.media import CallMedia, LocalKinesisVideoMedia, call_media
+from sim.kvs_media_server import LocalKinesisVideoMedia
+from sim.media import CallMedia, call_media
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg")

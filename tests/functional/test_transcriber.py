@@ -18,7 +18,8 @@ from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
 from chalicelib.domain.live_transcript import LiveTranscript
 from chalicelib.domain.speech import TRACKS, MediaPosition
 from chalicelib.usecases.transcribe_call import TranscribeCall
-from sim.media import CallMedia, LocalKinesisVideoMedia, call_media
+from sim.kvs_media_server import LocalKinesisVideoMedia
+from sim.media import CallMedia, call_media
 from tests.conftest import load_json
 from tests.speech_fakes import InMemoryAudioSource, ScriptedSpeechToText, call_chunks
 

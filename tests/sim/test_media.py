@@ -11,14 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.media import (
-    BYTES_PER_MS,
-    LocalKinesisVideoMedia,
-    call_timeline,
-    fixture_media,
-    synthesize_turn,
-    tool_versions,
-)
+from sim.kvs_media_server import LocalKinesisVideoMedia
+from sim.media import call_timeline, fixture_media
+from sim.speech_audio import BYTES_PER_MS, synthesize_turn, tool_versions
 from tests.conftest import EVENTS
 
 needs_tools = pytest.mark.skipif(

@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.speech.mkv import MkvAudioReader
-from chalicelib.domain.speech import TRACKS, AudioChunk, pcm_ms
-from chalicelib.errors import MediaStreamMalformedError, MediaStreamUnavailableError
-from sim.media import (
+from chalicelib.adapters.speech.mkv import (
     CLUSTER,
     CLUSTER_TIMECODE,
     EBML_HEADER,
@@ -25,13 +22,14 @@ from sim.media import (
     SIMPLE_BLOCK,
     TIMECODE_SCALE,
     TRACKS_ID,
-    UNKNOWN_SIZE,
-    call_media,
-    element,
-    tags_element,
-    text_element,
-    uint_element,
+    MkvAudioReader,
+    block_header,
+    iter_elements,
 )
+from chalicelib.domain.speech import TRACKS, AudioChunk, pcm_ms
+from chalicelib.errors import MediaStreamMalformedError, MediaStreamUnavailableError
+from sim.matroska import UNKNOWN_SIZE, element, tags_element, text_element, uint_element
+from sim.media import call_media
 from tests.conftest import EVENTS
 
 FIXTURE = EVENTS / "kvs" / "getmedia-call.mkv"
@@ -284,3 +282,24 @@ def test_a_child_that_overruns_its_parent_is_malformed() -> None:
     bad_cluster = (0x1F43B675).to_bytes(4, "big") + bytes([0x80 | 2]) + inner  # claims 2 bytes, holds 6
     with pytest.raises(MediaStreamMalformedError, match="overruns"):
         read([document(bad_cluster)])
+
+
+def test_iter_elements_lists_one_level_of_a_complete_buffer_with_its_offsets() -> None:
+    data = element(CLUSTER, uint_element(CLUSTER_TIMECODE, 5)) + text_element(0x4282, "matroska")
+
+    top = list(iter_elements(data))
+    inner = list(iter_elements(data, top[0].data_start, top[0].end))
+
+    assert [(e.element_id, e.start, e.data_start, e.end) for e in top] == [(CLUSTER, 0, 5, 8), (0x4282, 8, 11, 19)]
+    assert [(e.element_id, data[e.data_start : e.end]) for e in inner] == [(CLUSTER_TIMECODE, b"\x05")]
+
+
+def test_iter_elements_refuses_an_unknown_size_and_an_element_past_the_end() -> None:
+    with pytest.raises(MediaStreamMalformedError, match="unknown size"):
+        list(iter_elements((SEGMENT).to_bytes(4, "big") + UNKNOWN_SIZE))
+    with pytest.raises(MediaStreamMalformedError, match="past the buffer"):
+        list(iter_elements(element(CLUSTER_TIMECODE, b"\x01\x02")[:-1]))
+
+
+def test_block_header_gives_the_track_where_the_frames_start_and_the_relative_timecode() -> None:
+    assert block_header(bytes([0x82, 0xFF, 0xFE, 0x80]) + b"pcm") == (2, 4, -2)

@@ -14,7 +14,7 @@ only works if that fragment is returned. So this adapter asks from the position'
 and drops the chunks of that fragment at or before the position's timecode: nothing is read
 twice, and nothing is skipped, since the rest of that fragment is still to come. (Were the
 service to start strictly after it, the rest of the fragment would be lost; ``LocalKinesisVideoMedia``
-in ``sim/media.py`` serves the inclusive reading.)
+in ``sim/kvs_media_server.py`` serves the inclusive reading.)
 
 The reader releases the chunks of one timecode (both tracks' blocks of the same instant)
 together, so a connection that drops never ends the chunks in the middle of a timecode. A

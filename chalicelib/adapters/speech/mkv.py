@@ -38,6 +38,7 @@ contiguous, so its PCM is everything after the lace header.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from chalicelib.domain.speech import TRACKS, AudioChunk, Track
@@ -424,7 +425,57 @@ class MkvAudioReader:
 # --- EBML primitives ----------------------------------------------------------------------------
 
 
-def _read_header(buffer: bytearray, offset: int, available: int, position: int) -> tuple[int, int, int] | None:
+@dataclass(frozen=True)
+class EbmlElement:
+    """One element of a complete buffer: its id, and where its header, its data and it end."""
+
+    element_id: int
+    start: int  # the header's first byte
+    data_start: int
+    end: int
+
+
+def iter_elements(data: bytes, start: int = 0, end: int | None = None) -> Iterator[EbmlElement]:
+    """The elements of a complete, known-size EBML buffer at one level, with the reader's parsing.
+
+    For a whole file in memory (tools, tests); ``MkvAudioReader`` is the one for a stream.
+
+    Example:
+        >>> [e.element_id for e in iter_elements(bytes([0xE7, 0x81, 0x05, 0xEC, 0x80]))]
+        [231, 236]
+
+    Raises:
+        MediaStreamMalformedError: a bad id or size, an element of unknown size, or one that runs
+            past ``end``.
+    """
+    end = len(data) if end is None else end
+    at = start
+    while at < end:
+        header = _read_header(data, at, end - at, at)
+        if header is None:
+            raise MediaStreamMalformedError(f"byte {at}: the buffer ends inside an element header")
+        element_id, size, header_length = header
+        if size == _UNKNOWN_SIZE:
+            raise MediaStreamMalformedError(f"byte {at}: element 0x{element_id:X} has an unknown size")
+        data_start = at + header_length
+        if data_start + size > end:
+            raise MediaStreamMalformedError(f"byte {at}: element 0x{element_id:X} runs past the buffer")
+        yield EbmlElement(element_id, at, data_start, data_start + size)
+        at = data_start + size
+
+
+def block_header(payload: bytes, start: int = 0) -> tuple[int, int, int]:
+    """A (Simple)Block's track number, where its frames start (after any lace header), and its
+    timecode relative to its Cluster's.
+
+    Raises:
+        MediaStreamMalformedError: the block is too short or its header is bad (``start``, the
+            block's place in the stream, is in the message).
+    """
+    return _block_header(payload, start)
+
+
+def _read_header(buffer: bytes | bytearray, offset: int, available: int, position: int) -> tuple[int, int, int] | None:
     """The element id, data size (``_UNKNOWN_SIZE`` if unknown) and header length at ``offset``,
     or None when the header is not complete yet."""
     if available < 1:
