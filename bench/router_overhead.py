@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chalicelib.adapters.data_files import load_envelope
 from chalicelib.domain.router import RouteContext, route
 from sim.router_eval import load_labelled
+from sim.stats import percentile
 
 
 def main() -> int:
@@ -39,7 +40,7 @@ def main() -> int:
     print(json.dumps({
         "decisions": len(samples),
         "p50_us": round(median, 1),
-        "p99_us": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+        "p99_us": round(percentile(ordered, 0.99), 1),
         "max_us": round(ordered[-1], 1),
         "share_of_hard_deadline_p50": round(median / 1000 / load_envelope().hard_deadline_ms, 6),
     }, indent=2))  # fmt: skip

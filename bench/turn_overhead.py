@@ -23,13 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim.calls import connect_event
 from sim.harness import Harness
+from sim.stats import percentile
 
 SCRIPT = ["hello", "my account is 4 4 7 1 9", "yes", "thank you", "yes please"]  # tier 0, never ends the call
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class RequestCounter:

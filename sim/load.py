@@ -16,7 +16,6 @@ same calls and the same faults.
 from __future__ import annotations
 
 import random
-import statistics
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from sim.handover import follow_handover
 from sim.harness import Harness
 from sim.invariants import CallLog, TurnLog, check
 from sim.replay import answer_fields, sent_sequence, spoken_text
+from sim.stats import summary
 from sim.streams import StreamFeed, speaking_ms
 
 # Faults the load injects itself, per turn or per call.
@@ -400,23 +400,13 @@ def _report(
         "breakages": list(options.breakages),
         "faults_injected": dict(sorted(faults.items())),
         **checked,
-        "latency_ms": _percentiles(latencies),
+        "latency_ms": summary(latencies, (0.95, 0.99), digits=1),
         "turns_per_second": round(len(turn_invocations) / wall_s, 2) if wall_s else None,
         "wall_s": round(wall_s, 1),
         "outcomes": outcomes,
         "answers_inconsistent": sum(1 for log in logs for t in log.turns if not t.consistent),
         "side_effects_executed": harness.tool_servers.backend.side_effects_executed,
     }
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-
-    def at(q: float) -> float:
-        return round(values[min(len(values) - 1, round(q * (len(values) - 1)))], 1)
-
-    return {"p50": round(statistics.median(values), 1), "p95": at(0.95), "p99": at(0.99), "max": round(values[-1], 1)}
 
 
 def format_load(report: dict[str, Any]) -> str:

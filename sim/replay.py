@@ -28,6 +28,7 @@ from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced,
 from sim.flow_language import ContactFlow
 from sim.handover import follow_handover, handover_lines
 from sim.harness import Harness
+from sim.stats import summary
 from sim.streams import StreamFeed, add_contact_results
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -240,9 +241,9 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
         "retries_inconsistent": sum(1 for t in all_turns if t.get("retries_consistent") is False),
         "outcomes": {o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")},
         "outcomes_as_expected": sum(1 for r in reports if r["outcome_as_expected"]),
-        "latency_ms": _percentiles(latencies),
+        "latency_ms": summary(latencies, (0.95,), digits=2),
         "latency_ms_by_component": {
-            c: _percentiles([t["latency_ms"][c] for t in all_turns if c in t["latency_ms"]])
+            c: summary([t["latency_ms"][c] for t in all_turns if c in t["latency_ms"]], (0.95,), digits=2)
             for c in (*COMPONENT_ORDER, "total")
             if any(c in t["latency_ms"] for t in all_turns)
         },
@@ -304,14 +305,6 @@ def _share(flags: list[bool]) -> float | None:
 
 def _mix(tiers: list[int]) -> dict[str, float]:
     return {f"tier_{t}": round(tiers.count(t) / len(tiers), 4) for t in (0, 1, 2)} if tiers else {}
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "max": round(ordered[-1], 2)}
 
 
 def format_report(report: dict[str, Any]) -> str:

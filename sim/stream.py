@@ -71,6 +71,7 @@ from sim.lex_bot import DEFAULT_END_TIMEOUT_MS
 from sim.media import CallMedia, call_media
 from sim.replay import answer_fields, spoken_text
 from sim.speech_audio import SpokenText, synthesize_turn
+from sim.stats import percentile
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
 
 # Lex V2's default end-of-speech silence (``end-timeout-ms``): docs.aws.amazon.com/lexv2/latest/dg/
@@ -633,10 +634,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1)
+    return round(percentile(values, 0.95), 1) if values else None
 
 
 def format_stream(report: dict[str, Any]) -> str:
