@@ -1,7 +1,7 @@
 """Evaluate ``infra/template.json``'s intrinsic functions the way CloudFormation does.
 
 moto's CloudFormation creates most of the stack itself; this resolver is for what it skips
-(``sim/deployment.py`` creates those resources from their own properties) and for the outputs
+(``sim/moto_stack.py`` creates those resources from their own properties) and for the outputs
 that vanish with them. References resolve against the created stack: ``Ref`` to a resource is
 its physical id, ``Fn::GetAtt`` asks ``attribute(logical_id, name)``.
 """

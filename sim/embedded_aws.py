@@ -60,7 +60,7 @@ class EmbeddedAws:
         _kinesis_poller_is_the_simulators()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
         # moto's CloudFormation warns (a UserWarning and a log line) for each resource type it
-        # skips; sim/deployment.py creates those itself (MOTO_SKIPS), so the warnings are known.
+        # skips; sim/moto_stack.py creates those itself (MOTO_SKIPS), so the warnings are known.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
         logging.getLogger("moto").addFilter(_KNOWN_CLOUDFORMATION_SKIPS)
 

@@ -14,9 +14,10 @@ from types import TracebackType
 from typing import Any
 
 from sim import lambda_bridge
-from sim.deployment import CHALICE_CONFIG, Deployment, DeploymentFailedError, FunctionConfig, deploy
+from sim.deployment import CHALICE_CONFIG, Deployment, FunctionConfig, deploy
 from sim.embedded_aws import EmbeddedAws
 from sim.invocations import InvocationRecorder
+from sim.moto_stack import DeploymentFailedError
 
 ROOT = Path(__file__).resolve().parent.parent
 # The handover policy of sim/: agents in at all hours, waits of seconds (see the file).

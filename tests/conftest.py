@@ -42,7 +42,7 @@ def moto_dynamodb() -> Iterator[Any]:
     from moto import mock_aws
 
     from chalicelib import bootstrap
-    from sim.deployment import create_stack_of
+    from sim.moto_stack import create_stack_of
 
     with mock_aws():
         bootstrap.reset()
