@@ -17,6 +17,7 @@ capacity.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 import weakref
@@ -131,13 +132,15 @@ class SimulatedConnect:
 
 
 _built: weakref.WeakKeyDictionary[Any, SimulatedConnect] = weakref.WeakKeyDictionary()
+_building = threading.Lock()  # sim load's callers ask for it at once, on their first calls
 
 
 def simulated_connect(harness: Any) -> SimulatedConnect:
     """The Connect side of ``harness``'s deployment (built once per harness)."""
-    if harness not in _built:
-        _built[harness] = connect_for(stack_outputs(harness), stack_parameters(harness), harness.function_names())
-    return _built[harness]
+    with _building:
+        if harness not in _built:
+            _built[harness] = connect_for(stack_outputs(harness), stack_parameters(harness), harness.function_names())
+        return _built[harness]
 
 
 def connect_for(
