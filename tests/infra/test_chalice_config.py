@@ -3,7 +3,6 @@ stack-derived values are the ones infra/template.json outputs (infra/stage_confi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from chalice.config import Config
 from chalice.deploy.validate import validate_configuration
 
 from chalicelib.settings import Settings
+from sim.scripts import load_script
 from tests.conftest import ROOT
 from tests.infra.cfn import Resolver, load_template
 
@@ -25,11 +25,7 @@ CONNECT_SYNC_LIMIT_S = 8
 
 
 def stage_config_module() -> Any:
-    spec = importlib.util.spec_from_file_location("stage_config", ROOT / "infra" / "stage_config.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("infra/stage_config.py")
 
 
 def resolved(stage: str, function: str = "turn") -> Config:

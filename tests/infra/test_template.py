@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamodb_store import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from sim.scripts import load_script
 from tests.conftest import ROOT
 from tests.infra.cfn import Resolver, intrinsic_references, load_template, of_type
 
@@ -46,11 +47,7 @@ CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
 def build_template_module() -> Any:
-    spec = importlib.util.spec_from_file_location("build_template", ROOT / "infra" / "build_template.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("infra/build_template.py")
 
 
 def statements() -> list[tuple[str, dict[str, Any]]]:

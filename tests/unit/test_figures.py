@@ -3,18 +3,14 @@ hand, none can drift from its run."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
+from sim.scripts import load_script
 from tests.conftest import ROOT
 
 
 def render_figures() -> Any:
-    spec = importlib.util.spec_from_file_location("render_figures", ROOT / "bench" / "render_figures.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/render_figures.py")
 
 
 def test_the_performance_page_is_its_figures_rendered() -> None:
