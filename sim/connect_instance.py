@@ -16,7 +16,6 @@ capacity.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -40,12 +39,11 @@ from sim.connect_flow import (
 )
 from sim.flow_language import ContactFlow
 from sim.lex_bot import LexBot, LexRuntime, bot_from_template
+from sim.moto_stack import APP_NAME, load_template
 from sim.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "infra" / "contact-flow.json"
-TEMPLATE = ROOT / "infra" / "template.json"
-APP_NAME = "switchboard"
 
 # --- the simulated instance (stand-ins: moto has no Connect queues or numbers) -------------------
 SIM_QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement")
@@ -157,7 +155,7 @@ def connect_for(
     instance_id = parameters.get("ConnectInstanceId") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-{stage}"))
     instance_arn = f"arn:{partition}:connect:{region}:{account}:instance/{instance_id}"
     arns = fill_flow_module().queue_arns(list_queues(instance_arn))
-    template = template or json.loads(TEMPLATE.read_text())
+    template = template or load_template()
     pseudo = {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account}
     bots = {path: bot_from_template(template, {**parameters, **pseudo, "TurnPath": path}, outputs)
             for path in ("LexCodeHook", "InvokeLambda")}  # fmt: skip

@@ -43,7 +43,6 @@ from sim.moto_stack import (
 from sim.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "template.json"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 # What the runbook's step 2 stores in the secret; the simulator's model endpoint takes no key
 # (SWITCHBOARD_MODEL_BASE_URL, one of the stand-in endpoints, takes precedence over the secret).
