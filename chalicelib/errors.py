@@ -126,6 +126,14 @@ class SecretUnavailableError(RetryableError):
     """A secret (the model API key) could not be read from Secrets Manager."""
 
 
+class VaultUnavailableError(RetryableError):
+    """The vault of tokenized caller data (its table item or its KMS key) could not be used."""
+
+
+class VaultValueMissingError(PermanentError):
+    """A tool's arguments name a token the vault does not hold (never read out, or expired)."""
+
+
 class ToolError(CallFailedError):
     """A tool call failed."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from chalicelib.domain.live_transcript import LiveTranscript
@@ -182,5 +183,36 @@ class TranscriptStore(Protocol):
         Raises:
             SessionVersionConflictError: it changed since it was read.
             StoreUnavailableError: the store failed.
+        """
+        ...
+
+
+class Vault(Protocol):
+    """The raw values behind a call's tokens (``[CARD_1]`` -> the card number), for the tools
+    that need them: encrypted at rest, short-lived, deleted when the contact closes. Nothing but
+    the tool runner (and the callback step) ever reads a value back."""
+
+    def put(self, contact_id: str, values: Mapping[str, str], now_ms: int) -> None:
+        """Keep ``values`` (token -> raw value) for the contact, beside the ones kept already
+        (a token already kept keeps its value: a token names one value for the whole call).
+
+        Raises:
+            VaultUnavailableError: the table or the key could not be used.
+        """
+        ...
+
+    def get(self, contact_id: str, tokens: Collection[str], now_ms: int) -> dict[str, str]:
+        """The raw value of each of ``tokens`` that the vault holds (a missing one is left out).
+
+        Raises:
+            VaultUnavailableError: the table or the key could not be used.
+        """
+        ...
+
+    def delete(self, contact_id: str) -> None:
+        """Forget every value of the contact (idempotent).
+
+        Raises:
+            VaultUnavailableError: the table could not be used.
         """
         ...

@@ -130,6 +130,35 @@ class Redactor:
         return Redaction("".join(parts), tuple(entities), book.state())
 
 
+    def scrub(self, text: str, context: RedactionContext = NO_CONTEXT) -> str:
+        """``text`` with each entity the policy does not keep replaced by its bare label, with no
+        call state: for text that has no session to number its tokens (a tool's result, a log
+        line, a transcript segment, a report). A value scrubbed is never returned.
+
+        Example:
+            >>> from chalicelib.domain.redaction_policy import KindRule
+            >>> card = KindRule(EntityKind.CARD, Action.TOKENIZE, "CARD", 13, 19)
+            >>> Redactor(RedactionPolicy((card,), {}, complete=False), b"0" * 32).scrub("card 4111111111111111")
+            'card [CARD]'
+        """
+        tokens = tokenize(text)
+        if not _may_hold_data(tokens):
+            return text
+        hits = self.policy.cues_in(tokens)
+        present = frozenset(h.context for h in hits)
+        present |= self.policy.contexts_in(context.prompt, context.previous_utterance)
+        found = find_entities(tokens, Scene(self.policy, hits, present))
+        parts: list[str] = []
+        at = 0
+        for item in found:
+            if item.start < at or item.rule.action is Action.KEEP:
+                continue
+            parts += (text[at : item.start], f"[{item.rule.label}]")
+            at = item.end
+        parts.append(text[at:])
+        return "".join(parts)
+
+
 def _may_hold_data(tokens: list[Token]) -> bool:
     """Whether any token could start an entity: a numeral, a number word, "at" or "@"."""
     for tok in tokens:
