@@ -6,16 +6,68 @@ built lazily (and only when enabled) by ``bootstrap``.
 
 from __future__ import annotations
 
+import secrets
 import sys
+import threading
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from chalicelib.domain.redaction import Redactor
 
 SERVICE = "switchboard"
 NAMESPACE = "Switchboard"
+# Keys Powertools itself writes: never caller text, and not worth scrubbing.
+_OWN_KEYS = frozenset({"level", "location", "timestamp", "service", "cold_start", "function_name",
+                       "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
+                       "sampling_rate"})  # fmt: skip
+
+
+class ScrubbingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log line with every caller value scrubbed out of it, at every level.
+
+    What reaches the logger is redacted already (a turn's words are redacted before anything
+    sees them); this is the last line of defence for what is not: an error message quoting the
+    input it rejected, a tool's answer, an exception's text. Each string in the line (message,
+    extra keys, exception) goes through ``Redactor.scrub`` (entities -> bare labels; no state,
+    so its fingerprint key is a random one of this process).
+    """
+
+    _redactor: Redactor | None = None
+    _lock = threading.Lock()
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        redactor = self._scrubber()
+        return super().serialize({k: v if k in _OWN_KEYS else _scrubbed(redactor, v) for k, v in log.items()})
+
+    @classmethod
+    def _scrubber(cls) -> Redactor:
+        with cls._lock:
+            if cls._redactor is None:
+                from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415 - cycle
+                from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
+
+                cls._redactor = Redactor(load_redaction_policy(), secrets.token_bytes(32))
+            return cls._redactor
+
+
+def _scrubbed(redactor: Redactor, value: Any) -> Any:
+    if isinstance(value, str):
+        return redactor.scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(redactor, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(redactor, v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redactor.scrub(str(value))  # an exception object, a Decimal: as the line would show it
+
 
 # stderr: Lambda sends both streams to CloudWatch Logs, and CLIs (sim/) keep stdout for results.
-logger = Logger(service=SERVICE, stream=sys.stderr)
+logger = Logger(service=SERVICE, stream=sys.stderr, logger_formatter=ScrubbingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 __all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "logger", "metrics"]

@@ -80,6 +80,7 @@ class ScriptedModelClient:
     def __init__(self, replies: list[Any], clock: ManualClock | None = None, cost_ms: int = 0) -> None:
         self.replies = list(replies)
         self.calls: list[tuple[int, float]] = []
+        self.messages: list[Any] = []  # what each call was sent
         self._clock = clock
         self._cost_ms = cost_ms
 
@@ -87,6 +88,7 @@ class ScriptedModelClient:
         self, tier: Any, messages: Any, tools: Any = (), *, timeout_ms: float, first_token_timeout_ms: float
     ) -> Any:
         self.calls.append((tier.tier, timeout_ms))
+        self.messages.append(messages)
         if self._clock is not None:
             self._clock.advance(self._cost_ms)
         reply = self.replies.pop(0)

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError
 from chalicelib.adapters.connect_events import TURN_ATTRIBUTE, parse_sequence
 from chalicelib.adapters.validation import NULL_AS_EMPTY, NULL_AS_NO_ITEMS, Lenient, as_map, error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
+from chalicelib.domain.phrases import say_tokens
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, ResponseTooLargeError
 
@@ -155,7 +156,7 @@ def render_lex_answer(reply: Reply, next_seq: int, context: LexContext) -> dict[
     else:
         state["dialogAction"] = {"type": "Close"}
         state["intent"] = {"name": context.intent_name or "FallbackIntent", "state": "Fulfilled"}
-    content = reply.text if context.text_channel else render_ssml(reply.speech)
+    content = say_tokens(reply.text) if context.text_channel else render_ssml(reply.speech)
     if len(content) > MAX_MESSAGE_CHARS:
         raise ResponseTooLargeError(f"Lex message of {len(content)} chars exceeds {MAX_MESSAGE_CHARS}")
     return {"sessionState": state, "messages": [{"contentType": context.content_type.value, "content": content}]}

@@ -19,7 +19,10 @@ COMPONENTS = (STATE_READ, ROUTING, MODEL_FIRST_TOKEN, MODEL_TOTAL, TOOL_CALL, ST
 # Latency.* metrics): a budgeted component under its own name, except the two a turn may run
 # more than once, timed in total: its model calls (each within MODEL_TOTAL) and its tool calls
 # (each within TOOL_CALL). Besides: waiting for a speculative turn, and the time until the write.
+# Redacting the caller's words is part of routing (within its budget), timed on its own as well;
+# keeping a tokenized value in the vault is timed as ``vault``.
 MODEL_CALLS, TOOL_CALLS, SPECULATION, UNTIL_WRITE = "model", "tools", "speculation", "until_write"
+REDACTION, VAULT = "redaction", "vault"
 BUDGET_OF = {MODEL_CALLS: MODEL_TOTAL, TOOL_CALLS: TOOL_CALL}  # the per-call budget of a timing
 # The sequences of components one turn runs; each must fit inside the hard deadline.
 PATHS = (

@@ -3,6 +3,8 @@ answer when a turn cannot be processed."""
 
 from __future__ import annotations
 
+import re
+
 from chalicelib.domain.conversation import Action, Reply, SpeechPart
 
 GREETING = "Hi, thanks for calling. How can I help you today?"
@@ -19,6 +21,28 @@ HOLDING_LINE = "Let me check that for you. It's taking a little longer than usua
 TOOL_REFUSED = (
     "I'm sorry, that's not something I can do for you here. Say agent and I'll connect you with someone who can help."
 )
+
+# How a token the model repeats is spoken: the caller hears what it stands for, never "[CARD_1]"
+# (the reply in the history keeps the token, so the model sees its own words next turn).
+TOKEN_SPOKEN = {
+    "CARD": "the card you gave me", "CVV": "the security code", "EXPIRY": "the expiry date you gave me",
+    "SSN": "your social security number", "ROUTING": "the routing number", "BANK_ACCOUNT": "the bank account",
+    "DOB": "your date of birth", "PHONE": "the number you gave me", "CALLER_PHONE": "the number you're calling from",
+    "EMAIL": "your email address", "NUMBER": "that number",
+}  # fmt: skip
+_TOKEN = re.compile(r"\[([A-Z][A-Z_]*?)(?:_\d+)?\]")
+
+
+def say_tokens(text: str) -> str:
+    """``text`` with each caller-data token as the caller should hear it.
+
+    Example:
+        >>> say_tokens("I'll charge [CARD_1] now.")
+        "I'll charge the card you gave me now."
+    """
+    if "[" not in text:
+        return text
+    return _TOKEN.sub(lambda m: TOKEN_SPOKEN.get(m.group(1), m.group(0)), text)
 
 
 def canned(

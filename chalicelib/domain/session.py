@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Reply
+from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.tools import ToolCallRecord
 from chalicelib.domain.usage import Usage
 
@@ -141,6 +142,9 @@ class Session:
     closed: ContactClosure | None = None
     # The human handover's workflow: its summary, the task token it waits on, the callback.
     handover: HandoverState | None = None
+    # The call's redaction tokens (keyed fingerprints and counters, never a value): the same
+    # card read again is the same token (``domain/caller_data.py``).
+    redaction: RedactionState = RedactionState()
     # (The live transcript is its own item beside the session: ``domain/live_transcript.py``.)
 
     @classmethod

@@ -19,13 +19,24 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
+from chalicelib.domain.caller_data import ProtectedTurn, protect_turn
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.envelope import ROUTING, SPECULATION, STATE_READ, STATE_WRITE, UNTIL_WRITE, Envelope
+from chalicelib.domain.envelope import (
+    REDACTION,
+    ROUTING,
+    SPECULATION,
+    STATE_READ,
+    STATE_WRITE,
+    UNTIL_WRITE,
+    VAULT,
+    Envelope,
+)
 from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
-from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter
+from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redelivery import Delivery, DeliveryKind, classify_delivery, resolve_stored_turn
 from chalicelib.domain.router import Route, route, route_context
 from chalicelib.domain.rule_replies import answer_with_rules
@@ -34,7 +45,8 @@ from chalicelib.domain.speculation import Speculation, SpeculationState, normali
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.domain.turn_outcome import TurnOutcome, charged
 from chalicelib.domain.usage import Usage
-from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError
+from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError, VaultUnavailableError
+from chalicelib.observability import logger
 from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
@@ -64,6 +76,8 @@ class _Read:
     session: Session | None
     delivery: Delivery
     now_ms: int
+    request: TurnRequest  # the delivered turn with its caller data redacted
+    redaction: ProtectedTurn | None = None  # None: no redactor configured
 
 
 @dataclass
@@ -74,6 +88,7 @@ class _Spent:
     run: ModelRun | None = None
     speculated: bool = False
     paid_here: tuple[Usage, ...] = ()  # what the model calls this invocation made cost
+    vaulted: frozenset[str] = frozenset()  # the tokens this invocation put in the vault
 
 
 class _NoMeter:
@@ -103,6 +118,9 @@ class HandleTurn:
         meter: where usage and component timings are recorded.
         handover: the handover workflow, started after a committed handover reply (None: not
             configured).
+        redactor: takes the caller data out of the words before anything sees them (None only
+            in tests of other behaviour: a deployed turn always has one, ``sim doctor`` checks).
+        vault: where the raw values behind the call's tokens are kept for the tools.
     """
 
     def __init__(
@@ -120,7 +138,11 @@ class HandleTurn:
         handover: HandoverWorkflow | None = None,
         speculations: SpeculationStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        redactor: Redactor | None = None,
+        vault: Vault | None = None,
     ) -> None:
+        self._redactor = redactor
+        self._vault = vault
         self._store = store
         self._clock = clock
         self._policy = policy
@@ -152,11 +174,22 @@ class HandleTurn:
             now_ms = self._clock.now_ms()
             with self._meter.timed(STATE_READ):
                 session = self._store.load(request.contact_id, now_ms)
-                delivery = classify_delivery(session, request)
+            protected = None
+            if self._redactor is not None:
+                with self._meter.timed(REDACTION):
+                    protected = protect_turn(self._redactor, request, session)
+            safe = protected.request if protected is not None else request
+            with self._meter.timed(STATE_READ):
+                delivery = classify_delivery(session, safe)
                 if delivery.kind is DeliveryKind.CHECK_STORED_TURN and session is not None:
                     stored = self._store.load_turn(request.contact_id, delivery.seq, now_ms)
-                    delivery = resolve_stored_turn(session, request, stored)
-            return _Read(session, delivery, now_ms)
+                    delivery = resolve_stored_turn(session, safe, stored)
+            if protected is not None and self._redactor is not None and delivery.seq != request.seq:
+                # New words on a taken sequence: they are turn ``delivery.seq``, after the newest.
+                with self._meter.timed(REDACTION):
+                    protected = protect_turn(self._redactor, request, session, delivery.seq)
+                safe = protected.request
+            return _Read(session, delivery, now_ms, safe, protected)
 
         def duplicate(read: _Read) -> TurnResult | None:
             reply = read.delivery.reply
@@ -164,11 +197,14 @@ class HandleTurn:
                 return None
             # A delivery that committed a handover may have died before starting the workflow;
             # the start is idempotent by name, so the redelivery makes sure it is started.
-            self._start_handover(request, read.delivery.seq, reply)
+            self._start_handover(read.request, read.delivery.seq, reply)
             return TurnResult(reply, read.delivery.seq, duplicate=True, attempts=0)
 
         def commit(read: _Read) -> TurnResult:
-            outcome = self._decide(read, request, deadline, spent)
+            self._keep_in_vault(read, spent)
+            outcome = self._decide(read, read.request, deadline, spent)
+            if read.redaction is not None:
+                outcome = replace(outcome, session=replace(outcome.session, redaction=read.redaction.state))
             # The turn item keeps what its components took up to the write (the write itself and
             # the answer are in the invocation's metrics and logs).
             timings = {**self._meter.timings(), UNTIL_WRITE: deadline.elapsed_ms(self._clock.monotonic_ms())}
@@ -181,7 +217,7 @@ class HandleTurn:
                 self._store.commit_turn(record, outcome.session, read.now_ms)
             for item in record.usage:
                 self._meter.record(item)
-            self._start_handover(request, read.delivery.seq, outcome.reply)
+            self._start_handover(read.request, read.delivery.seq, outcome.reply)
             return TurnResult(outcome.reply, read.delivery.seq, duplicate=False, attempts=0, record=record)
 
         # A concurrent delivery of this turn won (its reply is the re-read's), or another writer
@@ -198,6 +234,22 @@ class HandleTurn:
                 self._meter.record(item)
             raise
         return replace(done.result, attempts=done.writes)
+
+    def _keep_in_vault(self, read: _Read, spent: _Spent) -> None:
+        """Put the raw values of the turn's new tokens in the vault before any tool may need them
+        (once per invocation). A vault that fails costs only the tools that need a value: they
+        fail by name (``VaultValueMissingError``) and the caller is asked another way."""
+        items = read.redaction.vault_items() if read.redaction is not None else {}
+        new = {token: value for token, value in items.items() if token not in spent.vaulted}
+        if not new or self._vault is None:
+            return
+        try:
+            with self._meter.timed(VAULT):
+                self._vault.put(read.request.contact_id, new, read.now_ms)
+        except VaultUnavailableError as exc:
+            logger.warning("caller data not kept for the tools", extra={"error": type(exc).__name__, "tokens": len(new)})
+            return
+        spent.vaulted |= frozenset(new)
 
     def _decide(self, read: _Read, request: TurnRequest, deadline: Deadline, spent: _Spent) -> TurnOutcome:
         """Route the turn and answer it: rules, or the models' work (done once per turn)."""

@@ -1,0 +1,85 @@
+"""A turn's caller data taken out of its words before anything else sees them (invariant 9).
+
+``protect_turn`` is the first thing a turn does after its one read: the utterance is redacted
+with the call's tokens (kept on the session), so routing, the rules, the model's prompt, the
+turn item, the history, the agent's summary and the logs only ever see ``[CARD_1]``. The raw
+value of a tokenized entity leaves here only for the vault, where a tool reads it by token.
+
+The turn's digest (how a redelivery is recognised) is taken over the redacted words with each
+token's number dropped: a security code is given a new number each time it is read (it is
+never remembered), so a redelivery of "the code is seven three seven" must still match, and no
+digest of the raw words (a card number's SHA-256 can be searched for) is ever stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.conversation import Role, TurnRequest, utterance_digest
+from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
+from chalicelib.domain.redaction_policy import Action
+from chalicelib.domain.redaction_state import RedactionState
+from chalicelib.domain.session import Session
+
+TOKEN = re.compile(r"\[([A-Z][A-Z_]*?)_(\d+)\]")
+
+
+@dataclass(frozen=True)
+class ProtectedTurn:
+    """The turn as every later step sees it, and what the redaction found."""
+
+    request: TurnRequest  # the utterance redacted, its digest over the redacted words
+    state: RedactionState  # the call's tokens, to commit with the turn
+    entities: tuple[Entity, ...]  # kinds and tokens found (values only for tokenized kinds)
+
+    def vault_items(self) -> dict[str, str]:
+        """Token -> raw value of each tokenized entity: what the vault must hold for the tools."""
+        return {e.token: e.value for e in self.entities if e.action is Action.TOKENIZE and e.value is not None}
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of caller data the words held (redacted or tokenized), without repeats."""
+        return tuple(dict.fromkeys(e.kind.value for e in self.entities if e.action is not Action.KEEP))
+
+
+def protect_turn(redactor: Redactor, request: TurnRequest, session: Session | None, seq: int | None = None) -> ProtectedTurn:
+    """``request`` with its caller data replaced by the call's tokens.
+
+    The context is the turn before ``seq`` (default: the request's own): what the assistant
+    said last before it ("What's the security code?") and the caller's words before it (already
+    redacted), so "seven three seven" after a request for the code is a security code. A
+    redelivery of an answered turn gets the context that turn had, so its words redact the same.
+
+    Example:
+        >>> from chalicelib.domain.conversation import Source
+        >>> from chalicelib.domain.redaction_policy import EntityKind, KindRule, RedactionPolicy
+        >>> card = KindRule(EntityKind.CARD, Action.TOKENIZE, "CARD", 13, 19)
+        >>> redactor = Redactor(RedactionPolicy((card,), {}, complete=False), b"0" * 32)
+        >>> turn = protect_turn(redactor, TurnRequest("c-1", 2, "card 4111 1111 1111 1111", Source.CONNECT), None)
+        >>> turn.request.utterance, turn.vault_items()
+        ('card [CARD_1]', {'[CARD_1]': '4111111111111111'})
+    """
+    state = session.redaction if session is not None and session.redaction.scope else RedactionState(request.contact_id)
+    redaction = redactor.redact(request.utterance, state, _context(session, request.seq if seq is None else seq))
+    protected = replace(request, utterance=redaction.text, digest=turn_digest(redaction.text))
+    return ProtectedTurn(protected, redaction.state, redaction.entities)
+
+
+def turn_digest(redacted: str) -> str:
+    """The digest of redacted words, the same whichever number each token was given.
+
+    Example:
+        >>> turn_digest("the code is [CVV_1]") == turn_digest("the code is [CVV_2]")
+        True
+    """
+    return utterance_digest(TOKEN.sub(r"[\1]", redacted))
+
+
+def _context(session: Session | None, seq: int) -> RedactionContext:
+    if session is None:
+        return RedactionContext()
+    before = [m for m in session.history if m.seq < seq]
+    prompt = next((m.text for m in reversed(before) if m.role is Role.ASSISTANT), "")
+    previous = next((m.text for m in reversed(before) if m.role is Role.CALLER), "")
+    return RedactionContext(prompt=prompt, previous_utterance=previous)
