@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:  # built only by the handlers that need them: kept off the tur
     from collections.abc import Callable
 
     from chalicelib.adapters.lambda_continuation import LambdaContinuation
+    from chalicelib.domain.redaction import Redactor
     from chalicelib.domain.speech import AudioSource, SpeechToText
     from chalicelib.usecases.speculate import Speculate
     from chalicelib.usecases.transcribe_call import TranscribeCall
@@ -59,6 +61,16 @@ class SpeechParts:
         )
 
     @cached_property
+    def transcriber_redactor(self) -> Redactor:
+        """The transcriber's redactor: the shipped policy and a random key of this container.
+        Its tokens need only be stable within one run (the run keeps the call's state, nothing
+        it fingerprints is stored), so it needs no secret: the transcriber's role reads none."""
+        from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
+        from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
+
+        return Redactor(load_redaction_policy(), secrets.token_bytes(32))
+
+    @cached_property
     def transcribe_call(self) -> TranscribeCall:
         from chalicelib.usecases.transcribe_call import TranscribeCall  # noqa: PLC0415
 
@@ -69,6 +81,7 @@ class SpeechParts:
             self.transcript_store,
             self.clock,
             sessions=self.unmetered_session_store,
+            redactor=self.transcriber_redactor,
             language=s.speech_language,
             stop_before_ms=s.transcriber_stop_before_ms,
             on_caller_pause=self.speculate,

@@ -9,6 +9,11 @@ A speculation never makes a side effect: when the model asks for one before any 
 stops there, resumable, and the live turn goes on from its answer and makes the call under its
 journal. Which state a finished speculation is in is decided here (``finished_speculation``), not by the use
 case that ran it.
+
+Words that hold caller data (an entity the policy does not keep: ``[CARD_1]``, or a number a
+partial is still reading) are not speculated on: the speculation is recorded abandoned at once,
+``why`` ``caller_data``, with no work, and the turn handler does that turn itself (its own
+redaction, its vault, its tools under its journal).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from chalicelib.domain.turn_outcome import charged
 from chalicelib.domain.usage import Usage
 
 _NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
+CALLER_DATA = "caller_data"  # ``why`` of a speculation not started: the words held caller data
 
 
 def normalized_transcript(text: str) -> str:

@@ -21,15 +21,25 @@ When a recogniser stream fails, its results after its last final are lost with i
 checkpoint is the last timecode whose audio that track had finalized (or the start of its open
 partial). The other track's audio after it was transcribed already: the checkpoint carries how
 far (``sent_through_ms``) and the resumed run reads those chunks but does not send them again.
+
+Caller data (invariant 9). Every result is redacted as it comes back, before the run keeps it
+(``protect_result``): the transcript, the pause trigger and the speculation it starts only ever
+see tokens. A partial is more: its last number may still be being read ("four one one one, one
+one one one" is no card yet), so a number at its end that the policy has not placed is held back
+as the long-number label until a later result says what it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
+from chalicelib.domain.redaction_policy import Action, EntityKind
+from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
+from chalicelib.domain.spoken_numbers import FILLERS, SEP, STOP, find_digit_runs, tokenize
 
 # A partial ending this close before the caller's speech stopped has all its words.
 PARTIAL_LAG_MS = 250
@@ -127,3 +137,61 @@ def paused_words(
         return None
     words = normalized_transcript(latest.text)
     return None if words == already else words
+
+
+@dataclass(frozen=True)
+class ProtectedResult:
+    """A result as the run keeps it: its text and stable text redacted."""
+
+    result: TranscriptResult
+    state: RedactionState  # the run's tokens, with this result's
+    caller_data: bool  # it held an entity the policy does not keep, or a number still being read
+
+
+def protect_result(
+    redactor: Redactor, result: TranscriptResult, state: RedactionState, context: RedactionContext
+) -> ProtectedResult:
+    """``result`` with its caller data replaced by tokens (see the module doc).
+
+    Example:
+        >>> from chalicelib.adapters.redaction_policy import load_redaction_policy
+        >>> redactor = Redactor(load_redaction_policy(), b"k" * 32)
+        >>> partial = TranscriptResult("r1", "AUDIO_FROM_CUSTOMER", "my card is 4111 1111", True, 0, 900)
+        >>> protected = protect_result(redactor, partial, RedactionState("c-1"), RedactionContext())
+        >>> protected.result.text, protected.caller_data
+        ('my card is [NUMBER]', True)
+    """
+    partial = result.is_partial
+    text, state, held = _protected(redactor, result.text, state, context, partial=partial)
+    stable = result.stable_text
+    if stable:
+        stable, state, _ = _protected(redactor, stable, state, context, partial=partial)
+    return ProtectedResult(replace(result, text=text, stable_text=stable), state, held)
+
+
+def _protected(
+    redactor: Redactor, text: str, state: RedactionState, context: RedactionContext, *, partial: bool
+) -> tuple[str, RedactionState, bool]:
+    redaction = redactor.redact(text, state, context)
+    held = any(e.action is not Action.KEEP for e in redaction.entities)
+    if not partial or (cut := _open_number_at(text, redaction.entities)) is None:
+        return redaction.text, redaction.state, held
+    # Every entity ends before ``cut``: the redacted text ends with the original's tail.
+    kept = redaction.text[: len(redaction.text) - (len(text) - cut)].rstrip()
+    rule = redactor.policy.rule(EntityKind.LONG_NUMBER)
+    label = f"[{rule.label if rule is not None else 'NUMBER'}]"
+    return f"{kept} {label}" if kept else label, redaction.state, True
+
+
+def _open_number_at(text: str, entities: tuple[Entity, ...]) -> int | None:
+    """Where the number at the end of ``text`` starts, if no entity covers its end (only
+    punctuation and hesitations after it); None when the text does not end with one."""
+    tokens = tokenize(text)
+    runs = find_digit_runs(tokens, [False] * len(tokens))
+    if not runs:
+        return None
+    last = runs[-1]
+    if not all(t.kind in (SEP, STOP) or t.text in FILLERS for t in tokens[last.last :]):
+        return None
+    start = max([last.start, *(e.end for e in entities if e.start < last.end and last.start < e.end)])
+    return start if start < last.end else None

@@ -4,6 +4,9 @@ Called by the transcriber when the caller's words are stable and a pause begins.
 session, routes the words, and — for a model tier — does the model's work (read-only tools
 only) under the turn's own envelope, then stores the result for the turn handler. It writes
 nothing to the session and never makes a side effect.
+
+The words it gets are redacted (the transcriber's); when they held caller data it does no work
+and records the speculation abandoned (``why`` ``caller_data``): the turn does that one itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
 from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
 from chalicelib.domain.speculation import (
+    CALLER_DATA,
     Speculation,
     SpeculationState,
     finished_speculation,
@@ -46,10 +50,11 @@ class Speculate:
         self._tiers = tiers
         self._run_models = run_models
 
-    def __call__(self, contact_id: str, transcript: str) -> Speculation | None:
-        """Speculate on ``transcript`` for the contact's next turn; the stored speculation, or
-        None when there is nothing to speculate (rules answer at once, the call is elsewhere,
-        another trigger already has these words)."""
+    def __call__(self, contact_id: str, transcript: str, caller_data: bool = False) -> Speculation | None:
+        """Speculate on ``transcript`` (redacted) for the contact's next turn; the stored
+        speculation, or None when there is nothing to speculate (rules answer at once, the call
+        is elsewhere, another trigger already has these words). ``caller_data``: the words held
+        some; the speculation is recorded abandoned without any work."""
         text = normalized_transcript(transcript)
         now = self._clock.now_ms()
         # The first turn of a call has no session yet: it speculates on a new one.
@@ -62,6 +67,9 @@ class Speculate:
             return None
         pending = Speculation(contact_id, seq, text, SpeculationState.PENDING, chosen.tier, now,
                               expected_ms=self._tiers.get(chosen.tier).expected_ms())  # fmt: skip
+        if caller_data:
+            skipped = finished_speculation(pending, None, failed=CALLER_DATA)
+            return skipped if self._speculations.start(skipped, now) else None
         if not self._speculations.start(pending, now):
             return None
         request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX)

@@ -11,6 +11,11 @@ Outcomes: ``ended`` (the media stream ended), ``continue`` (``remaining_ms()`` f
 ``stop_before_ms``: the handler re-invokes with the checkpoint), ``retry`` (the media or the
 recogniser was unavailable, or the store failed: same), ``failed`` (a permanent error, such as
 malformed media).
+
+Everything it writes holds redacted text only: each result is redacted as it comes back, with
+one ``RedactionState`` per contact for the run (``transcription.protect_result``). Its tokens
+need only be stable within the run: nothing it fingerprints is stored, so the redactor's key may
+be the container's own random one.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from collections.abc import Callable, Iterable
 
 from chalicelib.domain.live_transcript import LiveTranscript, apply_results, is_after
 from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
-from chalicelib.usecases.transcription_run import RunTimings, TranscriptionOutcome, TranscriptionRun
+from chalicelib.usecases.transcription_run import PauseHook, RunTimings, TranscriptionOutcome, TranscriptionRun
 from chalicelib.usecases.unit_of_work import IfMissing, TranscriptItems, update
 
 __all__ = ["TranscribeCall", "TranscriptionOutcome"]
@@ -36,15 +42,17 @@ class TranscribeCall:
         transcripts: where the live transcript is kept (beside the session, its own version).
         sessions: read to learn when the call was handed over (the human part starts there).
         clock: the wall clock (the transcript's timestamps and TTL).
+        redactor: takes the caller data out of every result before it is kept (both tracks).
         language: the recogniser's language code.
         flush_every_ms: how often results are written while the call goes on.
         stop_before_ms: stop when the invocation has less time left than this.
         drain_ms: how long ended recogniser streams may take to return their last results.
         settle_ms: how long to wait for the rest of a timecode when stopping.
-        on_caller_pause: called (on a worker thread) with the contact and the caller's words when
-            they are stable and a pause begins: a final result, or a partial that stayed the same
-            through ``pause_ms`` of the caller's audio (no new word). Each text once.
-            The speculative turn (``Speculate``) hangs here.
+        on_caller_pause: called (on a worker thread) with the contact, the caller's words
+            (redacted) and whether they held caller data, when they are stable and a pause
+            begins: a final result, or a partial that stayed the same through ``pause_ms`` of the
+            caller's audio (no new word). Each text once. The speculative turn (``Speculate``)
+            hangs here.
         pause_ms: the silence after stable words that counts as a pause.
     """
 
@@ -56,12 +64,13 @@ class TranscribeCall:
         clock: Clock,
         *,
         sessions: SessionRepository | None = None,
+        redactor: Redactor,
         language: str,
         flush_every_ms: float = 500,
         stop_before_ms: float = 60_000,
         drain_ms: float = 15_000,
         settle_ms: float = 1_000,
-        on_caller_pause: Callable[[str, str], object] | None = None,
+        on_caller_pause: PauseHook | None = None,
         pause_ms: float = 300,
     ) -> None:
         self._audio = audio
@@ -72,6 +81,7 @@ class TranscribeCall:
         self._language = language
         self._timings = RunTimings(flush_every_ms, stop_before_ms, drain_ms, settle_ms, pause_ms)
         self._on_caller_pause = on_caller_pause
+        self._redactor = redactor
 
     def __call__(
         self,
@@ -100,7 +110,7 @@ class TranscribeCall:
         run = TranscriptionRun(
             self._audio, self._speech, write, self._timings, contact_id=contact_id, stream_arn=stream_arn,
             start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=language or self._language,
-            on_caller_pause=self._on_caller_pause,
+            redactor=self._redactor, on_caller_pause=self._on_caller_pause,
         )  # fmt: skip
         return asyncio.run(run.run())
 
@@ -112,7 +122,8 @@ class TranscribeCall:
         status: str,
         sent_through_ms: tuple[tuple[Track, int], ...] = (),
     ) -> int:
-        """Apply ``results`` to the transcript through the unit of work; the conflicts met."""
+        """Apply ``results`` (redacted: the run's) to the transcript through the unit of work;
+        the conflicts met."""
         batch = tuple(results)
 
         def change(live: LiveTranscript) -> LiveTranscript:

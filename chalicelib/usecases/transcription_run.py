@@ -3,6 +3,11 @@ recogniser stream per track (``SpeechToText``, concurrently on an asyncio loop),
 their results (in small batches, through ``TranscribeCall``'s write), and the caller's pause
 trigger. Where it may resume and when the caller paused are the domain's rules
 (``domain/transcription.py``); this module keeps the state they are computed from.
+
+Each result is redacted the moment it comes back (``transcription.protect_result``), with the
+run's one ``RedactionState`` for the contact and, as context, the newest final of each track
+(the caller's previous words, and what the caller heard last: our prompt, or the agent). Nothing
+after that point — the pending batch, the transcript, the pause hook — ever holds the raw words.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from chalicelib.domain.live_transcript import CALLER
+from chalicelib.domain.live_transcript import AGENT, CALLER
+from chalicelib.domain.redaction import RedactionContext, Redactor
+from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speech import (
     AudioChunk,
     AudioSource,
@@ -24,7 +31,7 @@ from chalicelib.domain.speech import (
     TranscriptResult,
     is_voiced,
 )
-from chalicelib.domain.transcription import SentThrough, TrackProgress, paused_words, resume_point
+from chalicelib.domain.transcription import SentThrough, TrackProgress, paused_words, protect_result, resume_point
 from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTextUnavailableError
 
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
@@ -33,6 +40,8 @@ Outcome = Literal["ended", "continue", "retry", "failed"]
 _STATUS: dict[Outcome, str] = {"ended": "ended", "continue": "continuing", "retry": "retrying", "failed": "failed"}
 # Writes a batch of results (and the checkpoint, when there is one) with a status; the conflicts met.
 WriteResults = Callable[[list[TranscriptResult], MediaPosition | None, str, SentThrough], int]
+# The pause hook: the contact, the caller's words (redacted), whether they held caller data.
+PauseHook = Callable[[str, str, bool], object]
 
 
 @dataclass(frozen=True)
@@ -107,10 +116,14 @@ class TranscriptionRun:
         remaining_ms: Callable[[], float],
         skip_through_ms: dict[Track, int],
         language: str,
-        on_caller_pause: Callable[[str, str], object] | None = None,
+        redactor: Redactor,
+        on_caller_pause: PauseHook | None = None,
     ) -> None:
         self._audio, self._speech, self._write_results, self._timings = audio, speech, write, timings
         self._on_caller_pause = on_caller_pause
+        self._redactor = redactor
+        self.redaction = RedactionState(scope=contact_id)  # the call's tokens, this run's only
+        self.latest_final: dict[Track, str] = {}  # per track, its newest final (redacted): the context
         self.language = language
         self.skip_through_ms = skip_through_ms
         self.contact_id = contact_id
@@ -127,6 +140,7 @@ class TranscriptionRun:
         self.written_checkpoint = start
         # The caller's newest result and how far their audio was sent: the pause trigger.
         self.caller_latest: TranscriptResult | None = None
+        self.caller_latest_data = False  # whether the caller's newest result held caller data
         self.caller_sent_ms = 0.0
         self.caller_voice_end_ms = 0.0  # the end of the caller's latest audio that held speech
         self.speculated_words = ""  # the caller's words a speculation was last started on
@@ -257,9 +271,9 @@ class TranscriptionRun:
     async def _transcribe(self, track: Track, state: _TrackState) -> None:
         try:
             async for result in self._speech.transcribe(track, _drain(state.queue), self.language):
-                shifted = replace(
+                shifted, caller_data = self._protected(track, replace(
                     result, start_ms=result.start_ms + state.base_ms, end_ms=result.end_ms + state.base_ms
-                )
+                ))  # fmt: skip
                 if shifted.is_partial:
                     state.open_partial_ms = shifted.start_ms
                 else:
@@ -268,10 +282,22 @@ class TranscriptionRun:
                 self.pending.append(shifted)
                 self.results += 1
                 if track == CALLER:
-                    self.caller_latest = shifted
+                    self.caller_latest, self.caller_latest_data = shifted, caller_data
                     self._pause_trigger(final_only=True)
         except Exception as exc:  # noqa: BLE001 - SpeechToTextUnavailableError, or anything else: resume
             state.error = exc
+
+    def _protected(self, track: Track, result: TranscriptResult) -> tuple[TranscriptResult, bool]:
+        """``result`` redacted, and whether it held caller data (both tracks: the agent reads
+        numbers back too); a final becomes its track's context for the next results."""
+        other = AGENT if track == CALLER else CALLER
+        context = RedactionContext(prompt=self.latest_final.get(other, ""),
+                                   previous_utterance=self.latest_final.get(track, ""))  # fmt: skip
+        protected = protect_result(self._redactor, result, self.redaction, context)
+        self.redaction = protected.state
+        if not result.is_partial and protected.result.text:
+            self.latest_final[track] = protected.result.text
+        return protected.result, protected.caller_data
 
     def _pause_trigger(self, *, final_only: bool = False) -> None:
         """Start a speculative turn on the caller's words once they are stable and a pause
@@ -285,7 +311,8 @@ class TranscriptionRun:
         if words is None:
             return
         self.speculated_words = words
-        self.speculations.append(asyncio.create_task(_call_quietly(hook, self.contact_id, latest.text)))
+        task = _call_quietly(hook, self.contact_id, latest.text, self.caller_latest_data)
+        self.speculations.append(asyncio.create_task(task))
 
     async def _end_tracks(self) -> bool:
         """End every track's audio and wait for their last results; False if they took too long."""
@@ -326,10 +353,10 @@ class TranscriptionRun:
             self.written_checkpoint = checkpoint
 
 
-async def _call_quietly(hook: Callable[[str, str], object], contact_id: str, text: str) -> None:
+async def _call_quietly(hook: PauseHook, contact_id: str, text: str, caller_data: bool) -> None:
     """Run the pause hook on a thread; its failure costs a speculation, never the transcript."""
     try:
-        await asyncio.to_thread(hook, contact_id, text)
+        await asyncio.to_thread(hook, contact_id, text, caller_data)
     except Exception:  # noqa: BLE001 - a speculation is optional work
         return
 

@@ -13,7 +13,7 @@ from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.speculation import SpeculationState, normalized_transcript, wasted
+from chalicelib.domain.speculation import CALLER_DATA, SpeculationState, normalized_transcript, wasted
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
@@ -141,3 +141,19 @@ def test_whether_a_speculation_is_resumable_is_its_state_not_a_reason_string() -
     assert resumable(replace(made, why="whatever the use case calls it"), 2, ask, made.tier)
     abandoned = replace(made, state=SpeculationState.ABANDONED)
     assert not resumable(abandoned, 2, ask, made.tier)
+
+
+def test_words_that_held_caller_data_are_not_speculated_on_and_the_reason_is_recorded() -> None:
+    call = Call([text_answer("Thanks, I'll take that payment now.")])
+    made = call.speculate("c-1", "I want to pay with my card [CARD_1]", True)
+    assert made is not None and (made.state, made.why, made.work, made.usage) == (
+        SpeculationState.ABANDONED,
+        CALLER_DATA,
+        None,
+        (),
+    )
+    assert call.models.calls == []  # no model saw the words ahead of the turn
+    stored = call.speculations.load_all("c-1", call.clock.now_ms())
+    assert [(s.why, s.transcript) for s in stored] == [(CALLER_DATA, "i want to pay with my card card 1")]
+    result = call.turn("I want to pay with my card [CARD_1]")
+    assert not result.record.speculated and len(call.models.calls) == 1  # the turn did it itself

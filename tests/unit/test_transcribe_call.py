@@ -1,15 +1,18 @@
 """The transcriber's use case with fakes: both tracks at once, writes under the version condition,
-exact checkpoints (no gap, no overlap of audio sent), continue and retry."""
+exact checkpoints (no gap, no overlap of audio sent), continue and retry, caller data redacted."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
+from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.domain.live_transcript import LiveTranscript
-from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition
+from chalicelib.domain.redaction import Redactor
+from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition, TranscriptResult
 from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
 from tests.fakes import ManualClock
 from tests.speech_fakes import (
@@ -23,6 +26,7 @@ from tests.speech_fakes import (
 CONTACT = "c-transcribe"
 STREAM = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-c/1"
 START = MediaPosition("1000")
+REDACTOR = Redactor(load_redaction_policy(), b"transcriber-test-key-of-32-bytes")
 
 
 def plenty() -> float:
@@ -33,7 +37,15 @@ def use_case(
     source: InMemoryAudioSource, speech: ScriptedSpeechToText, store: InMemoryTranscriptStore
 ) -> TranscribeCall:
     return TranscribeCall(
-        source, speech, store, ManualClock(), language="en-US", flush_every_ms=5, stop_before_ms=60_000, settle_ms=50
+        source,
+        speech,
+        store,
+        ManualClock(),
+        redactor=REDACTOR,
+        language="en-US",
+        flush_every_ms=5,
+        stop_before_ms=60_000,
+        settle_ms=50,
     )
 
 
@@ -159,11 +171,56 @@ def test_each_final_caller_utterance_starts_one_speculation_with_its_words() -> 
     chunks = call_chunks()
     source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
     paused: list[tuple[str, str]] = []
-    transcribe = TranscribeCall(source, speech, store, ManualClock(), language="en-US", flush_every_ms=5,
-                                settle_ms=50, on_caller_pause=lambda c, t: paused.append((c, t)))  # fmt: skip
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
+                                flush_every_ms=5, settle_ms=50,
+                                on_caller_pause=lambda c, t, _data: paused.append((c, t)))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
 
     caller_finals = [line.text for line in stored(store).lines if line.track == "AUDIO_FROM_CUSTOMER"]
     assert [text for _, text in paused] == caller_finals
     assert {contact for contact, _ in paused} == {CONTACT}
+
+
+class SayingSpeechToText(ScriptedSpeechToText):
+    """The scripted recogniser, saying these words on each track in turn (a partial of the first
+    half of them, then all of them as the final)."""
+
+    def __init__(self, said: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.said = said
+
+    def _result(self, track: Any, start: int, end: int, *, partial: bool, rid: str = "") -> TranscriptResult:
+        made = super()._result(track, start, end, partial=partial, rid=rid)
+        words = self.said[track][(start // self.utterance_ms) % len(self.said[track])].split()
+        text = " ".join(words[: (len(words) + 1) // 2] if partial else words)
+        return replace(made, text=text, stable_text=" ".join(text.split()[:2]))
+
+
+CARD_WORDS = "four one one one one one one one one one one one one one one one"
+
+
+def test_the_transcript_and_the_pause_hook_hold_tokens_never_the_callers_numbers() -> None:
+    speech = SayingSpeechToText({"AUDIO_FROM_CUSTOMER": [f"my card number is {CARD_WORDS}", "what time do you close"],
+                                 "AUDIO_TO_CUSTOMER": ["so your card 4111 1111 1111 1111 is on file"]})  # fmt: skip
+    source, store = InMemoryAudioSource(call_chunks()), InMemoryTranscriptStore()
+    paused: list[tuple[str, bool]] = []
+    written: list[str] = []
+    saving = store.save
+
+    def save(contact_id: str, transcript: LiveTranscript, version: int, now_ms: int) -> int:
+        written.extend(line.text + " " + line.stable_text for line in transcript.lines)  # every write, partials too
+        return saving(contact_id, transcript, version, now_ms)
+
+    store.save = save  # type: ignore[method-assign]
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
+                                flush_every_ms=5, settle_ms=50,
+                                on_caller_pause=lambda _c, text, data: paused.append((text, data)))  # fmt: skip
+
+    transcribe(CONTACT, STREAM, START, plenty)
+
+    lines = stored(store).lines
+    assert {line.text for line in lines} == {"my card number is [CARD_1]", "what time do you close",
+                                             "so your card [CARD_1] is on file"}  # fmt: skip
+    assert written and not any("4111" in text or "one one one one" in text for text in written)
+    assert set(paused) == {("my card number is [CARD_1]", True), ("what time do you close", False)}

@@ -1,10 +1,15 @@
-"""The transcriber's pure rules: where a run resumes, and when the caller paused on stable words."""
+"""The transcriber's pure rules: where a run resumes, when the caller paused on stable words, and
+what of a result is kept (its caller data redacted)."""
 
 from __future__ import annotations
 
+from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.domain.live_transcript import AGENT, CALLER
+from chalicelib.domain.redaction import NO_CONTEXT, RedactionContext, Redactor
+from chalicelib.domain.redaction_state import RedactionState
+from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import MediaPosition, TranscriptResult
-from chalicelib.domain.transcription import TrackProgress, paused_words, resume_point
+from chalicelib.domain.transcription import ProtectedResult, TrackProgress, paused_words, protect_result, resume_point
 
 START, WRITTEN = MediaPosition("100", 0), MediaPosition("101", 1000)
 SENT = [
@@ -58,3 +63,53 @@ def test_the_same_words_are_never_speculated_on_twice() -> None:
     latest = caller("What time do you close?", 900, partial=False)
     assert paused_words(latest, sent_ms=900, voice_end_ms=900, pause_ms=250, final_only=True,
                         already="what time do you close") is None  # fmt: skip
+
+
+# --- caller data: every result redacted before the run keeps it ------------------------------------
+
+REDACTOR = Redactor(load_redaction_policy(), b"transcriber-test-key-of-32-bytes")
+CARD = "four one one one one one one one one one one one one one one one"
+
+
+def protected(text: str, *, partial: bool, stable: str = "", context: RedactionContext = NO_CONTEXT) -> ProtectedResult:
+    result = TranscriptResult("r1", CALLER, text, partial, 0, 900, stable_text=stable)
+    return protect_result(REDACTOR, result, RedactionState("c-1"), context)
+
+
+def test_a_final_with_a_card_number_keeps_only_its_token_and_says_it_held_caller_data() -> None:
+    made = protected(f"my card number is {CARD}", partial=False, stable=f"my card number is {CARD}")
+    assert (made.result.text, made.result.stable_text) == ("my card number is [CARD_1]",) * 2
+    assert made.caller_data and made.state.latest_token("card") == "[CARD_1]"
+
+
+def test_a_partial_holds_back_a_number_still_being_read_until_it_is_placed() -> None:
+    reading = protected("my card number is four one one one one one one one", partial=True,
+                        stable="my card number is four one one one")  # fmt: skip
+    assert (reading.result.text, reading.result.stable_text) == ("my card number is [NUMBER]",) * 2
+    assert reading.caller_data
+    done = protected(f"my card number is {CARD}", partial=True)
+    assert done.result.text == "my card number is [CARD_1]"
+
+
+def test_a_number_the_policy_keeps_stays_and_is_no_caller_data() -> None:
+    made = protected("my account number is 4 4 7 1", partial=True)
+    assert made.result.text == "my account number is 4 4 7 1" and not made.caller_data
+
+
+def test_a_number_before_more_words_is_not_held_back_in_a_partial() -> None:
+    made = protected("I'd like to pay 50 dollars", partial=True)
+    assert made.result.text == "I'd like to pay 50 dollars" and not made.caller_data
+
+
+def test_the_previous_prompt_makes_a_security_code_of_three_digits() -> None:
+    asked = RedactionContext(prompt="What's the three digit security code on the back of your card?")
+    made = protected("seven three seven", partial=False, context=asked)
+    assert made.result.text == "[CVV_1]" and made.caller_data
+
+
+def test_words_without_caller_data_are_unchanged_so_the_final_matches_the_partial_it_was_speculated_on() -> None:
+    partial = protected("what time do you close on saturday", partial=True, stable="what time do you")
+    final = protected("What time do you close on Saturday?", partial=False)
+    assert partial.result.text == "what time do you close on saturday" and not partial.caller_data
+    assert final.result.text == "What time do you close on Saturday?" and not final.caller_data
+    assert normalized_transcript(partial.result.text) == normalized_transcript(final.result.text)
