@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     transcribe_ca_file: str | None = None
     transcriber_function_name: str | None = None
     transcriber_stop_before_ms: int = Field(default=60_000, gt=0)
+    # Amazon Transcribe streaming's own PII identification (an option, off unless set): Transcribe
+    # labels the PII it finds in its final results (their Entities) and changes no text. It is not
+    # the protection: our redactor runs on every result before it is kept, whatever this says.
+    # Languages it supports and the entity types (comma-separated, e.g. "CREDIT_DEBIT_NUMBER,SSN";
+    # empty: all): adapters/speech/transcribe_streaming.py.
+    transcribe_pii_identification: bool = False
+    transcribe_pii_entity_types: str = ""
     # Speculative turns (per stage): the transcriber runs the turn's model work on the caller's
     # stable partial once a pause of ``speculation_pause_ms`` begins; the turn answers from it.
     speculation_enabled: bool = False

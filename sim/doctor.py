@@ -68,6 +68,7 @@ FEATURES = (
     Feature("tools_mcp", "SWITCHBOARD_TOOLS_MCP_URL"),
     Feature("tools_http", "SWITCHBOARD_TOOLS_HTTP_URL"),
     Feature("tracing", "SWITCHBOARD_TRACING_ENABLED", boolean=True),
+    Feature("transcribe_pii_identification", "SWITCHBOARD_TRANSCRIBE_PII_IDENTIFICATION", boolean=True),
 )
 
 

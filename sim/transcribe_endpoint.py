@@ -19,6 +19,13 @@ empty envelope ends the audio), and a response body of ``TranscriptEvent`` messa
 exception message). Event-stream framing is ``amazon_transcribe.eventstream``'s own encoder and
 decoder. SigV4 is not checked, but the ``Authorization`` header must be there.
 
+PII identification and redaction are accepted as the service takes them: ``content-identification-type``
+or ``content-redaction-type`` ``PII`` (not both), ``pii-entity-types`` only with one of them and
+only of the known types, and only for a language the service identifies PII in (otherwise a
+``BadRequestException``, as the service answers); the response echoes them. The fake recogniser
+labels nothing (it does not know what PII is): its results carry no ``Entities`` and its text is
+the script's.
+
 TLS: a CA and a server certificate for 127.0.0.1 are made at start (``cryptography``, EC P-256)
 in a temporary directory; ``ca_file`` is the CA a client must trust.
 
@@ -64,6 +71,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from chalicelib.adapters.speech.transcribe_streaming import PII_ENTITY_TYPES, PII_LANGUAGES
 
 Word = tuple[str, int, int]  # (word, start_ms, end_ms) in the stream's audio time
 BYTES_PER_MS = 16  # 8 kHz x 16-bit mono
@@ -338,6 +347,10 @@ class _Connection(asyncio.Protocol):
         if not language or not rate.isdigit() or encoding not in ("pcm", "flac", "ogg-opus"):
             self._refuse(stream_id, 400, "BadRequestException", "language code, sample rate and media encoding needed")
             return
+        refused = _pii_refusal(headers, language)
+        if refused:
+            self._refuse(stream_id, 400, "BadRequestException", refused)
+            return
         stabilized = headers.get("x-amzn-transcribe-enable-partial-results-stabilization", "").lower() == "true"
         script = self.endpoint._next_script(headers)
         self.streams[stream_id] = _Stream(self, stream_id, script, stabilized)
@@ -355,6 +368,7 @@ class _Connection(asyncio.Protocol):
             response.append(("x-amzn-transcribe-enable-partial-results-stabilization", "true"))
             stability = headers.get("x-amzn-transcribe-partial-results-stability", "high")
             response.append(("x-amzn-transcribe-partial-results-stability", stability))
+        response += [(name, headers[name]) for name in _PII_HEADERS if name in headers]
         self.h2.send_headers(stream_id, response)
 
     def _refuse(self, stream_id: int, status: int, error_type: str, message: str) -> None:
@@ -406,6 +420,27 @@ class _Connection(asyncio.Protocol):
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+
+_IDENTIFY, _REDACT = "x-amzn-transcribe-content-identification-type", "x-amzn-transcribe-content-redaction-type"
+_ENTITY_TYPES = "x-amzn-transcribe-pii-entity-types"
+_PII_HEADERS = (_IDENTIFY, _REDACT, _ENTITY_TYPES)
+
+
+def _pii_refusal(headers: dict[str, str], language: str) -> str:
+    """Why the service would refuse the stream's PII options ('' when it takes them)."""
+    identify, redact, types = headers.get(_IDENTIFY), headers.get(_REDACT), headers.get(_ENTITY_TYPES)
+    if identify is not None and redact is not None:
+        return "content identification and content redaction cannot be set together"
+    if any(value is not None and value != "PII" for value in (identify, redact)):
+        return "content identification and redaction take PII only"
+    if types is not None and identify is None and redact is None:
+        return "pii entity types need content identification or content redaction"
+    if types is not None and (unknown := set(types.split(",")) - PII_ENTITY_TYPES):
+        return f"unknown pii entity types {sorted(unknown)}"
+    if (identify or redact) and language not in PII_LANGUAGES:
+        return f"PII identification and redaction are not supported for {language}"
+    return ""
 
 
 # --- one transcription stream: the fake recogniser ------------------------------------------------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.ports import SpeculationStore, TranscriptStore
+from chalicelib.errors import ConfigurationInvalidError
 
 if TYPE_CHECKING:  # built only by the handlers that need them: kept off the turn's cold start
     from collections.abc import Callable
@@ -52,13 +53,23 @@ class SpeechParts:
 
     @cached_property
     def speech_to_text(self) -> SpeechToText:
-        """Amazon Transcribe streaming (its SDK and awscrt are imported on the first stream)."""
-        from chalicelib.adapters.speech.transcribe_streaming import TranscribeStreamingSpeechToText  # noqa: PLC0415
+        """Amazon Transcribe streaming (its SDK and awscrt are imported on the first stream), with
+        its PII identification when the stage turns it on (for a language it supports)."""
+        from chalicelib.adapters.speech.transcribe_streaming import (  # noqa: PLC0415
+            PII_LANGUAGES,
+            TranscribeStreamingSpeechToText,
+        )
 
         s = self.settings
+        if s.transcribe_pii_identification and s.speech_language not in PII_LANGUAGES:
+            raise ConfigurationInvalidError(
+                f"SWITCHBOARD_TRANSCRIBE_PII_IDENTIFICATION: Transcribe identifies no PII in {s.speech_language}"
+            )
+        types = tuple(t.strip() for t in s.transcribe_pii_entity_types.split(",") if t.strip())
         return TranscribeStreamingSpeechToText(
-            s.aws_region, endpoint_url=s.transcribe_endpoint_url, ca_file=s.transcribe_ca_file
-        )
+            s.aws_region, endpoint_url=s.transcribe_endpoint_url, ca_file=s.transcribe_ca_file,
+            pii_identification=s.transcribe_pii_identification, pii_entity_types=types,
+        )  # fmt: skip
 
     @cached_property
     def transcriber_redactor(self) -> Redactor:

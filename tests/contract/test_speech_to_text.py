@@ -229,3 +229,61 @@ def test_stopping_early_ends_the_stream_at_the_service(endpoint, stt) -> None:
         time.sleep(0.01)
     assert endpoint.stats.audio_ends == 1
     assert endpoint.stats.audio_bytes < 60_000 * BYTES_PER_MS
+
+
+def pii_stt(endpoint: LocalTranscribeStreaming, *types: str) -> TranscribeStreamingSpeechToText:
+    return TranscribeStreamingSpeechToText("us-east-1", endpoint_url=endpoint.url, credentials=CREDENTIALS,
+                                           ca_file=endpoint.ca_file, pii_identification=True,
+                                           pii_entity_types=types)  # fmt: skip
+
+
+def test_pii_identification_asks_transcribe_to_label_pii_and_changes_no_words(endpoint) -> None:
+    endpoint.script(SPEECH)
+
+    results = transcribe(pii_stt(endpoint, "CREDIT_DEBIT_NUMBER", "SSN"), 5000)
+
+    [request] = endpoint.requests
+    assert request["x-amzn-transcribe-content-identification-type"] == "PII"
+    assert request["x-amzn-transcribe-pii-entity-types"] == "CREDIT_DEBIT_NUMBER,SSN"
+    assert "x-amzn-transcribe-content-redaction-type" not in request  # it labels, it redacts nothing
+    assert [r.text for r in results if not r.is_partial] == [words(GREETING), words(ACCOUNT)]
+
+
+def test_pii_identification_without_types_identifies_all_of_them(endpoint) -> None:
+    endpoint.script(SPEECH)
+    transcribe(pii_stt(endpoint), 5000)
+    [request] = endpoint.requests
+    assert request["x-amzn-transcribe-content-identification-type"] == "PII"
+    assert "x-amzn-transcribe-pii-entity-types" not in request  # the service's default: ALL
+
+
+def test_a_language_transcribe_identifies_no_pii_in_is_streamed_without_asking(endpoint) -> None:
+    endpoint.script(SPEECH)
+
+    async def run() -> list[TranscriptResult]:
+        return [r async for r in pii_stt(endpoint).transcribe("AUDIO_FROM_CUSTOMER", silence(5000), "ja-JP")]
+
+    results = asyncio.run(run())  # the stand-in, like the service, would refuse the stream otherwise
+
+    [request] = endpoint.requests
+    assert "x-amzn-transcribe-content-identification-type" not in request
+    assert [r.text for r in results if not r.is_partial] == [words(GREETING), words(ACCOUNT)]
+
+
+def test_a_pii_entity_type_transcribe_does_not_know_fails_at_start_up() -> None:
+    from chalicelib.errors import ConfigurationInvalidError
+
+    with pytest.raises(ConfigurationInvalidError, match="CARD"):
+        TranscribeStreamingSpeechToText("us-east-1", pii_identification=True, pii_entity_types=("CARD",))
+
+
+def test_the_stand_in_refuses_pii_identification_where_the_service_would(endpoint) -> None:
+    stt = pii_stt(endpoint)
+    stt._pii_options = lambda language: {"content_identification_type": "PII"}  # type: ignore[method-assign]
+
+    async def run() -> list[TranscriptResult]:
+        return [r async for r in stt.transcribe("AUDIO_FROM_CUSTOMER", silence(500), "ja-JP")]
+
+    with pytest.raises(SpeechToTextUnavailableError):
+        asyncio.run(run())
+    assert endpoint.stats.rejected == 1

@@ -185,3 +185,18 @@ def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(mo
     for track in TRACKS:
         assert [line.text for line in live.lines if line.track == track] == ["my card", "is broken"]
         assert all(line.is_final for line in live.lines)
+
+
+def test_transcribe_pii_identification_is_a_stage_option_refused_at_start_up_where_unsupported() -> None:
+    from chalicelib.errors import ConfigurationInvalidError
+    from chalicelib.settings import Settings
+
+    on = bootstrap.Container(Settings(transcribe_pii_identification=True, transcribe_pii_entity_types="SSN, PIN"))
+    assert on.speech_to_text._pii_options("en-US") == {  # type: ignore[attr-defined]
+        "content_identification_type": "PII",
+        "pii_entity_types": ["SSN", "PIN"],
+    }
+    assert bootstrap.Container(Settings()).speech_to_text._pii_options("en-US") == {}  # type: ignore[attr-defined]
+    unsupported = bootstrap.Container(Settings(transcribe_pii_identification=True, speech_language="ja-JP"))
+    with pytest.raises(ConfigurationInvalidError, match="ja-JP"):
+        unsupported.speech_to_text  # noqa: B018 - built on first use

@@ -40,6 +40,17 @@ honours it, checked with awscrt 0.26.1) and needs no code, but it is process-wid
 ``ssl`` default contexts then trust that file instead of the system store. ``ca_file`` is for the
 local endpoint of ``sim/transcribe_endpoint.py`` (or a private endpoint with its own CA).
 
+PII identification (an option, off by default): with ``pii_identification`` the stream asks
+Transcribe to identify PII (``content_identification_type="PII"``, and ``pii_entity_types`` when
+a subset is wanted; the SDK joins them as the ``x-amzn-transcribe-pii-entity-types`` header, and
+without it Transcribe identifies ``ALL``). Transcribe then labels what it found in each final
+result's ``Entities``; it changes no text, and only finals carry them ("performed only upon
+complete transcription of the audio segments"). It is a label, not a protection: our redactor
+(``domain/redaction.py``), run on every result before it is kept, is what protects the model and
+the table. Identification and redaction are supported for some languages only
+(``PII_LANGUAGES``, from docs.aws.amazon.com/transcribe/latest/dg/pii-redaction-stream.html);
+for any other the stream is started without it, since Transcribe would refuse the stream.
+
 Replacement: ``amazon-transcribe`` is deprecated upstream in favour of
 ``aws-sdk-transcribe-streaming``, which needs Python 3.12; when the runtime moves, this module is
 the one thing to replace (the port and its contract tests stay).
@@ -55,11 +66,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.speech import SAMPLE_RATE_HZ, Track, TranscriptResult
-from chalicelib.errors import SpeechToTextUnavailableError
+from chalicelib.errors import ConfigurationInvalidError, SpeechToTextUnavailableError
 
 MAX_AUDIO_EVENT_BYTES = 32 * 1024  # the service's limit per AudioEvent
 DEFAULT_START_TIMEOUT_S = 3.0
 DEFAULT_CLOSE_TIMEOUT_S = 2.0
+# Streaming PII identification: the languages and the entity types Transcribe supports for it.
+PII_LANGUAGES = frozenset({
+    "en-AB", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-US", "en-WL", "en-ZA",
+    "es-US", "es-ES", "fr-FR", "fr-CA", "pt-PT", "pt-BR", "it-IT", "de-DE", "de-CH",
+})  # fmt: skip
+PII_ENTITY_TYPES = frozenset({
+    "ADDRESS", "BANK_ACCOUNT_NUMBER", "BANK_ROUTING", "CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY",
+    "CREDIT_DEBIT_NUMBER", "EMAIL", "NAME", "PHONE", "PIN", "SSN", "ALL",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,11 @@ class TranscribeStreamingSpeechToText:
         start_timeout_s: how long starting a stream (connect, TLS, HTTP/2, response headers)
             may take.
         close_timeout_s: how long, after the last result, to wait for the stream to complete.
+        pii_identification: ask Transcribe to identify PII in its results (see the module doc).
+        pii_entity_types: the types to identify (``PII_ENTITY_TYPES``); empty: all of them.
+
+    Raises:
+        ConfigurationInvalidError: a PII entity type Transcribe does not know.
     """
 
     def __init__(
@@ -95,7 +120,13 @@ class TranscribeStreamingSpeechToText:
         ca_file: str | None = None,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
         close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
+        pii_identification: bool = False,
+        pii_entity_types: tuple[str, ...] = (),
     ) -> None:
+        if unknown := sorted(set(pii_entity_types) - PII_ENTITY_TYPES):
+            raise ConfigurationInvalidError(f"Transcribe PII entity types unknown: {', '.join(unknown)}")
+        self._pii_identification = pii_identification
+        self._pii_entity_types = pii_entity_types
         self._region = region
         self._endpoint_url = endpoint_url
         self._credentials = credentials
@@ -123,6 +154,7 @@ class TranscribeStreamingSpeechToText:
                     media_encoding="pcm",
                     enable_partial_results_stabilization=True,
                     partial_results_stability="high",
+                    **self._pii_options(language),
                 ),
                 self._start_timeout_s,
             )
@@ -135,6 +167,16 @@ class TranscribeStreamingSpeechToText:
             await stream.check_completed()
         finally:
             await stream.close()
+
+    def _pii_options(self, language: str) -> dict[str, Any]:
+        """The stream's PII identification parameters: none when off or for a language
+        Transcribe does not identify PII in."""
+        if not self._pii_identification or language not in PII_LANGUAGES:
+            return {}
+        options: dict[str, Any] = {"content_identification_type": "PII"}
+        if self._pii_entity_types:
+            options["pii_entity_types"] = list(self._pii_entity_types)
+        return options
 
     def _get_client(self) -> Any:
         if self._client is None:
