@@ -229,6 +229,11 @@ class ContactReport:
         """Contact Lens real-time analytics was on: its segments reach the segments stream."""
         return bool(self.analytics and self.analytics["enabled"] and "RealTime" in self.analytics["modes"])
 
+    @property
+    def contact_lens_redaction(self) -> dict[str, Any] | None:
+        """How Contact Lens redacts its analytics (results, mask, entities); None: it does not."""
+        return self.analytics["redaction"] if self.analytics else None
+
 
 # --- the Lambda event ----------------------------------------------------------------------------
 
@@ -689,8 +694,14 @@ class FlowRun:
         if enabled and not {"RealTime", "PostContact"} & set(modes):
             return _Branch("NoMatchingError", f"AnalyticsModes {list(modes)} has neither RealTime nor PostContact")
         recording = behavior.get("VoiceRecordingBehavior") or {}
+        redaction = analytics.get("ConversationalAnalyticsRedactionConfiguration") or {}
+        redacts = enabled and redaction.get("Enabled") == "True"
         self.report.analytics = {"enabled": enabled, "modes": modes, "language": analytics.get("AnalyticsLanguage"),
-                                 "recorded": tuple(recording.get("RecordedParticipants") or ())}  # fmt: skip
+                                 "recorded": tuple(recording.get("RecordedParticipants") or ()),
+                                 "redaction": {"enabled": redacts, "results": redaction.get("RedactionResults"),
+                                               "mask": redaction.get("RedactionMaskMode", "PII"),
+                                               "entities": tuple(redaction.get("RedactionEntities") or ("ALL",))}
+                                 if redacts else None}  # fmt: skip
         return _Next()
 
     def _media_streaming(self, action: FlowAction) -> _Outcome:

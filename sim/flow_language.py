@@ -481,6 +481,36 @@ def _one_of(first: str, second: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda params: "" if (first in params) != (second in params) else f"exactly one of {first}, {second}"
 
 
+REDACTION_RESULTS = ("RedactedAndOriginal", "RedactedOnly")
+REDACTION_MASK_MODES = ("PII", "EntityType")
+
+
+def _analytics_rules(params: Mapping[str, Any]) -> str:
+    """One channel's behaviour, and Contact Lens's redaction as the action page defines it:
+    ``Enabled`` "True"/"False", ``RedactionResults`` RedactedAndOriginal or RedactedOnly,
+    ``RedactionMaskMode`` PII or EntityType, ``RedactionEntities`` a non-empty list (absent: all)."""
+    if problem := _one_of("VoiceBehavior", "ChatBehavior")(params):
+        return problem
+    behavior = params.get("VoiceBehavior") or params.get("ChatBehavior") or {}
+    analytics = behavior.get("VoiceAnalyticsBehavior") or behavior.get("ChatAnalyticsBehavior") or {}
+    redaction = analytics.get("ConversationalAnalyticsRedactionConfiguration")
+    if redaction is None:
+        return ""
+    if redaction.get("Enabled") not in ("True", "False"):
+        return f"ConversationalAnalyticsRedactionConfiguration.Enabled True|False, not {redaction.get('Enabled')!r}"
+    results, mask = redaction.get("RedactionResults"), redaction.get("RedactionMaskMode")
+    if results is not None and results not in REDACTION_RESULTS:
+        return f"RedactionResults {'|'.join(REDACTION_RESULTS)}, not {results!r}"
+    if mask is not None and mask not in REDACTION_MASK_MODES:
+        return f"RedactionMaskMode {'|'.join(REDACTION_MASK_MODES)}, not {mask!r}"
+    entities = redaction.get("RedactionEntities")
+    if entities is not None and (not isinstance(entities, list) or not entities
+                                 or not all(isinstance(e, str) and e for e in entities)):  # fmt: skip
+        return f"RedactionEntities a non-empty list of entity types, not {entities!r}"
+    unknown = sorted(set(redaction) - {"Enabled", "RedactionResults", "RedactionMaskMode", "RedactionEntities"})
+    return f"ConversationalAnalyticsRedactionConfiguration has no {', '.join(unknown)}" if unknown else ""
+
+
 # Each block's rules beyond its parameters' classes: '' when they hold, else what is wrong.
 _PARAMETER_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "InvokeLambdaFunction": _lambda_rules,
@@ -488,7 +518,7 @@ _PARAMETER_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "ConnectParticipantWithLexBot": _lex_rules,
     "UpdateContactAttributes": _attributes_rules,
     "UpdateContactTargetQueue": _one_of("QueueId", "AgentId"),
-    "UpdateContactRecordingAndAnalyticsBehavior": _one_of("VoiceBehavior", "ChatBehavior"),
+    "UpdateContactRecordingAndAnalyticsBehavior": _analytics_rules,
     "UpdateContactMediaStreamingBehavior": _streaming_rules,
 }
 

@@ -151,6 +151,7 @@ def _set(identifier: str, key: str, value: Any) -> Callable[[dict[str, dict[str,
     return change
 
 
+REDACTION = "Parameters.VoiceBehavior.VoiceAnalyticsBehavior.ConversationalAnalyticsRedactionConfiguration"
 BROKEN = {
     "unknown block": (_set("greet", "Type", "GetCustomerInputV9"), fl.FlowBlockUnknownError),
     "dangling transition": (_set("take-turn", "Transitions.NextAction", "nowhere"), fl.FlowTransitionDanglingError),
@@ -182,6 +183,14 @@ BROKEN = {
         {"NextAction": "disconnect", "Condition": {"Operator": "Equals", "Operands": ["x"]}}]),
         fl.FlowConditionInvalidError),
     "no NextAction": (_set("speak", "Transitions.NextAction", None), fl.FlowTransitionMissingError),
+    "a Contact Lens redaction result the block lacks": (_set("analytics-on", f"{REDACTION}.RedactionResults",
+                                                             "Original"), fl.FlowParameterInvalidError),
+    "a Contact Lens mask mode the block lacks": (_set("analytics-on", f"{REDACTION}.RedactionMaskMode", "Stars"),
+                                                 fl.FlowParameterInvalidError),
+    "Contact Lens redaction of no entities": (_set("analytics-on", f"{REDACTION}.RedactionEntities", []),
+                                              fl.FlowParameterInvalidError),
+    "Contact Lens redaction neither on nor off": (_set("analytics-on", f"{REDACTION}.Enabled", "Yes"),
+                                                  fl.FlowParameterInvalidError),
 }  # fmt: skip
 
 
@@ -561,3 +570,17 @@ def test_analytics_without_a_mode_takes_its_error_branch(connect: SimulatedConne
     report = play(connect, Says(), Turns(), flow=flow)
     assert ("analytics-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
     assert report.path[:3] == ["warm-up", "analytics-on", "stream-on"] and not report.real_time_analytics
+
+
+def test_contact_lens_redacts_its_analytics_and_keeps_no_original(connect: SimulatedConnect) -> None:
+    report = play(connect, Says(), Turns())
+    assert report.real_time_analytics
+    assert report.contact_lens_redaction == {"enabled": True, "results": "RedactedOnly", "mask": "EntityType",
+                                             "entities": ("ALL",)}  # fmt: skip
+
+
+def test_contact_lens_redaction_of_chosen_entities_is_accepted_and_reported(connect: SimulatedConnect) -> None:
+    flow = edited(_set("analytics-on", f"{REDACTION}.RedactionEntities", ["CREDIT_DEBIT_NUMBER", "SSN"]))
+    report = play(connect, Says(), Turns(), flow=flow)
+    assert report.contact_lens_redaction is not None
+    assert report.contact_lens_redaction["entities"] == ("CREDIT_DEBIT_NUMBER", "SSN")
