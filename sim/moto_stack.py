@@ -10,6 +10,9 @@ it accepts and drops; ``for_moto`` the template without the outputs moto cannot 
 from __future__ import annotations
 
 import json
+import warnings
+import secrets
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,13 +100,26 @@ class Stack:
 
 
 def _secret(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
-    """The model-key secret: Secrets Manager's API works on moto, its CloudFormation type does not."""
+    """A secret (the model key, the redaction key): Secrets Manager's API works on moto, its
+    CloudFormation type does not. With ``GenerateSecretString`` the value is generated here, as
+    CloudFormation generates it (its length; letters and digits only when punctuation is excluded)."""
     arguments = {"Name": props["Name"], "Description": props.get("Description", "")}
     if "KmsKeyId" in props:
         arguments["KmsKeyId"] = props["KmsKeyId"]
+    generate = props.get("GenerateSecretString")
+    if generate is not None:
+        arguments["SecretString"] = _generated_secret(generate)
     created = stack.client("secretsmanager").create_secret(**arguments)
     stack.physical[logical_id] = created["ARN"]  # Ref of a secret is its ARN
     stack.attributes[(logical_id, "Id")] = created["ARN"]
+
+
+def _generated_secret(generate: dict[str, Any]) -> str:
+    length = int(generate.get("PasswordLength", 32))
+    if str(generate.get("ExcludePunctuation", False)).lower() == "true":
+        alphabet = string.ascii_letters + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(length))
+    return secrets.token_urlsafe(length)[:length]
 
 
 def _alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
@@ -328,13 +344,17 @@ def create_stack_of(session: Any, endpoint_url: str | None, stage: str, logical_
         given = {k: v for k, v in given.items() if k in template.get("Parameters", {})}
         stack.parameters = {**parameter_values(template, given), "AWS::Region": session.region_name or "us-east-1",
                             "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}  # fmt: skip
-        stack.client("cloudformation").create_stack(
-            StackName=stack.stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"],
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()],
-        )  # fmt: skip
-        wait(stack, "CREATE_COMPLETE")
-        stack.refresh()
+        with warnings.catch_warnings():  # moto warns of the types it skips: created below (MOTO_SKIPS)
+            warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+            stack.client("cloudformation").create_stack(
+                StackName=stack.stack_name, TemplateBody=json.dumps(for_moto(template)),
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()],
+            )  # fmt: skip
+            wait(stack, "CREATE_COMPLETE")
+            stack.refresh()
         apply_dropped(stack)
+        create_skipped(stack)
         return {k: v for k, v in stack.physical.items() if k in template["Resources"]}
     finally:
         stack.close()

@@ -36,8 +36,9 @@ for _name in (
 
 @pytest.fixture
 def moto_dynamodb() -> Iterator[Any]:
-    """moto (in process) with the session table of ``infra/template.json``, created through
-    CloudFormation; yields a DynamoDB client."""
+    """moto (in process) with the session table and the redaction key's secret of
+    ``infra/template.json``, created through CloudFormation; yields a DynamoDB client. (The dev
+    stage names the secret by its ARN without the random suffix, which Secrets Manager accepts.)"""
     import boto3
     from moto import mock_aws
 
@@ -47,7 +48,7 @@ def moto_dynamodb() -> Iterator[Any]:
     with mock_aws():
         bootstrap.reset()
         session = boto3.session.Session(region_name="us-east-1")
-        create_stack_of(session, None, "dev", ["SessionTable"])
+        create_stack_of(session, None, "dev", ["SessionTable", "RedactionKeySecret"])
         yield session.client("dynamodb")
         bootstrap.reset()
 

@@ -3,6 +3,7 @@ session store; the stream consumers that share the store."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,11 +18,13 @@ from chalicelib.adapters.data_files import (
     load_tools,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
+from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.tiers import TierTable
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
@@ -44,6 +47,9 @@ class TurnParts:
     agent_connected: Any
     secretsmanager_client: Callable[[], Any]
     opened: list[Any]
+    vault: Callable[[], Any]  # VaultParts
+    vault_configured: bool  # VaultParts
+    redaction_key: Callable[[], bytes]  # VaultParts
 
     @cached_property
     def session_store(self) -> DynamoDbSessionStore:
@@ -110,7 +116,10 @@ class TurnParts:
             transports["http"] = HttpToolGateway(s.tools_http_url, routes)
         journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=meter)
         self.opened.extend(transports.values())
-        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, meter)
+        # The raw values behind the call's tokens, read just before each call (VaultParts).
+        vault = self.vault_into(meter) if self.vault_configured else None
+        return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, meter,
+                        vault=vault)  # fmt: skip
 
     @cached_property
     def dialogue_policy(self) -> DialoguePolicy:
@@ -124,6 +133,18 @@ class TurnParts:
             max_message_chars=self.tiers.max_message_chars,
             handover=self.handover_policy,
         )
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """The redactor of the caller's words, with the deployment's fingerprint key (the same in
+        every container, so a card read in one turn is the same token in the next, wherever it
+        runs). No key, no turn: a turn that cannot redact answers with the safe line.
+
+        Raises:
+            SettingMissingError: ``SWITCHBOARD_REDACTION_KEY_SECRET_ARN`` is not set.
+            SecretUnavailableError: the secret could not be read.
+        """
+        return Redactor(load_redaction_policy(), self.redaction_key())
 
     @cached_property
     def handle_turn(self) -> HandleTurn:
@@ -140,13 +161,15 @@ class TurnParts:
             meter=self.meter,
             handover=self.handover_workflow,
             speculations=self.speculation_store,
+            redactor=self.redactor,
+            vault=self.vault() if self.vault_configured else None,
         )
 
     @cached_property
     def ingest_segments(self) -> IngestSegments:
         from chalicelib.usecases.stream_consumers import IngestSegments  # noqa: PLC0415
 
-        return IngestSegments(self.session_store, self.clock)
+        return IngestSegments(self.session_store, self.clock, self.container_redactor)
 
     @cached_property
     def close_contact(self) -> CloseContact:
@@ -155,4 +178,13 @@ class TurnParts:
         resume = self.agent_connected if self.handover_workflow is not None else None
         return CloseContact(self.session_store, self.clock, self.prices, resume_handover=resume,
                             speculations=self.speculation_store,
-                            transcripts=self.transcript_store if self.settings.speech_enabled else None)  # fmt: skip
+                            transcripts=self.transcript_store if self.settings.speech_enabled else None,
+                            vault=self.vault() if self.vault_configured else None)  # fmt: skip
+
+    @cached_property
+    def container_redactor(self) -> Redactor:
+        """The shipped policy with a random key of this container, for redaction whose tokens need
+        not outlive it: the transcriber's run (its tokens are the run's own) and the stream
+        consumers' scrub (bare labels, no state). Neither role may read the deployment's
+        fingerprint secret, and neither needs it: nothing they fingerprint is stored."""
+        return Redactor(load_redaction_policy(), secrets.token_bytes(32))

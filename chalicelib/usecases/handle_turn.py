@@ -33,7 +33,7 @@ from chalicelib.domain.envelope import (
     VAULT,
     Envelope,
 )
-from chalicelib.domain.handover import HandoverPolicy, HandoverWorkflow, handover_request
+from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
 from chalicelib.domain.redaction import Redactor
@@ -275,9 +275,26 @@ class HandleTurn:
         if self._handover is None:
             return
         policy = self._policy.handover or HandoverPolicy(default_queue=self._policy.default_queue)
-        wanted = handover_request(request.contact_id, seq, reply, policy, request.caller_number)
-        if wanted is not None:
-            start_handover(self._handover, wanted)
+        callback_ref = CALLER_NUMBER_TOKEN if request.caller_number else None  # the number is in the vault
+        wanted = handover_request(request.contact_id, seq, reply, policy, callback_ref)
+        if wanted is None:
+            return
+        if wanted.callback_ref is not None and not self._keep_caller_number(request):
+            wanted = replace(wanted, callback_ref=None)  # no number to call back: the voicemail path
+        start_handover(self._handover, wanted)
+
+    def _keep_caller_number(self, request: TurnRequest) -> bool:
+        """Put the caller's number in the vault for the callback step: the workflow's input
+        (kept by Step Functions for 90 days) names it by token only. False when it cannot."""
+        if self._vault is None or request.caller_number is None:
+            return False
+        try:
+            with self._meter.timed(VAULT):
+                self._vault.put(request.contact_id, {CALLER_NUMBER_TOKEN: request.caller_number}, self._clock.now_ms())
+        except VaultUnavailableError as exc:
+            logger.warning("caller number not kept for a callback", extra={"error": type(exc).__name__})
+            return False
+        return True
 
     def _speculated(self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline) -> Speculation | None:
         """The speculative turn for these words, if it is usable or resumable. One that is still

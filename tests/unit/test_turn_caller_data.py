@@ -153,3 +153,30 @@ def test_log_lines_are_scrubbed_at_every_level(level: int) -> None:
     line = ScrubbingFormatter().format(record)
     assert CARD not in line and "123-45-6789" not in line and "555 0142" not in line
     assert "[CARD]" in line and "[SSN]" in line
+
+
+def test_a_handover_names_the_callers_number_by_token_and_the_vault_holds_it(clock: ManualClock) -> None:
+    from chalicelib.domain.handover import CALLER_NUMBER_TOKEN
+    from tests.unit.test_handover import POLICY as HANDOVER_POLICY
+    from tests.unit.test_handover import RecordingHandoverWorkflow
+
+    workflow, vault = RecordingHandoverWorkflow(), _Vault()
+    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, handover=workflow,
+                        redactor=REDACTOR, vault=vault)  # fmt: skip
+    handle(request("agent please", 1), Deadline(clock.monotonic_ms(), 2500))
+    (given,) = workflow.executions.values()
+    assert given["callback_ref"] == CALLER_NUMBER_TOKEN
+    assert "+15555550107" not in json.dumps(given)
+    assert vault.values["c-1"] == {CALLER_NUMBER_TOKEN: "+15555550107"}
+
+
+def test_without_a_vault_the_handover_has_no_number_to_call_back(clock: ManualClock) -> None:
+    from tests.unit.test_handover import POLICY as HANDOVER_POLICY
+    from tests.unit.test_handover import RecordingHandoverWorkflow
+
+    workflow = RecordingHandoverWorkflow()
+    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, handover=workflow,
+                        redactor=REDACTOR, vault=_Vault(fail=True))  # fmt: skip
+    handle(request("agent please", 1), Deadline(clock.monotonic_ms(), 2500))
+    (given,) = workflow.executions.values()
+    assert given["callback_ref"] is None
