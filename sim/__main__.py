@@ -8,6 +8,9 @@ python -m sim capacity CURVE.csv [--json]     concurrency, provisioned-concurren
 python -m sim stream PATH... [--json OUT] [--speed X]
                                              calls through the streaming speech path: reply-ready
                                              with and without speculation, its waste and cost
+python -m sim leaks PATH... [--json OUT] [--dump DIR]
+                                             calls with caller data replayed; every sink scanned
+                                             for the raw values
 """
 
 from __future__ import annotations
@@ -277,6 +280,32 @@ def _add_stream(commands: Any) -> None:
     stream.set_defaults(run=_stream)
 
 
+def _leaks(args: argparse.Namespace) -> int:
+    from sim.calls import call_files, load_call  # noqa: PLC0415
+    from sim.leaks import dump, format_leaks, leaks, passed  # noqa: PLC0415
+
+    calls = [load_call(path) for path in call_files(args.paths)]
+    if not calls:
+        print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    report, sinks = leaks(calls)
+    print(format_leaks(report))
+    if args.json:
+        _write_json(args.json, {k: report[k] for k in ("raw_found", "sinks", "payment_tool")} | report)
+    if args.dump:
+        written = dump(sinks, Path(args.dump))
+        print(f"{len(written)} sinks' content written to {args.dump}/")
+    return 0 if passed(report) else 1
+
+
+def _add_leaks(commands: Any) -> None:
+    leaks = commands.add_parser("leaks", help="replay calls with caller data; scan every sink for the raw values")
+    leaks.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
+    leaks.add_argument("--json", help="also write the per-sink counts as JSON here")
+    leaks.add_argument("--dump", help="write each sink's content to DIR/<sink>.txt (for an outside scan)")
+    leaks.set_defaults(run=_leaks)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from sim.doctor import as_json, diagnose, render  # noqa: PLC0415 - keep --help fast
 
@@ -340,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     capacity.add_argument("--json", action="store_true", help="print the figures as JSON")
     capacity.set_defaults(run=_capacity)
     _add_stream(commands)
+    _add_leaks(commands)
     _add_doctor(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -42,6 +42,17 @@ class CallTurn(BaseModel):
     barge_in_after_ms: int | None = Field(default=None, ge=0, description="caller spoke this far into the last reply")
 
 
+class SensitiveValue(BaseModel):
+    """One piece of caller data the call holds, normalised as the redactor values it (digits,
+    "MM/YY", "+1..." for a phone, "YYYY-MM-DD" for a date of birth, an e-mail lower-cased):
+    what ``sim leaks`` looks for in every sink."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["card", "security_code", "expiry", "ssn", "routing", "bank_account", "dob", "phone", "email"]
+    value: str = Field(min_length=3)
+
+
 class RecordedCall(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,6 +66,8 @@ class RecordedCall(BaseModel):
     # After a handover: an agent takes the call (the workflow is resumed), or none does in time
     # (the wait times out and a callback is booked).
     handover_agent_answers: bool = True
+    # The caller data the caller reads out (sim leaks scans every sink for it).
+    sensitive: list[SensitiveValue] = Field(default_factory=list)
 
 
 def load_call(path: Path) -> RecordedCall:

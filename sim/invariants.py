@@ -14,6 +14,12 @@ simulator meant to happen.
 - ``unhandled_errors``: a handler that raised to Connect/Lex or to the event source mapping, a
   batch still failing after its retries, a handover workflow that failed.
 - ``double_handover``: more than one workflow execution for one handover request.
+- ``pii_leaks``: a raw value a call's caller read out (its ``sensitive`` list) found in a sink:
+  a table item, a model request, a log line, a workflow execution, contact attributes, the
+  load's report (``sim.leaks``, counted by ``sim.load``).
+
+A TURN item holds the caller's words redacted (``my card is [CARD_1]``): it holds the words the
+caller said when every other word matches and each token stands for at least one (``same_words``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ INVARIANTS = (
     "lost_updates",
     "unhandled_errors",
     "double_handover",
+    "pii_leaks",
 )
+_TOKEN = re.compile(r"\[[A-Z][A-Z_]*\]|\[[A-Z][A-Z_]*_\d+\]")
 
 
 @dataclass
@@ -63,6 +71,26 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(_WORDS.findall(text.lower()))
 
 
+def same_words(stored: str, said: str) -> bool:
+    """``stored`` is ``said`` with some caller data redacted: the same words, each token in place
+    of one or more of them.
+
+    Example:
+        >>> same_words("my card is [CARD_1], thanks", "My card is four one one one... thanks")
+        True
+    """
+    parts = _TOKEN.split(stored)
+    if len(parts) == 1:
+        return words(stored) == words(said)
+    elements: list[str] = []
+    for i, part in enumerate(parts):
+        if words(part):
+            elements.append(re.escape(" ".join(words(part))))
+        if i < len(parts) - 1:
+            elements.append(r"\S+(?: \S+)*?")  # the token: one word or more
+    return re.fullmatch(" ".join(elements), " ".join(words(said))) is not None
+
+
 def check(
     logs: list[CallLog],
     store: Any,
@@ -71,9 +99,14 @@ def check(
     executions: list[dict[str, Any]],
     feed: Any,
     hard_deadline_ms: float,
+    leaks: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Every invariant's count, and what was found (at most a few examples each)."""
+    """Every invariant's count, and what was found (at most a few examples each).
+
+    ``leaks``: one entry per raw value found in a sink (``sim.leaks.scan_sinks``' ``entries``).
+    """
     found: dict[str, list[str]] = {name: [] for name in INVARIANTS}
+    found["pii_leaks"] = list(leaks or ())
     for log in logs:
         if log.contact_id:
             session = store.load(log.contact_id, now_ms)
@@ -121,7 +154,7 @@ def _turns(log: CallLog, stored: dict[int, Any], lost: list[str]) -> None:
         record = stored.get(turn.answered_seq)
         if record is None:
             lost.append(f"{log.call}: turn {turn.answered_seq} answered but not stored")
-        elif words(record.caller) != words(turn.caller):
+        elif not same_words(record.caller, turn.caller):
             lost.append(f"{log.call}: turn {turn.answered_seq} stored with other words")
         elif words(record.reply.text) != words(turn.reply):
             lost.append(f"{log.call}: turn {turn.answered_seq} stored with another reply than the caller heard")

@@ -6,15 +6,17 @@ Each call is played by a driver thread as one contact through the deployed conta
 (re-delivered by Connect when the handler raised or crashed, or when its answer was lost — a
 recorded or injected Connect retry; said again by the caller when the answer was the safe
 fallback), the handover workflow followed to its end, then the call's Contact Lens segments and
-contact record through Kinesis into the consumers. The flow's Lambda invocations run in a pool
-of execution environments (``sim.environments``) through ``_CallInvoker``, which arms this
-run's faults on a turn's first delivery; ``concurrency`` calls at a time; the embedded AWS, the
-scripted model endpoint and the sample tool servers serve them all. The same seed gives the
-same calls and the same faults.
+contact record through Kinesis into the consumers. Afterwards the invariants are checked, and
+every sink is scanned for the raw values the calls' callers read out (``pii_leaks``). The flow's
+Lambda invocations run in a pool of execution environments (``sim.environments``) through
+``_CallInvoker``, which arms this run's faults on a turn's first delivery; ``concurrency`` calls
+at a time; the embedded AWS, the scripted model endpoint and the sample tool servers serve them
+all. The same seed gives the same calls and the same faults.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import threading
@@ -31,6 +33,8 @@ from sim.environments import Armed, EnvironmentPool, Invocation
 from sim.handover import follow_handover
 from sim.harness import Harness
 from sim.invariants import CallLog, TurnLog, check
+from sim.leak_scan import LeakScanner
+from sim.leaks import aws_sinks, scan_sinks, watched_values
 from sim.replay import answer_fields, sent_sequence, spoken_text
 from sim.stats import summary
 from sim.streams import StreamFeed, speaking_ms
@@ -119,6 +123,7 @@ def run_load(harness: Harness, calls: list[RecordedCall], options: LoadOptions) 
     from sim import lambda_bridge  # noqa: PLC0415
 
     envelope = harness.services().envelope
+    offsets = _log_offsets(options.log_dir)
     pool = EnvironmentPool(options.concurrency + max(2, options.concurrency // 2), options.breakages, options.log_dir)
     try:
         pool.warm()
@@ -131,14 +136,44 @@ def run_load(harness: Harness, calls: list[RecordedCall], options: LoadOptions) 
         wall_s = time.perf_counter() - started
         if options.progress:
             print(file=sys.stderr)
-        executions = _executions(harness)
-        services = harness.services()
-        others = CallLog("", "streams and handover", other=run.other_invocations)
-        checked = check([*logs, others], services.session_store, services.clock.now_ms(),
-                        harness.tool_servers.backend, executions, run.feed, envelope.hard_deadline_ms)  # fmt: skip
     finally:
-        pool.close()
-    return _report(logs, run, harness, options, wall_s, checked)
+        pool.close()  # the environments' logs are complete
+    executions = _executions(harness)
+    services = harness.services()
+    others = CallLog("", "streams and handover", other=run.other_invocations)
+    scanner = LeakScanner(watched_values(calls))
+    sinks = {**aws_sinks(harness, [c.contact_id for c in calls]), "logs": _new_log_lines(options.log_dir, offsets)}
+    leaks = scan_sinks(scanner, sinks)
+    checked = check([*logs, others], services.session_store, services.clock.now_ms(), harness.tool_servers.backend,
+                    executions, run.feed, envelope.hard_deadline_ms, leaks=leaks["entries"])  # fmt: skip
+    report = _report(logs, run, harness, options, wall_s, checked)
+    # The report itself is a sink too: it must name no caller data either.
+    in_report = scan_sinks(scanner, {"load_json": [json.dumps(report, default=str)]})
+    report["invariants"]["pii_leaks"] += in_report["raw_found"]
+    if report["invariants"]["pii_leaks"]:
+        report["examples"]["pii_leaks"] = (leaks["found"] + in_report["found"])[:5]
+    report["pii_leaks_by_sink"] = {name: sink["raw_found"] for name, sink in
+                                   {**leaks["sinks"], **in_report["sinks"]}.items()}  # fmt: skip
+    return report
+
+
+def _log_offsets(log_dir: Path | None) -> dict[Path, int]:
+    """How much of each environment log was there before the run (the files are appended to)."""
+    if log_dir is None or not log_dir.is_dir():
+        return {}
+    return {path: path.stat().st_size for path in log_dir.glob("environment-*.log")}
+
+
+def _new_log_lines(log_dir: Path | None, offsets: dict[Path, int]) -> list[str]:
+    """The lines the run's environments logged."""
+    if log_dir is None or not log_dir.is_dir():
+        return []
+    lines: list[str] = []
+    for path in sorted(log_dir.glob("environment-*.log")):
+        with path.open("rb") as log:
+            log.seek(offsets.get(path, 0))
+            lines.extend(log.read().decode("utf-8", errors="replace").splitlines())
+    return lines
 
 
 class _Run:

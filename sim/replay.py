@@ -10,8 +10,10 @@ transcriber runs (``sim stream`` plays the media path).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import secrets
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +39,21 @@ _TAGS = re.compile(r"<[^>]+>")
 def spoken_text(ssml: str) -> str:
     """What the caller hears from an SSML prompt."""
     return html.unescape(_TAGS.sub("", ssml))
+
+
+@functools.cache
+def _scrubber() -> Any:
+    from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
+    from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
+
+    return Redactor(load_redaction_policy(), secrets.token_bytes(32))
+
+
+def shown_caller(record: TurnRecord | None, said: str) -> str:
+    """What a report shows of the caller's words: the turn item's (redacted by the handler
+    before it was stored), or, for a turn with no item, the words scrubbed (``Redactor.scrub``):
+    never the call file's raw words."""
+    return record.caller if record is not None else _scrubber().scrub(said)
 
 
 def answer_fields(answer: dict[str, Any]) -> dict[str, str]:
@@ -122,7 +139,7 @@ def _turn_row(
     components = delivered.components
     row: dict[str, Any] = {
         "seq": sent_seq,
-        "caller": turn.caller,
+        "caller": shown_caller(record, turn.caller),
         "tier": int(fields.get("tier", "0")),
         "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
         "tier_reasons": reasons,

@@ -2,15 +2,19 @@
 
 A fake, and labelled as one in every report (``"model_endpoint": "scripted"``). It answers from
 the model responses recorded in ``events/calls/*.json`` (keyed by the caller's words, the last
-user message), streaming or not, with each model's latency profile from ``tiers.json``: time to
-first token, tokens per second, jitter. Faults can be injected at a rate per kind (seeded), or
+user message, whether the model sees them as said or redacted: ``script_key``), streaming or
+not, with each model's latency profile from ``tiers.json``: time to first token, tokens per
+second, jitter. Faults can be injected at a rate per kind (seeded), or
 scripted on a turn. A request with no script gets HTTP 404, as a live endpoint would answer an
-unknown request with an error.
+unknown request with an error. Every request body it received is kept (``received_requests``):
+what the model saw is one of the sinks ``sim leaks`` scans.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,7 +109,7 @@ class ScriptedModelEndpoint:
         unknown = set(fault_rates or {}) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
-        self.scripts = {_key(k): v for k, v in scripts.items()}
+        self.scripts = keyed_scripts(scripts)
         self.tiers = tiers
         self.fault_rates = dict(fault_rates or {})
         self.speed = speed
@@ -114,7 +118,17 @@ class ScriptedModelEndpoint:
         self._draws = SeededDraws(seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._requests: list[str] = []
         self.base_url = ""
+
+    def record_request(self, body: bytes) -> None:
+        with self._lock:
+            self._requests.append(body.decode("utf-8", errors="replace"))
+
+    def received_requests(self) -> list[str]:
+        """Every request body received so far, as sent (a chat completion request's JSON)."""
+        with self._lock:
+            return list(self._requests)
 
     def start(self) -> ScriptedModelEndpoint:
         endpoint = self
@@ -151,7 +165,7 @@ class ScriptedModelEndpoint:
         prior = spec.latency_prior if spec is not None else None
         first_token_s = (prior.first_token_ms if prior else 400.0) / 1000
         per_token_s = 1.0 / (prior.tokens_per_second if prior else 80.0)
-        script = self.scripts.get(_key(user_text))
+        script = self.scripts.get(script_key(user_text))
         with self._lock:
             self.stats.requests += 1
             response = script.for_tier(tier).for_round(tool_rounds) if script else None
@@ -160,7 +174,7 @@ class ScriptedModelEndpoint:
                 return None, None, 0.0, 0.0
             # Drawn per request (model, words, tool round, occurrence): the same seed faults the
             # same requests however concurrent calls interleave.
-            drawn, jitter_draw = self._draws.pick(f"{model}|{_key(user_text)}|{tool_rounds}", self.fault_rates,
+            drawn, jitter_draw = self._draws.pick(f"{model}|{script_key(user_text)}|{tool_rounds}", self.fault_rates,
                                                   FAULT_KINDS)  # fmt: skip
             fault = response.fault or drawn
             if fault:
@@ -173,8 +187,54 @@ class ScriptedModelEndpoint:
         return response, fault, first_token_s * spread / self.speed, per_token_s * spread / self.speed
 
 
-def _key(text: str) -> str:
-    return " ".join(text.lower().split())
+# What the key leaves out: the words a redactor takes out of the caller's words (numbers read as
+# digits or words, ordinals and months of dates) and the tokens it puts in (``[CARD_1]``, or a
+# bare ``[CARD]`` when scrubbed), so the caller's words and the model's redacted copy of them
+# ("my card is four one one one …" / "my card is [CARD_1]") have one key.
+_TOKEN = re.compile(r"\[[a-z][a-z_]*\]")
+_WORD = re.compile(r"[a-z']+")
+_UNKEYED = frozenset({
+    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "double", "triple",
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+    "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+    "twentieth", "thirtieth", "january", "february", "march", "april", "june", "july", "august", "september",
+    "october", "november", "december",
+})  # fmt: skip
+
+
+def script_key(text: str) -> str:
+    """The key of the caller's words: lower-cased words, without numbers (digits, number words,
+    ordinals, month names) and without redaction tokens.
+
+    Example:
+        >>> script_key("My card is four one one one, 4111 1111!") == script_key("my card is [CARD_1]")
+        True
+    """
+    words = _TOKEN.sub(" ", re.sub(r"_\d+\]", "]", text.lower()))
+    return " ".join(w for w in _WORD.findall(words) if w.strip("'") not in _UNKEYED)
+
+
+def keyed_scripts(scripts: dict[str, ModelScript]) -> dict[str, ModelScript]:
+    """``scripts`` by ``script_key`` of the words, and of the words scrubbed by the redactor (an
+    e-mail address read out is words the key keeps; the model sees ``[EMAIL_1]``).
+
+    Raises:
+        ValueError: two different scripts with one key.
+    """
+    from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
+    from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
+
+    scrubber = Redactor(load_redaction_policy(), secrets.token_bytes(32))
+    keyed: dict[str, ModelScript] = {}
+    said: dict[str, str] = {}
+    for words, script in scripts.items():
+        for key in dict.fromkeys((script_key(words), script_key(scrubber.scrub(words)))):
+            if keyed.get(key, script) != script:
+                raise ValueError(f"{words!r} and {said[key]!r} have one script key ({key!r}) and other answers")
+            keyed[key], said[key] = script, words
+    return keyed
 
 
 def _tokens(text: str) -> list[str]:
@@ -198,8 +258,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "not_found", f"no route {self.path}")
             return
         length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        self.owner.record_request(raw)
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(raw or b"{}")
             model = str(body["model"])
             messages = body["messages"]
             users = [i for i, m in enumerate(messages) if m.get("role") == "user"]

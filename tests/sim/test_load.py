@@ -86,6 +86,7 @@ BROKEN_RUNS = {
     "deadline_ignored": ("model_timeout", ("hours-and-card-payment", "balance-enquiry")),
     "fallback_removed": ("malformed_event", ("account-number-correction",)),
     "execution_name_unique": ("connect_retry", ("connect-retry", "barge-in-agent")),
+    "redactor_off": ("none", ("card-payment-visa", "ssn-and-bank-details")),
 }
 
 

@@ -171,7 +171,10 @@ def test_the_recorded_calls_keep_their_words_and_their_account_numbers() -> None
     accounts = []
     for path in CALLS:
         state, previous = RedactionState(path.stem), ""
-        for turn in json.loads(path.read_text())["turns"]:
+        call = json.loads(path.read_text())
+        if call.get("sensitive"):
+            continue  # a call that holds caller data on purpose (sim leaks): tests/sim/test_leaks.py
+        for turn in call["turns"]:
             caller = turn.get("caller") or ""
             result = REDACTOR.redact(caller, state, RedactionContext(previous_utterance=previous))
             assert result.text == caller
