@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ class SpeechParts:
     envelope: Any
     dialogue_policy: Any
     aws_client: Callable[..., Any]  # AwsClients
+    container_redactor: Redactor  # TurnParts
     task_client: Callable[[str], Any]  # AwsClients
 
     @cached_property
@@ -72,16 +72,6 @@ class SpeechParts:
         )  # fmt: skip
 
     @cached_property
-    def transcriber_redactor(self) -> Redactor:
-        """The transcriber's redactor: the shipped policy and a random key of this container.
-        Its tokens need only be stable within one run (the run keeps the call's state, nothing
-        it fingerprints is stored), so it needs no secret: the transcriber's role reads none."""
-        from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
-        from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
-
-        return Redactor(load_redaction_policy(), secrets.token_bytes(32))
-
-    @cached_property
     def transcribe_call(self) -> TranscribeCall:
         from chalicelib.usecases.transcribe_call import TranscribeCall  # noqa: PLC0415
 
@@ -92,7 +82,7 @@ class SpeechParts:
             self.transcript_store,
             self.clock,
             sessions=self.unmetered_session_store,
-            redactor=self.transcriber_redactor,
+            redactor=self.container_redactor,  # its tokens need only be stable within the run
             language=s.speech_language,
             stop_before_ms=s.transcriber_stop_before_ms,
             on_caller_pause=self.speculate,

@@ -8,6 +8,11 @@ and length) means the caller heard only the start of it. The assistant message k
 is cut to the words heard — the share of the prompt's playing time before the caller spoke, or
 the words Contact Lens transcribed if playback stopped there — and the turn is marked
 interrupted, so the next model call does not believe the caller heard what they did not.
+
+Caller data: Contact Lens's own redaction may be off, partial, or (for voice) only applied to its
+post-call output, so every segment's text is scrubbed by our redactor before it is kept
+(``scrubbed``): each entity the policy does not keep becomes its bare label (``[CARD]``), with the
+prompt and the caller's words before it as the context.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Role
+from chalicelib.domain.redaction import RedactionContext, Redactor
 from chalicelib.domain.session import Session, Span
 
 MAX_SEEN_SEGMENTS = 400
@@ -77,6 +83,35 @@ def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: 
         contact_lens_summary=summary or session.contact_lens_summary,
     )
     return _cut_interrupted_prompts(session)
+
+
+def scrubbed(redactor: Redactor, session: Session, segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """``segments`` with the caller data in their text scrubbed (``Redactor.scrub``), in their
+    order; each read with the newest prompt (our SYSTEM or the AGENT) and caller words before it,
+    kept or in the batch, as its context. Pure.
+
+    Example:
+        >>> from chalicelib.adapters.redaction_policy import load_redaction_policy
+        >>> redactor = Redactor(load_redaction_policy(), b"k" * 32)
+        >>> asked = Segment(SegmentKind.TRANSCRIPT, "p", "SYSTEM", "What's the security code on the card?", 0, 900)
+        >>> said = Segment(SegmentKind.TRANSCRIPT, "c", "CUSTOMER", "seven three seven", 1000, 1900)
+        >>> [s.content for s in scrubbed(redactor, Session.new("c-1", 0), (said, asked))]
+        ['[CVV]', "What's the security code on the card?"]
+    """
+    heard = [(span.begin_ms, span.role, span.content) for span in session.spans]
+    heard += [(s.begin_ms, s.role, s.content) for s in segments if s.kind is SegmentKind.TRANSCRIPT]
+    heard.sort(key=lambda item: item[0])  # the context only names kinds: raw or scrubbed, the same
+    return tuple(_scrubbed(redactor, segment, heard) for segment in segments)
+
+
+def _scrubbed(redactor: Redactor, segment: Segment, heard: list[tuple[int, str, str]]) -> Segment:
+    if not segment.content:
+        return segment
+    before = [(role, text) for begin, role, text in heard if begin < segment.begin_ms]
+    prompt = next((text for role, text in reversed(before) if role in ("SYSTEM", "AGENT")), "")
+    previous = next((text for role, text in reversed(before) if role == "CUSTOMER"), "")
+    context = RedactionContext(prompt=prompt, previous_utterance=previous)
+    return replace(segment, content=redactor.scrub(segment.content, context))
 
 
 def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:

@@ -1,10 +1,11 @@
-"""How a call ended, and whether it counts for the business KPI: handled with a
-neutral-to-positive outcome."""
+"""How a call ended, whether it counts for the business KPI (handled with a neutral-to-positive
+outcome), and whether the caller's tokenized values may be forgotten when it closes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.handover import HandoverStatus
 from chalicelib.domain.session import ContactClosure, Session, SessionStatus
 
 CONTAINED, HANDOVER, ABANDONED, FAILED = "contained", "handover", "abandoned", "failed"
@@ -66,6 +67,24 @@ def neutral_to_positive(session: Session | None, facts: ContactRecordFacts, ende
         return False
     last = session.caller_sentiments[-1] if session and session.caller_sentiments else "NEUTRAL"
     return last != "NEGATIVE"
+
+
+def handover_may_call_back(session: Session) -> bool:
+    """Whether a handover workflow of the call may still reach its callback step, which reads the
+    caller's number from the vault: the call was handed over and the workflow has not ended yet
+    (not started its summary, or waiting for an agent) with no callback booked or voicemail
+    taken. When it may, the contact's vault is left to its TTL at close.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> handed = replace(Session.new("c-1", 0), status=SessionStatus.HANDOVER)
+        >>> handover_may_call_back(handed), handover_may_call_back(Session.new("c-1", 0))
+        (True, False)
+    """
+    if session.status is not SessionStatus.HANDOVER:
+        return False
+    held = session.handover
+    return held is None or (held.callback is None and held.status in (HandoverStatus.PREPARED, HandoverStatus.WAITING))
 
 
 def _callback_booked(session: Session) -> bool:

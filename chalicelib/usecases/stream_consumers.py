@@ -7,6 +7,13 @@ The contact-record stream carries every contact of the instance: agent-only call
 calls, chats the bot never saw. A record of a contact without a session is skipped (no write,
 no KPI) and counted (``ContactRecordsWithoutSession``); only its channel and initiation method
 are logged.
+
+Caller data: a segment's text is scrubbed (``contact_analysis.scrubbed``: bare labels, ``[CARD]``)
+before it is applied, whatever Contact Lens's own redaction did. The contact record's customer
+endpoint (the caller's number) and its attributes are never stored: only the facts the outcome
+needs are (``ContactRecordFacts``). Closing the contact forgets its vault (the raw values behind
+its tokens) unless a handover workflow may still call the caller back (``handover_may_call_back``):
+then the vault's TTL is what deletes them.
 """
 
 from __future__ import annotations
@@ -16,11 +23,19 @@ from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 
-from chalicelib.domain.contact_analysis import Segment, apply_segments
-from chalicelib.domain.contact_outcome import ContactRecordFacts, duration_s, is_newer, neutral_to_positive, outcome
+from chalicelib.domain.contact_analysis import Segment, apply_segments, scrubbed
+from chalicelib.domain.contact_outcome import (
+    ContactRecordFacts,
+    duration_s,
+    handover_may_call_back,
+    is_newer,
+    neutral_to_positive,
+    outcome,
+)
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.live_transcript import human_part_text
-from chalicelib.domain.ports import Clock, SessionRepository, SpeculationStore, TranscriptStore
+from chalicelib.domain.ports import Clock, SessionRepository, SpeculationStore, TranscriptStore, Vault
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.session import ContactClosure, Session
 from chalicelib.domain.speculation import wasted
 from chalicelib.domain.usage import Usage, UsageKind
@@ -29,14 +44,18 @@ from chalicelib.usecases.unit_of_work import IfMissing, update_session
 
 
 class IngestSegments:
-    def __init__(self, store: SessionRepository, clock: Clock) -> None:
+    """Apply Contact Lens segments to the session, their text scrubbed by ``redactor`` first."""
+
+    def __init__(self, store: SessionRepository, clock: Clock, redactor: Redactor) -> None:
         self._store = store
         self._clock = clock
+        self._redactor = redactor
 
     def __call__(self, contact_id: str, event_type: str, segments: tuple[Segment, ...]) -> Session:
         """Apply one record's segments to the contact's session (created if the call has not
         reached the bot yet)."""
-        change = lambda s: apply_segments(s, segments, event_type)  # noqa: E731 - one expression
+        redactor = self._redactor
+        change = lambda s: apply_segments(s, scrubbed(redactor, s, segments), event_type)  # noqa: E731 - one expression
         done = update_session(self._store, self._clock, contact_id, change, if_missing=IfMissing.CREATE)
         assert done.item is not None  # noqa: S101 - created when missing
         return done.item
@@ -44,7 +63,8 @@ class IngestSegments:
 
 class CloseContact:
     """Close the session from the contact record; when the record shows the agent connected and
-    a handover workflow waits for that, resume it (``resume_handover``, the task-token path)."""
+    a handover workflow waits for that, resume it (``resume_handover``, the task-token path);
+    forget the contact's values in ``vault`` (None: the stage keeps none)."""
 
     def __init__(
         self,
@@ -54,7 +74,9 @@ class CloseContact:
         resume_handover: Callable[[str, str], object] | None = None,
         speculations: SpeculationStore | None = None,
         transcripts: TranscriptStore | None = None,
+        vault: Vault | None = None,
     ) -> None:
+        self._vault = vault
         self._speculations = speculations
         self._transcripts = transcripts
         self._store = store
@@ -97,7 +119,23 @@ class CloseContact:
             return None
         if facts.agent_connected and closed.handover is not None and self._resume_handover is not None:
             self._resume_handover(facts.contact_id, "contact_record")  # idempotent: resumes a waiting workflow once
+        self._forget_values(closed)
         return closed
+
+    def _forget_values(self, closed: Session) -> None:
+        """Delete the contact's vault once it is closed (also on a redelivered record: a delete
+        that failed is retried with the batch; it is idempotent). A handover workflow that may
+        still call the caller back reads their number from it: then the vault's TTL deletes it.
+
+        Raises:
+            VaultUnavailableError: the vault could not be reached (retryable: the record is retried).
+        """
+        if self._vault is None or closed.closed is None:
+            return
+        if handover_may_call_back(closed):
+            logger.info("vault kept for the handover's callback, until its TTL")
+            return
+        self._vault.delete(closed.contact_id)
 
     def _cost(self, facts: ContactRecordFacts, seconds: Decimal) -> Decimal:
         """The call's cost: its turns, the speculations no turn answered from, its minutes."""

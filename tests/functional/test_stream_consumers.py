@@ -180,3 +180,22 @@ def test_a_contact_record_of_a_contact_the_bot_never_handled_is_skipped_and_coun
     assert any(blob.get("ContactRecordsWithoutSession") == [1.0] or blob.get("ContactRecordsWithoutSession") == 1.0
                for blob in blobs)  # fmt: skip
     assert "+15555550100" not in caplog.text
+
+
+def test_neither_stream_leaves_caller_data_in_the_table(lambda_client: Any, moto_dynamodb: Any) -> None:
+    """A card number Contact Lens did not redact is stored as its label; the caller's number in
+    the contact record (CustomerEndpoint) is not stored at all."""
+    lambda_client.lambda_.invoke("turn", connect_event("c-pii", "hello", None))
+    said = transcript("pii-1", "CUSTOMER", "my card number is 4111 1111 1111 1111", 4000, 7000)
+    lambda_client.lambda_.invoke("segments", batch(segments_for("c-pii", said)))
+    endpoint = {"Address": "+12065550123", "Type": "TELEPHONE_NUMBER"}
+    answer = lambda_client.lambda_.invoke(
+        "contact_records", batch(ctr("c-pii", "2024-01-01T10:13:05Z", CustomerEndpoint=endpoint))
+    ).payload
+    assert answer == {"batchItemFailures": []}
+    assert [s.content for s in session("c-pii").spans if s.role == "CUSTOMER"] == ["my card number is [CARD]"]
+    assert session("c-pii").closed is not None
+    items = moto_dynamodb.query(TableName="switchboard-dev-sessions", KeyConditionExpression="pk = :pk",
+                                ExpressionAttributeValues={":pk": {"S": "CONTACT#c-pii"}})["Items"]  # fmt: skip
+    stored = json.dumps(items)
+    assert "4111" not in stored and "2065550123" not in stored

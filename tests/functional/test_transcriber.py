@@ -54,7 +54,7 @@ def with_fakes(source: Any, stop_before_ms: float) -> RecordingContinuation:
     services = bootstrap.container()
     services.__dict__["transcribe_call"] = TranscribeCall(
         source, ScriptedSpeechToText(), services.transcript_store, services.clock, language="en-US",
-        redactor=services.transcriber_redactor, flush_every_ms=20, stop_before_ms=stop_before_ms, settle_ms=50,
+        redactor=services.container_redactor, flush_every_ms=20, stop_before_ms=stop_before_ms, settle_ms=50,
     )  # fmt: skip
     continuation = RecordingContinuation()
     services.__dict__["lambda_continuation"] = continuation
@@ -145,7 +145,7 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
         server.drop_next(STREAM_ARN, after_bytes=int(len(media.body) * 0.5))
         transcribe = TranscribeCall(
             kvs_source(server), speech, services.transcript_store, services.clock, language="en-US",
-            redactor=services.transcriber_redactor, flush_every_ms=20, settle_ms=100,
+            redactor=services.container_redactor, flush_every_ms=20, settle_ms=100,
         )  # fmt: skip
         start = MediaPosition(media.fragments[0].number)
         first = transcribe("c-e2e", STREAM_ARN, start, lambda: 600_000.0)
@@ -175,7 +175,7 @@ def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(mo
         )  # fmt: skip
         transcribe = TranscribeCall(
             InMemoryAudioSource(chunks), speech, services.transcript_store, services.clock, language="en-US",
-            redactor=services.transcriber_redactor, flush_every_ms=50, settle_ms=50,
+            redactor=services.container_redactor, flush_every_ms=50, settle_ms=50,
         )  # fmt: skip
         outcome = transcribe("c-real", STREAM_ARN, MediaPosition(chunks[0].fragment_number), lambda: 600_000.0)
 
