@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     speculation_pause_ms: int = Field(default=250, gt=0)
     speculation_ttl_seconds: int = Field(default=900, gt=0)
 
+    # Caller data protection. The vault of tokenized values (``[CARD_1]`` -> the card number, for
+    # the tool that needs it): an item per contact in the session table, its values sealed under
+    # a data key of this customer managed key (the stack's SessionKeyArn; unset: no vault, a tool
+    # call naming a token is refused). The secret holding the redaction fingerprint key (the
+    # stack's RedactionKeySecretArn). How long a contact's values live after its last write: an
+    # hour covers a long call and the handover's wait for an agent (handover.json) before the
+    # callback step reads the caller's number; the records consumer deletes them when the contact
+    # closes, and the TTL bounds a contact whose record never arrives.
+    session_key_arn: str | None = None
+    redaction_key_secret_arn: str | None = None
+    vault_ttl_s: int = Field(default=3600, gt=0)
+
     log_level: str = "INFO"
 
     @property

@@ -3,7 +3,8 @@
 The committed configuration holds, for each stage, the values the CloudFormation stack of
 ``infra/template.json`` outputs, as they would read in the placeholder account
 ``000000000000`` in ``us-east-1`` (the role ARNs, the table, the handover state machine ARN, the
-secret ARN without its random suffix, the Connect instance id, the Region), and placeholder
+secrets' ARNs without their random suffix, the session key's ARN, the Connect instance id, the
+Region), and placeholder
 addresses of the back office's tool endpoints. After ``aws cloudformation deploy``:
 
     aws cloudformation describe-stacks --stack-name switchboard-prod \
@@ -44,6 +45,8 @@ STAGE_OUTPUTS: dict[tuple[str, ...], str] = {
     ("environment_variables", "SWITCHBOARD_CONNECT_INSTANCE_ID"): "ConnectInstanceId",
     ("environment_variables", "SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN"): "HandoverStateMachineArn",
     ("environment_variables", "SWITCHBOARD_MODEL_SECRET_ARN"): "ModelSecretArn",
+    ("environment_variables", "SWITCHBOARD_SESSION_KEY_ARN"): "SessionKeyArn",
+    ("environment_variables", "SWITCHBOARD_REDACTION_KEY_SECRET_ARN"): "RedactionKeySecretArn",
 }
 
 

@@ -2,8 +2,14 @@
 the tests.
 
 Nothing here talks to a real billing or scheduling system. One in-memory ``SampleBackend``
-(three deterministic accounts, payment arrangements, callbacks) answers the four operations;
-``sim.tool_apps`` serves it as an MCP server and as an HTTP API, ``sim.tool_servers`` runs both.
+(three deterministic accounts, payment arrangements, card payments, callbacks) answers the
+operations; ``sim.tool_apps`` serves them as an MCP server (the HTTP API serves all but the card
+payment), ``sim.tool_servers`` runs both.
+
+The card payment is where caller data must arrive, and only there: it takes the real card
+number (the tool runner swaps the model's ``[CARD_1]`` for it), checks its Luhn digit, keeps
+every real number it was sent (``received_cards``: what ``sim leaks`` counts) and answers only
+the last four digits.
 
 Side effects run once per idempotency key: a repeat with the same key answers the stored result
 without running again (the same key with other arguments is refused). Faults are switched per
@@ -16,6 +22,7 @@ itself; ``sim.tool_faults`` applies the drawn ones at the transport.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -31,11 +38,13 @@ from sim.seeded import SeededDraws
 
 Fault = Literal["slow", "error", "timeout", "drop_after_effect", "garbage"]
 FAULTS: tuple[str, ...] = get_args(Fault)
-TOOL_NAMES = ("lookup_account", "get_balance", "create_payment_arrangement", "book_callback")
+TOOL_NAMES = ("lookup_account", "get_balance", "create_payment_arrangement", "take_card_payment", "book_callback")
 CALLBACK_WINDOWS = ("morning", "afternoon", "evening")
 
 _ACCOUNT_NUMBER = re.compile(r"[0-9]{4,12}")
 _PHONE = re.compile(r"\+?[0-9]{10,15}")
+_CARD = re.compile(r"[0-9]{13,19}")
+_EXPIRY = re.compile(r"(0[1-9]|1[0-2])/[0-9]{2}")
 _T = TypeVar("_T")
 
 
@@ -62,6 +71,14 @@ class PaymentArrangement(TypedDict):
     amount: float
     pay_on: str
     status: str
+
+
+class CardPayment(TypedDict):
+    payment_id: str
+    account_id: str
+    amount: float
+    status: str
+    card_last4: str
 
 
 class CallbackBooking(TypedDict):
@@ -162,6 +179,7 @@ class SampleBackend:
         self._release = threading.Event()
         self._stored: dict[str, tuple[str, Any]] = {}  # key -> (what was asked, what was answered)
         self._ids = itertools.count(1)
+        self._cards: list[str] = []  # every real card number take_card_payment was sent
 
     # --- faults --------------------------------------------------------------------------------
 
@@ -256,6 +274,48 @@ class SampleBackend:
 
         return self._once(key, "create_payment_arrangement", asked, execute)
 
+    def take_card_payment(
+        self, account_id: str, amount: float, card_number: str, expiry: str, *, idempotency_key: str | None
+    ) -> CardPayment:
+        """Charge a card now (a side effect: once per idempotency key); the answer names only the
+        card's last four digits.
+
+        Raises:
+            IdempotencyKeyMissingError: no key.
+            AccountNotFoundError: no such account.
+            RequestInvalidError: amount outside 1-5000, a card number that is not 13-19 digits or
+                fails its Luhn check (a token such as ``[CARD_1]`` that was never swapped for the
+                number), an expiry that is not MM/YY, or the key was used before with other
+                arguments.
+        """
+        self._enter("take_card_payment")
+        if _CARD.fullmatch(card_number):
+            with self._lock:
+                self._cards.append(card_number)
+        key = _required_key(idempotency_key)
+        account = self._account(account_id)
+        if isinstance(amount, bool) or not 1 <= amount <= 5000:
+            raise RequestInvalidError("amount must be between 1 and 5000")
+        if not _CARD.fullmatch(card_number) or not luhn_valid(card_number):
+            raise RequestInvalidError("card_number must be a card number (13 to 19 digits, Luhn)")
+        if not _EXPIRY.fullmatch(expiry):
+            raise RequestInvalidError("expiry must be MM/YY")
+        # What was asked, for the idempotency check and the invariants' report: never the number.
+        card = hashlib.sha256(card_number.encode()).hexdigest()[:12]
+        asked = {"account_id": account.account_id, "amount": amount, "card": card, "expiry": expiry}
+
+        def execute() -> CardPayment:
+            return {"payment_id": f"cp-{next(self._ids):04d}", "account_id": account.account_id,
+                    "amount": round(float(amount), 2), "status": "approved",
+                    "card_last4": card_number[-4:]}  # fmt: skip
+
+        return self._once(key, "take_card_payment", asked, execute)
+
+    def received_cards(self) -> tuple[str, ...]:
+        """Every real card number ``take_card_payment`` was sent, repeats included, in order."""
+        with self._lock:
+            return tuple(self._cards)
+
     def book_callback(
         self, phone: str, window: str, account_id: str | None = None, *, idempotency_key: str | None
     ) -> CallbackBooking:
@@ -317,6 +377,15 @@ class SampleBackend:
             self.executions_by_key[key] = self.executions_by_key.get(key, 0) + 1
             self.executions_by_request[fingerprint] = self.executions_by_request.get(fingerprint, 0) + 1
             return result
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check digit of a card number holds."""
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        n = int(char) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
 
 
 def _required_key(idempotency_key: str | None) -> str:

@@ -65,6 +65,9 @@ FEATURES = (
     Feature("speech", "SWITCHBOARD_SPEECH_ENABLED", ("SWITCHBOARD_TRANSCRIBER_FUNCTION_NAME",), boolean=True),
     Feature("speculation", "SWITCHBOARD_SPECULATION_ENABLED", ("SWITCHBOARD_SPECULATION_PAUSE_MS",), boolean=True),
     Feature("model_secret", "SWITCHBOARD_MODEL_SECRET_ARN"),
+    # Caller data protection: the vault the tools read tokens from (KmsVault), the redaction key.
+    Feature("vault", "SWITCHBOARD_SESSION_KEY_ARN", ("SWITCHBOARD_VAULT_TTL_S",)),
+    Feature("redaction_key", "SWITCHBOARD_REDACTION_KEY_SECRET_ARN"),
     Feature("tools_mcp", "SWITCHBOARD_TOOLS_MCP_URL"),
     Feature("tools_http", "SWITCHBOARD_TOOLS_HTTP_URL"),
     Feature("tracing", "SWITCHBOARD_TRACING_ENABLED", boolean=True),

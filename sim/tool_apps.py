@@ -1,6 +1,6 @@
 """The sample back office (``sim.back_office``) as two ASGI apps, for ``sim.tool_servers``:
 
-- an MCP server (mcp 2.x ``MCPServer``, streamable HTTP at ``/mcp``) with the four operations
+- an MCP server (mcp 2.x ``MCPServer``, streamable HTTP at ``/mcp``) with the five operations
   as tools: input schemas from the type hints, structured JSON results. The idempotency key of a
   side effect travels in the request's ``_meta`` (``idempotency_key``) and is read from the
   request context.
@@ -39,6 +39,7 @@ from sim.back_office import (
     BackOfficeError,
     Balance,
     CallbackBooking,
+    CardPayment,
     InjectedFaultError,
     PaymentArrangement,
     RequestInvalidError,
@@ -53,7 +54,7 @@ _T = TypeVar("_T")
 
 
 def mcp_app(backend: SampleBackend, workers: Executor) -> ASGIApp:
-    """The four operations as MCP tools, served over streamable HTTP at ``/mcp``."""
+    """The five operations as MCP tools, served over streamable HTTP at ``/mcp``."""
     server: MCPServer[Any] = MCPServer(
         "switchboard-sample-back-office",
         instructions="A fake contact-centre back office for demos and tests.",
@@ -79,6 +80,18 @@ def mcp_app(backend: SampleBackend, workers: Executor) -> ASGIApp:
         key = _meta_key(ctx)
         return await _over_mcp(
             workers, lambda: backend.create_payment_arrangement(account_id, amount, pay_on, idempotency_key=key)
+        )
+
+    @server.tool()
+    async def take_card_payment(
+        account_id: str, amount: float, card_number: str, expiry: str, ctx: Context
+    ) -> CardPayment:
+        """Charge a card now: ``amount`` to the card ``card_number`` (the real digits), expiring
+        ``expiry`` (MM/YY). Answers the card's last four digits only. Needs ``_meta.idempotency_key``."""
+        key = _meta_key(ctx)
+        return await _over_mcp(
+            workers,
+            lambda: backend.take_card_payment(account_id, amount, card_number, expiry, idempotency_key=key),
         )
 
     @server.tool()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from chalicelib.domain.ports import SessionStore
@@ -145,3 +146,52 @@ class InMemoryContactAttributes:
         with self._lock:
             self.updates.append((contact_id, dict(attributes)))
             self.attributes.setdefault(contact_id, {}).update(attributes)
+
+
+class InMemoryVault:
+    """``Vault`` in memory, for tests only (never deployed; ``sim doctor`` flags it): the same
+    rules as ``KmsVault`` — a token keeps its first value, values live ``ttl_s`` after the
+    contact's last put, ``delete`` forgets the contact. ``fail`` makes every call raise it;
+    ``gets`` records each read (contact, tokens)."""
+
+    def __init__(self, ttl_s: int = 3600) -> None:
+        self._lock = threading.Lock()
+        self._ttl_ms = ttl_s * 1000
+        self.values: dict[str, dict[str, str]] = {}
+        self.expires_at_ms: dict[str, int] = {}
+        self.gets: list[tuple[str, frozenset[str]]] = []
+        self.fail: Exception | None = None
+
+    def put(self, contact_id: str, values: Mapping[str, str], now_ms: int) -> None:
+        with self._lock:
+            self._raise()
+            kept = self._live(contact_id, now_ms)
+            for token, value in values.items():
+                kept.setdefault(token, value)
+            self.values[contact_id] = kept
+            self.expires_at_ms[contact_id] = now_ms + self._ttl_ms
+
+    def get(self, contact_id: str, tokens: Collection[str], now_ms: int) -> dict[str, str]:
+        with self._lock:
+            self.gets.append((contact_id, frozenset(tokens)))
+            self._raise()
+            kept = self._live(contact_id, now_ms)
+            return {t: kept[t] for t in tokens if t in kept}
+
+    def delete(self, contact_id: str) -> None:
+        with self._lock:
+            self._raise()
+            self.values.pop(contact_id, None)
+            self.expires_at_ms.pop(contact_id, None)
+
+    def _live(self, contact_id: str, now_ms: int) -> dict[str, str]:
+        if self.expires_at_ms.get(contact_id, now_ms + 1) <= now_ms:
+            return {}
+        return dict(self.values.get(contact_id, {}))
+
+    def _raise(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+
+
+MemoryVault = InMemoryVault  # the name the redaction brief uses

@@ -24,7 +24,8 @@ class HandoverTaskInput(BaseModel):
     reason: str = Field(min_length=1, max_length=64)
     queue: str = Field(min_length=1, max_length=256)
     topic: str | None = None
-    callback_number: str | None = Field(default=None, max_length=32)
+    # The vault token of the number to call back ("[CALLER_PHONE]"), never the number.
+    callback_ref: str | None = Field(default=None, max_length=64, pattern=r"^\[[A-Z][A-Z0-9_]*\]$")
     wait_seconds: int = Field(default=900, ge=1)
     heartbeat_seconds: int = Field(default=300, ge=1)
 

@@ -1,10 +1,10 @@
 """Composition root: builds the adapters and use cases once per container, lazily.
 
 Nothing is built at import time: a cold start pays only for what the invoked handler uses. The
-parts are composed from one module per area (``clients``, ``turn``, ``handover``, ``speech``);
-this module holds the container itself and what every handler uses: the clock, the meter, the
-tracer, the metered invocation and the turn's deadline. Tests and ``sim/`` call ``reset()`` to
-rebuild after changing the environment.
+parts are composed from one module per area (``clients``, ``turn``, ``handover``, ``speech``,
+``vault``); this module holds the container itself and what every handler uses: the clock, the
+meter, the tracer, the metered invocation and the turn's deadline. Tests and ``sim/`` call
+``reset()`` to rebuild after changing the environment.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from chalicelib.bootstrap.clients import AwsClients
 from chalicelib.bootstrap.handover import HandoverParts
 from chalicelib.bootstrap.speech import SpeechParts
 from chalicelib.bootstrap.turn import TurnParts
+from chalicelib.bootstrap.vault import VaultParts
 from chalicelib.domain.deadline import Deadline
 from chalicelib.settings import Settings, get_settings
 from chalicelib.usecases.warm_up import warm_up
@@ -30,7 +31,7 @@ from chalicelib.usecases.warm_up import warm_up
 __all__ = ["DATA", "Container", "container", "reset"]
 
 
-class Container(TurnParts, HandoverParts, SpeechParts, AwsClients):
+class Container(TurnParts, HandoverParts, SpeechParts, VaultParts, AwsClients):
     """The adapters and use cases of one Lambda container.
 
     ``reporters``: who hears of each invocation's usage, timings and cost besides its metrics

@@ -52,6 +52,13 @@ class AwsClients:
         s = self.settings
         return self.aws_client("stepfunctions", s.sfn_connect_timeout_ms, s.sfn_read_timeout_ms, 2)
 
+    @cached_property
+    def kms_client(self) -> Any:
+        """For the vault's data keys, inside a turn (and the callback step): the DynamoDB
+        slice's timeouts and attempts, as the vault's other half is a DynamoDB request."""
+        s = self.settings
+        return self.aws_client("kms", s.ddb_connect_timeout_ms, s.ddb_read_timeout_ms, s.ddb_max_attempts)
+
     def secretsmanager_client(self) -> Any:
         """For the model key, read on a turn's first model call: the DynamoDB slice's timeouts."""
         s = self.settings

@@ -63,7 +63,8 @@ class HandoverParts:
 
     @cached_property
     def handover_tools(self) -> RunTools | None:
-        """A tool runner for the callback: its own meter, so no turn is charged for it."""
+        """A tool runner for the callback: its own meter, so no turn is charged for it; its vault
+        (``tool_runner_into``) gives ``book_callback`` the caller's number behind ``callback_ref``."""
         return self.tool_runner_into(InvocationMeter())
 
     @cached_property

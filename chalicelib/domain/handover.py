@@ -43,6 +43,10 @@ MAX_SUMMARY_CHARS = 1_000
 MAX_NAME_CHARS = 80  # Step Functions execution names: 1..80 characters
 _NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 MASK_KEEP_DIGITS = 4
+# The vault token of the caller's own number: the turn puts the number in the vault under it
+# before a handover starts, so the workflow's input (kept 90 days) carries the token, never the
+# number; the callback step reads it back just before booking (``HandoverRequest.callback_ref``).
+CALLER_NUMBER_TOKEN = "[CALLER_PHONE]"  # noqa: S105 - a placeholder name, not a secret
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class HandoverRequest:
     reason: str
     queue: str
     topic: str | None = None
-    callback_number: str | None = None
+    callback_ref: str | None = None  # the vault token of the number to call back (no number: None)
     wait_seconds: int = 900
     heartbeat_seconds: int = 300
 
@@ -125,7 +129,7 @@ class HandoverRequest:
             "reason": self.reason,
             "queue": self.queue,
             "topic": self.topic,
-            "callback_number": self.callback_number,
+            "callback_ref": self.callback_ref,
             "wait_seconds": self.wait_seconds,
             "heartbeat_seconds": self.heartbeat_seconds,
         }
@@ -157,9 +161,13 @@ def handover_topic(reply: Reply) -> str | None:
 
 
 def handover_request(
-    contact_id: str, seq: int, reply: Reply, policy: HandoverPolicy, callback_number: str | None = None
+    contact_id: str, seq: int, reply: Reply, policy: HandoverPolicy, callback_ref: str | None = None
 ) -> HandoverRequest | None:
-    """The workflow's request for a committed reply, or None when the reply does not hand over."""
+    """The workflow's request for a committed reply, or None when the reply does not hand over.
+
+    ``callback_ref``: the vault token of the number to call back (``CALLER_NUMBER_TOKEN``), never
+    the number itself.
+    """
     reason = handover_reason(reply)
     if reason is None:
         return None
@@ -170,7 +178,7 @@ def handover_request(
         reason=reason,
         queue=reply.queue or policy.queue_for(reason, topic),
         topic=topic,
-        callback_number=callback_number,
+        callback_ref=callback_ref,
         wait_seconds=policy.wait_seconds,
         heartbeat_seconds=policy.heartbeat_seconds,
     )

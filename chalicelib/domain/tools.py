@@ -6,6 +6,11 @@ JSON schema, or beyond the turn's call limit is refused before anything is sent:
 the line of defence against a caller talking the model into an action it should not take.
 Side-effecting calls are journaled with an idempotency key derived from contact, turn and call
 index, so no retry, redelivery or crash can make the effect happen twice.
+
+Caller data reaches a tool by token: the model only ever sees (and passes) ``[CARD_1]``; the
+runner swaps each token for its value from the vault just before the call (``vault_tokens``,
+``with_vault_values``), checks the schema on the real values, and scrubs the result
+(``scrubbed_result``) before the model, the session or the journal see it.
 """
 
 from __future__ import annotations
@@ -13,16 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.model import ToolSpec
-from chalicelib.errors import ToolResultInvalidError
+from chalicelib.errors import ToolResultInvalidError, VaultValueMissingError
 
 MAX_RESULT_BYTES = 2048
 MAX_RESULT_DEPTH = 3
 MAX_STRING_CHARS = 300
+# A vault token: as the redactor numbers them ("[CARD_1]", "[PHONE_2]"), or the one a use case
+# names itself (domain/handover.py CALLER_NUMBER_TOKEN, the caller's own number).
+VAULT_TOKEN = re.compile(r"\[[A-Z][A-Z_]*_[0-9]+\]|\[CALLER_PHONE\]")
 
 
 class ToolKind(StrEnum):
@@ -67,8 +76,14 @@ class ToolGraph:
     def offered(self, last_tool: str | None) -> tuple[ToolSpec, ...]:
         return tuple(t.spec() for t in self.tools if t.name in self.reachable(last_tool))
 
-    def refusal(self, name: str, arguments_json: str, last_tool: str | None, calls_made: int) -> str | None:
-        """Why a call the model asked for must not be made, or None."""
+    def refusal(
+        self, name: str, arguments_json: str, last_tool: str | None, calls_made: int, *, schema: bool = True
+    ) -> str | None:
+        """Why a call the model asked for must not be made, or None.
+
+        ``schema=False`` leaves the arguments' schema to the caller, who checks it on the real
+        values once the vault's tokens are swapped in (``with_vault_values``).
+        """
         tool = self.get(name)
         if tool is None:
             return "unknown_tool"
@@ -80,6 +95,8 @@ class ToolGraph:
             arguments = json.loads(arguments_json or "{}")
         except ValueError:
             return "schema:arguments are not JSON"
+        if not schema:
+            return None
         problem = schema_problem(tool.schema, arguments)
         return f"schema:{problem}" if problem else None
 
@@ -174,6 +191,88 @@ def _clean(value: object, depth: int) -> object:
     raise ToolResultInvalidError(f"tool result holds a {type(value).__name__}")
 
 
+def vault_tokens(arguments: object) -> frozenset[str]:
+    """Every vault token in the string values of ``arguments`` (at any depth; keys are names,
+    never tokens).
+
+    Example:
+        >>> sorted(vault_tokens({"card_number": "[CARD_1]", "note": "expires [EXPIRY_1]", "amount": 20}))
+        ['[CARD_1]', '[EXPIRY_1]']
+    """
+    if isinstance(arguments, str):
+        return frozenset(VAULT_TOKEN.findall(arguments))
+    if isinstance(arguments, dict):
+        return frozenset().union(*(vault_tokens(v) for v in arguments.values()))
+    if isinstance(arguments, list):
+        return frozenset().union(*(vault_tokens(v) for v in arguments))
+    return frozenset()
+
+
+def with_vault_values(arguments: object, values: Mapping[str, str]) -> Any:
+    """``arguments`` with each vault token in a string value replaced by its raw value.
+
+    Raises:
+        VaultValueMissingError: a token ``values`` lacks (named; its value never was, or is gone).
+
+    Example:
+        >>> with_vault_values({"card_number": "[CARD_1]", "amount": 20}, {"[CARD_1]": "4111111111111111"})
+        {'card_number': '4111111111111111', 'amount': 20}
+    """
+    missing = sorted(vault_tokens(arguments) - values.keys())
+    if missing:
+        raise VaultValueMissingError(f"the vault holds no value for {', '.join(missing)}")
+    return _swapped(arguments, values)
+
+
+def _swapped(value: object, values: Mapping[str, str]) -> object:
+    if isinstance(value, str):
+        return VAULT_TOKEN.sub(lambda m: values[m.group(0)], value)
+    if isinstance(value, dict):
+        return {k: _swapped(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swapped(v, values) for v in value]
+    return value
+
+
+def scrubbed_result(result: dict[str, Any], scrub: Callable[[str], str]) -> dict[str, Any]:
+    """A tool's (bounded) result with the caller data in it replaced by bare labels (``scrub``:
+    ``Redactor.scrub``), before the model, the session or the journal see it.
+
+    The result's JSON text is scrubbed whole (a key names what a value is: a cue). When that
+    breaks the JSON (a number replaced by a label), each value is scrubbed on its own instead, a
+    number that holds caller data becoming its label.
+
+    Example:
+        >>> scrubbed_result({"card": 4111111111111111}, lambda t: t.replace("4111111111111111", "[CARD]"))
+        {'card': '[CARD]'}
+    """
+    text = json.dumps(result, sort_keys=True, separators=(",", ":"))
+    cleaned = scrub(text)
+    if cleaned == text:
+        return result
+    try:
+        parsed = json.loads(cleaned)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    return _scrubbed_leaves(result, scrub)  # type: ignore[return-value]
+
+
+def _scrubbed_leaves(value: object, scrub: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed_leaves(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed_leaves(v, scrub) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = json.dumps(value)
+        cleaned = scrub(text)
+        return value if cleaned == text else cleaned
+    return value
+
+
 def arguments_hash(arguments_json: str) -> str:
     """A fingerprint of the arguments, independent of key order and spacing."""
     canonical = json.dumps(json.loads(arguments_json or "{}"), sort_keys=True, separators=(",", ":"))
@@ -193,7 +292,11 @@ class JournalState(StrEnum):
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One side-effecting call of one turn, journaled before and after the call."""
+    """One side-effecting call of one turn, journaled before and after the call.
+
+    ``arguments_json`` and ``args_hash`` are the arguments as the model gave them (vault tokens,
+    never their values); ``result_json`` is the scrubbed result.
+    """
 
     contact_id: str
     seq: int
@@ -212,6 +315,8 @@ class ToolCallRecord:
 
     name: str
     kind: str
-    outcome: str  # ok | replayed | refused:<why> | timeout | unavailable | rejected | invalid_result | held
+    # ok | replayed | refused:<why> | timeout | unavailable | rejected | invalid_result | held |
+    # vault_unavailable
+    outcome: str
     ms: float = 0.0
     idempotency_key: str | None = None

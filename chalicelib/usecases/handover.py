@@ -3,7 +3,9 @@
 The workflow (``infra/handover.asl.json``) runs ``PrepareHandover`` (the agent's summary on the
 session and on the contact), then either ``WaitForAgent`` (stores the task token the workflow
 waits on; ``AgentConnected`` resumes it) or ``OfferCallback`` (outside business hours, or when
-no agent took the call in time). Every task is idempotent: Step Functions retries a failed
+no agent took the call in time). The number to call back travels as a vault token
+(``HandoverRequest.callback_ref``); the tool runner reads the number from the vault just before
+``book_callback``. Every task is idempotent: Step Functions retries a failed
 task, and Lambda may run one twice.
 
 Session writes go through the unit of work (``unit_of_work.update_session``): a task that loses
@@ -30,7 +32,7 @@ from chalicelib.domain.ports import Clock, SessionRepository
 from chalicelib.domain.session import HandoverState, Session
 from chalicelib.errors import CallbackNotBookedError, HandoverSessionMissingError
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.usecases.run_tools import OK, REPLAYED, RunTools
+from chalicelib.usecases.run_tools import OK, REPLAYED, VAULT_VALUE_MISSING, RunTools
 from chalicelib.usecases.unit_of_work import IfMissing, update_session
 
 # The callback is journaled as call 0 of a turn number no real turn reaches (offset + the
@@ -38,6 +40,11 @@ from chalicelib.usecases.unit_of_work import IfMissing, update_session
 CALLBACK_JOURNAL_SEQ_OFFSET = 900_000
 CALLBACK_TOOL = "book_callback"
 VOICEMAIL = "voicemail"
+# Why a voicemail was offered instead of a callback (the ``reason`` of the log line).
+NO_CALLBACK_NUMBER = "no_callback_number"  # the caller's number was withheld
+NO_CALLBACK_TOOLS = "no_callback_tools"  # no tool endpoint is configured
+CALLBACK_NUMBER_GONE = "callback_number_gone"  # not in the vault: the contact closed, or it expired
+CALLBACK_REFUSED = "callback_refused"  # the tool (or its schema) refused the booking
 # Contact attributes the agent's screen shows (keys: alphanumeric, dash, underscore).
 SUMMARY_ATTRIBUTE = "handover_summary"
 REASON_ATTRIBUTE = "handover_reason"
@@ -220,7 +227,14 @@ class OfferCallback:
         held = session.handover
         if held is not None and held.execution == execution and held.callback:
             return {"status": held.status, "callback": held.callback}
-        booked = self._book(request) if request.callback_number and self._tools is not None else None
+        if not request.callback_ref:
+            booked, why = None, NO_CALLBACK_NUMBER
+        elif self._tools is None:
+            booked, why = None, NO_CALLBACK_TOOLS
+        else:
+            booked, why = self._book(request)
+        if booked is None:
+            logger.info("callback not booked, voicemail offered", extra={"reason": why, "execution": execution})
         status = HandoverStatus.CALLBACK_BOOKED if booked else HandoverStatus.VOICEMAIL
         callback = booked or VOICEMAIL
 
@@ -236,16 +250,19 @@ class OfferCallback:
         final = stored.handover
         return {"status": final.status if final else status, "callback": final.callback if final else callback}
 
-    def _book(self, request: HandoverRequest) -> str | None:
-        """The booking's id; None when the tool refused it (a voicemail is offered instead).
+    def _book(self, request: HandoverRequest) -> tuple[str | None, str]:
+        """The booking's id; None and why when no callback can be booked (a voicemail is
+        offered instead): the vault no longer holds the number, or the tool refused it.
+
+        The tool is called with the vault token (``callback_ref``), so the journal keeps the
+        token; the runner swaps in the number just before the call.
 
         Raises:
-            CallbackNotBookedError: the tool failed or timed out (the workflow retries; the
-                journal gives the retry the same idempotency key).
+            CallbackNotBookedError: the tool or the vault failed or timed out (the workflow
+                retries; the journal gives the retry the same idempotency key).
         """
         assert self._tools is not None  # noqa: S101 - checked by the caller
-        number = "".join(c for c in request.callback_number or "" if c.isdigit() or c == "+")
-        arguments = json.dumps({"phone": number, "window": self._policy.callback_window}, sort_keys=True)
+        arguments = json.dumps({"phone": request.callback_ref, "window": self._policy.callback_window}, sort_keys=True)
         started = self._clock.monotonic_ms()
         deadline = Deadline(started_at_ms=started, hard_ms=TOOL_BUDGET_MS)
         done = self._tools(
@@ -253,10 +270,12 @@ class OfferCallback:
             arguments),), last_tool=None, calls_made=0, deadline=deadline, follow_up_ms=0.0,
         )  # fmt: skip
         record = done.records[-1] if done.records else None
+        if record is not None and record.outcome == f"refused:{VAULT_VALUE_MISSING}":
+            return None, CALLBACK_NUMBER_GONE
         if record is not None and (record.outcome.startswith("refused") or record.outcome == "rejected"):
             logger.warning("callback refused", extra={"outcome": record.outcome})
-            return None
+            return None, CALLBACK_REFUSED
         if record is None or record.outcome not in (OK, REPLAYED) or not done.facts:
             raise CallbackNotBookedError(f"book_callback: {record.outcome if record else 'not made'}")
         result = json.loads(done.facts[-1].result_json)
-        return str(result.get("callback_id") or result.get("status") or "booked")
+        return str(result.get("callback_id") or result.get("status") or "booked"), ""

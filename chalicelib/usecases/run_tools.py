@@ -1,5 +1,11 @@
 """Run the tool calls a model asked for: refuse what the graph does not allow, fit each call in
-the turn's budget, and make side effects exactly once through the journal."""
+the turn's budget, and make side effects exactly once through the journal.
+
+Caller data crosses here, and only here, by token: the model passes ``[CARD_1]``; just before the
+call the runner reads the raw values of the call's tokens from the vault (one read per call),
+checks the tool's schema on the real arguments and sends those; the journal keeps the tokens.
+The tool's result is scrubbed (bare labels) before the model, the session or the journal see it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.envelope import TOOL_CALL, TOOL_CALLS, Envelope
 from chalicelib.domain.model import ChatMessage, ToolCall
-from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, UsageMeter
+from chalicelib.domain.ports import Clock, ToolGateway, ToolJournal, UsageMeter, Vault
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.session import PendingTool, ToolFact
 from chalicelib.domain.tools import (
     JournalEntry,
@@ -22,10 +29,33 @@ from chalicelib.domain.tools import (
     arguments_hash,
     bounded_result,
     idempotency_key,
+    schema_problem,
+    scrubbed_result,
+    vault_tokens,
+    with_vault_values,
 )
-from chalicelib.errors import ToolError, ToolRejectedError, ToolResultInvalidError
+from chalicelib.errors import (
+    ToolError,
+    ToolRejectedError,
+    ToolResultInvalidError,
+    VaultUnavailableError,
+    VaultValueMissingError,
+)
 
 HELD, REPLAYED, OK = "held", "replayed", "ok"
+# A call whose arguments name a token the vault does not hold (never said, expired, or the
+# contact closed): refused like a schema failure, the model and the caller get the safe reply.
+VAULT_VALUE_MISSING = "vault_value_missing"
+VAULT_UNAVAILABLE = "vault_unavailable"
+
+
+class _ArgumentsRefusedError(Exception):
+    """The real arguments break the tool's schema, or name a token the vault lacks: carries the
+    refusal (``why``) to the round; never leaves the runner."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -42,7 +72,13 @@ class ToolRound:
 
 
 class RunTools:
-    """One round of tool calls within a turn."""
+    """One round of tool calls within a turn.
+
+    Args:
+        vault: where the raw values behind the call's tokens are read (None: a call that names
+            a token is refused, ``vault_value_missing``).
+        redactor: scrubs each tool result (None: results are passed on as the tool gave them).
+    """
 
     def __init__(
         self,
@@ -52,6 +88,9 @@ class RunTools:
         clock: Clock,
         envelope: Envelope,
         meter: UsageMeter,
+        *,
+        vault: Vault | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.graph = graph
         self._gateway = gateway
@@ -59,6 +98,8 @@ class RunTools:
         self._clock = clock
         self._envelope = envelope
         self._meter = meter
+        self._vault = vault
+        self._redactor = redactor
 
     def makes_side_effect(self, name: str) -> bool:
         """True for a declared side-effecting tool (unknown names are refused later, not here)."""
@@ -92,20 +133,32 @@ class RunTools:
         for offset, call in enumerate(calls):
             index = calls_made + offset
             tool = self.graph.get(call.name)
-            why = None if already_checked else self.graph.refusal(call.name, call.arguments, done.last_tool, index)
+            why = (
+                None
+                if already_checked
+                else self.graph.refusal(call.name, call.arguments, done.last_tool, index, schema=False)
+            )
             if why is not None or tool is None:
                 record = ToolCallRecord(call.name, tool.kind.value if tool else "unknown", f"refused:{why}")
                 return replace(done, records=(*done.records, record), refused=why)
-            now = self._clock.monotonic_ms()
-            budget = deadline.timeout_for(
-                min(tool.timeout_ms, self._envelope.budget(TOOL_CALL)),
-                now,
-                self._envelope.finish_reserve_ms + follow_up_ms,
-            )
-            if budget < tool.latency_prior_ms:
-                return self._hold(done, calls[offset:], seq, index, f"tool_budget:{tool.name}")
             try:
-                outcome, result, ms, key = self._make(contact_id, seq, index, tool, call, budget)
+                arguments = self._real_arguments(contact_id, tool, call.arguments)
+                now = self._clock.monotonic_ms()  # after the vault's read: what is left of the turn
+                budget = deadline.timeout_for(
+                    min(tool.timeout_ms, self._envelope.budget(TOOL_CALL)),
+                    now,
+                    self._envelope.finish_reserve_ms + follow_up_ms,
+                )
+                if budget < tool.latency_prior_ms:
+                    return self._hold(done, calls[offset:], seq, index, f"tool_budget:{tool.name}")
+                outcome, result, ms, key = self._make(contact_id, seq, index, tool, call, arguments, budget)
+            except _ArgumentsRefusedError as refused:
+                record = ToolCallRecord(tool.name, tool.kind.value, f"refused:{refused.why}")
+                return replace(done, records=(*done.records, record), refused=refused.why)
+            except VaultUnavailableError:
+                record = ToolCallRecord(tool.name, tool.kind.value, VAULT_UNAVAILABLE)
+                held = self._hold(done, calls[offset:], seq, index, f"{VAULT_UNAVAILABLE}:{tool.name}")
+                return replace(held, records=(*done.records, record))
             except ToolResultInvalidError:
                 record = ToolCallRecord(tool.name, tool.kind.value, "invalid_result")
                 return replace(done, records=(*done.records, record), refused=f"invalid_result:{tool.name}")
@@ -130,17 +183,50 @@ class RunTools:
             )
         return done
 
+    def _real_arguments(self, contact_id: str, tool: ToolDef, arguments_json: str) -> dict[str, object]:
+        """The call's arguments with its tokens' raw values from the vault (one read for all of
+        them), checked against the tool's schema. Never logged.
+
+        Raises:
+            _ArgumentsRefusedError: the real arguments break the schema (``schema:<problem>``), or
+                name a token the vault does not hold (``vault_value_missing``).
+            VaultUnavailableError: the vault could not be read (the call is held, as a tool
+                that did not answer).
+        """
+        arguments = json.loads(arguments_json or "{}")
+        tokens = vault_tokens(arguments)
+        if tokens:
+            try:
+                if self._vault is None:
+                    raise VaultValueMissingError("no vault is configured")
+                arguments = with_vault_values(arguments, self._vault.get(contact_id, tokens, self._clock.now_ms()))
+            except VaultValueMissingError as exc:
+                raise _ArgumentsRefusedError(VAULT_VALUE_MISSING) from exc
+        problem = schema_problem(tool.schema, arguments)
+        if problem:
+            raise _ArgumentsRefusedError(f"schema:{problem}")
+        return arguments  # type: ignore[no-any-return]
+
+    def _scrubbed(self, result: dict[str, object]) -> dict[str, object]:
+        return result if self._redactor is None else scrubbed_result(result, self._redactor.scrub)
+
     def _make(
-        self, contact_id: str, seq: int, index: int, tool: ToolDef, call: ToolCall, budget_ms: float
+        self,
+        contact_id: str,
+        seq: int,
+        index: int,
+        tool: ToolDef,
+        call: ToolCall,
+        arguments: dict[str, object],
+        budget_ms: float,
     ) -> tuple[str, dict[str, object], float, str | None]:
-        """Call the tool (through the journal for a side effect): outcome, result, ms, key."""
+        """Call the tool with the real ``arguments`` (through the journal for a side effect):
+        outcome, scrubbed result, ms, key."""
         started = time.perf_counter()
         if tool.kind is not ToolKind.SIDE_EFFECT:
             with self._meter.timed(TOOL_CALLS):
-                raw = self._gateway.call(
-                    tool, json.loads(call.arguments or "{}"), idempotency_key=None, timeout_ms=budget_ms
-                )
-            return OK, bounded_result(raw), (time.perf_counter() - started) * 1000, None
+                raw = self._gateway.call(tool, arguments, idempotency_key=None, timeout_ms=budget_ms)
+            return OK, self._scrubbed(bounded_result(raw)), (time.perf_counter() - started) * 1000, None
         now = self._clock.now_ms()
         entry = self._journal.begin(
             JournalEntry(contact_id, seq, index, tool.name, call.arguments, arguments_hash(call.arguments),
@@ -148,14 +234,14 @@ class RunTools:
             now,
         )  # fmt: skip
         if entry.state is JournalState.DONE and entry.result_json:
-            return REPLAYED, json.loads(entry.result_json), 0.0, entry.idempotency_key
+            return REPLAYED, self._scrubbed(json.loads(entry.result_json)), 0.0, entry.idempotency_key
+        if entry.arguments_json != call.arguments:
+            # The journaled arguments and key win: a retry never becomes a different effect.
+            arguments = self._real_arguments(contact_id, tool, entry.arguments_json)
         try:
             with self._meter.timed(TOOL_CALLS):
-                # The journaled arguments and key win: a retry never becomes a different effect.
-                raw = self._gateway.call(
-                    tool, json.loads(entry.arguments_json), idempotency_key=entry.idempotency_key, timeout_ms=budget_ms
-                )
-            result = bounded_result(raw)
+                raw = self._gateway.call(tool, arguments, idempotency_key=entry.idempotency_key, timeout_ms=budget_ms)
+            result = self._scrubbed(bounded_result(raw))
         except ToolRejectedError:
             self._journal.finish(replace(entry, state=JournalState.FAILED), now)
             raise

@@ -100,6 +100,33 @@ def test_a_side_effect_runs_once_per_key(gateway: Gateway, backend: SampleBacken
     assert backend.executions_by_key[first] == backend.executions_by_key[again] == 1
 
 
+def test_a_card_payment_takes_the_real_number_and_answers_only_its_last_four(
+    mcp_gateway: McpToolGateway, backend: SampleBackend
+) -> None:
+    card = "4111111111111111"
+    before = backend.received_cards().count(card)
+    payment = {"account_id": "acc-448129", "amount": 120, "card_number": card, "expiry": "04/27"}
+    paid = call(mcp_gateway, "take_card_payment", payment, key=new_key())
+    assert (paid["status"], paid["card_last4"]) == ("approved", "1111")
+    assert card not in str(paid)
+    assert backend.received_cards().count(card) == before + 1
+
+
+@pytest.mark.parametrize(
+    "card_number",
+    ["[CARD_1]", "4111111111111112"],  # a token never swapped for the number; a failed Luhn digit
+)
+def test_a_card_payment_without_a_real_card_number_is_rejected(
+    mcp_gateway: McpToolGateway, backend: SampleBackend, card_number: str
+) -> None:
+    before = backend.side_effects_executed
+    payment = {"account_id": "acc-448129", "amount": 120, "card_number": card_number, "expiry": "04/27"}
+    with pytest.raises(ToolRejectedError):
+        call(mcp_gateway, "take_card_payment", payment, key=new_key())
+    assert backend.side_effects_executed == before
+    assert "[CARD_1]" not in backend.received_cards()
+
+
 def test_a_side_effect_without_a_key_is_rejected(gateway: Gateway, backend: SampleBackend) -> None:
     before = backend.side_effects_executed
     with pytest.raises(ToolRejectedError):

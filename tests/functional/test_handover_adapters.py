@@ -13,11 +13,11 @@ from botocore.stub import Stubber
 from chalicelib import errors
 from chalicelib.adapters.connect_contact_attributes import ConnectContactAttributes
 from chalicelib.adapters.stepfunctions_handover import StepFunctionsHandoverWorkflow
-from chalicelib.domain.handover import HandoverRequest
+from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, HandoverRequest
 from tests.conftest import ROOT
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:switchboard-dev-handover"
-REQUEST = HandoverRequest("c-1", 4, "caller_asked", "GeneralSupport", callback_number="+15555550100")
+REQUEST = HandoverRequest("c-1", 4, "caller_asked", "GeneralSupport", callback_ref=CALLER_NUMBER_TOKEN)
 ASL = json.loads((ROOT / "infra" / "handover.asl.json").read_text())
 
 
@@ -148,3 +148,16 @@ def test_the_task_handlers_fail_with_the_names_the_state_machine_catches(
         handler(event, LambdaContext(function, memory_size=512))
     assert type(raised.value).__name__ == error
     assert error in asl_error_names()
+
+
+def test_the_callback_steps_input_carries_a_vault_token_never_a_number() -> None:
+    from chalicelib.adapters.handover_events import parse_task_input
+
+    event = {"contact_id": "c-1", "seq": 4, "reason": "caller_asked", "queue": "Q"}
+    assert parse_task_input({**event, "callback_ref": CALLER_NUMBER_TOKEN}).callback_ref == CALLER_NUMBER_TOKEN
+    assert parse_task_input(REQUEST.as_input()) == REQUEST
+    assert "callback_number" not in REQUEST.as_input()
+    with pytest.raises(errors.HandoverInputMalformedError, match="callback_ref"):
+        parse_task_input({**event, "callback_ref": "+15555550100"})
+    # An execution started before the vault (its input named the number): no number, a voicemail.
+    assert parse_task_input({**event, "callback_number": "+15555550100"}).callback_ref is None

@@ -192,7 +192,7 @@ def assert_the_stack_moto_can_make(stack: Stack, consumers_deployed: bool) -> No
 def test_what_moto_skips_and_which_outputs_vanish_with_it() -> None:
     skipped = {TEMPLATE["Resources"][name]["Type"] for name in skipped_ids(TEMPLATE)}
     assert skipped == MOTO_SKIPS
-    assert vanishing_outputs(TEMPLATE) == {"LexBotId", "LexBotAliasArn", "ModelSecretArn"}
+    assert vanishing_outputs(TEMPLATE) == {"LexBotId", "LexBotAliasArn", "ModelSecretArn", "RedactionKeySecretArn"}
     assert set(TEMPLATE["Outputs"]) - set(for_moto(TEMPLATE)["Outputs"]) == {"LexBotAliasArn"}
 
 

@@ -28,6 +28,7 @@ POLLY_ACTIONS = {"polly:SynthesizeSpeech"}
 # The only statements whose Resource may be "*": each is a group of actions that accept no other.
 RESOURCE_STAR_ACTIONS = (XRAY_ACTIONS, TRANSCRIBE_ACTIONS, TASK_CALLBACK_ACTIONS, POLLY_ACTIONS)
 KEY_ARN = {"Fn::GetAtt": ["SessionKey", "Arn"]}
+VAULT_PURPOSE = "switchboard-vault"  # chalicelib/adapters/kms_vault.py PURPOSE, the data keys' context
 # What DynamoDB documents for the principals that use a table under a customer managed key, with
 # its wildcards (kms:ReEncrypt*, kms:GenerateDataKey*) spelled out; kms:CreateGrant only for the
 # table's creator (CloudFormation, with the deployer's permissions).
@@ -289,23 +290,41 @@ def test_every_role_that_uses_the_table_may_use_its_key_through_dynamodb_only() 
 
 
 def test_the_turn_may_encrypt_and_decrypt_with_the_key_itself_and_no_other_role_may() -> None:
-    direct = [(r, s) for r, s in kms_statements() if "Condition" not in s]
-    assert [(r, set(s["Action"])) for r, s in direct] == [
+    direct = [
+        (r, s) for r, s in kms_statements() if "kms:ViaService" not in s.get("Condition", {}).get("StringEquals", {})
+    ]
+    assert [(r, set(s["Action"])) for r, s in direct if "Condition" not in s] == [
         ("TurnRole", {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"})
+    ]
+    # The callback step opens the vault's data keys (the caller's number), and nothing else.
+    assert [(r, s["Action"], s["Condition"]) for r, s in direct if "Condition" in s] == [
+        ("HandoverRole", ["kms:Decrypt"], {"StringEquals": {"kms:EncryptionContext:purpose": VAULT_PURPOSE}})
     ]
 
 
-def test_the_secrets_readers_may_decrypt_it_through_secrets_manager_for_that_secret() -> None:
-    readers = {r for r, s in statements() if "secretsmanager:GetSecretValue" in as_list(s["Action"])}
-    assert readers == {"TurnRole"}
-    for role in readers:
+def test_the_secrets_readers_may_decrypt_them_through_secrets_manager_for_those_secrets_only() -> None:
+    reads = [(r, s["Resource"]) for r, s in statements() if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
+    assert reads == [("TurnRole", [{"Ref": "ModelApiKeySecret"}]), ("TurnRole", [{"Ref": "RedactionKeySecret"}])]
+    for role, [secret] in reads:
         (statement,) = [
             s for r, s in kms_statements()
             if r == role and s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
             == {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+            and s["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == secret
         ]  # fmt: skip
         assert statement["Action"] == ["kms:Decrypt"]
-        assert statement["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == {"Ref": "ModelApiKeySecret"}
+
+
+def test_the_redaction_key_is_generated_by_cloudformation_and_encrypted_with_the_session_key() -> None:
+    props = TEMPLATE["Resources"]["RedactionKeySecret"]["Properties"]
+    assert props["GenerateSecretString"] == {"PasswordLength": 64, "ExcludePunctuation": True}
+    assert props["KmsKeyId"] == KEY_ARN and "SecretString" not in props
+    assert TEMPLATE["Outputs"]["RedactionKeySecretArn"]["Value"] == {"Ref": "RedactionKeySecret"}
+
+
+def test_the_records_consumer_may_delete_a_contacts_vault_and_the_turn_may_not() -> None:
+    deleters = {r for r, s in statements() if "dynamodb:DeleteItem" in as_list(s["Action"])}
+    assert deleters == {"StreamConsumerRole"}
 
 
 def test_the_failed_batch_sender_may_use_the_queues_key_through_sqs() -> None:

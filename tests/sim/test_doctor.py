@@ -53,6 +53,10 @@ def test_each_shipped_stage_wires_real_adapters_and_sets_every_feature(stage: st
     assert turn["adapters"]["handle_turn.store"].endswith("DynamoDbSessionStore")
     assert turn["adapters"]["handle_turn.models.api_key"].endswith("SecretsManagerSecret")
     assert turn["adapters"]["handle_turn.handover"].endswith("StepFunctionsHandoverWorkflow")
+    assert turn["adapters"]["handle_turn.tools.vault"].endswith("KmsVault")
+    callback = next(f for f in report["functions"] if f["function"] == "handover_callback")
+    assert callback["adapters"]["offer_callback.tools.vault"].endswith("KmsVault")
+    assert turn["features"]["vault"] == turn["features"]["redaction_key"] == "on"
     prepare = next(f for f in report["functions"] if f["function"] == "handover_prepare")
     assert prepare["adapters"]["prepare_handover.attributes"].endswith("ConnectContactAttributes")
     transcriber = next(f for f in report["functions"] if f["function"] == "transcriber")
@@ -75,6 +79,8 @@ def test_a_stage_without_the_connect_instance_fails_with_a_named_start_up_error(
         ("SWITCHBOARD_TOOLS_MCP_URL", "tools_mcp is silently off"),
         ("SWITCHBOARD_MODEL_SECRET_ARN", "model_secret is silently off"),
         ("SWITCHBOARD_HANDOVER_STATE_MACHINE_ARN", "handover_workflow is silently off"),
+        ("SWITCHBOARD_SESSION_KEY_ARN", "vault is silently off"),
+        ("SWITCHBOARD_REDACTION_KEY_SECRET_ARN", "redaction_key is silently off"),
     ],
 )
 def test_a_feature_the_stage_does_not_set_is_silently_off(tmp_path: Path, variable: str, finding: str) -> None:

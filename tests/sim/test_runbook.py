@@ -55,6 +55,11 @@ class Existence:
             return bool(self._client("stepfunctions").describe_state_machine(stateMachineArn=value))
         if name == "SWITCHBOARD_MODEL_SECRET_ARN":  # step 3 stored the key in it
             return bool(self._client("secretsmanager").get_secret_value(SecretId=value)["SecretString"])
+        if name == "SWITCHBOARD_REDACTION_KEY_SECRET_ARN":  # the stack generated its value
+            return len(self._client("secretsmanager").get_secret_value(SecretId=value)["SecretString"]) == 64
+        if name == "SWITCHBOARD_SESSION_KEY_ARN":  # the vault makes its data keys under it
+            # (not DescribeKey: moto keeps a CloudFormation key's policy as an object and fails it)
+            return len(self._client("kms").generate_data_key(KeyId=value, KeySpec="AES_256")["Plaintext"]) == 32
         if name == "SWITCHBOARD_CONNECT_INSTANCE_ID":
             return bool(self._client("connect").describe_instance(InstanceId=value)["Instance"])
         if name == "SWITCHBOARD_TRANSCRIBER_FUNCTION_NAME":

@@ -4,18 +4,22 @@ summary, the callback's voicemail fallback."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import DATA, load_envelope
+from chalicelib.adapters.data_files import DATA, load_envelope, load_tools
 from chalicelib.adapters.handover_config import load_handover_policy
+from chalicelib.adapters.memory_journal import InMemoryToolJournal
 from chalicelib.adapters.memory_store import InMemorySessionStore
+from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.handover import (
+    CALLER_NUMBER_TOKEN,
     BusinessHours,
     HandoverPolicy,
     HandoverRequest,
@@ -29,9 +33,16 @@ from chalicelib.domain.router import route, route_context
 from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import RULES
-from chalicelib.errors import HandoverSessionMissingError, HandoverWorkflowUnavailableError, SessionVersionConflictError
+from chalicelib.errors import (
+    CallbackNotBookedError,
+    HandoverSessionMissingError,
+    HandoverWorkflowUnavailableError,
+    SessionVersionConflictError,
+    VaultUnavailableError,
+)
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.handover import (
+    CALLBACK_NUMBER_GONE,
     SUMMARY_ATTRIBUTE,
     AgentConnected,
     OfferCallback,
@@ -39,7 +50,8 @@ from chalicelib.usecases.handover import (
     WaitForAgent,
     start_handover,
 )
-from tests.fakes import InMemoryContactAttributes, ManualClock
+from chalicelib.usecases.run_tools import RunTools
+from tests.fakes import FakeToolBackend, InMemoryContactAttributes, InMemoryVault, ManualClock
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
 POLICY = DialoguePolicy(handover=HANDOVER)
@@ -145,7 +157,9 @@ def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() ->
     assert result.reply.action is Action.HANDOVER
     assert list(workflow.executions) == ["c-1-2"]
     assert workflow.executions["c-1-2"]["reason"] == "caller_asked"
-    assert workflow.executions["c-1-2"]["callback_number"] == "+15555550100"
+    # the caller's number is in the vault: the workflow's input (kept 90 days) names its token only
+    assert workflow.executions["c-1-2"]["callback_ref"] == CALLER_NUMBER_TOKEN
+    assert "+15555550100" not in json.dumps(workflow.executions)
 
 
 def test_a_turn_that_fails_mid_handover_and_is_retried_starts_one_workflow() -> None:
@@ -186,7 +200,7 @@ def handed_over(store: InMemorySessionStore, clock: ManualClock, contact: str = 
     handle(request("my account number is 5 5 1 2 0 9", 1, contact), deadline(clock))
     handle(request("yes", 2, contact), deadline(clock))
     result = handle(request("someone used my card, it's fraud", 3, contact), deadline(clock))
-    wanted = handover_request(contact, result.seq, result.reply, HANDOVER, "+15555550100")
+    wanted = handover_request(contact, result.seq, result.reply, HANDOVER, CALLER_NUMBER_TOKEN)
     assert wanted is not None
     return wanted
 
@@ -245,10 +259,65 @@ def test_the_task_token_is_stored_once_and_the_agent_resumes_the_wait_once() -> 
 
 def test_no_number_means_a_voicemail_and_the_callback_is_recorded_once() -> None:
     clock, store = ManualClock(), InMemorySessionStore()
-    wanted = replace(handed_over(store, clock), callback_number=None)
+    wanted = replace(handed_over(store, clock), callback_ref=None)
     offer = OfferCallback(store, clock, None, HANDOVER)
     assert offer(wanted) == {"status": HandoverStatus.VOICEMAIL, "callback": "voicemail"}
     assert offer(wanted) == {"status": HandoverStatus.VOICEMAIL, "callback": "voicemail"}
+
+
+class CallbackTools:
+    """The callback's tool runner over a fake back office, an in-memory journal and vault."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.backend = FakeToolBackend({"book_callback": {"callback_id": "cb-1", "status": "booked"}})
+        self.journal = InMemoryToolJournal()
+        self.vault = InMemoryVault()
+        graph, _ = load_tools()
+        self.runner = RunTools(graph, self.backend, self.journal, clock, ENVELOPE, InvocationMeter(),
+                               vault=self.vault)  # fmt: skip
+
+
+def test_the_callback_books_the_number_the_vault_holds_and_journals_only_its_token() -> None:
+    clock, store = ManualClock(), InMemorySessionStore()
+    wanted = handed_over(store, clock)
+    tools = CallbackTools(clock)
+    tools.vault.put("c-1", {CALLER_NUMBER_TOKEN: "+15555550100"}, clock.now)
+    offer = OfferCallback(store, clock, tools.runner, HANDOVER)
+    assert offer(wanted) == {"status": HandoverStatus.CALLBACK_BOOKED, "callback": "cb-1"}
+    [(name, arguments, _, _)] = tools.backend.calls
+    assert (name, arguments["phone"]) == ("book_callback", "+15555550100")  # the real number, to the tool
+    [entry] = tools.journal.entries.values()
+    assert json.loads(entry.arguments_json)["phone"] == CALLER_NUMBER_TOKEN  # the token, in the journal
+    assert "+15555550100" not in repr(entry)
+    assert tools.vault.gets == [("c-1", frozenset({CALLER_NUMBER_TOKEN}))]  # one read, just before the call
+
+
+def test_a_vault_deleted_when_the_contact_closed_means_a_voicemail_with_a_named_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, store = ManualClock(), InMemorySessionStore()
+    wanted = handed_over(store, clock)
+    tools = CallbackTools(clock)
+    tools.vault.put("c-1", {CALLER_NUMBER_TOKEN: "+15555550100"}, clock.now)
+    tools.vault.delete("c-1")  # the caller hung up while waiting: CloseContact deleted the vault
+    offer = OfferCallback(store, clock, tools.runner, HANDOVER)
+    assert offer(wanted) == {"status": HandoverStatus.VOICEMAIL, "callback": "voicemail"}
+    assert tools.backend.calls == []
+    [record] = [r for r in caplog.records if r.getMessage() == "callback not booked, voicemail offered"]
+    assert record.reason == CALLBACK_NUMBER_GONE  # type: ignore[attr-defined]
+
+
+def test_a_vault_that_cannot_be_read_fails_the_task_for_the_workflow_to_retry() -> None:
+    clock, store = ManualClock(), InMemorySessionStore()
+    wanted = handed_over(store, clock)
+    tools = CallbackTools(clock)
+    tools.vault.fail = VaultUnavailableError("KMS Decrypt failed: ThrottlingException")
+    offer = OfferCallback(store, clock, tools.runner, HANDOVER)
+    with pytest.raises(CallbackNotBookedError, match="vault_unavailable"):
+        offer(wanted)
+    tools.vault.fail = None
+    tools.vault.put("c-1", {CALLER_NUMBER_TOKEN: "+15555550100"}, clock.now)
+    assert offer(wanted)["status"] == HandoverStatus.CALLBACK_BOOKED  # the retry books it
 
 
 def test_a_task_for_a_contact_without_a_session_raises_the_name_the_workflow_catches() -> None:

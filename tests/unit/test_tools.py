@@ -88,6 +88,7 @@ def test_the_model_is_offered_only_the_tools_reachable_from_where_the_call_is() 
     assert {t.name for t in GRAPH.offered("lookup_account")} == {
         "get_balance",
         "create_payment_arrangement",
+        "take_card_payment",
         "book_callback",
     }
 
