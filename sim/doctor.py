@@ -15,7 +15,9 @@ every feature switch. A stage fails (exit 1) when a function:
 
 Values the stage configuration still holds as placeholders (the account ``000000000000``, the
 nil instance id, ``.invalid`` hosts) are warnings: ``infra/stage_config.py`` replaces them with
-the stack's outputs before ``chalice deploy``.
+the stack's outputs before ``chalice deploy``. A secret a function reads while it starts (the
+redaction key) is not read here — the doctor has no AWS — but answered with a placeholder, and
+named in a warning: that it is configured is checked, not what it holds.
 """
 
 from __future__ import annotations
@@ -175,6 +177,24 @@ def _value_findings(env: dict[str, str], report: FunctionReport) -> None:
         report.errors.append("a model key in the function's configuration: it belongs in the secret")
 
 
+@contextlib.contextmanager
+def _secrets_unread(report: FunctionReport) -> Iterator[None]:
+    """Secrets read while the function starts answer a placeholder (named in a warning)."""
+    from chalicelib.adapters.secrets import SecretsManagerSecret  # noqa: PLC0415 - after the CLI has parsed
+
+    def placeholder(secret: SecretsManagerSecret) -> str:
+        secret_id = secret._secret_id
+        report.warnings.append(f"secret {secret_id} is read at start-up: its value is not checked offline")
+        return "doctor-placeholder-secret-value-not-read"
+
+    real = SecretsManagerSecret.value
+    SecretsManagerSecret.value = placeholder  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SecretsManagerSecret.value = real  # type: ignore[method-assign]
+
+
 def _wiring(function: FunctionConfig, report: FunctionReport) -> None:
     """Build what the handler builds, in the function's own environment; report each adapter."""
     from chalicelib.bootstrap import Container  # noqa: PLC0415 - after the CLI has parsed
@@ -185,7 +205,7 @@ def _wiring(function: FunctionConfig, report: FunctionReport) -> None:
         report.errors.append(f"{function.name}: the doctor does not know what this handler builds")
         return
     found: dict[str, Any] = {}
-    with only_environment(function.environment):
+    with only_environment(function.environment), _secrets_unread(report):
         try:
             container = Container(Settings())
             for attribute in builds:
