@@ -116,10 +116,12 @@ class TurnParts:
             transports["http"] = HttpToolGateway(s.tools_http_url, routes)
         journal = DynamoDbToolJournal(self.dynamodb_client, s.table_name, s.session_ttl_seconds, usage=meter)
         self.opened.extend(transports.values())
-        # The raw values behind the call's tokens, read just before each call (VaultParts).
+        # The raw values behind the call's tokens, read just before each call (VaultParts); the
+        # results scrubbed to bare labels, which needs no fingerprint key (the callback step's
+        # role reads no secret): the container's redactor.
         vault = self.vault_into(meter) if self.vault_configured else None
         return RunTools(graph, TransportToolGateway(transports), journal, self.clock, self.envelope, meter,
-                        vault=vault)  # fmt: skip
+                        vault=vault, redactor=self.container_redactor)  # fmt: skip
 
     @cached_property
     def dialogue_policy(self) -> DialoguePolicy:

@@ -149,8 +149,8 @@ def test_account_numbers_are_masked_to_the_last_four() -> None:
 
 
 def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() -> None:
-    clock, workflow = ManualClock(), RecordingHandoverWorkflow()
-    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow)
+    clock, workflow, vault = ManualClock(), RecordingHandoverWorkflow(), InMemoryVault()
+    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow, vault=vault)
     handle(request("hello"), deadline(clock))
     assert workflow.start_calls == 0
     result = handle(request("agent please", 2), deadline(clock))
@@ -160,6 +160,7 @@ def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() ->
     # the caller's number is in the vault: the workflow's input (kept 90 days) names its token only
     assert workflow.executions["c-1-2"]["callback_ref"] == CALLER_NUMBER_TOKEN
     assert "+15555550100" not in json.dumps(workflow.executions)
+    assert vault.get("c-1", [CALLER_NUMBER_TOKEN], clock.now) == {CALLER_NUMBER_TOKEN: "+15555550100"}
 
 
 def test_a_turn_that_fails_mid_handover_and_is_retried_starts_one_workflow() -> None:
