@@ -10,9 +10,9 @@ it accepts and drops; ``for_moto`` the template without the outputs moto cannot 
 from __future__ import annotations
 
 import json
-import warnings
 import secrets
 import string
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
