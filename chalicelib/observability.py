@@ -39,9 +39,9 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
     _redactor: Redactor | None = None
     _lock = threading.Lock()
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: Any) -> str:
         redactor = self._scrubber()
-        return super().serialize({k: v if k in _OWN_KEYS else _scrubbed(redactor, v) for k, v in log.items()})
+        return super().serialize({k: v if k in _OWN_KEYS else _scrubbed(redactor, v) for k, v in dict(log).items()})
 
     @classmethod
     def _scrubber(cls) -> Redactor:

@@ -43,7 +43,9 @@ class ProtectedTurn:
         return tuple(dict.fromkeys(e.kind.value for e in self.entities if e.action is not Action.KEEP))
 
 
-def protect_turn(redactor: Redactor, request: TurnRequest, session: Session | None, seq: int | None = None) -> ProtectedTurn:
+def protect_turn(
+    redactor: Redactor, request: TurnRequest, session: Session | None, seq: int | None = None
+) -> ProtectedTurn:
     """``request`` with its caller data replaced by the call's tokens.
 
     The context is the turn before ``seq`` (default: the request's own): what the assistant

@@ -129,7 +129,6 @@ class Redactor:
         parts.append(text[at:])
         return Redaction("".join(parts), tuple(entities), book.state())
 
-
     def scrub(self, text: str, context: RedactionContext = NO_CONTEXT) -> str:
         """``text`` with each entity the policy does not keep replaced by its bare label, with no
         call state: for text that has no session to number its tokens (a tool's result, a log

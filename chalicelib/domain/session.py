@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Reply
@@ -144,7 +144,7 @@ class Session:
     handover: HandoverState | None = None
     # The call's redaction tokens (keyed fingerprints and counters, never a value): the same
     # card read again is the same token (``domain/caller_data.py``).
-    redaction: RedactionState = RedactionState()
+    redaction: RedactionState = field(default_factory=RedactionState)
     # (The live transcript is its own item beside the session: ``domain/live_transcript.py``.)
 
     @classmethod

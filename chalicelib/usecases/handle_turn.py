@@ -247,7 +247,9 @@ class HandleTurn:
             with self._meter.timed(VAULT):
                 self._vault.put(read.request.contact_id, new, read.now_ms)
         except VaultUnavailableError as exc:
-            logger.warning("caller data not kept for the tools", extra={"error": type(exc).__name__, "tokens": len(new)})
+            logger.warning(
+                "caller data not kept for the tools", extra={"error": type(exc).__name__, "tokens": len(new)}
+            )
             return
         spent.vaulted |= frozenset(new)
 
