@@ -4,6 +4,10 @@ Callers do not talk like forms: they hesitate ("um, yeah"), correct themselves (
 seven, no sorry, four four eight"), read numbers digit by digit ("double five", "oh" for zero)
 and shout "agent!". ``classify`` recognises the few intents that rules handle reliably and says
 ``UNKNOWN`` for everything else, so a later tier can take it.
+
+Digits are read by the one reader of spoken numbers (``domain/spoken_numbers.py``: numerals, "oh",
+"double five"), a word at a time. Tier 0 takes digits said one by one: tens and teens ("forty
+four") are not read here, and are left to a model.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from chalicelib.domain.spoken_numbers import NUM, OTHER, REPEATERS, TEENS, TENS, UNITS, WORD, Token, piece_at
 
 
 class Intent(StrEnum):
@@ -37,11 +43,8 @@ _FILLERS = re.compile(r"\b(um+|uh+|uhm|erm?|hmm+|ah+|like|you know|well|okay so|
 _PUNCT = re.compile(r"[^\w\s']")
 _SPACES = re.compile(r"\s+")
 
-_DIGIT_WORDS = {
-    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-}  # fmt: skip
-_REPEATERS = {"double": 2, "triple": 3}
+_WHOLE_NUMBERS = frozenset({*TEENS, *TENS})  # read by a model, not here
+_WORDS = re.compile(r"\S+")
 # After one of these the caller restates the number: keep only what follows.
 _CORRECTION = re.compile(r"\b(no wait|no sorry|sorry|wait|actually|i mean|let me start again|scratch that|no no)\b")
 
@@ -115,18 +118,29 @@ def extract_digits(text: str) -> str:
 
 
 def _digits_in(text: str) -> str:
+    """The digits of ``text`` (normalized), word by word through ``spoken_numbers.piece_at``."""
+    tokens = _words(text)
     out: list[str] = []
-    repeat = 1
-    for token in text.split():
-        if token in _REPEATERS:
-            repeat = _REPEATERS[token]
+    i = 0
+    while i < len(tokens):
+        piece = None if tokens[i].text in _WHOLE_NUMBERS else piece_at(tokens, i)
+        if piece is None:
+            i += 1
             continue
-        if token.isdigit():
-            out.append(token[0] * repeat + token[1:] if repeat > 1 else token)
-        elif token in _DIGIT_WORDS:
-            out.append(_DIGIT_WORDS[token] * repeat)
-        repeat = 1
+        out.append(piece[0])
+        i = piece[1]
     return "".join(out)
+
+
+def _words(text: str) -> list[Token]:
+    """``text``'s words as the reader's tokens: a numeral, a word, or neither (letters and digits
+    together, "sw1a", are no number)."""
+    tokens: list[Token] = []
+    for m in _WORDS.finditer(text):
+        word = m.group()
+        kind = NUM if word.isdigit() else OTHER if any(c.isdigit() for c in word) else WORD
+        tokens.append(Token(kind, word, m.start(), m.end()))
+    return tokens
 
 
 _ACCOUNT_CUES = frozenset({"account", "member", "customer", "membership", "policy", "id", "number", "my", "is", "it's",
@@ -150,7 +164,7 @@ def _is_account_number(text: str, digits: str) -> bool:
         if len(_digits_in(tail)) < MIN_ACCOUNT_DIGITS:
             return False
         text = _CORRECTION.sub(" ", text)
-    other = [t for t in text.split() if not (t.isdigit() or t in _DIGIT_WORDS or t in _REPEATERS or t in _ACCOUNT_CUES)]
+    other = [t for t in text.split() if not (t.isdigit() or t in UNITS or t in REPEATERS or t in _ACCOUNT_CUES)]
     return len(other) == 0
 
 
