@@ -53,7 +53,7 @@ def _payments(data: Any) -> list[str]:
 
 
 def test_variations_give_each_call_its_own_side_effect_arguments() -> None:
-    calls = load_calls(RECORDED, 75, 2)
+    calls = load_calls(RECORDED, 5 * len(RECORDED), 2)
     payments = [a for c in calls for t in c.turns if t.model for a in _payments(t.model.model_dump())]
     assert len(payments) >= 3
     assert len(set(payments)) == len(payments)
