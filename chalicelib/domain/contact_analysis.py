@@ -85,33 +85,41 @@ def apply_segments(session: Session, segments: tuple[Segment, ...], event_type: 
     return _cut_interrupted_prompts(session)
 
 
-def scrubbed(redactor: Redactor, session: Session, segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+def scrubbed(
+    redactor: Redactor, session: Session, segments: tuple[Segment, ...]
+) -> tuple[Session, tuple[Segment, ...]]:
     """``segments`` with the caller data in their text scrubbed (``Redactor.scrub``), in their
-    order; each read with the newest prompt (our SYSTEM or the AGENT) and caller words before it,
-    kept or in the batch, as its context. Pure.
+    order, and the session's kept spans and summary scrubbed again with what they now know. Pure.
+
+    Segments arrive in any order: the prompt a caller answered ("And the security code?") may
+    come after the answer ("seven three seven"). So each text is read with every context the call
+    has shown so far — what was said in the turns (the history; a prompt is there before the
+    caller answers it) and in the segments kept or in this batch, prompts apart from the caller's
+    words — and a span kept before its context arrived is scrubbed again when it does. That
+    over-redacts a little (a kept span is only matched to our prompts and counted for barge-in);
+    missing a card number would keep it.
 
     Example:
         >>> from chalicelib.adapters.redaction_policy import load_redaction_policy
         >>> redactor = Redactor(load_redaction_policy(), b"k" * 32)
-        >>> asked = Segment(SegmentKind.TRANSCRIPT, "p", "SYSTEM", "What's the security code on the card?", 0, 900)
         >>> said = Segment(SegmentKind.TRANSCRIPT, "c", "CUSTOMER", "seven three seven", 1000, 1900)
-        >>> [s.content for s in scrubbed(redactor, Session.new("c-1", 0), (said, asked))]
+        >>> asked = Segment(SegmentKind.TRANSCRIPT, "p", "SYSTEM", "What's the security code on the card?", 0, 900)
+        >>> [s.content for s in scrubbed(redactor, Session.new("c-1", 0), (said, asked))[1]]
         ['[CVV]', "What's the security code on the card?"]
     """
-    heard = [(span.begin_ms, span.role, span.content) for span in session.spans]
-    heard += [(s.begin_ms, s.role, s.content) for s in segments if s.kind is SegmentKind.TRANSCRIPT]
-    heard.sort(key=lambda item: item[0])  # the context only names kinds: raw or scrubbed, the same
-    return tuple(_scrubbed(redactor, segment, heard) for segment in segments)
+    prompts = [m.text for m in session.history if m.role is Role.ASSISTANT]
+    words = [m.text for m in session.history if m.role is Role.CALLER]
+    for role, text in [(s.role, s.content) for s in session.spans] + [(s.role, s.content) for s in segments]:
+        (words if role == "CUSTOMER" else prompts).append(text)
+    # " . " between them: a cue phrase never runs from one text into the next.
+    context = RedactionContext(" . ".join(filter(None, prompts)), " . ".join(filter(None, words)))
 
+    def scrub(text: str) -> str:
+        return redactor.scrub(text, context) if text else text
 
-def _scrubbed(redactor: Redactor, segment: Segment, heard: list[tuple[int, str, str]]) -> Segment:
-    if not segment.content:
-        return segment
-    before = [(role, text) for begin, role, text in heard if begin < segment.begin_ms]
-    prompt = next((text for role, text in reversed(before) if role in ("SYSTEM", "AGENT")), "")
-    previous = next((text for role, text in reversed(before) if role == "CUSTOMER"), "")
-    context = RedactionContext(prompt=prompt, previous_utterance=previous)
-    return replace(segment, content=redactor.scrub(segment.content, context))
+    spans = tuple(replace(span, content=scrub(span.content)) for span in session.spans)
+    kept = replace(session, spans=spans, contact_lens_summary=scrub(session.contact_lens_summary))
+    return kept, tuple(replace(s, content=scrub(s.content)) for s in segments)
 
 
 def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:

@@ -8,7 +8,8 @@ calls, chats the bot never saw. A record of a contact without a session is skipp
 no KPI) and counted (``ContactRecordsWithoutSession``); only its channel and initiation method
 are logged.
 
-Caller data: a segment's text is scrubbed (``contact_analysis.scrubbed``: bare labels, ``[CARD]``)
+Caller data: a segment's text is scrubbed (``contact_analysis.scrubbed``: bare labels, ``[CARD]``,
+with every context the call has shown; the spans kept are scrubbed again as context arrives)
 before it is applied, whatever Contact Lens's own redaction did. The contact record's customer
 endpoint (the caller's number) and its attributes are never stored: only the facts the outcome
 needs are (``ContactRecordFacts``). Closing the contact forgets its vault (the raw values behind
@@ -55,7 +56,7 @@ class IngestSegments:
         """Apply one record's segments to the contact's session (created if the call has not
         reached the bot yet)."""
         redactor = self._redactor
-        change = lambda s: apply_segments(s, scrubbed(redactor, s, segments), event_type)  # noqa: E731 - one expression
+        change = lambda s: apply_segments(*scrubbed(redactor, s, segments), event_type)  # noqa: E731 - one expression
         done = update_session(self._store, self._clock, contact_id, change, if_missing=IfMissing.CREATE)
         assert done.item is not None  # noqa: S101 - created when missing
         return done.item

@@ -13,6 +13,7 @@ from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.domain.contact_analysis import Segment, SegmentKind
 from chalicelib.domain.contact_outcome import ContactRecordFacts, handover_may_call_back
+from chalicelib.domain.conversation import Message, Role
 from chalicelib.domain.handover import HandoverStatus
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.session import HandoverState, Session, SessionStatus
@@ -67,6 +68,24 @@ def test_a_code_asked_for_in_an_earlier_record_is_scrubbed_as_a_security_code() 
     asked = transcript("p1", "SYSTEM", "And the three digit security code on the back of the card?", 0)
     stored = ingested((asked,), (transcript("s1", "CUSTOMER", "it's seven three seven", 1000),))
     assert [s.content for s in stored.spans] == [asked.content, "it's [CVV]"]
+
+
+def test_an_answer_that_arrives_before_the_prompt_that_asked_for_it_is_scrubbed() -> None:
+    said = transcript("s1", "CUSTOMER", "it's seven three seven", 1000)
+    asked = transcript("p1", "SYSTEM", "And the three digit security code on the back of the card?", 0)
+    stored = ingested((said,), (asked,))  # records arrive in any order
+    assert [s.content for s in stored.spans] == [asked.content, "it's [CVV]"]
+
+
+def test_the_prompts_of_the_turns_give_the_context_before_any_segment_of_them_arrives() -> None:
+    store, clock = InMemorySessionStore(), ManualClock()
+    asked = Message(Role.ASSISTANT, "Thank you. And what's the expiry date on the card?", 3)
+    store.save_session(replace(Session.new("c", 0), history=(asked,)), clock.now)
+    IngestSegments(store, clock, REDACTOR)(
+        "c", "SEGMENTS", (transcript("s1", "CUSTOMER", "it expires oh nine twenty eight", 0),)
+    )
+    stored = store.load("c", clock.now)
+    assert stored is not None and [s.content for s in stored.spans] == ["it expires [EXPIRY]"]
 
 
 def test_contact_lens_summary_is_scrubbed_too() -> None:
