@@ -107,7 +107,8 @@ def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # 
     assert (calls["payment-arrangement"]["side_effects"], calls["callback-booking"]["side_effects"]) == (1, 1)
     # The tool servers' own count equals what the calls recorded, the handover's callback included.
     assert calls["fraud-callback"]["side_effects"] == 1
-    assert totals["side_effects"] == totals["side_effects_executed"] == 3
+    assert (calls["card-payment-visa"]["side_effects"], calls["email-and-callback"]["side_effects"]) == (1, 1)
+    assert totals["side_effects"] == totals["side_effects_executed"] == 5
     assert totals["duplicate_side_effects"] == 0
     # Contact Lens segments and contact records went through Kinesis into the consumers.
     assert all(c["contact_outcome"] in ("contained", "handover", "abandoned", "failed") for c in calls.values())
