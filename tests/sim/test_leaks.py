@@ -41,12 +41,15 @@ def _found(watched: Watched, text: str) -> list[str]:
         ("card", "4111111111111111", "four-one-one-one one one one one one one one one one one one one"),
         ("card", "4111111111111111", "forty one eleven eleven eleven eleven eleven eleven eleven"),
         ("card", "4111111111111111", "four triple one, double one double one, one one one one, one one one one"),
-        ("card", "5555555555554444", "triple five five, 5555, double five double five, four four three, no sorry, "
-                                     "four four four four"),
+        (
+            "card",
+            "5555555555554444",
+            "triple five five, 5555, double five double five, four four three, no sorry, four four four four",
+        ),
         ("card", "378282246310005", '{"caller": "the card number is 3782 822463 10005"}'),
         ("security_code", "737", "yeah that's seven three seven"),
         ("security_code", "737", "the code is 7 3 7."),
-        ("security_code", "737", 'cvv=737'),
+        ("security_code", "737", "cvv=737"),
         ("security_code", "4821", "sure it's four eight two one"),
         ("expiry", "09/28", "exp 09/28"),
         ("expiry", "09/28", "it expires oh nine twenty eight"),

@@ -47,7 +47,7 @@ def test_the_words_around_the_numbers_still_tell_scripts_apart() -> None:
 
 
 def test_two_scripts_with_one_key_are_refused() -> None:
-    scripts = {"my code is seven three seven": script_from({"text": "a"}), "my code is 4821": script_from({"text": "b"})}
+    scripts = {"my code is seven three seven": script_from({"text": "a"}), "my code is 48": script_from({"text": "b"})}
     with pytest.raises(ValueError, match="one script key"):
         keyed_scripts(scripts)
 
@@ -61,8 +61,10 @@ def test_the_recorded_calls_and_their_load_variations_key_without_a_clash() -> N
 def test_every_request_the_endpoint_receives_is_kept() -> None:
     with ScriptedModelEndpoint({"hello": script_from({"text": "hi"})}, load_tiers(), speed=50.0) as endpoint:
         body = {"model": "unknown", "messages": [{"role": "user", "content": "my card is [CARD_1]"}]}
-        request = urllib.request.Request(f"{endpoint.base_url}/chat/completions", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")  # fmt: skip
+        request = urllib.request.Request(  # noqa: S310 - http:// to our own loopback endpoint
+            f"{endpoint.base_url}/chat/completions", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError):  # unscripted: 404
             urllib.request.urlopen(request, timeout=5)  # noqa: S310 - loopback
         assert [json.loads(r) for r in endpoint.received_requests()] == [body]
