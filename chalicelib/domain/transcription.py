@@ -26,7 +26,9 @@ Caller data (invariant 9). Every result is redacted as it comes back, before the
 (``protect_result``): the transcript, the pause trigger and the speculation it starts only ever
 see tokens. A partial is more: its last number may still be being read ("four one one one, one
 one one one" is no card yet), so a number at its end that the policy has not placed is held back
-as the long-number label until a later result says what it is.
+as the long-number label until a later result says what it is; and only finals give tokens for
+the call (a partial's tokens are its own: the digits a partial heard so far are no value to keep
+a number for).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class ProtectedResult:
     """A result as the run keeps it: its text and stable text redacted."""
 
     result: TranscriptResult
-    state: RedactionState  # the run's tokens, with this result's
+    state: RedactionState  # the run's tokens, with this result's (a final's; a partial adds none)
     caller_data: bool  # it held an entity the policy does not keep, or a number still being read
 
 
@@ -162,11 +164,11 @@ def protect_result(
         ('my card is [NUMBER]', True)
     """
     partial = result.is_partial
-    text, state, held = _protected(redactor, result.text, state, context, partial=partial)
+    text, after, held = _protected(redactor, result.text, state, context, partial=partial)
     stable = result.stable_text
     if stable:
-        stable, state, _ = _protected(redactor, stable, state, context, partial=partial)
-    return ProtectedResult(replace(result, text=text, stable_text=stable), state, held)
+        stable, after, _ = _protected(redactor, stable, after, context, partial=partial)
+    return ProtectedResult(replace(result, text=text, stable_text=stable), state if partial else after, held)
 
 
 def _protected(

@@ -113,3 +113,14 @@ def test_words_without_caller_data_are_unchanged_so_the_final_matches_the_partia
     assert partial.result.text == "what time do you close on saturday" and not partial.caller_data
     assert final.result.text == "What time do you close on Saturday?" and not final.caller_data
     assert normalized_transcript(partial.result.text) == normalized_transcript(final.result.text)
+
+
+def test_only_finals_give_the_run_tokens_so_partials_do_not_use_up_numbers() -> None:
+    state = RedactionState("c-1")
+    for heard in ("my card number is four one one one one one one one one one one one one", CARD):
+        partial = TranscriptResult("r1", CALLER, f"my card number is {heard}", True, 0, 900)
+        made = protect_result(REDACTOR, partial, state, NO_CONTEXT)
+        assert made.state == state
+    final = TranscriptResult("r1", CALLER, f"my card number is {CARD}", False, 0, 900)
+    done = protect_result(REDACTOR, final, state, NO_CONTEXT)
+    assert done.result.text == "my card number is [CARD_1]" and done.state.latest_token("card") == "[CARD_1]"
