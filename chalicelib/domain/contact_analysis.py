@@ -24,12 +24,16 @@ from enum import StrEnum
 
 from chalicelib.domain.conversation import Message, Role
 from chalicelib.domain.redaction import RedactionContext, Redactor
+from chalicelib.domain.redaction_policy import RedactionPolicy
 from chalicelib.domain.session import Session, Span
 
 MAX_SEEN_SEGMENTS = 400
 MAX_SENTIMENTS = 8
 MAX_SPANS = 80
 MAX_SPAN_CHARS = 200
+# What a segment is read with: the contexts of the last turns' messages and the last spans.
+CONTEXT_MESSAGES = 6
+CONTEXT_SPANS = 12
 # A caller who starts within this much of the prompt's end did not interrupt it.
 BARGE_IN_GRACE_MS = 250
 
@@ -93,11 +97,10 @@ def scrubbed(
 
     Segments arrive in any order: the prompt a caller answered ("And the security code?") may
     come after the answer ("seven three seven"). So each text is read with every context the call
-    has shown so far — what was said in the turns (the history; a prompt is there before the
-    caller answers it) and in the segments kept or in this batch, prompts apart from the caller's
-    words — and a span kept before its context arrived is scrubbed again when it does. That
-    over-redacts a little (a kept span is only matched to our prompts and counted for barge-in);
-    missing a card number would keep it.
+    has shown lately — in the last turns (the history: a prompt is there before the caller answers
+    it), the last spans kept, and this batch — and the spans kept are scrubbed again when the batch
+    brings a context they did not have. That over-redacts a little (a kept span is only matched to
+    our prompts and counted for barge-in); missing a card number would keep it.
 
     Example:
         >>> from chalicelib.adapters.redaction_policy import load_redaction_policy
@@ -107,19 +110,30 @@ def scrubbed(
         >>> [s.content for s in scrubbed(redactor, Session.new("c-1", 0), (said, asked))[1]]
         ['[CVV]', "What's the security code on the card?"]
     """
-    prompts = [m.text for m in session.history if m.role is Role.ASSISTANT]
-    words = [m.text for m in session.history if m.role is Role.CALLER]
-    for role, text in [(s.role, s.content) for s in session.spans] + [(s.role, s.content) for s in segments]:
-        (words if role == "CUSTOMER" else prompts).append(text)
-    # " . " between them: a cue phrase never runs from one text into the next.
-    context = RedactionContext(" . ".join(filter(None, prompts)), " . ".join(filter(None, words)))
+    policy = redactor.policy
+    recent = [m.text for m in session.history[-CONTEXT_MESSAGES:]] + [x.content for x in session.spans[-CONTEXT_SPANS:]]
+    kept = [text for text in recent if text]
+    known = policy.contexts_in(*kept)
+    present = known | policy.contexts_in(*(segment.content for segment in segments))
+    context = RedactionContext(prompt=_naming(policy, present))
 
     def scrub(text: str) -> str:
         return redactor.scrub(text, context) if text else text
 
-    spans = tuple(replace(span, content=scrub(span.content)) for span in session.spans)
-    kept = replace(session, spans=spans, contact_lens_summary=scrub(session.contact_lens_summary))
-    return kept, tuple(replace(s, content=scrub(s.content)) for s in segments)
+    if present != known:  # what the batch says may make a kept number caller data
+        spans = tuple(replace(span, content=scrub(span.content)) for span in session.spans)
+        session = replace(session, spans=spans, contact_lens_summary=scrub(session.contact_lens_summary))
+    return session, tuple(replace(s, content=scrub(s.content)) for s in segments)
+
+
+def _naming(policy: RedactionPolicy, present: frozenset[str]) -> str:
+    """A short text that names exactly the ``present`` contexts: for each, one of its phrases that
+    names no other (read once per batch, where the whole call's text would be read per segment)."""
+    phrases = []
+    for name in sorted(present):
+        phrase = next((p for p in policy.contexts[name] if policy.contexts_in(p) <= present), name)
+        phrases.append(phrase)
+    return " . ".join(phrases)
 
 
 def sentiment_is_negative(sentiments: tuple[str, ...]) -> bool:
