@@ -24,6 +24,8 @@ caller said when every other word matches and each token stands for at least one
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,13 +133,23 @@ def check(
     for key, n in backend.executions_by_key.items():
         found["duplicate_side_effects"] += [f"key {key} ran {n} times"] * (n - 1)
     for request, n in backend.executions_by_request.items():
-        found["duplicate_side_effects"] += [f"{request} ran {n} times"] * (n - 1)
+        # Named by tool and a digest: the request's arguments may hold caller data (an expiry).
+        digest = hashlib.sha256(str(request).encode()).hexdigest()[:10]
+        found["duplicate_side_effects"] += [f"{_tool_of(request)} request {digest} ran {n} times"] * (n - 1)
     found["unhandled_errors"] += [f"{feed.poisoned_batches} stream batches still failing"] * feed.poisoned_batches
     _handovers([log for log in logs if log.contact_id], executions, found)
     return {
         "invariants": {name: len(items) for name, items in found.items()},
         "examples": {name: items[:5] for name, items in found.items() if items},
     }
+
+
+def _tool_of(request: str) -> str:
+    """The tool a back-office request fingerprint (``["tool", {arguments}]``) names."""
+    try:
+        return str(json.loads(request)[0])
+    except (ValueError, TypeError, KeyError, IndexError):
+        return "a tool"
 
 
 def _all(log: CallLog) -> list[Invocation]:

@@ -29,6 +29,7 @@ import html
 import io
 import json
 import logging
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -46,8 +47,17 @@ EXAMPLES = 10
 
 
 def watched_values(calls: Iterable[RecordedCall]) -> list[Watched]:
-    """The raw values the calls' callers read out, each with its call."""
-    return list(dict.fromkeys(Watched(s.kind, s.value, c.call) for c in calls for s in c.sensitive))
+    """The raw values the calls' callers read out, each once, with the recorded call it is from
+    (``sim load``'s variations, ``0015-card-payment-visa``, name the call they vary)."""
+    found: dict[tuple[str, str], Watched] = {}
+    for call in calls:
+        for value in call.sensitive:
+            found.setdefault((value.kind, value.value), Watched(value.kind, value.value, _recorded(call.call)))
+    return list(found.values())
+
+
+def _recorded(name: str) -> str:
+    return re.sub(r"^\d{4}-", "", name)
 
 
 def leaks(calls: list[RecordedCall], log_level: str = "DEBUG") -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -118,7 +118,7 @@ def _own_effects(model: ModelResponse, phone: str, index: int) -> ModelResponse:
 def _rewrite(data: Any, phone: str, index: int) -> Any:
     """Side-effect arguments made this call's own, wherever they sit in the script."""
     if isinstance(data, dict):
-        if data.get("name") == "create_payment_arrangement":
+        if data.get("name") in ("create_payment_arrangement", "take_card_payment"):
             arguments = _arguments(data)
             arguments["amount"] = 1 + (float(arguments.get("amount", 100)) + index) % (MAX_AMOUNT - 1)
             data["arguments"] = arguments
