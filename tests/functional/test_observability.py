@@ -49,6 +49,8 @@ class Recorder:
 
 def test_each_turn_records_its_components_and_whether_it_met_the_deadline(lambda_client: Any) -> None:
     recorder = Recorder()
+    # The container is built by an invocation, under the stage's environment (the redaction key's secret).
+    lambda_client.lambda_.invoke("turn", warmup_event("c-time"))
     bootstrap.container().reporters.append(recorder)
     lambda_client.lambda_.invoke("turn", connect_event("c-time", "hello", None))
     (report,) = recorder.reports
