@@ -54,8 +54,7 @@ class EmbeddedAws:
         os.environ.update(FAKE_CREDENTIALS)
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy, sim only
 
-        _serialize_dynamodb()
-        _check_then_write_transactions()
+        dynamodb_as_aws()
         _connect_contact_attributes()
         _kinesis_poller_is_the_simulators()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
@@ -166,6 +165,13 @@ def _kinesis_poller_is_the_simulators() -> None:
         return None
 
     LambdaBackend.send_kinesis_message = send_kinesis_message  # type: ignore[method-assign]
+
+
+def dynamodb_as_aws() -> None:
+    """moto's DynamoDB as the embedded AWS serves it, for moto in process too (the unit
+    fixtures): one request at a time, transactions checked then written. Idempotent."""
+    _serialize_dynamodb()
+    _check_then_write_transactions()
 
 
 def _serialize_dynamodb() -> None:

@@ -43,8 +43,10 @@ def moto_dynamodb() -> Iterator[Any]:
     from moto import mock_aws
 
     from chalicelib import bootstrap
+    from sim.embedded_aws import dynamodb_as_aws
     from sim.moto_stack import create_stack_of
 
+    dynamodb_as_aws()  # moto in process is not thread-safe (concurrent writers' tests)
     with mock_aws():
         bootstrap.reset()
         session = boto3.session.Session(region_name="us-east-1")

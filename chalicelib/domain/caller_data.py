@@ -78,10 +78,21 @@ def turn_digest(redacted: str) -> str:
     return utterance_digest(TOKEN.sub(r"[\1]", redacted))
 
 
+# A card being read out is a context of its own: the caller's previous words set the context of
+# the next ones even if the assistant's line between them asked for nothing (a fallback, "sorry,
+# could you say that again?"). After a card number, the next words are about the card; after its
+# expiry, a bare number is its security code (a caller who just gave the expiry and then says
+# "four eight two one" is giving the code: better redacted once too often than stored once).
+CONTEXT_AFTER_TOKEN = {"[CARD_": "card", "[EXPIRY_": "card security code"}
+
+
 def _context(session: Session | None, seq: int) -> RedactionContext:
     if session is None:
         return RedactionContext()
     before = [m for m in session.history if m.seq < seq]
     prompt = next((m.text for m in reversed(before) if m.role is Role.ASSISTANT), "")
     previous = next((m.text for m in reversed(before) if m.role is Role.CALLER), "")
+    carried = [context for token, context in CONTEXT_AFTER_TOKEN.items() if token in previous]
+    if carried:
+        prompt = " ".join((prompt, *carried))
     return RedactionContext(prompt=prompt, previous_utterance=previous)

@@ -180,3 +180,19 @@ def test_without_a_vault_the_handover_has_no_number_to_call_back(clock: ManualCl
     handle(request("agent please", 1), Deadline(clock.monotonic_ms(), 2500))
     (given,) = workflow.executions.values()
     assert given["callback_ref"] is None
+
+
+def test_a_code_said_after_the_expiry_is_redacted_even_when_the_prompt_between_asked_nothing(
+    clock: ManualClock,
+) -> None:
+    """A fault answered the expiry with a fallback line; the caller goes on with the code."""
+    store, vault = InMemorySessionStore(), _Vault()
+    models = ScriptedModelClient([answer("When does the card expire?"),
+                                  answer("Sorry, I'm having trouble with that right now. Could you say it another way?"),
+                                  answer("Thank you.")])  # fmt: skip
+    handle = turn(store, models, vault, clock)
+    handle(request("the card number is 3782 822463 10005", 1), Deadline(clock.monotonic_ms(), 2500))
+    handle(request("it runs out twelve twenty seven", 2), Deadline(clock.monotonic_ms(), 2500))
+    third = handle(request("sure it's four eight two one", 3), Deadline(clock.monotonic_ms(), 2500))
+    assert third.record is not None and third.record.caller == "sure it's [CVV_1]"
+    assert "four eight two one" not in stored_text(store)
