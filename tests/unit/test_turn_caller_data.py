@@ -188,7 +188,7 @@ def test_a_code_said_after_the_expiry_is_redacted_even_when_the_prompt_between_a
     """A fault answered the expiry with a fallback line; the caller goes on with the code."""
     store, vault = InMemorySessionStore(), _Vault()
     models = ScriptedModelClient([answer("When does the card expire?"),
-                                  answer("Sorry, I'm having trouble with that right now. Could you say it another way?"),
+                                  answer("Sorry, I am having trouble with that. Could you say it another way?"),
                                   answer("Thank you.")])  # fmt: skip
     handle = turn(store, models, vault, clock)
     handle(request("the card number is 3782 822463 10005", 1), Deadline(clock.monotonic_ms(), 2500))
