@@ -19,7 +19,8 @@ independently of the redactor it checks (it shares no code with ``chalicelib``):
 A number is only a match where it stands on its own: not inside a longer run of digits (a card
 inside a 20-digit run, a code inside a timestamp), not glued to letters (``737f`` in an id,
 ``acc-550911``), and a short value (a security code, an expiry) only when it is the whole of a
-number, never a decimal (``13.0``) or a JSON number (``"tokens": 737``). Tokens such as ``[CARD_1]`` are never matches.
+number, never a decimal (``13.0``), a JSON number (``"tokens": 737``) or the whole string of a
+field that is not text (``"sequence": "737"``). Tokens such as ``[CARD_1]`` are never matches.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ _CORRECTION = re.compile(
     r"[\s,.\-]*(?:(?:no|sorry|i mean|wait|actually|scratch that|oops|um|uh|er|hang on|let me start again|"
     r"start again)[\s,.\-]+){1,4}"
 )
+# JSON fields whose string is caller text or may quote it (a whole "737" there is a match).
+_TEXT_KEYS = frozenset({"caller", "text", "content", "utterance", "message", "summary", "prompt", "reply",
+                        "speech", "transcript", "inputtranscript", "s", "detail", "value", "arguments", "input",
+                        "output"})  # fmt: skip
 _LETTER_CHUNK_END = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*$")
 _LETTER_CHUNK_START = re.compile(r"[a-z0-9]*[a-z]")
 
@@ -152,12 +157,19 @@ class LeakScanner:
 
 
 def _json_number(text: str, run: list[_Piece]) -> bool:
-    """A lone numeral written as a JSON number (``"tokens": 737,``): a count, not caller data."""
+    """A lone numeral that is a JSON number (``"tokens": 737,``) or the whole string of a field
+    that is not text (``"sequence": "737"``, DynamoDB's ``{"N": "737"}``): a count or an id, not
+    caller data. The whole string of a text field (``"text": "737"``) is still a match."""
     if len(run) != 1 or not run[0].numeral:
         return False
-    before = text[: run[0].start].rstrip()[-1:]
-    after = text[run[0].end :].lstrip()[:1]
-    return before in (":", "[") and after in (",", "}", "]", "")
+    before = text[max(0, run[0].start - 40) : run[0].start]
+    after = text[run[0].end : run[0].end + 8]
+    if re.search(r"[:\[]\s*$", before) and re.match(r"\s*(?:[,}\]]|$)", after):
+        return True
+    quoted = re.search(r'(?:"(\w+)\\*"\s*:|[\[,])\s*\\*"$', before)
+    if quoted is None or not re.match(r'\\*"\s*(?:[,}\]]|$)', after):
+        return False
+    return (quoted.group(1) or "").lower() not in _TEXT_KEYS
 
 
 # --- digit runs ------------------------------------------------------------------------------------------------
