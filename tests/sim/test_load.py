@@ -66,7 +66,13 @@ def test_unknown_fault_names_are_refused_by_name() -> None:
 
 def test_a_seeded_load_with_every_fault_keeps_every_invariant_at_zero(tmp_path: Path) -> None:
     report = _load(30, "all", 0.12, seed=3, log_dir=tmp_path)
-    assert report["invariants"] == dict.fromkeys(report["invariants"], 0), report.get("examples")
+    # Every invariant but the one that is a timing: whether a turn beat the hard deadline here
+    # depends on what else this 2-core machine runs (a write slowed to 500 ms by a parallel job
+    # was a miss). Latency is measured by `sim load` and bench/, never asserted in a test; that
+    # the invariant catches a turn that ignores its deadline is tested below (deadline_ignored).
+    correctness = {k: v for k, v in report["invariants"].items() if k != "deadline_misses"}
+    assert correctness == dict.fromkeys(correctness, 0), report.get("examples")
+    assert "deadline_misses" in report["invariants"]
     assert report["calls"] == 30
     assert report["turns"] >= 90
     injected = report["faults_injected"]
