@@ -6,9 +6,7 @@ built lazily (and only when enabled) by ``bootstrap``.
 
 from __future__ import annotations
 
-import secrets
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -36,22 +34,11 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
     so its fingerprint key is a random one of this process).
     """
 
-    _redactor: Redactor | None = None
-    _lock = threading.Lock()
-
     def serialize(self, log: Any) -> str:
-        redactor = self._scrubber()
+        from chalicelib.adapters.redaction_policy import process_redactor  # noqa: PLC0415 - import cycle
+
+        redactor = process_redactor()
         return super().serialize({k: v if k in _OWN_KEYS else _scrubbed(redactor, v) for k, v in dict(log).items()})
-
-    @classmethod
-    def _scrubber(cls) -> Redactor:
-        with cls._lock:
-            if cls._redactor is None:
-                from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415 - cycle
-                from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
-
-                cls._redactor = Redactor(load_redaction_policy(), secrets.token_bytes(32))
-            return cls._redactor
 
 
 def _scrubbed(redactor: Redactor, value: Any) -> Any:

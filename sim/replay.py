@@ -10,15 +10,14 @@ transcriber runs (``sim stream`` plays the media path).
 
 from __future__ import annotations
 
-import functools
 import html
 import re
-import secrets
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.redaction_policy import process_redactor
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook, per_minute, total
 from chalicelib.domain.session import TurnRecord
@@ -41,19 +40,11 @@ def spoken_text(ssml: str) -> str:
     return html.unescape(_TAGS.sub("", ssml))
 
 
-@functools.cache
-def _scrubber() -> Any:
-    from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
-    from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
-
-    return Redactor(load_redaction_policy(), secrets.token_bytes(32))
-
-
 def shown_caller(record: TurnRecord | None, said: str) -> str:
     """What a report shows of the caller's words: the turn item's (redacted by the handler
     before it was stored), or, for a turn with no item, the words scrubbed (``Redactor.scrub``):
     never the call file's raw words."""
-    return record.caller if record is not None else _scrubber().scrub(said)
+    return record.caller if record is not None else process_redactor().scrub(said)
 
 
 def answer_fields(answer: dict[str, Any]) -> dict[str, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -223,10 +222,9 @@ def keyed_scripts(scripts: dict[str, ModelScript]) -> dict[str, ModelScript]:
     Raises:
         ValueError: two different scripts with one key.
     """
-    from chalicelib.adapters.redaction_policy import load_redaction_policy  # noqa: PLC0415
-    from chalicelib.domain.redaction import Redactor  # noqa: PLC0415
+    from chalicelib.adapters.redaction_policy import process_redactor  # noqa: PLC0415
 
-    scrubber = Redactor(load_redaction_policy(), secrets.token_bytes(32))
+    scrubber = process_redactor()
     keyed: dict[str, ModelScript] = {}
     said: dict[str, str] = {}
     for words, script in scripts.items():

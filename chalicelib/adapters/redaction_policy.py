@@ -3,10 +3,13 @@ domain's ``RedactionPolicy``. Read once per container (by ``bootstrap``), never 
 
 from __future__ import annotations
 
+import functools
+import secrets
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redaction_policy import Action, EntityKind, KindRule, RedactionPolicy
 from chalicelib.errors import ConfigurationInvalidError
 
@@ -70,4 +73,13 @@ def load_redaction_policy(path: Path = DATA / "redaction.json") -> RedactionPoli
         raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
 
 
-__all__ = ["load_redaction_policy"]
+@functools.cache
+def process_redactor() -> Redactor:
+    """The shipped policy with a random key of this process, loaded once: for scrubbing (bare
+    labels, no state: a log line, a tool's result, a segment) and for redaction whose tokens need
+    not outlive the process (the transcriber's run). A redactor whose tokens must match across
+    containers (the turn's) takes this one's policy with the deployment's key."""
+    return Redactor(load_redaction_policy(), secrets.token_bytes(32))
+
+
+__all__ = ["load_redaction_policy", "process_redactor"]

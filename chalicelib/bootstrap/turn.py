@@ -3,7 +3,6 @@ session store; the stream consumers that share the store."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from chalicelib.adapters.data_files import (
     load_tools,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
-from chalicelib.adapters.redaction_policy import load_redaction_policy
+from chalicelib.adapters.redaction_policy import process_redactor
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
@@ -146,7 +145,7 @@ class TurnParts:
             SettingMissingError: ``SWITCHBOARD_REDACTION_KEY_SECRET_ARN`` is not set.
             SecretUnavailableError: the secret could not be read.
         """
-        return Redactor(load_redaction_policy(), self.redaction_key())
+        return Redactor(process_redactor().policy, self.redaction_key())
 
     @cached_property
     def handle_turn(self) -> HandleTurn:
@@ -189,4 +188,4 @@ class TurnParts:
         not outlive it: the transcriber's run (its tokens are the run's own) and the stream
         consumers' scrub (bare labels, no state). Neither role may read the deployment's
         fingerprint secret, and neither needs it: nothing they fingerprint is stored."""
-        return Redactor(load_redaction_policy(), secrets.token_bytes(32))
+        return process_redactor()

@@ -17,8 +17,7 @@ import re
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.conversation import Role, TurnRequest, utterance_digest
-from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
-from chalicelib.domain.redaction_policy import Action
+from chalicelib.domain.redaction import Redaction, RedactionContext, Redactor
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.session import Session
 
@@ -30,17 +29,15 @@ class ProtectedTurn:
     """The turn as every later step sees it, and what the redaction found."""
 
     request: TurnRequest  # the utterance redacted, its digest over the redacted words
-    state: RedactionState  # the call's tokens, to commit with the turn
-    entities: tuple[Entity, ...]  # kinds and tokens found (values only for tokenized kinds)
+    redaction: Redaction  # what was found; its state (the call's tokens) is committed with the turn
+
+    @property
+    def state(self) -> RedactionState:
+        return self.redaction.state
 
     def vault_items(self) -> dict[str, str]:
         """Token -> raw value of each tokenized entity: what the vault must hold for the tools."""
-        return {e.token: e.value for e in self.entities if e.action is Action.TOKENIZE and e.value is not None}
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The kinds of caller data the words held (redacted or tokenized), without repeats."""
-        return tuple(dict.fromkeys(e.kind.value for e in self.entities if e.action is not Action.KEEP))
+        return self.redaction.vault_items()
 
 
 def protect_turn(
@@ -55,7 +52,7 @@ def protect_turn(
 
     Example:
         >>> from chalicelib.domain.conversation import Source
-        >>> from chalicelib.domain.redaction_policy import EntityKind, KindRule, RedactionPolicy
+        >>> from chalicelib.domain.redaction_policy import Action, EntityKind, KindRule, RedactionPolicy
         >>> card = KindRule(EntityKind.CARD, Action.TOKENIZE, "CARD", 13, 19)
         >>> redactor = Redactor(RedactionPolicy((card,), {}, complete=False), b"0" * 32)
         >>> turn = protect_turn(redactor, TurnRequest("c-1", 2, "card 4111 1111 1111 1111", Source.CONNECT), None)
@@ -65,7 +62,7 @@ def protect_turn(
     state = session.redaction if session is not None and session.redaction.scope else RedactionState(request.contact_id)
     redaction = redactor.redact(request.utterance, state, _context(session, request.seq if seq is None else seq))
     protected = replace(request, utterance=redaction.text, digest=turn_digest(redaction.text))
-    return ProtectedTurn(protected, redaction.state, redaction.entities)
+    return ProtectedTurn(protected, redaction)
 
 
 def turn_digest(redacted: str) -> str:

@@ -58,6 +58,11 @@ class Redaction:
     entities: tuple[Entity, ...]
     state: RedactionState  # to keep on the session for the next turn
 
+    @property
+    def holds_data(self) -> bool:
+        """Whether the text held caller data the policy does not keep (redacted or tokenized)."""
+        return any(e.action is not Action.KEEP for e in self.entities)
+
     def vault_items(self) -> dict[str, str]:
         """Token -> raw value of each tokenized entity: what the vault stores for the tools.
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
-from chalicelib.domain.redaction_policy import Action, EntityKind
+from chalicelib.domain.redaction_policy import EntityKind
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
@@ -175,7 +175,7 @@ def _protected(
     redactor: Redactor, text: str, state: RedactionState, context: RedactionContext, *, partial: bool
 ) -> tuple[str, RedactionState, bool]:
     redaction = redactor.redact(text, state, context)
-    held = any(e.action is not Action.KEEP for e in redaction.entities)
+    held = redaction.holds_data
     if not partial or (cut := _open_number_at(text, redaction.entities)) is None:
         return redaction.text, redaction.state, held
     # Every entity ends before ``cut``: the redacted text ends with the original's tail.
