@@ -48,7 +48,8 @@ class Harness:
     process with a Lambda-like context, each function's memory and timeout, and the packaged
     environment plus the stand-ins' endpoints (``STAND_INS``). ``log_level`` applies to the application's logs
     (stderr). What a handler prints on stdout (CloudWatch EMF metrics) is kept in
-    ``emf_lines`` instead, so CLI output stays clean.
+    ``emf_lines`` instead, so CLI output stays clean. ``model_speed`` paces the scripted model
+    endpoint: times its tiers' latency priors.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class Harness:
         seed: int = 7,
         tool_faults: dict[str, float] | None = None,
         handover_file: Path = SIM_HANDOVER_FILE,
+        model_speed: float = 1.0,
     ) -> None:
         self.stage = stage
         self.aws = EmbeddedAws()
@@ -67,6 +69,7 @@ class Harness:
         self._model_scripts = model_scripts
         self._model_faults = model_faults
         self._seed = seed
+        self._model_speed = model_speed
         self._tool_faults = tool_faults
         self._handover_file = handover_file
         self.model_endpoint: Any = None  # the scripted endpoint, when this harness runs one
@@ -168,7 +171,7 @@ class Harness:
 
         scripts = {words: script_from(script) for words, script in self._model_scripts.items()}
         self.model_endpoint = ScriptedModelEndpoint(
-            scripts, load_tiers(), fault_rates=self._model_faults, seed=self._seed
+            scripts, load_tiers(), fault_rates=self._model_faults, seed=self._seed, speed=self._model_speed
         ).start()
         self._stand_ins["SWITCHBOARD_MODEL_BASE_URL"] = self.model_endpoint.base_url
         self.model_endpoint_label = "scripted"

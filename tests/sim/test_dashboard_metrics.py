@@ -28,7 +28,9 @@ def metric_names(emf_lines: list[str]) -> set[str]:
 @pytest.fixture(scope="module")
 def emitted() -> set[str]:
     calls = [load_call(p) for p in call_files([str(ROOT / "events" / "calls" / name) for name in CALLS])]
-    with Harness(model_scripts=model_scripts(calls)) as harness:
+    # The scripted models answer at 4x their latency prior: a tier-2 answer is far inside its
+    # first-token timeout even on a loaded machine (CI once saw it degrade to tier 1 at 1x).
+    with Harness(model_scripts=model_scripts(calls), model_speed=4.0) as harness:
         replay(harness, calls, load_envelope(stage=harness.stage))
         bad = connect_event("c-dash-bad", "x" * 100_000, "2")
         assert harness.invoke("turn", bad)["intent"] == "fallback"
