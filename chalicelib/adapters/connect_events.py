@@ -9,7 +9,10 @@ the call. It is strict where a wrong value would corrupt state:
 
 The flow passes the caller's words as the block parameter ``utterance`` (from
 ``$.Lex.InputTranscript`` or ``$.StoredCustomerInput``) and keeps the ``turn`` we return in a
-contact attribute of the same name, which comes back in ``Details.ContactData.Attributes``.
+contact attribute of the same name, which comes back in ``Details.ContactData.Attributes``. The
+answer's ``end_timeout_ms`` is the silence Lex should wait for while the caller answers the reply
+(``domain/end_of_turn``): the flow's ``speak`` block passes it to Lex as
+``x-amz-lex:audio:end-timeout-ms:*:*``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from chalicelib.errors import EventMalformedError, EventTypeUnknownError, Respon
 MAX_RESPONSE_BYTES = 32 * 1024 - 1
 TURN_ATTRIBUTE = "turn"
 UTTERANCE_PARAMETER = "utterance"
+END_TIMEOUT_FIELD = "end_timeout_ms"
 WARMUP_PARAMETER = "warmup"
 
 
@@ -174,14 +178,16 @@ def _telephone(endpoint: ConnectEndpoint | None) -> str | None:
     return endpoint.Address
 
 
-def render_connect_answer(reply: Reply, next_seq: int) -> dict[str, str]:
-    """The flat string map the flow reads as ``$.External.*``."""
+def render_connect_answer(reply: Reply, next_seq: int, *, end_timeout_ms: int) -> dict[str, str]:
+    """The flat string map the flow reads as ``$.External.*``; ``end_timeout_ms`` is Lex's end
+    timeout while the caller answers ``reply``."""
     answer = {
         "action": reply.action.value,
         "prompt": render_ssml(reply.speech),
         TURN_ATTRIBUTE: str(next_seq),
         "intent": reply.intent,
         "tier": str(reply.tier),
+        END_TIMEOUT_FIELD: str(end_timeout_ms),
     }
     if reply.action is Action.HANDOVER and reply.queue:
         answer["queue"] = reply.queue

@@ -3,12 +3,15 @@ objects. Read once per container (by ``bootstrap``), never during a turn."""
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.domain.end_of_turn import EndOfTurnPolicy, Listening, ListeningCues, phrase
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import ModelPrice, PriceBook
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
@@ -199,6 +202,84 @@ def load_tools(path: Path = DATA / "tools.json") -> tuple[ToolGraph, dict[str, t
     return ToolGraph(tools, tuple(data.start), data.max_calls_per_turn), routes
 
 
+# Lex takes an end timeout of any length, but one under a fluent pause cuts every answer and one
+# past Lex's longest utterance (max-length-ms, 15 s) never ends a turn.
+_MIN_END_TIMEOUT_MS, _MAX_END_TIMEOUT_MS = 200, 15_000
+_Phrases = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
+class _CuesFile(_Strict):
+    confirmations: _Phrases
+    yes_no_openers: _Phrases
+    lead_ins: list[Annotated[str, Field(pattern=r"^[^\s]+$")]]
+    alternatives: list[Annotated[str, Field(min_length=1)]]
+    invitations: _Phrases
+    digits: _Phrases
+    long_number: _Phrases
+
+
+class _EndOfTurnFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    comment: str = Field(default="", alias="_comment")
+    default_language: str = Field(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")
+    timeouts_ms: dict[Listening, int]
+    languages: dict[Annotated[str, Field(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")], _CuesFile] = Field(min_length=1)
+
+
+def load_end_of_turn(path: Path = DATA / "end_of_turn.json") -> EndOfTurnPolicy:
+    """The end timeout per kind of answer and each language's cue phrases (``domain/end_of_turn``).
+
+    Example:
+        >>> load_end_of_turn().timeouts_ms[Listening.OPEN]
+        600
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid; a kind of answer has no timeout, or one
+            outside 200 to 15000 ms; a short answer (yes/no, digits) waits longer than an open
+            one, or a long number less; the default language has no cues; a cue is no word.
+    """
+    try:
+        data = _EndOfTurnFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    timeouts = data.timeouts_ms
+    missing = [kind.value for kind in Listening if kind not in timeouts]
+    if missing:
+        raise ConfigurationInvalidError(f"{path.name}: timeouts_ms has no {', '.join(missing)}")
+    outside = {k.value: v for k, v in timeouts.items() if not _MIN_END_TIMEOUT_MS <= v <= _MAX_END_TIMEOUT_MS}
+    if outside:
+        raise ConfigurationInvalidError(
+            f"{path.name}: timeouts_ms {outside} outside {_MIN_END_TIMEOUT_MS} to {_MAX_END_TIMEOUT_MS} ms"
+        )
+    open_ms = timeouts[Listening.OPEN]
+    short_ms = max(timeouts[Listening.YES_NO], timeouts[Listening.DIGITS])
+    if short_ms > open_ms or timeouts[Listening.LONG_NUMBER] < open_ms:
+        raise ConfigurationInvalidError(
+            f"{path.name}: yes_no and digits must wait no longer than open ({open_ms} ms), long_number no less"
+        )
+    if data.default_language not in data.languages:
+        raise ConfigurationInvalidError(f"{path.name}: the default language {data.default_language} has no cues")
+    cues = {}
+    for language, file in data.languages.items():
+        lists = {name: tuple(dict.fromkeys(phrase(p) for p in phrases)) for name, phrases in file.model_dump().items()}
+        empty = sorted(name for name, phrases in lists.items() if "" in phrases)
+        if empty:
+            raise ConfigurationInvalidError(f"{path.name}: {language} {', '.join(empty)}: a cue with no word")
+        cues[language] = ListeningCues(**lists)
+    return EndOfTurnPolicy(dict(timeouts), cues, data.default_language)
+
+
+@functools.cache
+def shipped_end_of_turn() -> EndOfTurnPolicy:
+    """The shipped ``end_of_turn.json``, loaded once per process: every answer carries its end
+    timeout, the safe answer of a container that failed to start among them.
+
+    Raises:
+        ConfigurationInvalidError: the shipped file is not valid (not cached: asked again, read again).
+    """
+    return load_end_of_turn()
+
+
 def load_prompt(name: str) -> str:
     try:
         return (DATA / "prompts" / f"{name}.txt").read_text().strip()
@@ -206,4 +287,13 @@ def load_prompt(name: str) -> str:
         raise ConfigurationInvalidError(f"prompt {name}: {exc}") from exc
 
 
-__all__ = ["PriceMissingError", "check_prices_cover", "load_envelope", "load_prices", "load_prompt", "load_tiers"]
+__all__ = [
+    "PriceMissingError",
+    "check_prices_cover",
+    "load_end_of_turn",
+    "load_envelope",
+    "load_prices",
+    "load_prompt",
+    "load_tiers",
+    "shipped_end_of_turn",
+]

@@ -4,7 +4,10 @@ When Connect hands the call to a Lex V2 bot, Lex calls the code hook with the tr
 each caller utterance. AWS does not document that the Lex session id is the contact id, so the
 contact flow passes ``$.ContactId`` explicitly as the session attribute ``contact_id`` (the Get
 customer input block's Lex session attributes); ``sessionId`` is used only when it is absent.
-The turn sequence travels in the session attribute ``turn``, which we set on every answer.
+The turn sequence travels in the session attribute ``turn``, which we set on every answer, and so
+does Lex's end timeout while the caller answers the reply (``x-amz-lex:audio:end-timeout-ms:*:*``,
+``domain/end_of_turn``): the code hook's attributes are the session's from then on, so the
+timeout holds for the next utterance in the same Get customer input block.
 Unknown fields and enum values (a new ``inputMode`` or ``invocationSource``) are tolerated.
 
 The answer's message is SSML for a voice caller and plain text for a text channel: the request
@@ -31,6 +34,8 @@ from chalicelib.errors import EventMalformedError, ResponseTooLargeError
 CONTACT_ID_ATTRIBUTE = "contact_id"
 ACCEPT_CONTENT_TYPES = "x-amz-lex:accept-content-types"
 CHANNEL_TYPE = "x-amz-lex:channel-type"
+# While no intent is active (every turn lands in the fallback intent) only the *:* key applies.
+END_TIMEOUT_ATTRIBUTE = "x-amz-lex:audio:end-timeout-ms:*:*"
 # Lex V2 accepts a message content of 1 to 1,024 characters (runtime API, Message).
 MAX_MESSAGE_CHARS = 1024
 _VOICE_INPUT_MODES = ("speech", "dtmf")
@@ -139,15 +144,17 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
     )
 
 
-def render_lex_answer(reply: Reply, next_seq: int, context: LexContext) -> dict[str, Any]:
+def render_lex_answer(reply: Reply, next_seq: int, context: LexContext, *, end_timeout_ms: int) -> dict[str, Any]:
     """A Lex V2 response: keep listening (``ElicitIntent``) or finish (``Close``), its message
     in the context's content type.
 
     ``action`` and ``turn`` ride in the session attributes, so the Connect flow after the Lex
-    block can branch on ``$.Lex.SessionAttributes.action``.
+    block can branch on ``$.Lex.SessionAttributes.action``; so does ``end_timeout_ms``, the
+    silence Lex waits for while the caller answers ``reply`` (it replaces the flow's).
     """
     attributes = {**context.session_attributes, "action": reply.action.value, TURN_ATTRIBUTE: str(next_seq),
-                  "intent": reply.intent, "tier": str(reply.tier)}  # fmt: skip
+                  "intent": reply.intent, "tier": str(reply.tier),
+                  END_TIMEOUT_ATTRIBUTE: str(end_timeout_ms)}  # fmt: skip
     if reply.queue and reply.action is Action.HANDOVER:
         attributes["queue"] = reply.queue
     state: dict[str, Any] = {"sessionAttributes": attributes}

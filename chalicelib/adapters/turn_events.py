@@ -7,6 +7,10 @@ answer in its own format, with the sequence it sent; an event that is not even r
 (not an object, or neither integration's shape) gets the safest one, Connect's flat map of
 strings with sequence 1: a Lex event always carries ``messageVersion`` and ``sessionState``,
 so anything else is most likely the flow's own block.
+
+Every answer carries the end timeout Lex should use while the caller answers it (the shipped
+``end_of_turn.json``, ``domain/end_of_turn``): the safe answer too, with Lex's default when even
+that file cannot be read (the container refuses to start on it, and still answers).
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from chalicelib.adapters.connect_events import (
     parse_connect_turn,
     render_connect_answer,
 )
+from chalicelib.adapters.data_files import shipped_end_of_turn
 from chalicelib.adapters.lex_events import LexContext, is_lex_event, lex_context, parse_lex_turn, render_lex_answer
 from chalicelib.domain.conversation import Action, Reply, TurnRequest
+from chalicelib.domain.end_of_turn import LEX_DEFAULT_END_TIMEOUT_MS
 from chalicelib.domain.phrases import fallback_reply
 from chalicelib.errors import (
     AppError,
+    ConfigurationInvalidError,
     EventMalformedError,
     EventTypeUnknownError,
     UtteranceEmptyError,
@@ -139,9 +146,19 @@ def render_fallback_answer(turn: TurnEvent, error: Exception) -> dict[str, Any]:
 
 
 def _render(turn: TurnEvent, reply: Reply, next_seq: int) -> dict[str, Any]:
+    end_timeout_ms = _end_timeout_ms(turn, reply)
     if turn.lex is not None:
-        return render_lex_answer(reply, next_seq, turn.lex)
-    return render_connect_answer(reply, next_seq)
+        return render_lex_answer(reply, next_seq, turn.lex, end_timeout_ms=end_timeout_ms)
+    return render_connect_answer(reply, next_seq, end_timeout_ms=end_timeout_ms)
+
+
+def _end_timeout_ms(turn: TurnEvent, reply: Reply) -> int:
+    """Lex's end timeout while the caller answers ``reply``, in the turn's language."""
+    try:
+        policy = shipped_end_of_turn()
+    except ConfigurationInvalidError:
+        return LEX_DEFAULT_END_TIMEOUT_MS  # the container refused to start on it: answer all the same
+    return policy.end_timeout_ms(reply, turn.request.language if turn.request is not None else None)
 
 
 def _parsed(

@@ -15,6 +15,7 @@ from chalicelib.adapters.data_files import (
     load_prompt,
     load_tiers,
     load_tools,
+    shipped_end_of_turn,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
 from chalicelib.adapters.redaction_policy import process_redactor
@@ -150,6 +151,7 @@ class TurnParts:
     @cached_property
     def handle_turn(self) -> HandleTurn:
         self.prices  # noqa: B018 - fail at start-up, not mid-call, if a configured model has no price
+        shipped_end_of_turn()  # the same for the end-of-turn file every answer reads (loaded once)
         return HandleTurn(
             self.session_store,
             self.clock,

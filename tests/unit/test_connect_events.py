@@ -118,13 +118,14 @@ def test_answer_is_a_flat_map_of_strings_like_the_published_sample() -> None:
     sample = load_json("connect/connect-lambda-response.string-map.json")
     assert all(isinstance(v, str) for v in sample.values())
     reply = Reply(Action.HANDOVER, (SpeechPart("One moment & thanks"),), "agent", 0, (), "Billing")
-    answer = render_connect_answer(reply, 5)
+    answer = render_connect_answer(reply, 5, end_timeout_ms=600)
     assert answer == {
         "action": "handover",
         "prompt": "<speak>One moment &amp; thanks</speak>",
         "turn": "5",
         "intent": "agent",
         "tier": "0",
+        "end_timeout_ms": "600",
         "queue": "Billing",
     }
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in answer.items())
@@ -133,8 +134,8 @@ def test_answer_is_a_flat_map_of_strings_like_the_published_sample() -> None:
 def test_answer_over_32_kb_is_refused() -> None:
     reply = Reply(Action.SPEAK, (SpeechPart("x" * (MAX_RESPONSE_BYTES + 1)),), "long")
     with pytest.raises(ResponseTooLargeError):
-        render_connect_answer(reply, 2)
-    small = render_connect_answer(Reply(Action.SPEAK, (SpeechPart("ok"),), "short"), 2)
+        render_connect_answer(reply, 2, end_timeout_ms=600)
+    small = render_connect_answer(Reply(Action.SPEAK, (SpeechPart("ok"),), "short"), 2, end_timeout_ms=600)
     assert len(json.dumps(small).encode()) < MAX_RESPONSE_BYTES
 
 

@@ -68,7 +68,7 @@ def test_missing_session_id_is_malformed() -> None:
 
 def test_speak_keeps_listening_with_elicit_intent() -> None:
     reply = Reply(Action.SPEAK, (SpeechPart("How can I help?"),), "greeting")
-    answer = render_lex_answer(reply, 4, LexContext({"customerTier": "gold"}, "FallbackIntent"))
+    answer = render_lex_answer(reply, 4, LexContext({"customerTier": "gold"}, "FallbackIntent"), end_timeout_ms=600)
     assert answer == {
         "sessionState": {
             "sessionAttributes": {
@@ -77,6 +77,7 @@ def test_speak_keeps_listening_with_elicit_intent() -> None:
                 "turn": "4",
                 "intent": "greeting",
                 "tier": "0",
+                "x-amz-lex:audio:end-timeout-ms:*:*": "600",
             },
             "dialogAction": {"type": "ElicitIntent"},
         },
@@ -87,7 +88,7 @@ def test_speak_keeps_listening_with_elicit_intent() -> None:
 @pytest.mark.parametrize("action", [Action.HANDOVER, Action.END])
 def test_handover_and_end_close_the_intent_as_fulfilled(action: Action) -> None:
     reply = Reply(action, (SpeechPart("Bye"),), "x", 0, (), "Billing")
-    state = render_lex_answer(reply, 2, LexContext(intent_name="FallbackIntent"))["sessionState"]
+    state = render_lex_answer(reply, 2, LexContext(intent_name="FallbackIntent"), end_timeout_ms=600)["sessionState"]
     assert state["dialogAction"] == {"type": "Close"}
     assert state["intent"] == {"name": "FallbackIntent", "state": "Fulfilled"}
     assert state["sessionAttributes"]["action"] == action.value
@@ -97,7 +98,7 @@ def test_handover_and_end_close_the_intent_as_fulfilled(action: Action) -> None:
 def test_message_over_lex_limit_is_refused() -> None:
     reply = Reply(Action.SPEAK, (SpeechPart("x" * MAX_MESSAGE_CHARS),), "long")
     with pytest.raises(ResponseTooLargeError):
-        render_lex_answer(reply, 2, LexContext())
+        render_lex_answer(reply, 2, LexContext(), end_timeout_ms=600)
 
 
 def test_context_is_read_leniently_from_a_broken_event() -> None:
@@ -108,7 +109,7 @@ def test_context_is_read_leniently_from_a_broken_event() -> None:
 def test_response_sample_has_the_fields_we_render() -> None:
     published = load_json("lex/lex-v2-codehook-response.developer-guide.json")
     rendered = render_lex_answer(
-        Reply(Action.END, (SpeechPart("Bye"),), "goodbye"), 2, LexContext(intent_name="Fallback")
+        Reply(Action.END, (SpeechPart("Bye"),), "goodbye"), 2, LexContext(intent_name="Fallback"), end_timeout_ms=600
     )
     assert set(rendered) <= set(published)
     assert set(rendered["sessionState"]) <= set(published["sessionState"])
@@ -141,6 +142,6 @@ def test_a_text_channel_reads_the_reply_as_plain_text_and_is_a_chat() -> None:
     event = {**sample(), "inputMode": "Text"}
     reply = Reply(Action.SPEAK, (SpeechPart("I heard "), SpeechPart("4471", say_as="digits"), SpeechPart(" & more")),
                   "account_digits")  # fmt: skip
-    answer = render_lex_answer(reply, 4, lex_context(event))
+    answer = render_lex_answer(reply, 4, lex_context(event), end_timeout_ms=400)
     assert answer["messages"] == [{"contentType": "PlainText", "content": "I heard 4471 & more"}]
     assert parse_lex_turn(event).channel == "CHAT"
