@@ -591,8 +591,9 @@ class FlowRun:
         if failed is not None:
             return failed
         session = self.contact.contact_id
+        starting: dict[str, str] = attributes  # the block starts the conversation with its attributes
         while True:
-            end_timeout = self.lex.end_timeout_ms(bot.alias_arn, session, attributes, self._now_ms())
+            end_timeout = self.lex.end_timeout_ms(bot.alias_arn, session, starting, self._now_ms())
             previous = self.report.turns[-1] if self.report.turns else None
             listen = Listen(action.identifier, end_timeout, tuple(self._heard), previous)
             self._heard = []
@@ -605,7 +606,8 @@ class FlowRun:
             self.report.turns.append(turn)
             self._open = turn
             hook = functools.partial(self._code_hook, action.identifier)
-            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, attributes, self._now_ms(), hook)
+            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, starting, self._now_ms(), hook)
+            starting = {}  # from now on in this block the session's attributes (the code hook's) prevail
             if interaction.error is not None:
                 turn.error = turn.error or interaction.error
                 return _Branch("NoMatchingError", interaction.error)

@@ -14,8 +14,12 @@ Recognition is modelled, not learned: an utterance equal to one of an intent's s
 (case and spaces aside) is that intent; anything else is the fallback intent. With the code hook
 on, Lex calls the alias's Lambda with a code hook event (AWS's published sample
 ``events/lex/lex-v2-codehook-input.from-connect.json``) whose ``sessionAttributes`` are the
-session's merged with what the Connect block passes; the answer's ``ElicitIntent`` plays its
-message and keeps listening, ``Close`` plays it and ends the interaction. With the hook off, Lex
+session's; the answer's ``ElicitIntent`` plays its message and keeps listening, ``Close`` plays
+it and ends the interaction. The attributes the Connect block passes (its
+``LexSessionAttributes``) are merged into the session when the block starts the conversation —
+its first utterance — and not again: within the block, what the code hook returned prevails
+(research/deploy-artifacts.md §4: set "when starting a conversation", "overwrite[n] in your
+Lambda function"); the next entry of a block passes its attributes again. With the hook off, Lex
 closes the intent at once. A code hook that fails, answers late (Lex's 30 s) or answers something
 that is not a valid response is an error to Connect (the block's ``NoMatchingError``); Lex does
 not retry it.
@@ -23,7 +27,9 @@ not retry it.
 Timeouts for voice come from session attributes (the template cannot set them for intent
 elicitation, research/deploy-artifacts.md §4): ``end_timeout_ms`` reads
 ``x-amz-lex:audio:end-timeout-ms:<intent>:<slot>``, the ``*:*`` key while no intent is active,
-default 600 ms (Lex V2's and Connect's documented default).
+default 600 ms (Lex V2's and Connect's documented default), from the attributes in force for the
+utterance: the block's over the session's at the block's start, the session's (the code hook's)
+after.
 """
 
 from __future__ import annotations
@@ -229,7 +235,11 @@ class LexRuntime:
     def end_timeout_ms(
         self, alias_arn: str, session_id: str, block_attributes: Mapping[str, str], now_ms: float
     ) -> int:
-        """The end-of-utterance silence Lex waits for before it takes the caller's words."""
+        """The end-of-utterance silence Lex waits for before it takes the caller's next words.
+
+        ``block_attributes``: what the Connect block passes if this utterance starts its
+        conversation (see ``recognize``), else nothing.
+        """
         attributes = {**self.session_attributes(alias_arn, session_id, now_ms), **block_attributes}
         return end_timeout_ms(attributes)
 
@@ -242,7 +252,13 @@ class LexRuntime:
         now_ms: float,
         code_hook: CodeHook,
     ) -> LexInteraction:
-        """One caller utterance: recognised, fulfilled by the code hook when it is on."""
+        """One caller utterance: recognised, fulfilled by the code hook when it is on.
+
+        ``block_attributes``: the Connect block's ``LexSessionAttributes`` when this utterance
+        starts the block's conversation (its first in an entry of the block), merged over the
+        session's; empty for the utterances after it in the same entry, so the attributes the
+        code hook returned (an end timeout among them) prevail over the block's.
+        """
         bot = self._bots[alias_arn]
         session = self._session(alias_arn, session_id, now_ms)
         session.attributes = {**session.attributes, **block_attributes}

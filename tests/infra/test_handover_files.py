@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from chalicelib.adapters.data_files import load_end_of_turn
+from chalicelib.domain.end_of_turn import Listening
 from tests.conftest import ROOT
 from tests.infra.cfn import Resolver, load_template
 
@@ -147,10 +149,14 @@ def test_after_a_lex_block_the_code_hooks_close_goes_on_without_the_prompt_again
     actions = flow_actions()
     lex_blocks = [a for a in actions.values() if a["Type"] == "ConnectParticipantWithLexBot"]
     assert {a["Identifier"] for a in lex_blocks} == {"greet", "speak"}
+    # The greeting listens for anything (the open end timeout); every later prompt for what the
+    # turn function's answer says (its end_timeout_ms).
+    end_timeouts = {"greet": str(load_end_of_turn().timeouts_ms[Listening.OPEN]), "speak": "$.External.end_timeout_ms"}
     for block in lex_blocks:
         assert block["Parameters"]["LexV2Bot"] == {"AliasArn": "${LexBotAliasArn}"}
+        end_timeout = end_timeouts[block["Identifier"]]
         assert block["Parameters"]["LexSessionAttributes"] == {
-            "contact_id": "$.ContactId", "x-amz-lex:audio:end-timeout-ms:*:*": "600"}  # fmt: skip
+            "contact_id": "$.ContactId", "x-amz-lex:audio:end-timeout-ms:*:*": end_timeout}  # fmt: skip
         assert block["Transitions"]["NextAction"] == "lex-outcome"
     outcome = actions["lex-outcome"]
     assert outcome["Parameters"]["ComparisonValue"] == "$.Lex.SessionAttributes.action"

@@ -49,14 +49,15 @@ def connect() -> SimulatedConnect:
 
 class Turns:
     """A turn function answering from a script: each caller turn gets the next ``(action,
-    prompt)``, a turn delivered again the same answer; answers in the format of the event
-    (Connect STRING_MAP or Lex response)."""
+    prompt)`` or ``(action, prompt, end timeout)`` (default 600 ms), a turn delivered again the
+    same answer; answers in the format of the event (Connect STRING_MAP or Lex response), the end
+    timeout where the turn function puts it."""
 
-    def __init__(self, *script: tuple[str, str], queue: str = "FraudTeam") -> None:
-        self.script = list(script)
+    def __init__(self, *script: tuple[str, str] | tuple[str, str, int], queue: str = "FraudTeam") -> None:
+        self.script = [(*entry, 600)[:3] for entry in script]
         self.calls: list[LambdaCall] = []
         self.queue = queue
-        self._answered: dict[str, tuple[str, str]] = {}
+        self._answered: dict[str, tuple[Any, ...]] = {}
 
     def __call__(self, call: LambdaCall) -> LambdaResult:
         self.calls.append(call)
@@ -68,14 +69,15 @@ class Turns:
         key = json.dumps(event.get("sessionState", {}).get("sessionAttributes") or event.get("Details", {}).get(
             "ContactData", {}).get("Attributes"), sort_keys=True)  # fmt: skip
         if key not in self._answered:
-            self._answered[key] = self.script.pop(0) if self.script else ("speak", "<speak>Anything else?</speak>")
+            self._answered[key] = self.script.pop(0) if self.script else ("speak", "<speak>Anything else?</speak>", 600)
         return LambdaResult(self.answer(event, *self._answered[key]))
 
-    def answer(self, event: dict[str, Any], action: str, prompt: str) -> dict[str, Any]:
+    def answer(self, event: dict[str, Any], action: str, prompt: str, end_timeout_ms: int = 600) -> dict[str, Any]:
         if "sessionState" in event:
             attributes = dict(event["sessionState"]["sessionAttributes"])
             turn = int(attributes.get("turn", "1"))
-            attributes.update({"action": action, "turn": str(turn + 1), "intent": "x", "tier": "0"})
+            attributes.update({"action": action, "turn": str(turn + 1), "intent": "x", "tier": "0",
+                               f"{END_TIMEOUT_KEY}:*:*": str(end_timeout_ms)})  # fmt: skip
             if action == "handover":
                 attributes["queue"] = self.queue
             kind = "ElicitIntent" if action == "speak" else "Close"
@@ -84,7 +86,8 @@ class Turns:
                 state["intent"] = {"name": "FallbackIntent", "state": "Fulfilled"}
             return {"sessionState": state, "messages": [{"contentType": "SSML", "content": prompt}]}
         turn = int(event["Details"]["ContactData"]["Attributes"].get("turn", "1"))
-        answer = {"action": action, "prompt": prompt, "turn": str(turn + 1), "intent": "x", "tier": "0"}
+        answer = {"action": action, "prompt": prompt, "turn": str(turn + 1), "intent": "x", "tier": "0",
+                  "end_timeout_ms": str(end_timeout_ms)}  # fmt: skip
         if action == "handover":
             answer["queue"] = self.queue
         return answer
@@ -514,6 +517,78 @@ def test_the_end_timeout_lex_waits_for_comes_from_the_flows_session_attribute(co
     caller = Says("hello")
     play(connect, caller, Turns(), flow=edited(unset))
     assert caller.asked[0].end_timeout_ms == DEFAULT_END_TIMEOUT_MS
+
+
+@pytest.mark.parametrize("path", ["LexCodeHook", "InvokeLambda"])
+def test_each_listen_waits_the_end_timeout_the_last_answer_set(connect: SimulatedConnect, path: str) -> None:
+    # LexCodeHook: every turn is in the greet block (ElicitIntent keeps Lex listening), so what
+    # the code hook returned prevails over the block's 600 from its second utterance on.
+    # InvokeLambda: each turn enters the speak block again, which passes $.External.end_timeout_ms.
+    turns = Turns(("speak", "<speak>Your account number?</speak>", 1400), ("speak", "<speak>Right?</speak>", 400),
+                  ("end", "<speak>Bye.</speak>", 600))  # fmt: skip
+    caller = Says("hi", "four four eight one two nine", "yes")
+    report = play(connect, caller, turns, path=path)
+    assert [listen.end_timeout_ms for listen in caller.asked] == [600, 1400, 400]
+    assert [turn.end_timeout_ms for turn in report.turns] == [600, 1400, 400]
+    assert [turn.block for turn in report.turns] == (
+        ["greet"] * 3 if path == "LexCodeHook" else ["greet", "speak", "speak"]
+    )
+    assert report.outcome == "completed"
+
+
+def test_a_code_hooks_attributes_replace_the_sessions(connect: SimulatedConnect) -> None:
+    key = f"{END_TIMEOUT_KEY}:*:*"
+
+    def hook_keeping(keep: bool) -> Callable[[LambdaCall], LambdaResult]:
+        def answer(call: LambdaCall) -> LambdaResult:
+            result = Turns(("speak", "<speak>Go on.</speak>"))(call)
+            if call.utterance is not None:  # echo the attribute it was sent, or drop it
+                attributes = result.answer["sessionState"]["sessionAttributes"]
+                del attributes[key]
+                if keep:
+                    attributes[key] = call.event["sessionState"]["sessionAttributes"][key]
+            return result
+
+        return answer
+
+    slower = edited(_set("greet", f"Parameters.LexSessionAttributes.{key}", "900"))
+    caller = Says("hi", "more")
+    play(connect, caller, hook_keeping(True), path="LexCodeHook", flow=slower)
+    assert [listen.end_timeout_ms for listen in caller.asked] == [900, 900, 900]  # the block's, echoed
+    caller = Says("hi", "more")
+    play(connect, caller, hook_keeping(False), path="LexCodeHook", flow=slower)
+    assert [listen.end_timeout_ms for listen in caller.asked] == [900, DEFAULT_END_TIMEOUT_MS, DEFAULT_END_TIMEOUT_MS]
+
+
+def test_the_block_passes_its_attributes_only_when_it_starts_the_conversation(connect: SimulatedConnect) -> None:
+    bot = connect.bots["LexCodeHook"]
+    runtime = LexRuntime([bot])
+    key = f"{END_TIMEOUT_KEY}:*:*"
+    block = {key: "600", "contact_id": "c-1"}
+
+    def hook(function: str, event: dict[str, Any]) -> CodeHookAnswer:
+        attributes = {**event["sessionState"]["sessionAttributes"], key: "1400"}
+        state = {"sessionAttributes": attributes, "dialogAction": {"type": "ElicitIntent"}}
+        messages = [{"contentType": "SSML", "content": "<speak>Go on.</speak>"}]
+        return CodeHookAnswer({"sessionState": state, "messages": messages})
+
+    assert runtime.end_timeout_ms(bot.alias_arn, "c-1", block, 0.0) == 600  # the block starts it
+    runtime.recognize(bot.alias_arn, "c-1", "hi", block, 0.0, hook)
+    assert runtime.end_timeout_ms(bot.alias_arn, "c-1", {}, 10.0) == 1400  # then the hook's prevails
+    second = runtime.recognize(bot.alias_arn, "c-1", "four four eight", {}, 10.0, hook)
+    assert second.session_attributes[key] == "1400" and second.session_attributes["contact_id"] == "c-1"
+    assert runtime.end_timeout_ms(bot.alias_arn, "c-1", block, 20.0) == 600  # a new entry of the block
+
+
+def test_an_answer_without_its_end_timeout_is_a_named_error_in_the_speak_block(connect: SimulatedConnect) -> None:
+    def no_timeout(call: LambdaCall) -> LambdaResult:
+        result = Turns(("speak", "<speak>Go on.</speak>"))(call)
+        if call.utterance is not None:
+            del result.answer["end_timeout_ms"]
+        return result
+
+    with pytest.raises(fl.FlowReferenceMissingError, match=r"\$\.External\.end_timeout_ms"):
+        play(connect, Says("hello", "more"), no_timeout, path="InvokeLambda")
 
 
 def test_a_lex_session_idle_past_its_ttl_starts_again(connect: SimulatedConnect) -> None:
