@@ -1,15 +1,19 @@
 """Test doubles of the speech path: an audio source from a list of chunks, a scripted recogniser,
-and a session store with a concurrent writer."""
+a session store with a concurrent writer, and a session that is handed over part-way."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from dataclasses import replace
 
 from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
+from chalicelib.domain.conversation import Message, Role
 from chalicelib.domain.live_transcript import LiveTranscript
+from chalicelib.domain.session import Session, SessionStatus
 from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition, Track, TranscriptResult, pcm_ms
 from chalicelib.errors import MediaStreamUnavailableError, SpeechToTextUnavailableError
 
@@ -27,8 +31,46 @@ def call_chunks(fragments: int = 6, per_fragment: int = 10, block_ms: int = 100,
     return chunks
 
 
-def track_audio(chunks: list[AudioChunk], track: Track) -> bytes:
-    return b"".join(chunk.pcm for chunk in chunks if chunk.track == track)
+def track_audio(chunks: list[AudioChunk], track: Track, from_ms: int = 0) -> bytes:
+    return b"".join(chunk.pcm for chunk in chunks if chunk.track == track and chunk.timecode_ms >= from_ms)
+
+
+def with_prompts(chunks: list[AudioChunk], prompts: list[tuple[int, int]]) -> list[AudioChunk]:
+    """The chunks with the to-customer track silent except during ``prompts`` (media ms spans):
+    the bot's prompts playing."""
+
+    def playing(chunk: AudioChunk) -> bool:
+        return any(start <= chunk.timecode_ms < end for start, end in prompts)
+
+    return [
+        replace(c, pcm=bytes(len(c.pcm))) if c.track == "AUDIO_TO_CUSTOMER" and not playing(c) else c for c in chunks
+    ]
+
+
+class HandingOverSessions:
+    """The session as the transcriber reads it: with the bot (its replies ``said``) until
+    ``handed_over()`` says so, then in handover (as the turn commits a handover reply). Counts
+    its reads."""
+
+    def __init__(self, contact_id: str, handed_over: Callable[[], bool], said: tuple[str, ...] = ()) -> None:
+        history = tuple(Message(Role.ASSISTANT, text, seq) for seq, text in enumerate(said, 1))
+        self._session = replace(Session.new(contact_id, 0), version=1, history=history)
+        self._handed_over = handed_over
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def load(self, contact_id: str, now_ms: int) -> Session | None:
+        with self._lock:
+            self.loads += 1
+        if self._handed_over():
+            return replace(self._session, status=SessionStatus.HANDOVER)
+        return self._session
+
+    def save_session(self, session: Session, now_ms: int) -> Session:
+        raise AssertionError("the transcriber never writes the session")
+
+    def load_turns(self, contact_id: str, now_ms: int) -> tuple[()]:
+        return ()
 
 
 class InMemoryAudioSource:

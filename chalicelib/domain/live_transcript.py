@@ -1,7 +1,9 @@
 """The call's live transcript, kept beside the session (its own item) by the transcriber.
 
-The transcriber (``usecases/transcribe_call.py``) streams both tracks of the call's audio to a
-speech recogniser and writes what comes back here, in small batches. The transcript holds, per
+The transcriber (``usecases/transcribe_call.py``) streams the call's audio to a speech recogniser
+and writes what comes back here, in small batches: the caller's track always, the to-customer
+track once the call is handed over (before that it plays our own prompts, whose words we know:
+the session's replies; only when they played is kept, ``played``). The transcript holds, per
 track, one line per result id: the newest partial of it, or its final. It is not part of the
 session item on purpose: the transcriber writes every few hundred ms while the caller speaks and
 while the model thinks, and each such write would fail the turn's version-conditioned commit (a
@@ -26,6 +28,13 @@ Rules (each keeps ``apply_results`` idempotent and order-tolerant):
 
 After a handover the ``AUDIO_TO_CUSTOMER`` track is the human agent (the agent speaks to the
 customer), so the same transcript also holds the human part of the call: ``human_part``.
+
+Before a handover the transcriber does not transcribe that track (it would double the cost of
+Amazon Transcribe for words we already have) but keeps its energy: ``played`` holds the spans of
+the media timeline where sound played on it — our prompts — without text, merged across gaps of
+at most ``PLAYED_GAP_MS`` and bounded to the newest ``MAX_PLAYED``. ``prompt_playing_at`` says
+which prompt was playing at a media time (the timing a barge-in on the media timeline needs;
+today's barge-in reads Contact Lens' segments, ``contact_analysis``).
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
 
 MAX_LINES = 200
 MAX_CHARS = 16_000
+MAX_PLAYED = 100
+PLAYED_GAP_MS = 500  # sound on the to-customer track this close after the last is the same prompt
 CALLER: Track = "AUDIO_FROM_CUSTOMER"
 AGENT: Track = "AUDIO_TO_CUSTOMER"
 
@@ -67,6 +78,14 @@ class TranscriptLine:
 
 
 @dataclass(frozen=True)
+class PlayedSpan:
+    """A stretch of the media timeline (ms) where sound played to the caller (our prompt)."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
 class LiveTranscript:
     """The transcript lines (by start time), the transcriber's checkpoint and status.
 
@@ -74,8 +93,10 @@ class LiveTranscript:
     written (never moves backwards). ``sent_through_ms`` says, per track, up to which media time
     that track's audio was already transcribed when it is later than the checkpoint (a track
     whose recogniser stream did not fail): a run resuming at the checkpoint does not send it
-    again. ``handover_at_ms`` is where on the media timeline the transcriber first saw the
-    session in handover.
+    again. ``handover_at_ms`` is where on the media timeline the human part starts: the first
+    media the transcriber read after it saw the session handed over, from which it transcribes
+    the to-customer track too. ``played`` is when our prompts played on that track before it
+    was transcribed (see the module doc).
     """
 
     lines: tuple[TranscriptLine, ...] = ()
@@ -84,6 +105,7 @@ class LiveTranscript:
     speech_status: str = ""  # "" | transcribing | continuing | retrying | ended | failed
     handover_at_ms: int | None = None
     dropped: int = 0  # lines dropped by the bounds so far
+    played: tuple[PlayedSpan, ...] = ()
 
 
 def line_of(result: TranscriptResult) -> TranscriptLine:
@@ -106,11 +128,16 @@ def apply_results(
     sent_through_ms: tuple[tuple[Track, int], ...] = (),
     *,
     in_handover: bool = False,
+    handover_at_ms: int | None = None,
+    played: Iterable[PlayedSpan] = (),
 ) -> LiveTranscript:
     """The transcript with ``results`` merged, the checkpoint moved to ``position`` (if later,
-    with its ``sent_through_ms``) and the status set; ``in_handover``: the session shows the
-    call handed over (the human part starts at the last final line). Pure: the same input gives
-    the same output, and applying the same results again returns the same transcript.
+    with its ``sent_through_ms``), the status set and the ``played`` spans merged.
+
+    The human part starts at ``handover_at_ms`` (where the transcriber placed the handover on
+    the media timeline) or, given only ``in_handover`` (the session shows the call handed over),
+    at the last final line; the first one written stays. Pure: the same input gives the same
+    output, and applying the same results again returns the same transcript.
     """
     by_id = {(line.track, line.result_id): line for line in live.lines}
     for result in results:
@@ -118,7 +145,9 @@ def apply_results(
     lines = tuple(sorted(by_id.values(), key=_order))
     lines, dropped = _bounded(lines)
     handover_at = live.handover_at_ms
-    if handover_at is None and in_handover:
+    if handover_at is None and handover_at_ms is not None:
+        handover_at = handover_at_ms
+    elif handover_at is None and in_handover:
         handover_at = max((line.end_ms for line in live.lines if line.is_final), default=0)
     checkpoint, through = live.checkpoint, live.sent_through_ms
     if position is not None and (checkpoint is None or _position_key(position) > _position_key(checkpoint)):
@@ -130,8 +159,32 @@ def apply_results(
         speech_status=status if status is not None else live.speech_status,
         handover_at_ms=handover_at,
         dropped=live.dropped + dropped,
+        played=merge_played(live.played, played),
     )
     return live if changed == live else changed
+
+
+def merge_played(kept: Iterable[PlayedSpan], new: Iterable[PlayedSpan]) -> tuple[PlayedSpan, ...]:
+    """The union of the spans, those at most ``PLAYED_GAP_MS`` apart joined, the newest
+    ``MAX_PLAYED`` kept: idempotent and order-tolerant (a re-read chunk adds nothing).
+
+    Example:
+        >>> merge_played([PlayedSpan(0, 900)], [PlayedSpan(1200, 2000), PlayedSpan(5000, 6000)])
+        (PlayedSpan(start_ms=0, end_ms=2000), PlayedSpan(start_ms=5000, end_ms=6000))
+    """
+    merged: list[PlayedSpan] = []
+    for span in sorted({*kept, *new}, key=lambda s: (s.start_ms, s.end_ms)):
+        if merged and span.start_ms - merged[-1].end_ms <= PLAYED_GAP_MS:
+            merged[-1] = PlayedSpan(merged[-1].start_ms, max(merged[-1].end_ms, span.end_ms))
+        else:
+            merged.append(span)
+    return tuple(merged[-MAX_PLAYED:])
+
+
+def prompt_playing_at(live: LiveTranscript, ms: int) -> PlayedSpan | None:
+    """The prompt playing to the caller at ``ms`` on the media timeline, if one was (a caller
+    who starts speaking inside it barged in; ``played`` is kept only before a handover)."""
+    return next((span for span in live.played if span.start_ms <= ms < span.end_ms), None)
 
 
 def _merge(by_id: dict[tuple[Track, str], TranscriptLine], line: TranscriptLine) -> None:

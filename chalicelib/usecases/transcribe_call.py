@@ -1,11 +1,19 @@
 """Transcribe a call's live audio into its live transcript (its own item beside the session).
 
-One invocation reads the call's media (``AudioSource``), fans the chunks out per track to two
-recogniser streams (``SpeechToText``) running concurrently, and writes their results to the
-transcript in small batches through the unit of work (its version condition: a duplicate or a
-continuation writing in between is re-read and re-applied). The run itself is
-``transcription_run.TranscriptionRun``; where it resumes (the checkpoint, written with the last
-results) and when the caller paused are the domain's rules, ``domain/transcription.py``.
+One invocation reads the call's media (``AudioSource``), sends the caller's track to a recogniser
+stream (``SpeechToText``) and, once the call is handed over, the to-customer track to a second
+one running concurrently (before that it plays our own prompts: only when sound played is kept;
+``domain/recognised_tracks.py``), and writes their results to the transcript in small batches
+through the unit of work (its version condition: a duplicate or a continuation writing in
+between is re-read and re-applied). The run itself is ``transcription_run.TranscriptionRun``;
+where it resumes (the checkpoint, written with the last results) and when the caller paused are
+the domain's rules, ``domain/transcription.py``.
+
+The session is read when a run starts and then every ``look_every_ms`` until it shows the
+handover: the handover's place on the media timeline is written to the transcript, so a resumed
+run transcribes the to-customer track from there. What the run streamed is its answer's
+``transcribe`` (per track, before and after the handover) and, with a ``meter``, Transcribe
+usage for the ledger (billed per stream: per second, 15 s minimum).
 
 Outcomes: ``ended`` (the media stream ended), ``continue`` (``remaining_ms()`` fell below
 ``stop_before_ms``: the handler re-invokes with the checkpoint), ``retry`` (the media or the
@@ -23,11 +31,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
-from chalicelib.domain.live_transcript import LiveTranscript, apply_results, is_after
-from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore
+from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, apply_results, is_after
+from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore, UsageMeter
+from chalicelib.domain.recognised_tracks import SessionView, session_view
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
-from chalicelib.usecases.transcription_run import PauseHook, RunTimings, TranscriptionOutcome, TranscriptionRun
+from chalicelib.errors import AppError
+from chalicelib.usecases.transcription_run import (
+    PauseHook,
+    RunTimings,
+    TranscriptBatch,
+    TranscriptionOutcome,
+    TranscriptionRun,
+)
 from chalicelib.usecases.unit_of_work import IfMissing, TranscriptItems, update
 
 __all__ = ["TranscribeCall", "TranscriptionOutcome"]
@@ -40,7 +56,9 @@ class TranscribeCall:
         audio: the call's media.
         speech: the recogniser (one stream per track).
         transcripts: where the live transcript is kept (beside the session, its own version).
-        sessions: read to learn when the call was handed over (the human part starts there).
+        sessions: read to learn when the call was handed over (the human part starts there, and
+            the to-customer track is transcribed from there) and what the bot said (the
+            caller's redaction context until then). None: never handed over.
         clock: the wall clock (the transcript's timestamps and TTL).
         redactor: takes the caller data out of every result before it is kept (both tracks).
         language: the recogniser's language code.
@@ -54,6 +72,10 @@ class TranscribeCall:
             caller's audio (no new word). Each text once. The speculative turn (``Speculate``)
             hangs here.
         pause_ms: the silence after stable words that counts as a pause.
+        look_every_ms: how often the session is read until it shows the handover.
+        bot_track: transcribe the to-customer track before a handover too (our own prompts:
+            twice the Transcribe cost; ``SWITCHBOARD_TRANSCRIBE_BOT_TRACK``).
+        meter: where the Transcribe usage of each run is recorded (None: not recorded).
     """
 
     def __init__(
@@ -72,6 +94,9 @@ class TranscribeCall:
         settle_ms: float = 1_000,
         on_caller_pause: PauseHook | None = None,
         pause_ms: float = 300,
+        look_every_ms: float = 1_000,
+        bot_track: bool = False,
+        meter: UsageMeter | None = None,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -79,7 +104,9 @@ class TranscribeCall:
         self._sessions = sessions
         self._clock = clock
         self._language = language
-        self._timings = RunTimings(flush_every_ms, stop_before_ms, drain_ms, settle_ms, pause_ms)
+        self._timings = RunTimings(flush_every_ms, stop_before_ms, drain_ms, settle_ms, pause_ms, look_every_ms)
+        self._bot_track = bot_track
+        self._meter = meter
         self._on_caller_pause = on_caller_pause
         self._redactor = redactor
 
@@ -96,23 +123,31 @@ class TranscribeCall:
         overrides the configured one for this call).
 
         A checkpoint already on the transcript that is later than ``start`` wins: a duplicate or
-        a replayed invocation does not transcribe again what was written.
+        a replayed invocation does not transcribe again what was written. A handover already on
+        the transcript is where the to-customer track is transcribed from; one the session shows
+        but the transcript does not is placed at the first chunk this run reads.
         """
         live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
         if live.checkpoint is not None and is_after(live.checkpoint, start):
             start = live.checkpoint
         skip = dict(live.sent_through_ms) if live.checkpoint == start else {}
 
-        def write(batch: list[TranscriptResult], position: MediaPosition | None, status: str,
-                  through: tuple[tuple[Track, int], ...]) -> int:  # fmt: skip
-            return self.write(contact_id, batch, position, status, through)
+        def write(batch: TranscriptBatch) -> int:
+            return self.write(contact_id, batch.results, batch.position, batch.status, batch.sent_through,
+                              handover_at_ms=batch.handover_at_ms, played=batch.played)  # fmt: skip
 
+        look = (lambda: self.look(contact_id)) if self._sessions is not None else None
         run = TranscriptionRun(
             self._audio, self._speech, write, self._timings, contact_id=contact_id, stream_arn=stream_arn,
             start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=language or self._language,
-            redactor=self._redactor, on_caller_pause=self._on_caller_pause,
+            redactor=self._redactor, on_caller_pause=self._on_caller_pause, look=look,
+            seen=self._first_look(contact_id), handover_at_ms=live.handover_at_ms, bot_track=self._bot_track,
         )  # fmt: skip
-        return asyncio.run(run.run())
+        outcome = asyncio.run(run.run())
+        if self._meter is not None:
+            for usage in outcome.speech.usage():
+                self._meter.record(usage)
+        return outcome
 
     def write(
         self,
@@ -121,21 +156,31 @@ class TranscribeCall:
         position: MediaPosition | None,
         status: str,
         sent_through_ms: tuple[tuple[Track, int], ...] = (),
+        *,
+        handover_at_ms: int | None = None,
+        played: Iterable[PlayedSpan] = (),
     ) -> int:
-        """Apply ``results`` (redacted: the run's) to the transcript through the unit of work;
-        the conflicts met."""
-        batch = tuple(results)
+        """Apply ``results`` (redacted: the run's), the ``played`` spans and the handover's
+        place to the transcript through the unit of work; the conflicts met."""
+        batch, spans = tuple(results), tuple(played)
 
         def change(live: LiveTranscript) -> LiveTranscript:
-            in_handover = self._in_handover(contact_id, live, self._clock.now_ms())
-            return apply_results(live, batch, position, status, sent_through_ms, in_handover=in_handover)
+            return apply_results(live, batch, position, status, sent_through_ms,
+                                 handover_at_ms=handover_at_ms, played=spans)  # fmt: skip
 
         items = TranscriptItems(self._transcripts)
         return update(items, self._clock, contact_id, change, if_missing=IfMissing.CREATE, what="transcript").conflicts
 
-    def _in_handover(self, contact_id: str, live: LiveTranscript, now_ms: int) -> bool:
-        """Whether the session shows the call handed over (read until the transcript knows)."""
-        if live.handover_at_ms is not None or self._sessions is None:
-            return live.handover_at_ms is not None
-        session = self._sessions.load(contact_id, now_ms)
-        return session is not None and session.handover is not None
+    def look(self, contact_id: str) -> SessionView:
+        """The session as the transcriber needs it: handed over yet, what the bot said."""
+        if self._sessions is None:
+            return SessionView()
+        return session_view(self._sessions.load(contact_id, self._clock.now_ms()))
+
+    def _first_look(self, contact_id: str) -> SessionView:
+        """The session when a run starts (a failed read: as if not handed over; the run looks
+        again a second later)."""
+        try:
+            return self.look(contact_id)
+        except AppError:
+            return SessionView()

@@ -1,13 +1,21 @@
 """One transcriber invocation's run: the media reader (a thread: the ``AudioSource`` blocks), one
-recogniser stream per track (``SpeechToText``, concurrently on an asyncio loop), the writer of
-their results (in small batches, through ``TranscribeCall``'s write), and the caller's pause
-trigger. Where it may resume and when the caller paused are the domain's rules
-(``domain/transcription.py``); this module keeps the state they are computed from.
+recogniser stream per transcribed track (``SpeechToText``, concurrently on an asyncio loop), the
+writer of their results (in small batches, through ``TranscribeCall``'s write), the look at the
+session (is the call handed over yet?), and the caller's pause trigger. Where it may resume and
+when the caller paused are the domain's rules (``domain/transcription.py``), which tracks go to
+the recogniser is ``domain/recognised_tracks.py``; this module keeps the state they are computed
+from.
+
+Tracks. The caller's track always goes to the recogniser. The to-customer track goes from the
+handover on (``handover_at_ms``: from the transcript, or placed at the first chunk read after
+the session was seen handed over), or throughout with ``bot_track``; before that only its
+energy is kept: the spans where sound played (``PlayedSpan``), written with the results.
 
 Each result is redacted the moment it comes back (``transcription.protect_result``), with the
-run's one ``RedactionState`` for the contact and, as context, the newest final of each track
-(the caller's previous words, and what the caller heard last: our prompt, or the agent). Nothing
-after that point — the pending batch, the transcript, the pause hook — ever holds the raw words.
+run's one ``RedactionState`` for the contact and, as context, the track's own newest final and
+what the caller heard last: the agent's newest final, or — while the bot has the call — the
+bot's newest replies from the session (``SessionView.bot_said``). Nothing after that point —
+the pending batch, the transcript, the pause hook — ever holds the raw words.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from chalicelib.domain.live_transcript import AGENT, CALLER
+from chalicelib.domain.live_transcript import AGENT, CALLER, PLAYED_GAP_MS, PlayedSpan
+from chalicelib.domain.recognised_tracks import AFTER, BEFORE, Phase, SessionView, SpeechUsage, StreamUsage
 from chalicelib.domain.redaction import RedactionContext, Redactor
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speech import (
@@ -38,8 +47,8 @@ _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
 
 Outcome = Literal["ended", "continue", "retry", "failed"]
 _STATUS: dict[Outcome, str] = {"ended": "ended", "continue": "continuing", "retry": "retrying", "failed": "failed"}
-# Writes a batch of results (and the checkpoint, when there is one) with a status; the conflicts met.
-WriteResults = Callable[[list[TranscriptResult], MediaPosition | None, str, SentThrough], int]
+# Looks at the session: whether the call was handed over, what the bot said (its replies).
+LookAtSession = Callable[[], SessionView]
 # The pause hook: the contact, the caller's words (redacted), whether they held caller data.
 PauseHook = Callable[[str, str, bool], object]
 
@@ -55,6 +64,7 @@ class TranscriptionOutcome:
     conflicts: int = 0  # writes re-applied after another writer's change
     audio_ms: float = 0.0  # audio sent, both tracks
     error: str = ""  # the error class that ended the run, if any
+    speech: SpeechUsage = field(default_factory=SpeechUsage)  # what went to the recogniser, per stream and phase
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +78,7 @@ class TranscriptionOutcome:
             "conflicts": self.conflicts,
             "audio_ms": round(self.audio_ms, 1),
             "error": self.error,
+            "transcribe": self.speech.as_dict(),
         }
 
 
@@ -80,6 +91,24 @@ class RunTimings:
     drain_ms: float
     settle_ms: float
     pause_ms: float
+    look_every_ms: float = 1_000
+
+
+@dataclass(frozen=True)
+class TranscriptBatch:
+    """One write: results, the played spans, the handover's place, the checkpoint (when there
+    is one) with how far each track was sent, and the status."""
+
+    results: tuple[TranscriptResult, ...]
+    position: MediaPosition | None
+    status: str
+    sent_through: SentThrough = ()
+    handover_at_ms: int | None = None
+    played: tuple[PlayedSpan, ...] = ()
+
+
+# Writes a batch; the conflicts met.
+WriteResults = Callable[[TranscriptBatch], int]
 
 
 @dataclass
@@ -92,6 +121,7 @@ class _TrackState:
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     base_ms: int = 0  # the media timecode of the first chunk sent: results' times are from there
+    sent_ms: dict[Phase, float] = field(default_factory=dict)  # the audio it sent, per phase
     open_partial_ms: int | None = None  # start of a result not final yet
     final_end_ms: int | None = None  # end of the newest final
     error: BaseException | None = None
@@ -118,10 +148,25 @@ class TranscriptionRun:
         language: str,
         redactor: Redactor,
         on_caller_pause: PauseHook | None = None,
+        look: LookAtSession | None = None,
+        seen: SessionView | None = None,
+        handover_at_ms: int | None = None,
+        bot_track: bool = False,
     ) -> None:
         self._audio, self._speech, self._write_results, self._timings = audio, speech, write, timings
         self._on_caller_pause = on_caller_pause
         self._redactor = redactor
+        self._look = look
+        self._bot_track = bot_track
+        self.seen = seen or SessionView()  # the session as last looked at
+        # Where the human part starts on the media timeline; pending: seen, not placed yet.
+        self.handover_at_ms = handover_at_ms
+        self.handover_pending = handover_at_ms is None and self.seen.handed_over
+        self.handover_written = handover_at_ms is not None
+        self.looked_at = 0.0  # the loop's time of the last look
+        self.open_played: PlayedSpan | None = None  # sound playing on the to-customer track
+        self.played: list[PlayedSpan] = []  # closed spans not written yet
+        self.media_ms: dict[Phase, float] = {}  # the media read, per phase (the caller's track)
         self.redaction = RedactionState(scope=contact_id)  # the call's tokens, this run's only
         self.latest_final: dict[Track, str] = {}  # per track, its newest final (redacted): the context
         self.language = language
@@ -148,6 +193,7 @@ class TranscriptionRun:
 
     async def run(self) -> TranscriptionOutcome:
         self.loop = asyncio.get_running_loop()
+        self.looked_at = self.loop.time()  # looked at when the run started (``seen``)
         self.inbox: asyncio.Queue[AudioChunk | _End] = asyncio.Queue()
         self.tracks: dict[Track, _TrackState] = {}
         stop_reading = threading.Event()
@@ -157,6 +203,7 @@ class TranscriptionRun:
         writer = asyncio.create_task(self._flush_periodically())
         outcome, error = await self._dispatch()
         self._pause_trigger(final_only=True)
+        self._close_played()
         stop_reading.set()
         drained = await self._end_tracks()
         self.stop_flushing.set()
@@ -178,8 +225,16 @@ class TranscriptionRun:
 
     def _outcome(self, outcome: Outcome, checkpoint: MediaPosition, error: str) -> TranscriptionOutcome:
         return TranscriptionOutcome(
-            outcome, checkpoint, self.results, self.writes, self.conflicts, self.audio_ms, error
+            outcome, checkpoint, self.results, self.writes, self.conflicts, self.audio_ms, error, self.speech_usage()
         )
+
+    def speech_usage(self) -> SpeechUsage:
+        """What this run streamed to the recogniser (its streams) and the media it read."""
+        streams = tuple(
+            StreamUsage(track, state.base_ms, state.sent_ms.get(BEFORE, 0.0), state.sent_ms.get(AFTER, 0.0))
+            for track, state in self.tracks.items()
+        )
+        return SpeechUsage(streams, tuple(sorted(self.media_ms.items())), self.handover_at_ms)
 
     # --- reading the media (a thread: the AudioSource blocks) -----------------------------------
 
@@ -254,8 +309,17 @@ class TranscriptionRun:
             self.sent[-1] = (chunk.position, max(self.sent[-1][1], end_ms))
         else:
             self.sent.append((chunk.position, end_ms))
+        if self.handover_pending:  # seen on the session: the human part starts here
+            self.handover_at_ms, self.handover_pending = chunk.timecode_ms, False
+            self._close_played()
+        phase = self._phase(chunk)
+        if chunk.track == CALLER:
+            self.media_ms[phase] = self.media_ms.get(phase, 0.0) + chunk.duration_ms
         if end_ms <= self.skip_through_ms.get(chunk.track, -1):
             return  # transcribed before this track's stream failed on the other track's account
+        if chunk.track == AGENT and not self._bot_track and phase == BEFORE:
+            self._note_played(chunk)  # our own prompt: its words are the session's
+            return
         self.through[chunk.track] = int(end_ms)
         if chunk.track == CALLER:
             self.caller_sent_ms = end_ms
@@ -266,7 +330,30 @@ class TranscriptionRun:
             state = self.tracks[chunk.track] = _TrackState(base_ms=chunk.timecode_ms)
             state.task = asyncio.create_task(self._transcribe(chunk.track, state))
         state.queue.put_nowait(chunk.pcm)
+        state.sent_ms[phase] = state.sent_ms.get(phase, 0.0) + chunk.duration_ms
         self.audio_ms += chunk.duration_ms
+
+    def _phase(self, chunk: AudioChunk) -> Phase:
+        at = self.handover_at_ms
+        return AFTER if at is not None and chunk.timecode_ms >= at else BEFORE
+
+    def _note_played(self, chunk: AudioChunk) -> None:
+        """Keep when sound plays on the to-customer track: spans joined across short gaps."""
+        start, end = chunk.timecode_ms, int(chunk.timecode_ms + chunk.duration_ms)
+        playing = self.open_played
+        if is_voiced(chunk.pcm):
+            if playing is not None and start - playing.end_ms <= PLAYED_GAP_MS:
+                self.open_played = PlayedSpan(playing.start_ms, max(playing.end_ms, end))
+            else:
+                self._close_played()
+                self.open_played = PlayedSpan(start, end)
+        elif playing is not None and end - playing.end_ms > PLAYED_GAP_MS:
+            self._close_played()
+
+    def _close_played(self) -> None:
+        if self.open_played is not None:
+            self.played.append(self.open_played)
+            self.open_played = None
 
     async def _transcribe(self, track: Track, state: _TrackState) -> None:
         try:
@@ -289,10 +376,14 @@ class TranscriptionRun:
 
     def _protected(self, track: Track, result: TranscriptResult) -> tuple[TranscriptResult, bool]:
         """``result`` redacted, and whether it held caller data (both tracks: the agent reads
-        numbers back too); a final becomes its track's context for the next results."""
-        other = AGENT if track == CALLER else CALLER
-        context = RedactionContext(prompt=self.latest_final.get(other, ""),
-                                   previous_utterance=self.latest_final.get(track, ""))  # fmt: skip
+        numbers back too); a final becomes its track's context for the next results. The
+        caller heard the agent's newest final, or (none yet: the bot has the call) the bot's
+        newest replies."""
+        if track == CALLER:
+            heard = self.latest_final.get(AGENT) or self.seen.bot_said
+        else:
+            heard = self.latest_final.get(CALLER, "")
+        context = RedactionContext(prompt=heard, previous_utterance=self.latest_final.get(track, ""))
         protected = protect_result(self._redactor, result, self.redaction, context)
         self.redaction = protected.state
         if not result.is_partial and protected.result.text:
@@ -333,22 +424,43 @@ class TranscriptionRun:
         while not self.stop_flushing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_flushing.wait(), self._timings.flush_every_ms / 1000)
-            if self.pending and not self.stop_flushing.is_set():
+            if self.stop_flushing.is_set():
+                return
+            await self._look_at_session()
+            if self.pending or self.played or (self.handover_at_ms is not None and not self.handover_written):
                 try:
                     await self._write(None, "transcribing")
                 except AppError:
                     continue  # kept pending: the next flush or the final write tries again
 
-    async def _write(self, checkpoint: MediaPosition | None, status: str, through: SentThrough = ()) -> None:
-        batch = list(self.pending)
-        self.pending.clear()
+    async def _look_at_session(self) -> None:
+        """Read the session every ``look_every_ms`` until it shows the handover (one read, never
+        per chunk); the bot's replies it holds are the caller's context meanwhile."""
+        if self._look is None or self.handover_at_ms is not None or self.handover_pending:
+            return
+        if (self.loop.time() - self.looked_at) * 1000 < self._timings.look_every_ms:
+            return
+        self.looked_at = self.loop.time()
         try:
-            conflicts = await asyncio.to_thread(self._write_results, batch, checkpoint, status, through)
+            self.seen = await asyncio.to_thread(self._look)
         except AppError:
-            self.pending[:0] = batch
+            return  # the store failed: look again next time
+        self.handover_pending = self.seen.handed_over
+
+    async def _write(self, checkpoint: MediaPosition | None, status: str, through: SentThrough = ()) -> None:
+        results, played, handover_at = tuple(self.pending), tuple(self.played), self.handover_at_ms
+        self.pending.clear()
+        self.played.clear()
+        batch = TranscriptBatch(results, checkpoint, status, through, handover_at, played)
+        try:
+            conflicts = await asyncio.to_thread(self._write_results, batch)
+        except AppError:
+            self.pending[:0] = results
+            self.played[:0] = played
             raise
         self.writes += 1
         self.conflicts += conflicts
+        self.handover_written = self.handover_written or handover_at is not None
         if checkpoint is not None:
             self.written_checkpoint = checkpoint
 

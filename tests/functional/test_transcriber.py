@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -15,7 +16,8 @@ from botocore.config import Config
 
 from chalicelib import bootstrap
 from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
-from chalicelib.domain.live_transcript import LiveTranscript
+from chalicelib.domain.live_transcript import CALLER, LiveTranscript
+from chalicelib.domain.session import Session, SessionStatus
 from chalicelib.domain.speech import TRACKS, MediaPosition
 from chalicelib.usecases.transcribe_call import TranscribeCall
 from sim.kvs_media_server import LocalKinesisVideoMedia
@@ -55,6 +57,7 @@ def with_fakes(source: Any, stop_before_ms: float) -> RecordingContinuation:
     services.__dict__["transcribe_call"] = TranscribeCall(
         source, ScriptedSpeechToText(), services.transcript_store, services.clock, language="en-US",
         redactor=services.container_redactor, flush_every_ms=20, stop_before_ms=stop_before_ms, settle_ms=50,
+        sessions=services.unmetered_session_store,
     )  # fmt: skip
     continuation = RecordingContinuation()
     services.__dict__["lambda_continuation"] = continuation
@@ -94,7 +97,29 @@ def test_the_stream_ended_writes_the_transcript_and_does_not_continue(lambda_cli
     assert continuation.events == []
     live = stored("c-t1")
     assert live.checkpoint == chunks[-1].position
+    assert {line.track for line in live.lines} == {CALLER}  # with the bot: its prompts are not transcribed
+    assert answer["transcribe"]["streamed_s"]["before_handover"] == {CALLER: 3.0, "AUDIO_TO_CUSTOMER": 0.0}
+
+
+def handed_over(contact_id: str) -> None:
+    """The session as the turn leaves it when it commits a handover reply."""
+    services = bootstrap.container()
+    session = replace(Session.new(contact_id, services.clock.now_ms()), status=SessionStatus.HANDOVER)
+    services.unmetered_session_store.save_session(session, services.clock.now_ms())
+
+
+def test_a_handed_over_call_read_from_the_session_table_gets_both_tracks(lambda_client: Any, speech_on: None) -> None:
+    chunks = call_chunks(fragments=3)
+    with_fakes(InMemoryAudioSource(chunks), stop_before_ms=1_000)
+    handed_over("c-t3")
+    event = {**SAMPLE, "startFragmentNum": chunks[0].fragment_number, "connectContactId": "c-t3"}
+
+    answer = lambda_client.lambda_.invoke("transcriber", event).payload
+
+    live = stored("c-t3")
     assert {line.track for line in live.lines} == set(TRACKS)
+    assert live.handover_at_ms == chunks[0].timecode_ms == answer["transcribe"]["handover_at_ms"]
+    assert answer["transcribe"]["streamed_s"]["after_handover"] == dict.fromkeys(TRACKS, 3.0)
 
 
 def test_near_the_time_limit_it_reinvokes_itself_with_the_checkpoint(lambda_client: Any, speech_on: None) -> None:
@@ -145,7 +170,7 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
         server.drop_next(STREAM_ARN, after_bytes=int(len(media.body) * 0.5))
         transcribe = TranscribeCall(
             kvs_source(server), speech, services.transcript_store, services.clock, language="en-US",
-            redactor=services.container_redactor, flush_every_ms=20, settle_ms=100,
+            redactor=services.container_redactor, flush_every_ms=20, settle_ms=100, bot_track=True,
         )  # fmt: skip
         start = MediaPosition(media.fragments[0].number)
         first = transcribe("c-e2e", STREAM_ARN, start, lambda: 600_000.0)
@@ -173,9 +198,11 @@ def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(mo
             "us-east-1", endpoint_url=endpoint.url, credentials=AwsCredentials("testing", "testing"),
             ca_file=endpoint.ca_file,
         )  # fmt: skip
+        handed_over("c-real")  # both tracks: one stream each
         transcribe = TranscribeCall(
             InMemoryAudioSource(chunks), speech, services.transcript_store, services.clock, language="en-US",
             redactor=services.container_redactor, flush_every_ms=50, settle_ms=50,
+            sessions=services.unmetered_session_store,
         )  # fmt: skip
         outcome = transcribe("c-real", STREAM_ARN, MediaPosition(chunks[0].fragment_number), lambda: 600_000.0)
 

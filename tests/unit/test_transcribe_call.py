@@ -1,26 +1,36 @@
 """The transcriber's use case with fakes: both tracks at once, writes under the version condition,
-exact checkpoints (no gap, no overlap of audio sent), continue and retry, caller data redacted."""
+exact checkpoints (no gap, no overlap of audio sent), continue and retry, caller data redacted;
+the caller's track only until a handover (the prompts' timing kept), both after it, and the
+Transcribe seconds streamed per track and phase."""
 
 from __future__ import annotations
 
 import itertools
+import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
 from chalicelib.adapters.redaction_policy import load_redaction_policy
-from chalicelib.domain.live_transcript import LiveTranscript
+from chalicelib.adapters.usage_meter import InvocationMeter
+from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, human_part, prompt_playing_at
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition, TranscriptResult
+from chalicelib.domain.usage import Usage, UsageKind
+from chalicelib.errors import StoreUnavailableError
 from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
 from tests.fakes import ManualClock
 from tests.speech_fakes import (
     ConcurrentWriterStore,
+    HandingOverSessions,
     InMemoryAudioSource,
     ScriptedSpeechToText,
     call_chunks,
     track_audio,
+    with_prompts,
 )
 
 CONTACT = "c-transcribe"
@@ -34,8 +44,15 @@ def plenty() -> float:
 
 
 def use_case(
-    source: InMemoryAudioSource, speech: ScriptedSpeechToText, store: InMemoryTranscriptStore
+    source: InMemoryAudioSource,
+    speech: ScriptedSpeechToText,
+    store: InMemoryTranscriptStore,
+    *,
+    both_tracks: bool = True,
+    **options: Any,
 ) -> TranscribeCall:
+    """The use case; by default with both tracks transcribed throughout (``bot_track``): the
+    checkpoint and resume mechanics are proven on two concurrent streams."""
     return TranscribeCall(
         source,
         speech,
@@ -46,6 +63,8 @@ def use_case(
         flush_every_ms=5,
         stop_before_ms=60_000,
         settle_ms=50,
+        bot_track=both_tracks,
+        **options,
     )
 
 
@@ -69,7 +88,7 @@ def assert_transcript_covers_the_call_once(session: LiveTranscript, chunks: list
         assert sum(line.end_ms - line.start_ms for line in lines) == call_end
 
 
-def test_both_tracks_are_transcribed_concurrently_to_the_end() -> None:
+def test_with_the_bot_track_on_both_tracks_are_transcribed_concurrently_to_the_end() -> None:
     chunks = call_chunks()
     source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
 
@@ -201,6 +220,7 @@ CARD_WORDS = "four one one one one one one one one one one one one one one one"
 
 
 def test_the_transcript_and_the_pause_hook_hold_tokens_never_the_callers_numbers() -> None:
+    """Handed over from the start: the agent's words (a card read back) are redacted too."""
     speech = SayingSpeechToText({"AUDIO_FROM_CUSTOMER": [f"my card number is {CARD_WORDS}", "what time do you close"],
                                  "AUDIO_TO_CUSTOMER": ["so your card 4111 1111 1111 1111 is on file"]})  # fmt: skip
     source, store = InMemoryAudioSource(call_chunks()), InMemoryTranscriptStore()
@@ -214,7 +234,7 @@ def test_the_transcript_and_the_pause_hook_hold_tokens_never_the_callers_numbers
 
     store.save = save  # type: ignore[method-assign]
     transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
-                                flush_every_ms=5, settle_ms=50,
+                                flush_every_ms=5, settle_ms=50, sessions=HandingOverSessions(CONTACT, lambda: True),
                                 on_caller_pause=lambda _c, text, data: paused.append((text, data)))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
@@ -224,3 +244,167 @@ def test_the_transcript_and_the_pause_hook_hold_tokens_never_the_callers_numbers
                                              "so your card [CARD_1] is on file"}  # fmt: skip
     assert written and not any("4111" in text or "one one one one" in text for text in written)
     assert set(paused) == {("my card number is [CARD_1]", True), ("what time do you close", False)}
+
+
+# --- the caller's track only until a handover, both after it ----------------------------------
+
+CALLER, AGENT = TRACKS
+
+
+def handed_over_after(source: InMemoryAudioSource, chunks_read: int) -> Callable[[], bool]:
+    return lambda: source.yielded >= chunks_read
+
+
+def test_before_a_handover_only_the_callers_track_is_recognised_and_the_prompts_timing_is_kept() -> None:
+    chunks = with_prompts(call_chunks(), [(1000, 2500), (4000, 5000)])
+    source, speech, store = InMemoryAudioSource(chunks, pace_s=0.001), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, lambda: False)
+    transcribe = use_case(source, speech, store, both_tracks=False, sessions=sessions, look_every_ms=20)
+
+    started = time.monotonic()
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+    elapsed_ms = (time.monotonic() - started) * 1000
+
+    assert outcome.outcome == "ended" and outcome.checkpoint == chunks[-1].position
+    assert [track for track, _ in speech.streams] == [CALLER]  # no stream for our own prompts
+    assert speech.audio(CALLER) == track_audio(chunks, CALLER)
+    live = stored(store)
+    assert {line.track for line in live.lines} == {CALLER}
+    assert live.played == (PlayedSpan(1000, 2500), PlayedSpan(4000, 5000))  # when the prompts played
+    assert prompt_playing_at(live, 1200) == PlayedSpan(1000, 2500) and prompt_playing_at(live, 3000) is None
+    assert live.handover_at_ms is None and human_part(live) == ()
+    # The session is read when the run starts, then every look_every_ms: never per chunk.
+    assert 2 <= sessions.loads <= 2 + elapsed_ms / 20 and sessions.loads < len(chunks) / 4
+
+
+def test_a_handover_seen_mid_call_adds_the_to_customer_stream_from_there_on() -> None:
+    chunks = call_chunks(fragments=12)
+    source = InMemoryAudioSource(chunks, pace_s=0.002)
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, handed_over_after(source, 50))
+    transcribe = use_case(source, speech, store, both_tracks=False, sessions=sessions, look_every_ms=10)
+
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+
+    live = stored(store)
+    at = live.handover_at_ms
+    assert at is not None and 0 < at <= 9_000  # handed over 2.5 s of media in: placed soon after
+    assert outcome.speech.handover_at_ms == at
+    assert [track for track, _ in speech.streams] == [CALLER, AGENT]
+    assert speech.audio(CALLER) == track_audio(chunks, CALLER)  # the caller's track throughout
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=at)  # the agent's from the handover
+    agent_lines = [line for line in live.lines if line.track == AGENT]
+    assert agent_lines and min(line.start_ms for line in agent_lines) == at
+    assert live.played and max(span.end_ms for span in live.played) <= at  # our prompts' energy before it
+    assert any(who == "AGENT" for who, _ in human_part(live))
+
+
+def test_a_resumed_run_keeps_the_handover_the_first_placed() -> None:
+    chunks = call_chunks(fragments=12)
+    source = InMemoryAudioSource(chunks, pace_s=0.002)
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, handed_over_after(source, 30))
+    transcribe = use_case(source, speech, store, both_tracks=False, sessions=sessions, look_every_ms=10)
+
+    first = transcribe(CONTACT, STREAM, START, until_chunks(source, 160))
+    at = stored(store).handover_at_ms
+    second = transcribe(CONTACT, STREAM, first.checkpoint, plenty)
+
+    assert (first.outcome, second.outcome) == ("continue", "ended")
+    assert at is not None and first.checkpoint.timecode_ms > at
+    assert stored(store).handover_at_ms == at
+    assert speech.audio(CALLER) == track_audio(chunks, CALLER)  # every byte once, across the two runs
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=at)
+    assert second.speech.streamed_ms("before_handover", CALLER) == 0  # all of it after the handover
+    assert second.speech.streamed_ms("after_handover", AGENT) == second.speech.streamed_ms("after_handover", CALLER)
+
+
+def test_a_run_resuming_before_the_handover_sends_the_to_customer_track_from_it() -> None:
+    chunks = call_chunks()
+    source, speech = InMemoryAudioSource(chunks), ScriptedSpeechToText()
+    store = InMemoryTranscriptStore()
+    store.save(CONTACT, LiveTranscript(handover_at_ms=3_000), 0, ManualClock().now_ms())  # placed by a run that died
+
+    use_case(source, speech, store, both_tracks=False, sessions=HandingOverSessions(CONTACT, lambda: True))(
+        CONTACT, STREAM, START, plenty
+    )
+
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=3_000)
+    assert stored(store).handover_at_ms == 3_000
+
+
+def test_a_handover_the_session_shows_when_a_run_starts_is_placed_at_its_first_chunk() -> None:
+    chunks = call_chunks()
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    resume_at = chunks[39].position  # the previous run's checkpoint; it never saw the handover
+
+    use_case(source, speech, store, both_tracks=False, sessions=HandingOverSessions(CONTACT, lambda: True))(
+        CONTACT, STREAM, resume_at, plenty
+    )
+
+    first = chunks[40].timecode_ms
+    assert stored(store).handover_at_ms == first
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=first)
+
+
+def test_the_transcribe_seconds_streamed_are_recorded_per_track_and_phase() -> None:
+    chunks = call_chunks(fragments=20)  # 20 s
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    store.save(CONTACT, LiveTranscript(handover_at_ms=12_000), 0, ManualClock().now_ms())
+    meter = InvocationMeter()
+    transcribe = use_case(source, speech, store, both_tracks=False, meter=meter,
+                          sessions=HandingOverSessions(CONTACT, lambda: True))  # fmt: skip
+
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+
+    speech_usage = outcome.speech
+    assert speech_usage.streamed_ms("before_handover", CALLER) == 12_000
+    assert speech_usage.streamed_ms("after_handover", CALLER) == 8_000
+    assert speech_usage.streamed_ms("before_handover", AGENT) == 0
+    assert speech_usage.streamed_ms("after_handover", AGENT) == 8_000
+    # Billed per stream: the caller's 20 s; the agent's 8 s at the 15 s minimum.
+    assert speech_usage.billed_s() == Decimal(35)
+    assert (speech_usage.billed_s("before_handover"), speech_usage.billed_s("after_handover")) == (12, 23)
+    usage, _ = meter.drain()
+    assert usage == (Usage(UsageKind.TRANSCRIBE_SECONDS, Decimal(35)),)
+    answer = outcome.as_dict()["transcribe"]
+    assert answer["streamed_s"] == {"before_handover": {CALLER: 12.0, AGENT: 0.0},
+                                    "after_handover": {CALLER: 8.0, AGENT: 8.0}}  # fmt: skip
+    assert answer["media_s"] == {"before_handover": 12.0, "after_handover": 8.0}
+    assert answer["handover_at_ms"] == 12_000
+
+
+def test_without_a_handover_the_answer_shows_the_callers_stream_only() -> None:
+    chunks = call_chunks()
+    outcome = use_case(InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore(),
+                       both_tracks=False)(CONTACT, STREAM, START, plenty)  # fmt: skip
+    answer = outcome.as_dict()["transcribe"]
+    assert answer["streamed_s"]["before_handover"] == {CALLER: 6.0, AGENT: 0.0}
+    assert answer["billed_s"] == {"before_handover": 15.0, "after_handover": 0.0}  # one stream, its minimum
+    assert outcome.audio_ms == 6_000
+
+
+def test_before_a_handover_the_callers_numbers_are_redacted_in_the_context_of_the_bots_replies() -> None:
+    speech = SayingSpeechToText({"AUDIO_FROM_CUSTOMER": ["it is four eight two"], "AUDIO_TO_CUSTOMER": ["-"]})
+    store = InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, lambda: False,
+                                   said=("What is the security code on the back of your card?",))  # fmt: skip
+    use_case(InMemoryAudioSource(call_chunks(fragments=1)), speech, store, both_tracks=False, sessions=sessions)(
+        CONTACT, STREAM, START, plenty
+    )
+    lines = [line.text for line in stored(store).lines]
+    assert lines and all(re.fullmatch(r"it is \[CVV_\d\]", text) for text in lines), lines
+
+
+def test_a_session_that_cannot_be_read_leaves_the_call_with_the_bot() -> None:
+    class Unavailable(HandingOverSessions):
+        def load(self, contact_id: str, now_ms: int) -> Any:
+            raise StoreUnavailableError("down")
+
+    chunks = call_chunks()
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
+    transcribe = use_case(InMemoryAudioSource(chunks, pace_s=0.001), speech, store, both_tracks=False,
+                          sessions=Unavailable(CONTACT, lambda: True), look_every_ms=5)  # fmt: skip
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+    assert outcome.outcome == "ended"
+    assert [track for track, _ in speech.streams] == [CALLER]
