@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # empty: all): adapters/speech/transcribe_streaming.py.
     transcribe_pii_identification: bool = False
     transcribe_pii_entity_types: str = ""
+    # Transcribe the to-customer track while the bot has the call too (off: only the caller's,
+    # until a handover; that track plays our own prompts, whose words the session has). On
+    # doubles the Transcribe cost before a handover ($0.024 a minute per track):
+    # domain/recognised_tracks.py.
+    transcribe_bot_track: bool = False
     # Speculative turns (per stage): the transcriber runs the turn's model work on the caller's
     # stable partial once a pause of ``speculation_pause_ms`` begins; the turn answers from it.
     speculation_enabled: bool = False

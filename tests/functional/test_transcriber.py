@@ -227,3 +227,20 @@ def test_transcribe_pii_identification_is_a_stage_option_refused_at_start_up_whe
     unsupported = bootstrap.Container(Settings(transcribe_pii_identification=True, speech_language="ja-JP"))
     with pytest.raises(ConfigurationInvalidError, match="ja-JP"):
         unsupported.speech_to_text  # noqa: B018 - built on first use
+
+
+def test_transcribing_the_bot_track_too_is_a_stage_option_off_by_default_and_set_in_both_stages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from chalicelib.settings import Settings
+    from tests.conftest import ROOT
+
+    assert Settings().transcribe_bot_track is False
+    monkeypatch.setenv("SWITCHBOARD_TRANSCRIBE_BOT_TRACK", "true")
+    assert Settings().transcribe_bot_track is True
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    assert {stage["environment_variables"]["SWITCHBOARD_TRANSCRIBE_BOT_TRACK"] for stage in stages.values()} == {
+        "false"
+    }

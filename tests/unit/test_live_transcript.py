@@ -127,6 +127,26 @@ def test_human_part_is_what_was_said_after_the_handover_started() -> None:
     assert human_part(bot) == ()
 
 
+def test_the_human_part_starts_where_the_transcriber_placed_the_handover_the_first_placing_stays() -> None:
+    bot = apply_results(fresh(), [result("r1", "agent please", 0, 900)])
+    placed = apply_results(bot, [result("r2", "hello", 4000, 4500)], handover_at_ms=3_200)
+    assert placed.handover_at_ms == 3_200 and human_part(placed) == (("CUSTOMER", "hello"),)
+    again = apply_results(placed, [], handover_at_ms=5_000, in_handover=True)  # a later run's placing
+    assert again.handover_at_ms == 3_200
+
+
+def test_the_prompts_played_spans_merge_idempotently_in_any_order_and_are_bounded() -> None:
+    a, b, c = lt.PlayedSpan(0, 900), lt.PlayedSpan(1_300, 2_000), lt.PlayedSpan(5_000, 6_000)
+    merged = apply_results(fresh(), [], played=[c, b, a])
+    assert merged.played == (lt.PlayedSpan(0, 2_000), c)  # 400 ms apart: one prompt
+    assert apply_results(merged, [], played=[b, lt.PlayedSpan(5_200, 5_600)]) is merged  # a re-read adds nothing
+    assert lt.prompt_playing_at(merged, 1_000) == lt.PlayedSpan(0, 2_000)
+    assert lt.prompt_playing_at(merged, 2_000) is None
+    many = [lt.PlayedSpan(i * 1_000, i * 1_000 + 100) for i in range(lt.MAX_PLAYED + 20)]
+    bounded = apply_results(fresh(), [], played=many).played
+    assert len(bounded) == lt.MAX_PLAYED and bounded[-1] == many[-1]
+
+
 @pytest.fixture(params=["in_memory", "dynamodb"])
 def transcripts(request: pytest.FixtureRequest) -> Iterator[TranscriptStore]:
     if request.param == "in_memory":
@@ -140,6 +160,7 @@ def test_the_transcript_round_trips_through_its_store_under_its_version(transcri
         fresh(), [result("r1", "hello", 0, 500, partial=True, stable="he")], MediaPosition("91343852333181", 420),
         "transcribing",
     )  # fmt: skip
+    live = apply_results(live, [], handover_at_ms=300, played=[lt.PlayedSpan(0, 250)])
     assert transcripts.load("c-1", NOW) == (lt.LiveTranscript(), 0)
     assert transcripts.save("c-1", live, 0, NOW) == 1
     assert transcripts.load("c-1", NOW) == (live, 1)
