@@ -100,10 +100,10 @@ class StreamUsage:
     def billed_s(self, phase: Phase) -> Decimal:
         """The seconds billed for this stream's audio of ``phase``, the minimum's top-up in the
         phase it started in."""
-        streamed = Decimal(str(self.before_ms if phase == BEFORE else self.after_ms)) / 1000
+        streamed = Decimal(round(self.before_ms if phase == BEFORE else self.after_ms)) / 1000
         if phase != self.phase:
             return streamed
-        other = Decimal(str(self.after_ms if phase == BEFORE else self.before_ms)) / 1000
+        other = Decimal(round(self.after_ms if phase == BEFORE else self.before_ms)) / 1000
         return Decimal(billed_seconds(self.streamed_ms)) - other
 
 
