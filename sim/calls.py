@@ -5,6 +5,11 @@ it was delivered: Connect's retries, and its ``format`` — the deployment's ``T
 (``connect``: the flow's Invoke Lambda block takes each turn, ``InvokeLambda``; ``lex``: the
 Lex bot's code hook does, ``LexCodeHook``). The contact flow itself (``sim.connect_flow``)
 turns each utterance into the event Connect or Lex sends.
+
+A turn's words may hold hesitations (``…`` or ``...`` between two words, ``sim.end_of_turn``):
+``CallTurn.caller`` is the words without them, as Lex hears them — what every delivery, script
+and report uses — and ``CallTurn.spoken`` the words with them, as the caller says them (what
+``sim.speech_audio.synthesize_turn`` speaks, with ``pause_ms`` of silence at each).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
 from sim.connect_flow import Contact, Listen, Utterance, contact_flow_event
+from sim.end_of_turn import HESITATION_MS, check_pause_marks, has_pauses, without_pauses
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,11 +41,31 @@ class CallTurn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     at_ms: int = Field(ge=0, description="when the caller's words reached us, from the call's start")
-    caller: str
+    caller: str = Field(description="the caller's words as Lex hears them (the file's, without pause marks)")
     connect_retries: int = Field(default=0, ge=0, le=3, description="extra deliveries of the same event")
     model: ModelResponse | None = None
     sentiment: Literal["POSITIVE", "NEUTRAL", "NEGATIVE", "MIXED"] = "NEUTRAL"  # what Contact Lens heard
     barge_in_after_ms: int | None = Field(default=None, ge=0, description="caller spoke this far into the last reply")
+    pause_ms: int = Field(default=HESITATION_MS, ge=100, le=5000, description="the silence of each hesitation")
+    _spoken: str = PrivateAttr(default="")  # the file's words, pause marks kept
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hesitations(cls, data: Any, handler: ModelWrapValidatorHandler[CallTurn]) -> CallTurn:
+        """Take the pause marks out of the caller's words, and keep them for ``spoken``."""
+        said = data.get("caller") if isinstance(data, dict) else None
+        if not isinstance(said, str) or not has_pauses(said):
+            return handler(data)
+        check_pause_marks(said)  # a ValueError: the file's error names the turn
+        turn = handler({**data, "caller": without_pauses(said)})
+        turn._spoken = said
+        return turn
+
+    @property
+    def spoken(self) -> str:
+        """The caller's words with their hesitations (``…``), as they say them; the words alone
+        when they have none, or when ``caller`` was changed since (``model_copy``)."""
+        return self._spoken if self._spoken and without_pauses(self._spoken) == self.caller else self.caller
 
 
 class SensitiveValue(BaseModel):

@@ -1,8 +1,10 @@
 """Speech from text, offline: ``espeak-ng`` resampled to 8 kHz by ``sox``, word by word.
 
 ``synthesize_turn`` speaks each word alone, so every word's place in the audio is known
-(espeak-ng prints no timings). Results are cached under ``out/audio-cache/``, keyed by the text,
-the voice and the tools' versions. The tools are Debian's (``apt-get install espeak-ng sox``).
+(espeak-ng prints no timings); a pause mark between words (``…`` or ``...``, ``sim.end_of_turn``)
+is a hesitation: a longer silence, no word. Results are cached under ``out/audio-cache/``, keyed
+by the text (its marks included), the voice, the gaps and the tools' versions. The tools are
+Debian's (``apt-get install espeak-ng sox``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from chalicelib.domain.speech import BYTES_PER_SAMPLE, SAMPLE_RATE_HZ, pcm_ms
+from sim.end_of_turn import HESITATION_MS, has_pauses, words_and_pauses
 from sim.media_tools import run_media_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +32,8 @@ BYTES_PER_MS = SAMPLE_RATE_HZ * BYTES_PER_SAMPLE // 1000
 
 @dataclass(frozen=True)
 class SpokenText:
-    """A text spoken as 8 kHz 16-bit mono PCM, with where each word is in it (ms)."""
+    """A text spoken as 8 kHz 16-bit mono PCM, with where each word is in it (ms); ``text`` keeps
+    its pause marks, ``words`` are the words alone."""
 
     text: str
     pcm: bytes
@@ -53,23 +57,30 @@ def synthesize_turn(
     voice: str = "en-us",
     words_per_minute: int = 160,
     cache_dir: Path = AUDIO_CACHE,
+    pause_ms: int = HESITATION_MS,
 ) -> SpokenText:
     """Speak ``text`` with espeak-ng: 8 kHz 16-bit mono PCM and each word's start and end.
 
     Each word is synthesized alone, trimmed of its silence and joined with ``WORD_GAP_MS`` of
-    silence, so its timing is exact. The result is cached in ``cache_dir``.
+    silence, so its timing is exact; where a pause mark sits between two words, the silence is
+    ``pause_ms`` instead. The result is cached in ``cache_dir``.
 
     Args:
-        text: what the speaker says.
+        text: what the speaker says, with ``…`` (or ``...``) where they hesitate.
         voice: an espeak-ng voice (``espeak-ng --voices``).
         words_per_minute: espeak-ng's speed.
         cache_dir: where results are kept between runs.
+        pause_ms: the silence of each hesitation.
 
     Returns:
-        The PCM and ``(word, start_ms, end_ms)`` for every word.
+        The PCM and ``(word, start_ms, end_ms)`` for every word (never a mark).
     """
-    words = text.split()
-    key_source = json.dumps([CACHE_FORMAT, text, voice, words_per_minute, WORD_GAP_MS, tool_versions()])
+    spoken_words, pauses = words_and_pauses(text)
+    words = list(spoken_words)
+    key_parts: list[object] = [CACHE_FORMAT, text, voice, words_per_minute, WORD_GAP_MS, tool_versions()]
+    if has_pauses(text):  # a text without marks keeps the key it always had (the cache stays warm)
+        key_parts.append(pause_ms)
+    key_source = json.dumps(key_parts)
     key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
     pcm_path, words_path = cache_dir / f"{key}.pcm", cache_dir / f"{key}.json"
     if pcm_path.exists() and words_path.exists():
@@ -78,13 +89,15 @@ def synthesize_turn(
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(words)))) as pool:
         spoken = list(pool.map(lambda word: _trim(_speak_word(word, voice, words_per_minute)), words))
     gap = bytes(WORD_GAP_MS * BYTES_PER_MS)
+    hesitation = bytes(pause_ms * BYTES_PER_MS)
     pieces: list[bytes] = []
     timings_list: list[tuple[str, int, int]] = []
     at = 0
-    for word, pcm in zip(words, spoken, strict=True):
+    for index, (word, pcm) in enumerate(zip(words, spoken, strict=True)):
         if pieces:
-            pieces.append(gap)
-            at += len(gap)
+            silence = hesitation if index in pauses else gap
+            pieces.append(silence)
+            at += len(silence)
         timings_list.append((word, at // BYTES_PER_MS, (at + len(pcm)) // BYTES_PER_MS))
         pieces.append(pcm)
         at += len(pcm)
