@@ -62,7 +62,7 @@ class TranscriptionOutcome:
     results: int = 0  # results received from the recognisers
     writes: int = 0  # transcript writes
     conflicts: int = 0  # writes re-applied after another writer's change
-    audio_ms: float = 0.0  # audio sent, both tracks
+    audio_ms: float = 0.0  # audio sent to the recogniser, every track
     error: str = ""  # the error class that ended the run, if any
     speech: SpeechUsage = field(default_factory=SpeechUsage)  # what went to the recogniser, per stream and phase
 
