@@ -149,13 +149,15 @@ def main(argv: list[str] | None = None) -> int:
             turns += 1
             for index, gap in enumerate(gaps_ms(spoken.words), start=1):
                 (hesitations if index in pauses else between).append(gap)
-            inside.append(max(silent_runs_ms(spoken.pcm, SAMPLE_RATE_HZ, SILENCE_THRESHOLD), default=0))
+            if not pauses:  # the silences of fluent speech: between and inside words
+                inside.append(max(silent_runs_ms(spoken.pcm, SAMPLE_RATE_HZ, SILENCE_THRESHOLD), default=0))
             for kind, ms in timeouts.items():
                 if false_cutoff(spoken.words, ms) is not None:
                     cut[kind.value].append(f"{path.stem}#{n}")
     print(f"{turns} caller turns; silence between words (ms): min {min(between, default=0)} "
           f"p50 {_percentile(between, 0.5)} p99 {_percentile(between, 0.99)} max {max(between, default=0)} "
-          f"({len(between)} gaps); longest silent run in a turn's audio: max {max(inside, default=0)}")  # fmt: skip
+          f"({len(between)} gaps); longest silent run (10 ms frames) in a turn without hesitation: "
+          f"{max(inside, default=0)}")  # fmt: skip
     if hesitations:
         print(f"hesitations (ms): {len(hesitations)}, min {min(hesitations)} max {max(hesitations)}")
     for kind, ms in sorted(timeouts.items(), key=lambda item: item[1]):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from chalicelib.adapters.data_files import load_end_of_turn
 from chalicelib.domain.end_of_turn import Listening
 from sim.calls import CallTurn, RecordedCaller, call_files, load_call, model_scripts
 from sim.connect_flow import Listen
+from sim.connect_instance import TURN_PATHS
 from sim.end_of_turn import (
     HESITATION_MS,
     PauseMarkPlacementError,
@@ -28,6 +31,8 @@ from sim.end_of_turn import (
     without_pauses,
     words_and_pauses,
 )
+from sim.harness import Harness
+from sim.replay import play_call
 from sim.speech_audio import BYTES_PER_MS, CACHE_FORMAT, WORD_GAP_MS, synthesize_turn, tool_versions
 from tests.conftest import ROOT
 
@@ -198,3 +203,32 @@ def test_the_recorded_hesitations_fit_the_timeout_of_what_the_bot_asked() -> Non
             # With Lex's fixed 600 ms the account numbers would be cut; a yes/no wait would cut the sentence.
             shorter = TIMEOUTS[Listening.OPEN] if kind is Listening.LONG_NUMBER else TIMEOUTS[Listening.YES_NO]
             assert false_cutoff(timeline(turn), shorter) is not None, (name, turn.caller)
+
+
+# --- through the deployed flow and the real turn handler -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Harness]:
+    calls = [load_call(p) for p in call_files([str(CALLS)])]
+    with Harness(model_scripts=model_scripts(calls)) as started:
+        yield started
+
+
+@pytest.mark.embedded_aws
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [("23-account-number-hesitations", "InvokeLambda"), ("24-lex-account-number-groups", "LexCodeHook")],
+)
+def test_each_listen_waits_what_the_previous_answer_listens_for(harness: Harness, name: str, path: str) -> None:
+    call = load_call(CALLS / f"{name}.json")
+    report = play_call(harness, call.model_copy(update={"contact_id": str(uuid.uuid4())}))
+    assert report.outcome == call.expect_outcome and TURN_PATHS[call.format] == path
+    # The greeting (the flow's), its open question, the request for the account number, the
+    # read-back, then "How can I help you with it today?" (and the model's answer after it).
+    kinds = [Listening.OPEN, Listening.OPEN, Listening.LONG_NUMBER, Listening.YES_NO, Listening.OPEN, Listening.OPEN]
+    assert [turn.end_timeout_ms for turn in report.turns] == [TIMEOUTS[k] for k in kinds[: len(call.turns)]]
+    blocks = {turn.block for turn in report.turns[1:]}
+    assert blocks == ({"greet"} if path == "LexCodeHook" else {"speak"})  # the code hook's / the flow's value
+    for turn in report.turns:  # what Lex handed over never holds a pause mark
+        assert "…" not in str(turn.event) and "..." not in str(turn.event)
