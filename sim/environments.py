@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,17 @@ ROOT = Path(__file__).resolve().parent.parent
 HANDLER_TIMEOUT_MS = 8000  # Amazon Connect's limit for a synchronous Lambda invocation
 RACE_CATEGORY_PREFIX = "sim-concurrent-write-"
 _READS = frozenset({"GetItem", "Query", "BatchGetItem"})
+
+
+@dataclass(frozen=True)
+class FunctionLimits:
+    """What Lambda gives an invocation of a function: its memory and its time."""
+
+    memory_mb: int
+    timeout_ms: int
+
+
+DEFAULT_LIMITS = FunctionLimits(1024, HANDLER_TIMEOUT_MS)
 
 
 class SimulatedLambdaCrash(BaseException):
@@ -81,10 +92,19 @@ class EnvironmentPool:
         size: how many invocations can run at once.
         breakages: deliberately broken builds to apply in every environment (``sim.breakages``).
         log_dir: where each environment's application logs (stderr) go.
+        limits: per function, its memory (MB) and timeout (ms) as deployed (``Harness.function``);
+            a function not named gets ``DEFAULT_LIMITS``, the turn's.
     """
 
-    def __init__(self, size: int, breakages: tuple[str, ...] = (), log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        breakages: tuple[str, ...] = (),
+        log_dir: Path | None = None,
+        limits: Mapping[str, FunctionLimits] | None = None,
+    ) -> None:
         self.size = size
+        self._limits = dict(limits or {})
         self._executor = ProcessPoolExecutor(
             max_workers=size,
             mp_context=multiprocessing.get_context("spawn"),
@@ -93,7 +113,8 @@ class EnvironmentPool:
         )
 
     def submit(self, function: str, event: Any, armed: Armed | None = None) -> Future[Invocation]:
-        return self._executor.submit(_invoke, function, event, armed or Armed())
+        limits = self._limits.get(function, DEFAULT_LIMITS)
+        return self._executor.submit(_invoke, function, event, armed or Armed(), limits)
 
     def invoke(self, function: str, event: Any, armed: Armed | None = None) -> Invocation:
         return self.submit(function, event, armed).result()
@@ -169,7 +190,7 @@ def _warm(hold_s: float) -> int:
 _RECORDER = InvocationRecorder()  # this environment's container's invocation reports
 
 
-def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
+def _invoke(function: str, event: Any, armed: Armed, limits: FunctionLimits = DEFAULT_LIMITS) -> Invocation:
     from chalice.local import LambdaContext  # noqa: PLC0415
 
     import app  # noqa: PLC0415
@@ -178,7 +199,7 @@ def _invoke(function: str, event: Any, armed: Armed) -> Invocation:
     _hook(_RECORDER.listen_to(bootstrap.container()))
     _state.armed, _state.fired, _state.race_segments = armed, {}, []
     handler = app.app.handler_map[function]
-    context = LambdaContext(function, memory_size=1024, max_runtime_ms=HANDLER_TIMEOUT_MS)
+    context = LambdaContext(function, memory_size=limits.memory_mb, max_runtime_ms=limits.timeout_ms)
     invocation = Invocation(function, None, 0.0, environment=os.getpid())
     started = time.perf_counter()
     try:

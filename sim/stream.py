@@ -51,20 +51,24 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.usage import Usage, UsageKind
 from sim.calls import CallTurn, RecordedCall, RecordedCaller
-from sim.connect_flow import Contact, LambdaCall, Listen, MediaSource, Utterance
+from sim.connect_flow import Contact, Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import money
+from sim.environments import EnvironmentPool, FunctionLimits, Invocation
 from sim.harness import Harness
 from sim.invariants import same_words
 from sim.kvs_media_server import LocalKinesisVideoMedia
@@ -260,6 +264,65 @@ def set_speculation(harness: Harness, enabled: bool) -> None:
     harness.use_stand_ins({"SWITCHBOARD_SPECULATION_ENABLED": "true" if enabled else "false"})
 
 
+# --- the execution environments -------------------------------------------------------------------
+
+# Per run kind: the transcriber's environment (busy for the call's length, with the speculations
+# it starts) and one for the turns (Connect waits for each before the next).
+ENVIRONMENTS_PER_RUN = 2
+
+
+@contextlib.contextmanager
+def run_environments(harness: Harness, log_dir: Path) -> Iterator[dict[str, EnvironmentPool]]:
+    """Execution environments per run kind (``sim.environments``: processes, as Lambda runs each
+    function in its own): the transcriber and its speculations never share an interpreter with
+    the turn handler. Settings are read when an environment starts, so each kind has its own pool,
+    started with the stage's settings (the harness's, speech fakes included) and speculation off
+    or on."""
+    pools: dict[str, EnvironmentPool] = {}
+    deployed = {name: harness.function(name) for name in harness.function_names()}
+    limits = {name: FunctionLimits(f.memory_mb, f.timeout_s * 1000) for name, f in deployed.items()}
+    try:
+        for run in RUNS:
+            set_speculation(harness, run == "speculative")
+            pools[run] = EnvironmentPool(ENVIRONMENTS_PER_RUN, log_dir=log_dir, limits=limits)
+            pools[run].warm()
+        yield pools
+    finally:
+        set_speculation(harness, False)
+        for pool in pools.values():
+            pool.close()
+
+
+def pool_invoker(pool: EnvironmentPool) -> Invoker:
+    """The flow's synchronous invocations, each in one of ``pool``'s environments; as ``detail``
+    the handler's timings and when it was invoked and returned (``time.monotonic``, this process)."""
+
+    def invoke(call: LambdaCall) -> LambdaResult:
+        invoked = time.monotonic()
+        invocation = pool.invoke(call.function, call.event)
+        returned = time.monotonic()
+        detail = {"components": invocation.components, "invoked": invoked, "returned": returned}
+        error = invocation.raised or ("SimulatedLambdaCrash" if invocation.crashed else None)
+        return LambdaResult(None if error else invocation.answer, error, invocation.handler_ms, detail)
+
+    return invoke
+
+
+@contextlib.contextmanager
+def paced_models(harness: Harness, speed: float) -> Iterator[None]:
+    """The scripted model endpoint paced like the media (its latencies divided by ``speed``), so
+    every wait of a turn runs on the one simulated clock; a live endpoint is not paced."""
+    endpoint = harness.model_endpoint
+    if endpoint is None:
+        yield
+        return
+    before, endpoint.speed = endpoint.speed, speed
+    try:
+        yield
+    finally:
+        endpoint.speed = before
+
+
 # --- the store: speculations and turn usage ---------------------------------------------------------
 
 
@@ -311,8 +374,10 @@ def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
 # --- playing a call --------------------------------------------------------------------------------
 
 
-def first_pass(harness: Harness, call: RecordedCall) -> list[FirstPass]:
-    """The call through the contact flow with no media, until it ends or is handed over."""
+def first_pass(harness: Harness, call: RecordedCall, speed: float = 1.0) -> list[FirstPass]:
+    """The call through the contact flow with no media, until it ends or is handed over (in the
+    harness's process: only its answers and their times are wanted, the times on the simulated
+    clock of a run at ``speed``)."""
     contact = Contact(run_contact_id(call.contact_id, "first-pass"), call.caller_number)
     caller = RecordedCaller(call, retries=False)
     played = simulated_connect(harness).play(contact, caller, TURN_PATHS[call.format], harness_invoker(harness))
@@ -320,7 +385,8 @@ def first_pass(harness: Harness, call: RecordedCall) -> list[FirstPass]:
     for turn in played.turns:
         result = turn.deliveries[0].result if turn.deliveries else None
         fields = answer_fields(turn.answer) if isinstance(turn.answer, dict) else {}
-        handler_ms = result.duration_ms if result is not None else 0.0
+        detail = (result.detail if result is not None else None) or {}
+        handler_ms = simulated_handler_ms(result.duration_ms, detail.get("components", {}), speed) if result else 0.0
         answers.append(FirstPass(spoken_text(fields.get("prompt", "")), handler_ms, turn.end_timeout_ms))
     return answers
 
@@ -330,7 +396,7 @@ class _StreamCaller:
     and Lex's end timeout has passed (paced like the media), then hung up after the last."""
 
     def __init__(
-        self, planned: list[PlannedTurn], fakes: SpeechFakes, arn: str, speed: float, transcriber: _TranscriberThread,
+        self, planned: list[PlannedTurn], fakes: SpeechFakes, arn: str, speed: float, transcriber: _TranscriberRun,
         lex_delay_ms: int | None,
     ) -> None:  # fmt: skip
         self._planned = iter(planned)
@@ -370,19 +436,19 @@ def stream_run(
     planned: list[PlannedTurn],
     run: str,
     options: StreamOptions,
+    pool: EnvironmentPool,
 ) -> dict[str, Any]:
-    """One run of a call through the speech path: the turns' reply-ready times and what the
-    store holds afterwards."""
+    """One run of a call through the speech path, its functions in ``pool``'s execution
+    environments: the turns' reply-ready times (simulated clock) and what the store holds after."""
     contact_id = run_contact_id(call.contact_id, run)
     arn = STREAM_ARN.format(contact_id=contact_id)
     media = media_for(planned, contact_id)
     fakes.media.add_stream(arn, media)
-    fakes.transcribe.script_by_sound(*[ScriptBySound(_by_first_sound(planned))] * 2)  # one per track
-    transcriber = _TranscriberThread(harness, contact_id)
+    transcriber = _TranscriberRun(pool)
     caller = _StreamCaller(planned, fakes, arn, options.speed, transcriber, options.lex_delay_ms)
     source = MediaSource(arn, media.fragments[0].number, int(time.time() * 1000))
     played = simulated_connect(harness).play(
-        Contact(contact_id, call.caller_number), caller, TURN_PATHS[call.format], harness_invoker(harness),
+        Contact(contact_id, call.caller_number), caller, TURN_PATHS[call.format], pool_invoker(pool),
         invoke_async=transcriber.start, media=source,
     )  # fmt: skip
     if not transcriber.started:
@@ -395,7 +461,8 @@ def stream_run(
         detail = (result.detail if result is not None else None) or {}
         invoked, returned = detail.get("invoked", end_of_speech), detail.get("returned", end_of_speech)
         fields = answer_fields(caller_turn.answer) if isinstance(caller_turn.answer, dict) else {}
-        handler_ms = (returned - invoked) * 1000
+        components = detail.get("components", {})
+        handler_ms = simulated_handler_ms((returned - invoked) * 1000, components, speed)
         answered = fields.get("turn", "")
         services = harness.services()
         record = (services.session_store.load_turn(contact_id, int(answered) - 1, services.clock.now_ms())
@@ -410,7 +477,7 @@ def stream_run(
             "reply_ready_ms": round((invoked - end_of_speech) * 1000 * speed + handler_ms, 1),
             "wall_ms": round((returned - end_of_speech) * 1000, 1),
             "action": fields.get("action", ""),
-            "latency_ms": {k: round(v, 1) for k, v in detail.get("components", {}).items()},
+            "latency_ms": {k: round(v, 1) for k, v in components.items()},
             "reply": spoken_text(fields.get("prompt", "")),
         })  # fmt: skip
     transcriber.join()
@@ -430,20 +497,30 @@ def stream_run(
     }
 
 
-class _TranscriberThread:
-    """The ``transcriber`` handler on a thread, started by the flow's asynchronous Invoke Lambda
-    block with the event the flow built (``start`` is the run's asynchronous invoker).
+# The handler's components that wait on something paced like the media (the scripted models, or a
+# speculation whose models are): on the simulated clock they take ``speed`` times their wall time.
+PACED_COMPONENTS = ("model", "speculation")
 
-    Called without ``Harness.invoke``'s stdout capture: ``redirect_stdout`` swaps the process's
-    ``sys.stdout``, and two invocations overlapping on two threads would leave it pointing at a
-    buffer (the transcriber prints no metrics).
-    """
 
-    def __init__(self, harness: Harness, contact_id: str) -> None:
-        self.harness = harness
+def simulated_handler_ms(wall_ms: float, components: dict[str, float], speed: float) -> float:
+    """A handler's time on the simulated clock: its compute as measured, its waits on the paced
+    models (``PACED_COMPONENTS``) times ``speed``. Exact at speed 1; above it, what the machine
+    adds inside those waits is scaled too (both runs alike)."""
+    paced = sum(components.get(name, 0.0) for name in PACED_COMPONENTS)
+    return wall_ms + (speed - 1) * min(paced, wall_ms)
+
+
+class _TranscriberRun:
+    """The ``transcriber`` function of one run, started by the flow's asynchronous Invoke Lambda
+    block with the event the flow built (``start`` is the run's asynchronous invoker), in an
+    execution environment of its own: the run's pool keeps it busy for the call's length while
+    the turns run in another."""
+
+    def __init__(self, pool: EnvironmentPool) -> None:
+        self._pool = pool
         self.event: Any = None
         self.answer: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, name=f"transcriber-{contact_id}", daemon=True)
+        self._future: Future[Invocation] | None = None
 
     @property
     def started(self) -> bool:
@@ -453,23 +530,17 @@ class _TranscriberThread:
         if call.function != "transcriber" or self.started:
             raise ValueError(f"sim stream starts the transcriber once, not {call.function}")
         self.event = call.event
-        self._thread.start()
+        self._future = self._pool.submit("transcriber", call.event)
 
     def join(self) -> None:
-        if self.started:
-            self._thread.join()
-
-    def _run(self) -> None:
-        from chalice.local import LambdaContext  # noqa: PLC0415
-
-        packaged = self.harness.function("transcriber")
-        handler = self.harness.app.handler_map["transcriber"]
-        context = LambdaContext(packaged.function_name, memory_size=packaged.memory_mb,
-                                max_runtime_ms=packaged.timeout_s * 1000)  # fmt: skip
-        try:
-            self.answer = handler(self.event, context)
-        except Exception as exc:  # noqa: BLE001 - reported with the run
-            self.answer = {"status": "raised", "error": type(exc).__name__}
+        if self._future is None:
+            return
+        invocation = self._future.result()
+        if invocation.raised or invocation.crashed:
+            self.answer = {"status": "raised", "error": invocation.raised or "SimulatedLambdaCrash",
+                           "message": invocation.error_message[:500]}  # fmt: skip
+        else:
+            self.answer = dict(invocation.answer or {})
 
 
 def _as_spoken(stored: list[str], spoken: list[str]) -> bool:
@@ -504,16 +575,19 @@ def added_usage(duration_s: Decimal, transcriber_memory_mb: int = 512) -> tuple[
 
 
 def stream_call(
-    harness: Harness, fakes: SpeechFakes, call: RecordedCall, options: StreamOptions
-) -> tuple[dict[str, Any], dict[str, Decimal]]:
+    harness: Harness, fakes: SpeechFakes, call: RecordedCall, options: StreamOptions,
+    pools: dict[str, EnvironmentPool],
+) -> tuple[dict[str, Any], dict[str, Decimal]]:  # fmt: skip
     """Both runs of a call; its report and its added cost by component."""
-    answers = first_pass(harness, call)
+    answers = first_pass(harness, call, options.speed)
     planned = plan_call(call, answers, lex_delay_ms=options.lex_delay_ms)
-    runs = {}
-    for run in RUNS:
-        set_speculation(harness, run == "speculative")
-        runs[run] = stream_run(harness, fakes, call, planned, run, options)
-    set_speculation(harness, False)
+    # Both runs at once, under the same load: each stream (two per run, one per track) takes a
+    # script when it first hears sound; the runs' audio and scripts are the same.
+    fakes.transcribe.script_by_sound(*[ScriptBySound(_by_first_sound(planned))] * (2 * len(RUNS)))
+    with ThreadPoolExecutor(len(RUNS), thread_name_prefix="stream-run") as runners:
+        started = {run: runners.submit(stream_run, harness, fakes, call, planned, run, options, pools[run])
+                   for run in RUNS}  # fmt: skip
+        runs = {run: future.result() for run, future in started.items()}
     base, spec = runs["baseline"], runs["speculative"]
     prices: PriceBook = harness.services().prices
     duration_s = Decimal(str(spec["duration_s"]))
@@ -557,6 +631,9 @@ def stream_call(
         "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
         "speculations_made": list(counts.made_for),
         "transcriber": {run: runs[run]["transcriber"].get("status") for run in RUNS},
+        "transcriber_errors": {
+            run: runs[run]["transcriber"]["message"] for run in RUNS if "message" in runs[run]["transcriber"]
+        },
         "transcriber_started_by": {run: runs[run]["transcriber_started_by"] for run in RUNS},
         "caller_transcript_as_spoken": {run: _as_spoken(runs[run]["caller_lines"], expected_lines) for run in RUNS},
         # What the store holds (redacted), never the words as spoken.
@@ -589,9 +666,15 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
     reports = []
     added: dict[str, Decimal] = {}
     seconds = Decimal(0)
-    with speech_fakes(harness, options.speed, options.endpointing_delay_ms, options.stable_tail_words) as fakes:
+    with contextlib.ExitStack() as stack:
+        fakes = stack.enter_context(
+            speech_fakes(harness, options.speed, options.endpointing_delay_ms, options.stable_tail_words)
+        )
+        stack.enter_context(paced_models(harness, options.speed))
+        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-stream-")))
+        pools = stack.enter_context(run_environments(harness, log_dir))
         for call in calls:
-            report, call_added = stream_call(harness, fakes, call, options)
+            report, call_added = stream_call(harness, fakes, call, options, pools)
             reports.append(report)
             seconds += Decimal(str(report["duration_s"]))
             for component, cost in call_added.items():
@@ -632,7 +715,9 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
             else "the flow's Lex session attribute x-amz-lex:audio:end-timeout-ms:*:*",
             "transcribe_final_delay_ms": options.endpointing_delay_ms,
             "stable_tail_words": options.stable_tail_words,
-            "reply_ready": "(invoked - end of speech) x speed + handler time (compute is not scaled)",
+            "reply_ready": "(answer returned - end of speech) x speed: the simulated clock, on which the media, "
+            "Lex's end timeout and the scripted models are paced (compute too: conservative above speed 1)",
+            "environments": "the transcriber (and its speculations) and the turns in separate processes",
         },
         "calls": reports,
         "totals": totals,
