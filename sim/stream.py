@@ -63,11 +63,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
-from chalicelib.domain.usage import Usage, UsageKind
+from chalicelib.domain.usage import Usage
 from sim.calls import CallTurn, RecordedCall, RecordedCaller
 from sim.connect_flow import Contact, Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import money
+from sim.end_of_turn import false_cutoff
 from sim.environments import EnvironmentPool, FunctionLimits, Invocation
 from sim.harness import Harness
 from sim.invariants import same_words
@@ -76,6 +77,7 @@ from sim.lex_bot import DEFAULT_END_TIMEOUT_MS
 from sim.media import CallMedia, call_media
 from sim.replay import answer_fields, shown_caller, spoken_text
 from sim.speech_audio import SpokenText, synthesize_turn
+from sim.speech_costs import speech_added_usage, speech_cost_by_phase
 from sim.stats import percentile
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
 
@@ -90,7 +92,6 @@ TRANSCRIBE_FINAL_DELAY_MS = 1136
 DEFAULT_SPEED = 4.0
 LEAD_IN_MS = 1000  # the greeting, before the caller first speaks
 CALLER_GAP_MS = 400  # the caller answers this long after a reply ends (turn gaps: research A.1)
-TRANSCRIBE_MINIMUM_S = Decimal(15)  # billed per stream (aws.amazon.com/transcribe/pricing)
 MEDIA_START_TIMEOUT_S = 30.0
 RUNS = ("baseline", "speculative")
 STREAM_ARN = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/switchboard-sim-{contact_id}/1700000000000"
@@ -129,7 +130,7 @@ def plan_call(
     call: RecordedCall,
     answers: list[FirstPass],
     *,
-    speak: Callable[[str], SpokenText] = synthesize_turn,
+    speak: Callable[..., SpokenText] = synthesize_turn,
     lex_delay_ms: int | None = None,
 ) -> list[PlannedTurn]:
     """The turns the first pass answered, laid out on the media timeline (see the module doc);
@@ -143,7 +144,7 @@ def plan_call(
             cut = min(turn.barge_in_after_ms, int(previous.reply.duration_ms))
             start = previous.reply_start_ms + cut
             planned[-1] = PlannedTurn(**{**previous.__dict__, "reply_heard_ms": cut})
-        caller = speak(turn.caller)
+        caller = speak(turn.spoken, pause_ms=turn.pause_ms)  # with the caller's hesitations
         here = PlannedTurn(seq, turn, caller, start)
         if answer.reply.strip():
             reply = speak(answer.reply)
@@ -415,10 +416,15 @@ class _StreamCaller:
             self.t0 = self._fakes.media.wait_started(self._arn, MEDIA_START_TIMEOUT_S)
             if self.t0 is None:
                 raise RuntimeError(f"the transcriber never asked for the media ({self._transcriber.answer})")
-        end_of_speech = self.t0 + turn.end_of_speech_ms / 1000 / self._speed
         delay = listen.end_timeout_ms if self._lex_delay_ms is None else self._lex_delay_ms
+        heard = turn.caller.words
+        cut = false_cutoff(heard, delay)
+        if cut is not None:  # Lex ends the turn in the caller's own pause: it hears the words before
+            heard = heard[:cut]
+        end_of_speech = self.t0 + (turn.start_ms + (heard[-1][2] if heard else 0)) / 1000 / self._speed
         _sleep_until(end_of_speech + delay / 1000 / self._speed)
-        return Utterance(turn.turn.caller, tag=(turn, end_of_speech))
+        words = " ".join(w for w, _, _ in heard) if cut is not None else turn.turn.caller
+        return Utterance(words, tag=(turn, end_of_speech, cut is not None))
 
 
 @dataclass(frozen=True)
@@ -456,7 +462,7 @@ def stream_run(
     speed = options.speed
     turns = []
     for caller_turn in played.turns:
-        planned_turn, end_of_speech = caller_turn.utterance.tag
+        planned_turn, end_of_speech, cut_off = caller_turn.utterance.tag
         result = caller_turn.deliveries[0].result if caller_turn.deliveries else None
         detail = (result.detail if result is not None else None) or {}
         invoked, returned = detail.get("invoked", end_of_speech), detail.get("returned", end_of_speech)
@@ -472,6 +478,7 @@ def stream_run(
             "caller": shown_caller(record, planned_turn.turn.caller),
             "end_of_speech_ms": planned_turn.end_of_speech_ms,
             "lex_end_timeout_ms": caller_turn.end_timeout_ms,
+            "false_cutoff": cut_off,
             "lex_delay_ms": round((invoked - end_of_speech) * 1000 * speed, 1),
             "handler_ms": round(handler_ms, 1),
             "reply_ready_ms": round((invoked - end_of_speech) * 1000 * speed + handler_ms, 1),
@@ -563,17 +570,6 @@ def _sleep_until(moment: float) -> None:
 # --- the report --------------------------------------------------------------------------------
 
 
-def added_usage(duration_s: Decimal, transcriber_memory_mb: int = 512) -> tuple[Usage, ...]:
-    """What the speech path itself uses over a call: Transcribe for both tracks (one stream each,
-    15 s minimum) and the transcriber Lambda running for the call's length."""
-    stream_s = max(duration_s, TRANSCRIBE_MINIMUM_S)
-    return (
-        Usage(UsageKind.TRANSCRIBE_SECONDS, 2 * stream_s),
-        Usage(UsageKind.LAMBDA_REQUESTS, Decimal(1)),
-        Usage(UsageKind.LAMBDA_GB_SECONDS, duration_s * Decimal(transcriber_memory_mb) / Decimal(1024)),
-    )
-
-
 def stream_call(
     harness: Harness, fakes: SpeechFakes, call: RecordedCall, options: StreamOptions,
     pools: dict[str, EnvironmentPool],
@@ -591,7 +587,10 @@ def stream_call(
     base, spec = runs["baseline"], runs["speculative"]
     prices: PriceBook = harness.services().prices
     duration_s = Decimal(str(spec["duration_s"]))
-    added = cost_by_component(added_usage(duration_s), prices)
+    transcribed = [spec["transcriber"]]  # the deployed system's: speculation on
+    memory_mb = harness.function("transcriber").memory_mb
+    added = cost_by_component(speech_added_usage(transcribed, duration_s, memory_mb), prices)
+    phases = speech_cost_by_phase(transcribed, prices)
     for component, cost in cost_by_component(spec["speculation"].usage, prices).items():
         added[f"speculation_{component}"] = added.get(f"speculation_{component}", Decimal(0)) + cost
     turns_delta = total(cost_by_component(spec["turn_usage"], prices)) - total(
@@ -611,6 +610,13 @@ def stream_call(
             "latency_ms_baseline": b["latency_ms"],
             "latency_ms_speculative": s["latency_ms"],
             "lex_end_timeout_ms": s["lex_end_timeout_ms"],
+            "false_cutoff_baseline": b["false_cutoff"],
+            "false_cutoff_speculative": s["false_cutoff"],
+            # Today's system: no speculation, Lex's 600 ms on every turn. Without speculation
+            # nothing runs in the wait, so the handler's time is the baseline's own.
+            "reply_ready_ms_fixed_timeout": round(
+                DEFAULT_END_TIMEOUT_MS + b["lex_delay_ms"] - b["lex_end_timeout_ms"] + b["handler_ms"], 1
+            ),
             "lex_delay_ms_baseline": b["lex_delay_ms"],
             "lex_delay_ms_speculative": s["lex_delay_ms"],
             "speculation": s["speculation"],
@@ -642,6 +648,15 @@ def stream_call(
         },
         "added_cost_usd": money(total(added)),
         "added_cost_per_minute_usd": money(per_minute(total(added), duration_s)),
+        "transcribe_by_phase": {
+            phase: {
+                "media_s": float(c.media_s),
+                "billed_s": float(c.transcribe_s),
+                "cost_usd": money(c.cost_usd),
+                "per_minute_usd": money(c.per_minute_usd),
+            }
+            for phase, c in phases.items()
+        },
     }
     return report, added
 
@@ -683,12 +698,14 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
     rows = [row for report in reports for row in report["turns"]]
     made = sum(r["speculations"]["made"] for r in reports)
     wasted = sum(r["speculations"]["wasted"] for r in reports)
+    cutoffs = sum(1 for r in rows if r["false_cutoff_speculative"])
     totals = {
         "calls": len(reports),
         "turns": len(rows),
         "minutes": float(round(seconds / 60, 3)),
         "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
+        "p50_reply_ready_ms_fixed_timeout": _median([r["reply_ready_ms_fixed_timeout"] for r in rows]),
         "p95_reply_ready_ms_baseline": _p95([r["reply_ready_ms_baseline"] for r in rows]),
         "p95_reply_ready_ms_speculative": _p95([r["reply_ready_ms_speculative"] for r in rows]),
         # The turns a speculation can shorten: those that reach a model. A rules turn answers in
@@ -699,6 +716,11 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "speculations_wasted": wasted,
         "wasted_share": round(wasted / made, 4) if made else 0.0,
         "turns_answered_from_speculation": sum(1 for r in rows if r["speculation"] == "hit"),
+        # Lex ended a turn inside a pause of the caller's own utterance (the end timeout in force).
+        "false_cutoffs": cutoffs,
+        "false_cutoff_share": round(cutoffs / len(rows), 4) if rows else 0.0,
+        "false_cutoffs_baseline": sum(1 for r in rows if r["false_cutoff_baseline"]),
+        **_transcribe_by_phase(reports),
         "added_cost_per_minute_usd": money(per_minute(total(added), seconds)),
         "added_cost_per_minute_by_component_usd": {k: money(per_minute(v, seconds)) for k, v in sorted(added.items())},
     }
@@ -723,6 +745,17 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "totals": totals,
         "transcribe_endpoint_stats": endpoint_stats,
     }
+
+
+def _transcribe_by_phase(reports: list[dict[str, Any]]) -> dict[str, float]:
+    """Transcribe's cost per media minute before and after a handover, over every call."""
+    out: dict[str, float] = {}
+    for phase in ("before_handover", "after_handover"):
+        cost = sum((Decimal(str(r["transcribe_by_phase"][phase]["cost_usd"])) for r in reports), Decimal(0))
+        seconds = sum((Decimal(str(r["transcribe_by_phase"][phase]["media_s"])) for r in reports), Decimal(0))
+        out[f"transcribe_per_minute_{phase}_usd"] = money(per_minute(cost, seconds)) if seconds else 0.0
+        out[f"media_minutes_{phase}"] = float(round(seconds / 60, 3))
+    return out
 
 
 def _median(values: list[float]) -> float | None:
