@@ -16,6 +16,7 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import ModelPrice, PriceBook
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
 from chalicelib.domain.tools import ToolDef, ToolGraph, ToolKind
+from chalicelib.domain.words_key import MatchVocabulary
 from chalicelib.errors import ConfigurationInvalidError, PriceMissingError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -280,6 +281,86 @@ def shipped_end_of_turn() -> EndOfTurnPolicy:
     return load_end_of_turn()
 
 
+_LOCALE = r"^[a-z]{2,3}-[A-Z]{2}$"
+_Word = Annotated[str, Field(pattern=r"^[^\s\d]+$")]
+
+
+class _VocabularyFile(_Strict):
+    fillers: list[_Word]
+    trailing: list[Annotated[str, Field(min_length=1)]]
+    synonyms: dict[_Word, _Word] = Field(default_factory=dict)
+    currencies: dict[Annotated[str, Field(pattern=r"^[$£€]$")], tuple[_Word, _Word]] = Field(default_factory=dict)
+    scales: dict[_Word, int] = Field(default_factory=dict)
+    articles: list[_Word] = Field(default_factory=list)
+    joiners: list[_Word] = Field(default_factory=list)
+    ordinals: dict[_Word, Annotated[str, Field(pattern=r"^[0-9]+[^\s\d]+$")]] = Field(default_factory=dict)
+
+
+class _MatchVocabularyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    comment: str = Field(default="", alias="_comment")
+    default_language: str = Field(pattern=_LOCALE)
+    languages: dict[Annotated[str, Field(pattern=_LOCALE)], _VocabularyFile] = Field(min_length=1)
+
+
+def load_match_vocabulary(language: str = "en-US", path: Path = DATA / "match_vocabulary.json") -> MatchVocabulary:
+    """The words of ``language`` that do not change what the caller asked: the speculation key's
+    (``domain/words_key``). Lex's ``en_US`` is ``en-US``.
+
+    Example:
+        >>> "um" in load_match_vocabulary("en-US").fillers
+        True
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid; the language has no vocabulary; a word is
+            not lower case, a filler is also a trailing word, or a scale is below 10.
+    """
+    try:
+        data = _MatchVocabularyFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    locale = language.replace("_", "-")
+    file = data.languages.get(locale)
+    if file is None:
+        raise ConfigurationInvalidError(f"{path.name}: no vocabulary for {locale}")
+    synonyms = dict(file.synonyms)
+    trailing = tuple(dict.fromkeys(tuple(synonyms.get(w, w) for w in p.split()) for p in file.trailing))
+    currency_words = [w for pair in file.currencies.values() for w in pair]
+    words = [*file.fillers, *(w for p in trailing for w in p), *synonyms, *synonyms.values(), *file.scales,
+             *file.articles, *file.joiners, *file.ordinals, *currency_words]  # fmt: skip
+    upper = sorted({w for w in words if w != w.lower()})
+    if upper:
+        raise ConfigurationInvalidError(f"{path.name}: {locale}: words must be lower case: {', '.join(upper)}")
+    both = sorted(set(file.fillers) & {w for p in trailing for w in p})
+    if both:
+        raise ConfigurationInvalidError(f"{path.name}: {locale}: fillers that are trailing too: {', '.join(both)}")
+    small = sorted(w for w, value in file.scales.items() if value < 10)  # a scale multiplies by 10 or more
+    if small:
+        raise ConfigurationInvalidError(f"{path.name}: {locale}: scales below 10: {', '.join(small)}")
+    return MatchVocabulary(
+        language=locale,
+        fillers=frozenset(file.fillers),
+        trailing=trailing,
+        synonyms=tuple(synonyms.items()),
+        currencies=tuple((symbol, unit, hundredth) for symbol, (unit, hundredth) in file.currencies.items()),
+        scales=tuple(file.scales.items()),
+        articles=frozenset(file.articles),
+        joiners=frozenset(file.joiners),
+        ordinals=tuple(file.ordinals.items()),
+    )
+
+
+@functools.cache
+def shipped_match_vocabulary(language: str = "en-US") -> MatchVocabulary:
+    """The shipped ``match_vocabulary.json`` for ``language``, loaded once per process (the turn
+    and the transcriber's speculation key their words with it).
+
+    Raises:
+        ConfigurationInvalidError: the shipped file is not valid or has no such language.
+    """
+    return load_match_vocabulary(language)
+
+
 def load_prompt(name: str) -> str:
     try:
         return (DATA / "prompts" / f"{name}.txt").read_text().strip()
@@ -292,8 +373,10 @@ __all__ = [
     "check_prices_cover",
     "load_end_of_turn",
     "load_envelope",
+    "load_match_vocabulary",
     "load_prices",
     "load_prompt",
     "load_tiers",
     "shipped_end_of_turn",
+    "shipped_match_vocabulary",
 ]

@@ -1,6 +1,7 @@
 """``SpeculationStore`` in the session table: one item per speculative turn.
 
-``pk = CONTACT#<id>``, ``sk = SPEC#<seq:06d>#<transcript hash>``; attributes: state, record (the
+``pk = CONTACT#<id>``, ``sk = SPEC#<seq:06d>#<hash of the words' key>`` (``Speculation.key``,
+not its transcript: the words as heard stay in the record); attributes: state, record (the
 speculation as JSON, validated on the way back), expires_at. ``start`` is a conditional put, so
 two triggers for the same words make one speculation.
 """
@@ -20,8 +21,8 @@ _SPECULATION = TypeAdapter(Speculation)
 SPEC_PREFIX = "SPEC#"
 
 
-def speculation_sk(seq: int, transcript: str) -> str:
-    return f"{SPEC_PREFIX}{seq:06d}#{hashlib.sha256(transcript.encode()).hexdigest()[:16]}"
+def speculation_sk(seq: int, key: str) -> str:
+    return f"{SPEC_PREFIX}{seq:06d}#{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 class DynamoDbSpeculationStore(DynamoDbTable):
@@ -31,8 +32,8 @@ class DynamoDbSpeculationStore(DynamoDbTable):
     def finish(self, speculation: Speculation, now_ms: int) -> None:
         self._put(self._item(speculation, now_ms))
 
-    def get(self, contact_id: str, seq: int, transcript: str, now_ms: int) -> Speculation | None:
-        item = self._get(item_key(contact_id, speculation_sk(seq, transcript)), now_ms)
+    def get(self, contact_id: str, seq: int, key: str, now_ms: int) -> Speculation | None:
+        item = self._get(item_key(contact_id, speculation_sk(seq, key)), now_ms)
         return None if item is None else _speculation(item)
 
     def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:
@@ -40,7 +41,7 @@ class DynamoDbSpeculationStore(DynamoDbTable):
 
     def _item(self, speculation: Speculation, now_ms: int) -> dict[str, Any]:
         return {
-            **item_key(speculation.contact_id, speculation_sk(speculation.seq, speculation.transcript)),
+            **item_key(speculation.contact_id, speculation_sk(speculation.seq, speculation.key)),
             "state": {"S": speculation.state.value},
             "record": {"S": _SPECULATION.dump_json(speculation).decode("utf-8")},
             TTL_ATTRIBUTE: self._expires_at(now_ms),

@@ -1,4 +1,5 @@
-"""``SpeculationStore`` in memory: for tests and single-process runs. Thread-safe."""
+"""``SpeculationStore`` in memory: for tests and single-process runs. Thread-safe. Keyed like the
+DynamoDB store: contact, turn and the words' key (``Speculation.key``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ class InMemorySpeculationStore:
         self._lock = threading.Lock()
 
     def start(self, speculation: Speculation, now_ms: int) -> bool:
-        key = (speculation.contact_id, speculation.seq, speculation.transcript)
+        key = (speculation.contact_id, speculation.seq, speculation.key)
         with self._lock:
             if key in self._items:
                 return False
@@ -22,11 +23,11 @@ class InMemorySpeculationStore:
 
     def finish(self, speculation: Speculation, now_ms: int) -> None:
         with self._lock:
-            self._items[(speculation.contact_id, speculation.seq, speculation.transcript)] = speculation
+            self._items[(speculation.contact_id, speculation.seq, speculation.key)] = speculation
 
-    def get(self, contact_id: str, seq: int, transcript: str, now_ms: int) -> Speculation | None:
+    def get(self, contact_id: str, seq: int, key: str, now_ms: int) -> Speculation | None:
         with self._lock:
-            return self._items.get((contact_id, seq, transcript))
+            return self._items.get((contact_id, seq, key))
 
     def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:
         with self._lock:

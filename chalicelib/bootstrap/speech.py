@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # built only by the handlers that need them: kept off the tur
     from chalicelib.adapters.lambda_continuation import LambdaContinuation
     from chalicelib.domain.redaction import Redactor
     from chalicelib.domain.speech import AudioSource, SpeechToText
+    from chalicelib.domain.words_key import MatchVocabulary
     from chalicelib.usecases.speculate import Speculate
     from chalicelib.usecases.transcribe_call import TranscribeCall
 
@@ -35,6 +36,7 @@ class SpeechParts:
     aws_client: Callable[..., Any]  # AwsClients
     container_redactor: Redactor  # TurnParts
     task_client: Callable[[str], Any]  # AwsClients
+    match_vocabulary: MatchVocabulary  # TurnParts
 
     @cached_property
     def audio_source(self) -> AudioSource:
@@ -119,8 +121,9 @@ class SpeechParts:
         worker = RunModels(self.model_client, self.tiers, self.tool_runner, self.envelope, self.clock,
                            InvocationMeter(), self.dialogue_policy)  # fmt: skip
         return Speculate(
-            self.unmetered_session_store, store, self.clock, self.dialogue_policy, self.envelope, self.tiers, worker
-        )
+            self.unmetered_session_store, store, self.clock, self.dialogue_policy, self.envelope, self.tiers, worker,
+            vocabulary=self.match_vocabulary,
+        )  # fmt: skip
 
     @cached_property
     def lambda_continuation(self) -> LambdaContinuation:

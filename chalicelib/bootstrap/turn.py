@@ -16,6 +16,7 @@ from chalicelib.adapters.data_files import (
     load_tiers,
     load_tools,
     shipped_end_of_turn,
+    shipped_match_vocabulary,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
 from chalicelib.adapters.redaction_policy import process_redactor
@@ -26,6 +27,7 @@ from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.tiers import TierTable
+from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
 
@@ -166,7 +168,17 @@ class TurnParts:
             speculations=self.speculation_store,
             redactor=self.redactor,
             vault=self.vault() if self.vault_configured else None,
+            vocabulary=self.match_vocabulary,
         )
+
+    @cached_property
+    def match_vocabulary(self) -> MatchVocabulary:
+        """The speculation key's words for the stage's language (``domain/words_key``): the turn's,
+        the speculation's and the pause trigger's. Read only when the stage speculates (the file
+        stays off the cold start of one that does not)."""
+        if self.speculation_store is None:
+            return NO_VOCABULARY
+        return shipped_match_vocabulary(self.settings.speech_language)
 
     @cached_property
     def ingest_segments(self) -> IngestSegments:

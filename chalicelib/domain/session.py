@@ -193,3 +193,8 @@ class TurnRecord:
     tool_calls: tuple[ToolCallRecord, ...] = ()
     # Answered from a speculative turn's model work (``domain/speculation.py``).
     speculated: bool = False
+    # What the turn found when it looked for a speculation (a ``speculation.Lookup``: "" it did
+    # not look, "used", "late", ...) and the key of its words it looked under
+    # (``speculation_key``): why a speculation was wasted is read from them (``why_unused``).
+    speculation: str = ""
+    words_key: str = ""

@@ -36,15 +36,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from chalicelib.domain.end_of_turn import LEX_DEFAULT_END_TIMEOUT_MS
 from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
 from chalicelib.domain.redaction_policy import EntityKind
 from chalicelib.domain.redaction_state import RedactionState
-from chalicelib.domain.speculation import normalized_transcript
+from chalicelib.domain.speculation import NO_VOCABULARY, MatchVocabulary, speculation_key
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
 from chalicelib.domain.spoken_numbers import FILLERS, SEP, STOP, find_digit_runs, tokenize
 
-# A partial ending this close before the caller's speech stopped has all its words.
+# A partial ending this close before the caller's speech stopped has all its words. It does not
+# delay the trigger (the pause is counted from the speech's end); a short last word it lets a
+# partial miss is most often a courtesy word ("please"), which the speculation key ignores.
 PARTIAL_LAG_MS = 250
+# The pause trigger, when the run knows Lex's end timeout in force (``end_of_turn``): the pause
+# scales with it, from ``pause_ms`` at Lex's default, so that a speculation is stored at least
+# SPECULATION_LEAD_MS before Lex hands the turn over (the hook reads the session and writes the
+# speculation first) and no sooner than MIN_PAUSE_MS after the speech (gaps between words).
+SPECULATION_LEAD_MS = 150
+MIN_PAUSE_MS = 120
 
 SentThrough = tuple[tuple[Track, int], ...]  # per track, the media time its audio was sent to
 
@@ -115,11 +124,14 @@ def paused_words(
     pause_ms: float,
     final_only: bool,
     already: str,
+    vocabulary: MatchVocabulary = NO_VOCABULARY,
+    end_timeout_ms: float | None = None,
 ) -> str | None:
-    """The caller's words (normalized) to speculate on now, or None: they are stable and a pause
-    begins — a final result, or (unless ``final_only``) a partial caught up to the speech before
-    it with ``pause_ms`` of the caller's audio since without speech — and they are not the words
-    ``already`` speculated on.
+    """The key (``speculation_key``) of the caller's words to speculate on now, or None: they are
+    stable and a pause begins — a final result, or (unless ``final_only``) a partial caught up to
+    the speech before it with a pause of the caller's audio since without speech — and their key
+    is not the one ``already`` speculated on (words that add only a hesitation or a trailing
+    "please" are the same request: no second speculation).
 
     Stable means the partial stayed the same through that pause: Transcribe flags the trailing
     words stable only with its final (a second or more after the caller stops), too late for a
@@ -130,15 +142,40 @@ def paused_words(
         latest: the caller's newest result.
         sent_ms: how far the caller's audio was sent.
         voice_end_ms: the end of the caller's latest audio that held speech.
+        pause_ms: the pause that starts a speculation when Lex waits its default end timeout.
+        already: the key of the words last speculated on.
+        vocabulary: the language's words the key ignores.
+        end_timeout_ms: Lex's end timeout while the caller answers (None: its default); the pause
+            scales with it (``pause_before_speculating``).
     """
     if latest is None or not latest.text.strip():
         return None
     caught_up = latest.end_ms >= voice_end_ms - PARTIAL_LAG_MS
-    paused = not final_only and sent_ms - voice_end_ms >= pause_ms and caught_up
+    pause = pause_before_speculating(pause_ms, end_timeout_ms)
+    paused = not final_only and sent_ms - voice_end_ms >= pause and caught_up
     if latest.is_partial and not paused:
         return None
-    words = normalized_transcript(latest.text)
-    return None if words == already else words
+    key = speculation_key(latest.text, vocabulary)
+    return None if not key or key == already else key
+
+
+def pause_before_speculating(pause_ms: float, end_timeout_ms: float | None) -> float:
+    """The caller's silence that starts a speculation while Lex waits ``end_timeout_ms``.
+
+    ``pause_ms`` at Lex's default end timeout, in proportion to a shorter or a longer one (after
+    a yes/no question Lex hands the turn over sooner: the speculation must start sooner to be
+    there; while a long number is read the caller pauses longer between groups: a pause there
+    is no end of the request), at most the end timeout less ``SPECULATION_LEAD_MS`` and never
+    under ``MIN_PAUSE_MS``.
+
+    Example:
+        >>> pause_before_speculating(250, None), pause_before_speculating(250, 400), pause_before_speculating(250, 1400)
+        (250, 166.66666666666666, 583.3333333333334)
+    """
+    if end_timeout_ms is None:
+        return pause_ms
+    scaled = pause_ms * end_timeout_ms / LEX_DEFAULT_END_TIMEOUT_MS
+    return max(MIN_PAUSE_MS, min(scaled, end_timeout_ms - SPECULATION_LEAD_MS))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,17 @@ from chalicelib.domain.redelivery import Delivery, DeliveryKind, classify_delive
 from chalicelib.domain.router import Route, route, route_context
 from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session, TurnRecord
-from chalicelib.domain.speculation import Speculation, SpeculationState, normalized_transcript, resumable, usable
+from chalicelib.domain.speculation import (
+    NO_VOCABULARY,
+    Lookup,
+    MatchVocabulary,
+    Speculation,
+    SpeculationState,
+    lookup_outcome,
+    resumable,
+    speculation_key,
+    usable,
+)
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.domain.turn_outcome import TurnOutcome, charged
 from chalicelib.domain.usage import Usage
@@ -87,6 +97,8 @@ class _Spent:
 
     run: ModelRun | None = None
     speculated: bool = False
+    speculation: Lookup = Lookup.NOT_LOOKED  # what it found when it looked for a speculation
+    words_key: str = ""  # the key of its words (``speculation_key``) when speculation is on
     paid_here: tuple[Usage, ...] = ()  # what the model calls this invocation made cost
     vaulted: frozenset[str] = frozenset()  # the tokens this invocation put in the vault
 
@@ -121,6 +133,8 @@ class HandleTurn:
         redactor: takes the caller data out of the words before anything sees them (None only
             in tests of other behaviour: a deployed turn always has one, ``sim doctor`` checks).
         vault: where the raw values behind the call's tokens are kept for the tools.
+        vocabulary: the words of the call's language that do not change what the caller asked
+            (the speculation key's: ``data_files.shipped_match_vocabulary``).
     """
 
     def __init__(
@@ -140,7 +154,9 @@ class HandleTurn:
         sleep: Callable[[float], None] = time.sleep,
         redactor: Redactor | None = None,
         vault: Vault | None = None,
+        vocabulary: MatchVocabulary = NO_VOCABULARY,
     ) -> None:
+        self._vocabulary = vocabulary
         self._redactor = redactor
         self._vault = vault
         self._store = store
@@ -212,6 +228,8 @@ class HandleTurn:
                 outcome.record,
                 latency_ms=tuple((k, round(v, 2)) for k, v in sorted(timings.items())),
                 speculated=spent.speculated,
+                speculation=spent.speculation.value,
+                words_key=spent.words_key,
             )
             with self._meter.timed(STATE_WRITE):
                 self._store.commit_turn(record, outcome.session, read.now_ms)
@@ -258,11 +276,14 @@ class HandleTurn:
         session, seq = read.session, read.delivery.seq
         with self._meter.timed(ROUTING):
             chosen = route(request.utterance, route_context(session, self._policy.human_only_topics))
+        if self._speculations is not None:
+            # Kept on the turn, a rules turn's too: why a speculation was wasted reads it.
+            spent.words_key = speculation_key(request.utterance, self._vocabulary)
         if chosen.tier == RULES or self._run_models is None:
             # Also after a race re-routed words a model already answered: its cost is charged.
             return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run)
         if spent.run is None:
-            found = self._speculated(request, seq, chosen, deadline)
+            found = self._speculated(request, seq, chosen, deadline, spent)
             spent.speculated = found is not None
             ready = found.work if found is not None and found.state is SpeculationState.READY else None
             # A speculation that stopped at a side effect: the turn goes on from its answer.
@@ -298,31 +319,39 @@ class HandleTurn:
             return False
         return True
 
-    def _speculated(self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline) -> Speculation | None:
-        """The speculative turn for these words, if it is usable or resumable. One that is still
-        running is waited for while doing the work ourselves would still fit."""
-        if self._speculations is None or self._tiers is None:
+    def _speculated(
+        self, request: TurnRequest, seq: int, chosen: Route, deadline: Deadline, spent: _Spent
+    ) -> Speculation | None:
+        """The speculative turn for these words, if it is usable or resumable; what was found is
+        kept in ``spent.speculation``.
+
+        One that is still running is waited for while the turn can still answer after it (its
+        write and render reserve): it had a head start on the same work, so a fresh run started
+        when a fresh run would still just fit would finish later than it, or be cut and degrade.
+        A speculation past its own hard deadline and still pending is not waited for: its run
+        is over (the transcriber that made it stopped before storing the result).
+        """
+        if self._speculations is None or self._tiers is None or not spent.words_key:
             return None
-        text = normalized_transcript(request.utterance)
-        needed = self._tiers.get(chosen.tier).expected_ms() + self._envelope.finish_reserve_ms + SPECULATION_POLL_MS
+        key = spent.words_key
+        reserve = self._envelope.finish_reserve_ms + SPECULATION_POLL_MS
         try:
             with self._meter.timed(SPECULATION):
-                found = self._speculations.get(request.contact_id, seq, text, self._clock.now_ms())
+                found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
                 while (
                     found is not None
                     and found.state is SpeculationState.PENDING
-                    and (found.seq, found.tier) == (seq, chosen.tier)
-                    and deadline.allows(self._clock.monotonic_ms(), needed)
+                    and found.tier == chosen.tier
+                    and self._clock.now_ms() < found.started_at_ms + self._envelope.hard_deadline_ms
+                    and deadline.allows(self._clock.monotonic_ms(), reserve)
                 ):
                     self._sleep(SPECULATION_POLL_MS / 1000)
-                    found = self._speculations.get(request.contact_id, seq, text, self._clock.now_ms())
+                    found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
         except AppError:
+            spent.speculation = Lookup.UNAVAILABLE
             return None  # the turn does the work itself
-        if found is None:
-            return None
-        fits = usable(found, seq, request.utterance, chosen.tier) or resumable(
-            found, seq, request.utterance, chosen.tier
-        )
+        spent.speculation = lookup_outcome(found, chosen.tier)
+        fits = usable(found, seq, key, chosen.tier) or resumable(found, seq, key, chosen.tier)
         return found if fits else None
 
     def _deadline_allows_another(self, deadline: Deadline) -> bool:

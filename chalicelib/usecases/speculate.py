@@ -7,6 +7,10 @@ nothing to the session and never makes a side effect.
 
 The words it gets are redacted (the transcriber's); when they held caller data it does no work
 and records the speculation abandoned (``why`` ``caller_data``): the turn does that one itself.
+
+Words that cost nothing are not stored: rules answer them at once (tier 0: no write, no model
+call), or the session's newest turn already answered them (a trigger late enough to fire after
+the turn committed would otherwise speculate on them as the next turn, and pay a model for it).
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
 from chalicelib.domain.speculation import (
     CALLER_DATA,
+    NO_VOCABULARY,
+    MatchVocabulary,
     Speculation,
     SpeculationState,
     finished_speculation,
-    normalized_transcript,
+    speculation_key,
     speculation_refusal,
 )
 from chalicelib.domain.tiers import RULES, TierTable
@@ -41,7 +47,9 @@ class Speculate:
         envelope: Envelope,
         tiers: TierTable,
         run_models: RunModels,
+        vocabulary: MatchVocabulary = NO_VOCABULARY,
     ) -> None:
+        self._vocabulary = vocabulary
         self._sessions = sessions
         self._speculations = speculations
         self._clock = clock
@@ -53,20 +61,23 @@ class Speculate:
     def __call__(self, contact_id: str, transcript: str, caller_data: bool = False) -> Speculation | None:
         """Speculate on ``transcript`` (redacted) for the contact's next turn; the stored
         speculation, or None when there is nothing to speculate (rules answer at once, the call
-        is elsewhere, another trigger already has these words). ``caller_data``: the words held
+        is elsewhere, the newest turn answered these words, another trigger already has words
+        with their key). ``caller_data``: the words held
         some; the speculation is recorded abandoned without any work."""
-        text = normalized_transcript(transcript)
+        key = speculation_key(transcript, self._vocabulary)
+        if not key:
+            return None
         now = self._clock.now_ms()
         # The first turn of a call has no session yet: it speculates on a new one.
         session = self._sessions.load(contact_id, now) or Session.new(contact_id, now)
-        if not text or speculation_refusal(session) is not None:
+        if speculation_refusal(session, key, self._vocabulary) is not None:
             return None
         seq = session.last_seq + 1
         chosen = route(transcript, route_context(session, self._policy.human_only_topics))
         if chosen.tier == RULES:
             return None
-        pending = Speculation(contact_id, seq, text, SpeculationState.PENDING, chosen.tier, now,
-                              expected_ms=self._tiers.get(chosen.tier).expected_ms())  # fmt: skip
+        pending = Speculation(contact_id, seq, transcript, SpeculationState.PENDING, chosen.tier, now,
+                              expected_ms=self._tiers.get(chosen.tier).expected_ms(), key=key)  # fmt: skip
         if caller_data:
             skipped = finished_speculation(pending, None, failed=CALLER_DATA)
             return skipped if self._speculations.start(skipped, now) else None

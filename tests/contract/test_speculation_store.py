@@ -17,7 +17,8 @@ from chalicelib.domain.speculation import Speculation, SpeculationState
 from chalicelib.domain.usage import tokens
 
 NOW = 1_790_000_000_000
-PENDING = Speculation("c-9", 3, "what time do you close", SpeculationState.PENDING, 1, NOW, expected_ms=900.0)
+PENDING = Speculation("c-9", 3, "What time do you close, um?", SpeculationState.PENDING, 1, NOW, expected_ms=900.0,
+                      key="what time do you close")  # fmt: skip
 ANSWER = ModelAnswer("gpt-6-luna", "We close at six.", (), "stop", 300, 12, 350.0, 600.0)
 
 
@@ -48,3 +49,15 @@ def test_other_words_or_another_turn_find_nothing(store: SpeculationStore) -> No
     store.start(PENDING, NOW)
     assert store.get("c-9", 3, "what time do you open", NOW) is None
     assert store.get("c-9", 4, "what time do you close", NOW) is None
+
+
+def test_a_speculation_is_found_by_its_key_and_keeps_the_words_as_heard(store: SpeculationStore) -> None:
+    store.start(PENDING, NOW)
+    found = store.get("c-9", 3, "what time do you close", NOW)
+    assert found is not None and found.transcript == "What time do you close, um?"
+    assert store.get("c-9", 3, "What time do you close, um?", NOW) is None  # the words are no key
+
+
+def test_other_words_with_the_same_key_do_not_start_a_second_speculation(store: SpeculationStore) -> None:
+    assert store.start(PENDING, NOW)
+    assert not store.start(replace(PENDING, transcript="what time do you close please"), NOW)

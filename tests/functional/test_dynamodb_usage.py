@@ -18,7 +18,8 @@ from chalicelib.domain.usage import UsageKind
 
 TABLE = "switchboard-dev-sessions"
 NOW = 1_790_000_000_000
-PENDING = Speculation("c-9", 3, "what time do you close", SpeculationState.PENDING, 1, NOW, expected_ms=900.0)
+PENDING = Speculation("c-9", 3, "what time do you close", SpeculationState.PENDING, 1, NOW, expected_ms=900.0,
+                      key="what time do you close")  # fmt: skip
 
 
 def units(meter: InvocationMeter) -> dict[UsageKind, Decimal]:

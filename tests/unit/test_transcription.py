@@ -3,13 +3,23 @@ what of a result is kept (its caller data redacted)."""
 
 from __future__ import annotations
 
+from chalicelib.adapters.data_files import load_match_vocabulary
 from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.domain.live_transcript import AGENT, CALLER
 from chalicelib.domain.redaction import NO_CONTEXT, RedactionContext, Redactor
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speculation import normalized_transcript
 from chalicelib.domain.speech import MediaPosition, TranscriptResult
-from chalicelib.domain.transcription import ProtectedResult, TrackProgress, paused_words, protect_result, resume_point
+from chalicelib.domain.transcription import (
+    MIN_PAUSE_MS,
+    SPECULATION_LEAD_MS,
+    ProtectedResult,
+    TrackProgress,
+    pause_before_speculating,
+    paused_words,
+    protect_result,
+    resume_point,
+)
 
 START, WRITTEN = MediaPosition("100", 0), MediaPosition("101", 1000)
 SENT = [
@@ -63,6 +73,34 @@ def test_the_same_words_are_never_speculated_on_twice() -> None:
     latest = caller("What time do you close?", 900, partial=False)
     assert paused_words(latest, sent_ms=900, voice_end_ms=900, pause_ms=250, final_only=True,
                         already="what time do you close") is None  # fmt: skip
+
+
+def test_words_that_add_only_hesitations_or_a_trailing_please_are_not_speculated_on_again() -> None:
+    english = load_match_vocabulary("en-US")
+    first = paused_words(caller("what time do you close", 900), sent_ms=1200, voice_end_ms=900, pause_ms=250,
+                         final_only=False, already="", vocabulary=english)  # fmt: skip
+    final = caller("Um, what time do you close, please?", 1300, partial=False)
+    assert first == "what time do you close"
+    assert paused_words(final, sent_ms=1300, voice_end_ms=1300, pause_ms=250, final_only=True, already=first,
+                        vocabulary=english) is None  # fmt: skip
+    other = caller("what time do you close on sunday", 1300, partial=False)
+    assert paused_words(other, sent_ms=1300, voice_end_ms=1300, pause_ms=250, final_only=True, already=first,
+                        vocabulary=english) == "what time do you close on sunday"  # fmt: skip
+
+
+def test_the_pause_follows_lex_end_timeout_so_the_speculation_starts_before_lex_hands_over() -> None:
+    latest = caller("yes that's my new address", 900)
+
+    def after(silence_ms: int, end_timeout_ms: float | None) -> str | None:
+        return paused_words(latest, sent_ms=900 + silence_ms, voice_end_ms=900, pause_ms=250, final_only=False,
+                            already="", end_timeout_ms=end_timeout_ms)  # fmt: skip
+
+    assert after(180, 400) and after(180, None) is None  # after a yes/no question Lex waits 400 ms only
+    assert after(400, 1400) is None and after(600, 1400)  # reading a long number: pauses between groups
+    assert after(250, 600) and after(249, 600) is None  # Lex's default: the setting's pause
+    assert pause_before_speculating(250, 200) == MIN_PAUSE_MS  # never within the gaps between words
+    for end_timeout_ms in (300, 400, 500, 600, 1400):
+        assert pause_before_speculating(250, end_timeout_ms) <= end_timeout_ms - SPECULATION_LEAD_MS
 
 
 # --- caller data: every result redacted before the run keeps it ------------------------------------
