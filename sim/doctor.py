@@ -74,6 +74,7 @@ FEATURES = (
     Feature("tools_http", "SWITCHBOARD_TOOLS_HTTP_URL"),
     Feature("tracing", "SWITCHBOARD_TRACING_ENABLED", boolean=True),
     Feature("transcribe_pii_identification", "SWITCHBOARD_TRANSCRIBE_PII_IDENTIFICATION", boolean=True),
+    Feature("transcribe_bot_track", "SWITCHBOARD_TRANSCRIBE_BOT_TRACK", boolean=True),
 )
 
 

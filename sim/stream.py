@@ -18,33 +18,43 @@ How a call plays:
    caller's end of speech + that Lex end-of-utterance delay + the first pass's handler time. A
    turn with ``barge_in_after_ms`` starts that far into the previous reply, which is cut there.
    ``call_media`` makes the two-track Matroska and its KVS fragments.
-3. Each run (baseline, then speculative) has its own contact id (a UUID derived from the call's):
-   its media is registered on ``LocalKinesisVideoMedia``, paced at ``speed`` times real time,
-   and two ``StreamScript``s are queued on ``LocalTranscribeStreaming`` (one per track: the words
-   at their media times; the fake recogniser does not listen). The two streams start at once,
-   so each picks its script when it first hears sound (``script_by_sound``: the caller speaks
-   first). The call is played through the contact flow with that stream as its media
-   (``MediaSource``: the stream ARN and first fragment the local GetMedia serves): the flow's
-   Start media streaming succeeds and its asynchronous Invoke Lambda starts the real
-   ``transcriber`` handler (on a thread, with the flow's event), so partials and finals land on
-   the session as the audio plays.
-4. At each Lex input the caller's script waits until the turn's end of speech + the end
-   timeout the flow set for that input (``Listen.end_timeout_ms``; ``--lex-delay-ms`` overrides
-   it), paced like the media, then speaks; Lex or the flow then delivers the turn to the real
-   ``turn`` handler. Media time maps to the wall clock from the moment ``GetMedia`` began to
-   send: ``wall = t0 + media_ms / 1000 / speed``.
+3. Each run (baseline and speculative, at the same time: the same load on both) has its own
+   contact id (a UUID derived from the call's) and its own execution environments
+   (``sim.environments``: processes, as Lambda runs each function; one pool per run, started
+   with speculation off or on), so the transcriber and the speculations it starts never share an
+   interpreter with the turn handler. Its media is registered on ``LocalKinesisVideoMedia``,
+   paced at ``speed`` times real time, and ``StreamScript``s are queued on
+   ``LocalTranscribeStreaming`` (the words at their media times; the fake recogniser does not
+   listen); each stream picks its script when it first hears sound (``script_by_sound``: the
+   caller speaks first). The call is played through the contact flow with that stream as its
+   media (``MediaSource``: the stream ARN and first fragment the local GetMedia serves): the
+   flow's Start media streaming succeeds and its asynchronous Invoke Lambda starts the real
+   ``transcriber`` handler in the run's environment, with the flow's event, so partials and
+   finals land on the session as the audio plays.
+4. At each Lex input the caller's script waits until the turn's end of speech + the end timeout
+   in force for that input (``Listen.end_timeout_ms``: what the flow's block or the code hook set,
+   ``x-amz-lex:audio:end-timeout-ms:*:*``; ``--lex-delay-ms`` overrides it), paced like the
+   media, then speaks; Lex or the flow delivers the turn to the real ``turn`` handler. When the
+   caller hesitates inside the utterance (``…`` in the call file) for at least that end timeout,
+   Lex ends the turn there: it gets the words before the pause, and the turn is counted as a
+   **false cutoff**. Media time maps to the wall clock from the moment ``GetMedia`` began to send:
+   ``wall = t0 + media_ms / 1000 / speed``.
 
-Converting back to real time. The pacing compresses the *audio*, not the computation: the
-interval from the end of speech to the invocation is media time (multiplied by ``speed``), the
-handler's own run is compute (taken as measured). So
-``reply_ready_ms = (invoked - end_of_speech) * speed + (returned - invoked)``. At ``speed`` above
-1 a speculation started in the pause has ``1/speed`` of the real pause to finish before Lex's
-turn arrives: hits are understated; ``--speed 1`` is exact.
+The simulated clock. Every wait is paced by ``speed``: the media, Lex's end timeout, and the
+scripted model endpoint (its latencies divided by ``speed``), so a speculation started in the
+caller's pause has the same share of the pause at every speed. Times are reported on that clock:
+the interval from the end of speech to the invocation times ``speed``, and the handler's time as
+its compute (as measured) plus its waits on the paced models (its ``model`` and ``speculation``
+components) times ``speed``: ``simulated_handler_ms``. Exact at ``--speed 1``; above it, what a
+loaded machine adds inside those waits is scaled too, for both runs alike.
 
 Speculation is counted from the store (``SPEC#`` items under the contact's partition, see
 ``speculation_counts``); cost from the stored turn usage and speculation usage priced by the
-ledger, plus what the speech path adds: Transcribe streaming for both tracks over the call
-(per stream, 15 s minimum) and the transcriber Lambda's GB-seconds.
+ledger, plus what the speech path adds: Transcribe as the transcriber streamed it (per stream,
+15 s minimum; only the caller's track until a handover, ``sim.speech_costs``) and the
+transcriber Lambda's GB-seconds. Each turn also carries the fixed-timeout baseline — today's
+system: no speculation and Lex's 600 ms on every turn — as the baseline run's handler time plus
+600 ms (without speculation nothing runs in the wait).
 """
 
 from __future__ import annotations
@@ -577,13 +587,15 @@ def stream_call(
     """Both runs of a call; its report and its added cost by component."""
     answers = first_pass(harness, call, options.speed)
     planned = plan_call(call, answers, lex_delay_ms=options.lex_delay_ms)
-    # Both runs at once, under the same load: each stream (two per run, one per track) takes a
-    # script when it first hears sound; the runs' audio and scripts are the same.
+    # Both runs at once, under the same load: each stream takes a script when it first hears
+    # sound; the runs' audio and scripts are the same. Per run the caller's stream, and the
+    # to-customer one if the call is handed over (a choice no stream took is dropped after).
     fakes.transcribe.script_by_sound(*[ScriptBySound(_by_first_sound(planned))] * (2 * len(RUNS)))
     with ThreadPoolExecutor(len(RUNS), thread_name_prefix="stream-run") as runners:
         started = {run: runners.submit(stream_run, harness, fakes, call, planned, run, options, pools[run])
                    for run in RUNS}  # fmt: skip
         runs = {run: future.result() for run, future in started.items()}
+    fakes.transcribe.clear_scripts()
     base, spec = runs["baseline"], runs["speculative"]
     prices: PriceBook = harness.services().prices
     duration_s = Decimal(str(spec["duration_s"]))
@@ -790,6 +802,8 @@ def format_stream(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"totals: {t['calls']} calls, {t['turns']} turns, {t['minutes']} min",
+        f"fixed-timeout baseline (no speculation, 600 ms end timeout): p50 {t['p50_reply_ready_ms_fixed_timeout']} ms; "
+        f"false cutoffs {t['false_cutoffs']} of {t['turns']} turns ({t['false_cutoffs_baseline']} without speculation)",
         f"reply ready (end of speech -> answer): p50 {t['p50_reply_ready_ms_baseline']} ms baseline, "
         f"{t['p50_reply_ready_ms_speculative']} ms speculative; p95 {t['p95_reply_ready_ms_baseline']} / "
         f"{t['p95_reply_ready_ms_speculative']} ms; cut {t['p50_cut_all_turns']}",
@@ -798,6 +812,9 @@ def format_stream(report: dict[str, Any]) -> str:
         f"speculations: {t['speculations_made']} made, {t['speculations_used']} used, "
         f"{t['speculations_wasted']} wasted (share {t['wasted_share']}); "
         f"{t['turns_answered_from_speculation']} turns answered from one",
+        f"Transcribe per minute: ${t['transcribe_per_minute_before_handover_usd']:.5f} before a handover "
+        f"({t['media_minutes_before_handover']} min), ${t['transcribe_per_minute_after_handover_usd']:.5f} after "
+        f"({t['media_minutes_after_handover']} min)",
         f"added cost per minute: ${t['added_cost_per_minute_usd']:.5f} ("
         + ", ".join(f"{k} ${v:.6f}" for k, v in t["added_cost_per_minute_by_component_usd"].items())
         + ")",

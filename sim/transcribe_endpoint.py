@@ -179,6 +179,13 @@ class LocalTranscribeStreaming:
         with self._lock:
             self._scripts.extend(choices)
 
+    def clear_scripts(self) -> int:
+        """Drop the scripts and choices no stream took (a stream that never opened); how many."""
+        with self._lock:
+            dropped = len(self._scripts)
+            self._scripts.clear()
+            return dropped
+
     def pending_scripts(self) -> int:
         with self._lock:
             return len(self._scripts)

@@ -89,6 +89,8 @@ class SpeechParts:
             stop_before_ms=s.transcriber_stop_before_ms,
             on_caller_pause=self.speculate,
             pause_ms=s.speculation_pause_ms,
+            bot_track=s.transcribe_bot_track,
+            meter=self.meter,
         )
 
     @cached_property
