@@ -349,30 +349,29 @@ class SpeculationCounts:
 
 def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
     """Speculations of a contact, from its ``SPEC#`` items (zeros when there are none): made,
-    used (the stored turn answered from it: ``domain.speculation.used``), wasted, per turn
-    ``hit`` (one was used) or ``miss`` (some were made, none used), and their usage."""
+    used (the stored turn answered from it: ``domain.speculation.used``), wasted with why
+    (``domain.speculation.why_unused``), per turn ``hit`` (one was used) or ``miss`` (some were
+    made, none used), and their usage."""
     from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore  # noqa: PLC0415
-    from chalicelib.domain.speculation import wasted  # noqa: PLC0415
+    from chalicelib.domain.speculation import why_unused_each  # noqa: PLC0415
 
     services = harness.services()
     now_ms = services.clock.now_ms()
     client = harness.aws.boto_session().client("dynamodb", endpoint_url=harness.aws.endpoint_url)
     store = DynamoDbSpeculationStore(client, services.settings.table_name, services.settings.session_ttl_seconds)
-    made = store.load_all(contact_id, now_ms)
-    unused = wasted(made, services.session_store.load_turns(contact_id, now_ms))
+    made = tuple(sorted(store.load_all(contact_id, now_ms), key=lambda x: (x.seq, x.started_at_ms)))
+    reasons = why_unused_each(made, services.session_store.load_turns(contact_id, now_ms))
     by_turn: dict[int, str] = {}
-    for speculation in made:
-        hit = speculation not in unused
-        by_turn[speculation.seq] = "hit" if hit or by_turn.get(speculation.seq) == "hit" else "miss"
+    for speculation, reason in zip(made, reasons, strict=True):
+        by_turn[speculation.seq] = "hit" if not reason or by_turn.get(speculation.seq) == "hit" else "miss"
     usage = tuple(u for speculation in made for u in speculation.usage)
     made_for = tuple(
         {"seq": x.seq, "transcript": x.transcript, "state": x.state.value, "tier": x.tier, "why": x.why,
-         "used": x not in unused}
-        for x in sorted(made, key=lambda x: (x.seq, x.started_at_ms))
+         "used": not reason, "unused_because": reason}
+        for x, reason in zip(made, reasons, strict=True)
     )  # fmt: skip
-    return SpeculationCounts(
-        len(made), len(made) - len(unused), len(unused), tuple(sorted(by_turn.items())), usage, made_for
-    )
+    wasted = sum(1 for reason in reasons if reason)
+    return SpeculationCounts(len(made), len(made) - wasted, wasted, tuple(sorted(by_turn.items())), usage, made_for)
 
 
 def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
@@ -727,6 +726,7 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "speculations_used": sum(r["speculations"]["used"] for r in reports),
         "speculations_wasted": wasted,
         "wasted_share": round(wasted / made, 4) if made else 0.0,
+        "wasted_by_reason": _wasted_by_reason(reports),
         "turns_answered_from_speculation": sum(1 for r in rows if r["speculation"] == "hit"),
         # Lex ended a turn inside a pause of the caller's own utterance (the end timeout in force).
         "false_cutoffs": cutoffs,
@@ -757,6 +757,15 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "totals": totals,
         "transcribe_endpoint_stats": endpoint_stats,
     }
+
+
+def _wasted_by_reason(reports: list[dict[str, Any]]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for report in reports:
+        for made in report["speculations_made"]:
+            if made["unused_because"]:
+                reasons[made["unused_because"]] = reasons.get(made["unused_because"], 0) + 1
+    return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _transcribe_by_phase(reports: list[dict[str, Any]]) -> dict[str, float]:
@@ -811,7 +820,8 @@ def format_stream(report: dict[str, Any]) -> str:
         f"baseline, {t['p50_reply_ready_ms_speculative_model_turns']} ms speculative; cut {t['p50_cut_model_turns']}",
         f"speculations: {t['speculations_made']} made, {t['speculations_used']} used, "
         f"{t['speculations_wasted']} wasted (share {t['wasted_share']}); "
-        f"{t['turns_answered_from_speculation']} turns answered from one",
+        f"{t['turns_answered_from_speculation']} turns answered from one; wasted because "
+        + (", ".join(f"{k} {v}" for k, v in t["wasted_by_reason"].items()) or "-"),
         f"Transcribe per minute: ${t['transcribe_per_minute_before_handover_usd']:.5f} before a handover "
         f"({t['media_minutes_before_handover']} min), ${t['transcribe_per_minute_after_handover_usd']:.5f} after "
         f"({t['media_minutes_after_handover']} min)",
