@@ -153,6 +153,28 @@ def _made_for(speculation: Speculation | None, seq: int, key: str, tier: int, st
     )
 
 
+def keep_waiting(
+    speculation: Speculation, now_ms: int, *, fresh_run_fits: bool, answer_fits: bool, attempt_ms: float,
+    lifetime_ms: float,
+) -> bool:  # fmt: skip
+    """Whether the turn waits on for ``speculation`` (found running for its words and tier).
+
+    While a fresh run would still fit after waiting, it waits. Past that point a fresh run would
+    be cut and degrade, while the speculation, with its head start on the same work, is nearer
+    an answer: it waits on while the turn can still answer after it (``answer_fits``) and the
+    speculation's first model attempt may still be answering (running less than ``attempt_ms``,
+    the tier's total timeout); one running longer is retrying or about to give up. One running
+    longer than ``lifetime_ms`` (its own hard deadline) is not waited for at all: its run is
+    over and its writer stopped before storing the result.
+    """
+    if speculation.state is not SpeculationState.PENDING:
+        return False
+    running_ms = now_ms - speculation.started_at_ms
+    if running_ms >= lifetime_ms:
+        return False
+    return fresh_run_fits or (answer_fits and running_ms < attempt_ms)
+
+
 def lookup_outcome(found: Speculation | None, tier: int) -> Lookup:
     """What the turn found under its words' key once it stopped looking (``TurnRecord.speculation``):
     a speculation still running then is one it could not wait for."""

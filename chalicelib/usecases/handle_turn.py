@@ -47,6 +47,7 @@ from chalicelib.domain.speculation import (
     MatchVocabulary,
     Speculation,
     SpeculationState,
+    keep_waiting,
     lookup_outcome,
     resumable,
     speculation_key,
@@ -325,26 +326,28 @@ class HandleTurn:
         """The speculative turn for these words, if it is usable or resumable; what was found is
         kept in ``spent.speculation``.
 
-        One that is still running is waited for while the turn can still answer after it (its
-        write and render reserve): it had a head start on the same work, so a fresh run started
-        when a fresh run would still just fit would finish later than it, or be cut and degrade.
-        A speculation past its own hard deadline and still pending is not waited for: its run
-        is over (the transcriber that made it stopped before storing the result).
+        One that is still running is waited for while a fresh run would still fit after it, and
+        past that while the turn can still answer and its first model attempt may still be
+        answering (``speculation.keep_waiting``).
         """
         if self._speculations is None or self._tiers is None or not spent.words_key:
             return None
-        key = spent.words_key
-        reserve = self._envelope.finish_reserve_ms + SPECULATION_POLL_MS
+        key, tier, envelope = spent.words_key, self._tiers.get(chosen.tier), self._envelope
+        reserve = envelope.finish_reserve_ms + SPECULATION_POLL_MS
+        fresh = tier.expected_ms() + reserve
+
+        def waiting(found: Speculation | None) -> bool:
+            if found is None or found.tier != chosen.tier:
+                return False
+            now = self._clock.monotonic_ms()
+            fresh_fits, answer_fits = deadline.allows(now, fresh), deadline.allows(now, reserve)
+            return keep_waiting(found, self._clock.now_ms(), fresh_run_fits=fresh_fits, answer_fits=answer_fits,
+                                attempt_ms=tier.total_timeout_ms, lifetime_ms=envelope.hard_deadline_ms)  # fmt: skip
+
         try:
             with self._meter.timed(SPECULATION):
                 found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
-                while (
-                    found is not None
-                    and found.state is SpeculationState.PENDING
-                    and found.tier == chosen.tier
-                    and self._clock.now_ms() < found.started_at_ms + self._envelope.hard_deadline_ms
-                    and deadline.allows(self._clock.monotonic_ms(), reserve)
-                ):
+                while waiting(found):
                     self._sleep(SPECULATION_POLL_MS / 1000)
                     found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
         except AppError:

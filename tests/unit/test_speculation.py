@@ -19,6 +19,7 @@ from chalicelib.domain.speculation import (
     CALLER_DATA,
     Speculation,
     SpeculationState,
+    keep_waiting,
     speculation_key,
     wasted,
     why_unused,
@@ -226,20 +227,23 @@ def pending_until(call: Call, ready_at_ms: int, *, started_ms_ago: int = 0) -> A
 
 
 def test_a_speculation_running_past_the_point_a_fresh_run_would_fit_is_still_waited_for() -> None:
-    # A fresh tier-1 run needs ~1.2 s of the 2.5 s; the speculation, with its head start, is
-    # nearer its answer than a fresh run started then would be.
+    # A fresh tier-1 run needs ~1.2 s of the 2.5 s; the speculation, with its head start and its
+    # first model attempt still within the tier's timeout, is nearer its answer than that run.
     call = Call([text_answer("We close at 6 pm on Saturdays.")])
-    pending_until(call, 1700)
+    pending_until(call, 1450)
     result = call.turn(ROUTINE)
     assert result.record.speculated and result.record.speculation == "used" and len(call.models.calls) == 1
 
 
-def test_a_turn_that_cannot_wait_any_longer_records_the_speculation_late() -> None:
+def test_a_speculation_running_longer_than_its_first_model_attempt_may_is_given_up_as_late() -> None:
+    # Past the point a fresh run fits the turn has bet on the speculation: when the speculation's
+    # first attempt has timed out too, the turn answers safely at once, not at its deadline.
     call = Call([text_answer("We close at 6 pm on Saturdays."), text_answer("We close at 6.")])
     pending_until(call, 5000)
     result = call.turn(ROUTINE)
     assert not result.record.speculated and result.record.speculation == "late"
-    assert call.clock.monotonic_ms() <= 2500  # it stopped waiting with its answer's reserve left
+    assert call.clock.monotonic_ms() <= TIERS.get(1).total_timeout_ms + 40  # one poll past it, no more
+    assert result.reply.text.startswith("Sorry")  # the envelope's safe answer, in time
 
 
 def test_a_speculation_pending_past_its_own_deadline_is_not_waited_for() -> None:
@@ -315,3 +319,17 @@ def test_a_turn_stored_before_the_lookup_was_recorded_decodes_with_none() -> Non
     old = json.loads(turn_to_json(record))
     del old["speculation"], old["words_key"]
     assert (turn_from_json(json.dumps(old)).speculation, turn_from_json(json.dumps(old)).words_key) == ("", "")
+
+
+def test_waiting_for_a_running_speculation_is_bounded_by_a_fresh_run_its_first_attempt_and_its_life() -> None:
+    running = Speculation("c-1", 2, ROUTINE, SpeculationState.PENDING, 1, 10_000, key="k")
+
+    def wait(at_ms: int, *, fresh: bool, answer: bool = True) -> bool:
+        return keep_waiting(running, at_ms, fresh_run_fits=fresh, answer_fits=answer, attempt_ms=1500, lifetime_ms=2500)
+
+    assert wait(11_700, fresh=True)  # a fresh run would still fit after it: wait
+    assert wait(11_400, fresh=False) and not wait(11_400, fresh=False, answer=False)
+    assert not wait(11_600, fresh=False)  # its first attempt is over: retrying or giving up
+    assert not wait(12_500, fresh=True)  # past its own deadline: its writer is gone
+    assert not keep_waiting(replace(running, state=SpeculationState.READY), 10_100, fresh_run_fits=True,
+                            answer_fits=True, attempt_ms=1500, lifetime_ms=2500)  # fmt: skip
