@@ -91,7 +91,14 @@ class SpeechParts:
             pause_ms=s.speculation_pause_ms,
             bot_track=s.transcribe_bot_track,
             meter=self.meter,
+            warm=self._warm_speculation,
         )
+
+    def _warm_speculation(self) -> object:
+        """The speculation's model client and tools, ready before the caller's first pause."""
+        from chalicelib.usecases.warm_up import warm_up  # noqa: PLC0415
+
+        return warm_up(self.tool_runner, self.model_client, self.tiers)
 
     @cached_property
     def transcript_store(self) -> TranscriptStore:

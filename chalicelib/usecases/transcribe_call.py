@@ -29,6 +29,7 @@ be the container's own random one.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 
 from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, apply_results, is_after
@@ -37,6 +38,7 @@ from chalicelib.domain.recognised_tracks import SessionView, session_view
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
 from chalicelib.errors import AppError
+from chalicelib.observability import logger
 from chalicelib.usecases.transcription_run import (
     PauseHook,
     RunTimings,
@@ -76,6 +78,9 @@ class TranscribeCall:
         bot_track: transcribe the to-customer track before a handover too (our own prompts:
             twice the Transcribe cost; ``SWITCHBOARD_TRANSCRIBE_BOT_TRACK``).
         meter: where the Transcribe usage of each run is recorded (None: not recorded).
+        warm: called once on a thread as a run starts, while the greeting plays: builds what the
+            pause hook needs (the model client, the tools), so the caller's first pause does not
+            pay for a cold client (the speculation's first model call would time out).
     """
 
     def __init__(
@@ -97,6 +102,7 @@ class TranscribeCall:
         look_every_ms: float = 1_000,
         bot_track: bool = False,
         meter: UsageMeter | None = None,
+        warm: Callable[[], object] | None = None,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -108,6 +114,7 @@ class TranscribeCall:
         self._bot_track = bot_track
         self._meter = meter
         self._on_caller_pause = on_caller_pause
+        self._warm = warm
         self._redactor = redactor
 
     def __call__(
@@ -127,6 +134,7 @@ class TranscribeCall:
         the transcript is where the to-customer track is transcribed from; one the session shows
         but the transcript does not is placed at the first chunk this run reads.
         """
+        warming = self._start_warming()
         live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
         if live.checkpoint is not None and is_after(live.checkpoint, start):
             start = live.checkpoint
@@ -144,10 +152,27 @@ class TranscribeCall:
             seen=self._first_look(contact_id), handover_at_ms=live.handover_at_ms, bot_track=self._bot_track,
         )  # fmt: skip
         outcome = asyncio.run(run.run())
+        if warming is not None:
+            warming.join()
         if self._meter is not None:
             for usage in outcome.speech.usage():
                 self._meter.record(usage)
         return outcome
+
+    def _start_warming(self) -> threading.Thread | None:
+        if self._warm is None or self._on_caller_pause is None:
+            return None
+        warm = self._warm
+
+        def run() -> None:
+            try:
+                warm()
+            except Exception:  # noqa: BLE001 - warming is optional: the first pause pays instead
+                logger.warning("pause hook not warmed")
+
+        thread = threading.Thread(target=run, name="warm-pause-hook", daemon=True)
+        thread.start()
+        return thread
 
     def write(
         self,

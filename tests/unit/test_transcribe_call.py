@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -199,6 +200,36 @@ def test_each_final_caller_utterance_starts_one_speculation_with_its_words() -> 
     caller_finals = [line.text for line in stored(store).lines if line.track == "AUDIO_FROM_CUSTOMER"]
     assert [text for _, text in paused] == caller_finals
     assert {contact for contact, _ in paused} == {CONTACT}
+
+
+def test_the_pause_hook_is_warmed_once_as_the_run_starts_and_a_failed_warm_up_costs_nothing() -> None:
+    warmed: list[str] = []
+
+    def warm() -> None:
+        warmed.append(threading.current_thread().name)
+        raise RuntimeError("no model client (a failed warm-up)")
+
+    paused: list[str] = []
+    source, speech, store = InMemoryAudioSource(call_chunks()), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
+                                flush_every_ms=5, settle_ms=50, warm=warm,
+                                on_caller_pause=lambda _c, t, _data: paused.append(t))  # fmt: skip
+
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+
+    assert outcome.outcome == "ended" and paused  # the run and its speculations went on
+    assert warmed == ["warm-pause-hook"]  # once, off the run's own thread
+
+
+def test_without_a_pause_hook_nothing_is_warmed() -> None:
+    warmed: list[int] = []
+    source, speech, store = InMemoryAudioSource(call_chunks()), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
+                                flush_every_ms=5, settle_ms=50, warm=lambda: warmed.append(1))  # fmt: skip
+
+    transcribe(CONTACT, STREAM, START, plenty)
+
+    assert warmed == []
 
 
 class SayingSpeechToText(ScriptedSpeechToText):
