@@ -633,7 +633,7 @@ def stream_call(
             "speculation": s["speculation"],
             "same_reply": b["reply"] == s["reply"],
         }
-        for b, s in zip(base["turns"], spec["turns"], strict=True)
+        for b, s in _paired(base["turns"], spec["turns"])
     ]
     counts: SpeculationCounts = spec["speculation"]
     expected_lines = [" ".join(w for w, _, _ in u) for u in scripts_for(planned)[0].utterances]
@@ -643,6 +643,7 @@ def stream_call(
         "contact_ids": {"baseline": base["contact_id"], "speculative": spec["contact_id"]},
         "duration_s": float(duration_s),
         "turns": rows,
+        "turns_played": {run: [row["seq"] for row in runs[run]["turns"]] for run in RUNS},
         "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
         "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
@@ -757,6 +758,12 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "totals": totals,
         "transcribe_endpoint_stats": endpoint_stats,
     }
+
+
+def _paired(base: list[dict[str, Any]], spec: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The two runs' rows of the same planned turn (a run the flow ended early has fewer)."""
+    by_seq = {row["seq"]: row for row in spec}
+    return [(row, by_seq[row["seq"]]) for row in base if row["seq"] in by_seq]
 
 
 def _wasted_by_reason(reports: list[dict[str, Any]]) -> dict[str, int]:
