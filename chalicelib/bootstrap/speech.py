@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.data_files import shipped_end_of_turn
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.ports import SpeculationStore, TranscriptStore
 from chalicelib.errors import ConfigurationInvalidError
@@ -92,6 +93,8 @@ class SpeechParts:
             bot_track=s.transcribe_bot_track,
             meter=self.meter,
             warm=self._warm_speculation,
+            vocabulary=self.match_vocabulary,
+            end_timeout_after=shipped_end_of_turn().end_timeout_after,
         )
 
     def _warm_speculation(self) -> object:

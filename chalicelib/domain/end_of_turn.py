@@ -124,6 +124,13 @@ class EndOfTurnPolicy:
         """The end timeout (ms) Lex should use while the caller answers ``reply``."""
         return self.timeouts_ms[self.listening_for(reply, language)]
 
+    def end_timeout_after(self, said: str, language: str | None = None) -> int:
+        """The end timeout (ms) in force while the caller answers what the bot ``said`` (the
+        text of a reply it spoke: the transcriber reads it from the session)."""
+        cues = self.cues.get(language_key(language or self.default_language))
+        listening = listening_in(prompt_of(said), cues) if cues is not None and said.strip() else Listening.OPEN
+        return self.timeouts_ms[listening]
+
 
 def language_key(language: str) -> str:
     """A locale as the cues are keyed: Lex's ``en_US`` and Connect's ``en-US`` are ``en-US``."""

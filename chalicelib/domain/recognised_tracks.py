@@ -52,6 +52,7 @@ class SessionView:
 
     handed_over: bool = False
     bot_said: str = ""
+    last_reply: str = ""  # the newest alone: what the caller is answering now
 
 
 def session_view(session: Session | None) -> SessionView:
@@ -63,14 +64,15 @@ def session_view(session: Session | None) -> SessionView:
         >>> said = (Message(Role.ASSISTANT, "Card number?", 1), Message(Role.CALLER, "[CARD_1]", 2),
         ...         Message(Role.ASSISTANT, "And the security code?", 2))
         >>> from dataclasses import replace
-        >>> session_view(replace(s, history=said))
-        SessionView(handed_over=False, bot_said='Card number? And the security code?')
+        >>> view = session_view(replace(s, history=said))
+        >>> view.bot_said, view.last_reply
+        ('Card number? And the security code?', 'And the security code?')
     """
     if session is None:
         return SessionView()
     handed_over = session.handover is not None or session.status is SessionStatus.HANDOVER
     replies = [m.text for m in session.history if m.role is Role.ASSISTANT and m.text]
-    return SessionView(handed_over, " ".join(replies[-CONTEXT_REPLIES:]))
+    return SessionView(handed_over, " ".join(replies[-CONTEXT_REPLIES:]), replies[-1] if replies else "")
 
 
 def billed_seconds(streamed_ms: float) -> int:

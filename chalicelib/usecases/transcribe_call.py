@@ -37,6 +37,7 @@ from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore, U
 from chalicelib.domain.recognised_tracks import SessionView, session_view
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
+from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
 from chalicelib.errors import AppError
 from chalicelib.observability import logger
 from chalicelib.usecases.transcription_run import (
@@ -78,6 +79,9 @@ class TranscribeCall:
         bot_track: transcribe the to-customer track before a handover too (our own prompts:
             twice the Transcribe cost; ``SWITCHBOARD_TRANSCRIBE_BOT_TRACK``).
         meter: where the Transcribe usage of each run is recorded (None: not recorded).
+        vocabulary: the words a speculation's key leaves out (fillers, a trailing courtesy word).
+        end_timeout_after: Lex's end timeout (ms) while the caller answers a reply the bot said:
+            the pause that starts a speculation scales with it (``pause_before_speculating``).
         warm: called once on a thread as a run starts, while the greeting plays: builds what the
             pause hook needs (the model client, the tools), so the caller's first pause does not
             pay for a cold client (the speculation's first model call would time out).
@@ -103,6 +107,8 @@ class TranscribeCall:
         bot_track: bool = False,
         meter: UsageMeter | None = None,
         warm: Callable[[], object] | None = None,
+        vocabulary: MatchVocabulary = NO_VOCABULARY,
+        end_timeout_after: Callable[[str], float] | None = None,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -115,6 +121,8 @@ class TranscribeCall:
         self._meter = meter
         self._on_caller_pause = on_caller_pause
         self._warm = warm
+        self._vocabulary = vocabulary
+        self._end_timeout_after = end_timeout_after
         self._redactor = redactor
 
     def __call__(
@@ -149,6 +157,7 @@ class TranscribeCall:
             self._audio, self._speech, write, self._timings, contact_id=contact_id, stream_arn=stream_arn,
             start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=language or self._language,
             redactor=self._redactor, on_caller_pause=self._on_caller_pause, look=look,
+            vocabulary=self._vocabulary, end_timeout_after=self._end_timeout_after,
             seen=self._first_look(contact_id), handover_at_ms=live.handover_at_ms, bot_track=self._bot_track,
         )  # fmt: skip
         outcome = asyncio.run(run.run())

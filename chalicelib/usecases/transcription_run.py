@@ -41,6 +41,7 @@ from chalicelib.domain.speech import (
     is_voiced,
 )
 from chalicelib.domain.transcription import SentThrough, TrackProgress, paused_words, protect_result, resume_point
+from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
 from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTextUnavailableError
 
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
@@ -148,6 +149,8 @@ class TranscriptionRun:
         language: str,
         redactor: Redactor,
         on_caller_pause: PauseHook | None = None,
+        vocabulary: MatchVocabulary = NO_VOCABULARY,
+        end_timeout_after: Callable[[str], float] | None = None,
         look: LookAtSession | None = None,
         seen: SessionView | None = None,
         handover_at_ms: int | None = None,
@@ -155,6 +158,8 @@ class TranscriptionRun:
     ) -> None:
         self._audio, self._speech, self._write_results, self._timings = audio, speech, write, timings
         self._on_caller_pause = on_caller_pause
+        self._vocabulary = vocabulary
+        self._end_timeout_after = end_timeout_after
         self._redactor = redactor
         self._look = look
         self._bot_track = bot_track
@@ -396,9 +401,13 @@ class TranscriptionRun:
         hook, latest = self._on_caller_pause, self.caller_latest
         if hook is None or latest is None:
             return
+        # Lex's end timeout while the caller answers the bot's newest reply: the pause scales with it.
+        said = self.seen.last_reply
+        end_timeout = self._end_timeout_after(said) if self._end_timeout_after is not None and said else None
         words = paused_words(latest, sent_ms=self.caller_sent_ms, voice_end_ms=self.caller_voice_end_ms,
                              pause_ms=self._timings.pause_ms, final_only=final_only,
-                             already=self.speculated_words)  # fmt: skip
+                             already=self.speculated_words, vocabulary=self._vocabulary,
+                             end_timeout_ms=end_timeout)  # fmt: skip
         if words is None:
             return
         self.speculated_words = words

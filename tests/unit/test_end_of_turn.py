@@ -280,3 +280,11 @@ def test_a_broken_shipped_file_still_answers_with_lexs_default(monkeypatch: pyte
     answer = render_fallback_answer(read_turn_event(connect_event("c-eot", "hi", "2")), ConfigurationInvalidError("x"))
     assert answer["end_timeout_ms"] == str(LEX_DEFAULT_END_TIMEOUT_MS)
     assert data_files.shipped_end_of_turn() is data_files.shipped_end_of_turn()  # the real one: loaded once
+
+
+def test_the_end_timeout_after_a_spoken_reply_is_the_one_its_answer_carried() -> None:
+    policy = POLICY
+    for said in ("I heard 4471. Is that right?", "Please read me your account number.", "How can I help you today?"):
+        reply = Reply(Action.SPEAK, (SpeechPart(said),), "x")
+        assert policy.end_timeout_after(said) == policy.end_timeout_ms(reply)
+    assert policy.end_timeout_after("") == policy.timeouts_ms[Listening.OPEN]

@@ -26,7 +26,7 @@ CALLER, AGENT = "AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"
 
 
 def test_no_session_is_a_call_with_the_bot_that_said_nothing() -> None:
-    assert session_view(None) == SessionView(handed_over=False, bot_said="")
+    assert session_view(None) == SessionView(handed_over=False, bot_said="", last_reply="")
 
 
 def test_the_call_is_handed_over_from_the_committed_handover_reply_or_the_workflows_state() -> None:

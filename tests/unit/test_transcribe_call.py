@@ -221,6 +221,26 @@ def test_the_pause_hook_is_warmed_once_as_the_run_starts_and_a_failed_warm_up_co
     assert warmed == ["warm-pause-hook"]  # once, off the run's own thread
 
 
+def test_the_pause_before_a_speculation_follows_the_end_timeout_of_the_bots_newest_reply() -> None:
+    asked: list[str] = []
+
+    def end_timeout_after(said: str) -> float:
+        asked.append(said)
+        return 400.0  # a yes/no question: Lex hands the turn over sooner, the pause is shorter
+
+    paused: list[str] = []
+    source, speech, store = InMemoryAudioSource(call_chunks()), ScriptedSpeechToText(), InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, lambda: False, said=("Card number?", "I heard 4471. Is that right?"))
+    transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
+                                flush_every_ms=5, settle_ms=50, sessions=sessions, end_timeout_after=end_timeout_after,
+                                on_caller_pause=lambda _c, t, _data: paused.append(t))  # fmt: skip
+
+    transcribe(CONTACT, STREAM, START, plenty)
+
+    assert paused
+    assert set(asked) == {"I heard 4471. Is that right?"}  # the newest reply alone, not the two
+
+
 def test_without_a_pause_hook_nothing_is_warmed() -> None:
     warmed: list[int] = []
     source, speech, store = InMemoryAudioSource(call_chunks()), ScriptedSpeechToText(), InMemoryTranscriptStore()
