@@ -175,6 +175,20 @@ def keep_waiting(
     return fresh_run_fits or (answer_fits and running_ms < attempt_ms)
 
 
+def next_look_in_ms(speculation: Speculation, now_ms: int, *, fine_ms: float, coarse_ms: float) -> float:
+    """How long a turn waiting on a running ``speculation`` sleeps before it looks again: until
+    the speculation's expected end (``expected_ms`` after it started), ``coarse_ms`` at most, and
+    from then on ``fine_ms``: the turn sees the answer within ``fine_ms`` of its store write.
+
+    Example:
+        >>> s = Speculation("c-1", 2, "words", SpeculationState.PENDING, 1, started_at_ms=1_000, expected_ms=700)
+        >>> next_look_in_ms(s, 1_100, fine_ms=10, coarse_ms=40), next_look_in_ms(s, 1_690, fine_ms=10, coarse_ms=40)
+        (40, 10)
+    """
+    left = speculation.started_at_ms + speculation.expected_ms - now_ms
+    return min(coarse_ms, max(fine_ms, left))
+
+
 def lookup_outcome(found: Speculation | None, tier: int) -> Lookup:
     """What the turn found under its words' key once it stopped looking (``TurnRecord.speculation``):
     a speculation still running then is one it could not wait for."""

@@ -49,6 +49,7 @@ from chalicelib.domain.speculation import (
     SpeculationState,
     keep_waiting,
     lookup_outcome,
+    next_look_in_ms,
     resumable,
     speculation_key,
     usable,
@@ -63,7 +64,8 @@ from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.unit_of_work import retry_on_conflict
 
-SPECULATION_POLL_MS = 40
+SPECULATION_POLL_MS = 40  # looks at a running speculation at most this far apart ...
+SPECULATION_FINE_POLL_MS = 10  # ... and this far apart once it is expected to be done
 
 
 @dataclass(frozen=True)
@@ -347,8 +349,10 @@ class HandleTurn:
         try:
             with self._meter.timed(SPECULATION):
                 found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
-                while waiting(found):
-                    self._sleep(SPECULATION_POLL_MS / 1000)
+                while found is not None and waiting(found):
+                    pause = next_look_in_ms(found, self._clock.now_ms(), fine_ms=SPECULATION_FINE_POLL_MS,
+                                            coarse_ms=SPECULATION_POLL_MS)  # fmt: skip
+                    self._sleep(pause / 1000)
                     found = self._speculations.get(request.contact_id, seq, key, self._clock.now_ms())
         except AppError:
             spent.speculation = Lookup.UNAVAILABLE
