@@ -277,35 +277,55 @@ def set_speculation(harness: Harness, enabled: bool) -> None:
 
 # --- the execution environments -------------------------------------------------------------------
 
-# Per run kind: the transcriber's environment (busy for the call's length, with the speculations
-# it starts) and one for the turns (Connect waits for each before the next).
-ENVIRONMENTS_PER_RUN = 2
+# Per run kind, per function, one execution environment: the transcriber's (busy for the call's
+# length, with the speculations it starts) and the turn's (Connect waits for each turn before
+# the next), each kept warm for its own function as Lambda keeps an environment per function.
+FUNCTIONS_WITH_ENVIRONMENTS = ("turn", "transcriber")
+
+
+class RunEnvironments:
+    """One run kind's execution environments: a pool of one per function (``sim.environments``),
+    so a turn never lands in the environment the transcriber just used, nor the reverse."""
+
+    def __init__(self, pools: dict[str, EnvironmentPool]) -> None:
+        self._pools = pools
+
+    def submit(self, function: str, event: Any) -> Future[Invocation]:
+        return self._pools[function].submit(function, event)
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        return self.submit(function, event).result()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
 
 
 @contextlib.contextmanager
-def run_environments(harness: Harness, log_dir: Path) -> Iterator[dict[str, EnvironmentPool]]:
-    """Execution environments per run kind (``sim.environments``: processes, as Lambda runs each
-    function in its own): the transcriber and its speculations never share an interpreter with
-    the turn handler. Settings are read when an environment starts, so each kind has its own pool,
-    started with the stage's settings (the harness's, speech fakes included) and speculation off
-    or on."""
-    pools: dict[str, EnvironmentPool] = {}
-    deployed = {name: harness.function(name) for name in harness.function_names()}
+def run_environments(harness: Harness, log_dir: Path) -> Iterator[dict[str, RunEnvironments]]:
+    """Execution environments per run kind (processes, as Lambda runs each function in its
+    own): the transcriber and its speculations never share an interpreter with the turn handler.
+    Settings are read when an environment starts, so each kind has its own, started with the
+    stage's settings (the harness's, speech fakes included) and speculation off or on."""
+    runs: dict[str, RunEnvironments] = {}
+    deployed = {name: harness.function(name) for name in FUNCTIONS_WITH_ENVIRONMENTS}
     limits = {name: FunctionLimits(f.memory_mb, f.timeout_s * 1000) for name, f in deployed.items()}
     try:
         for run in RUNS:
             set_speculation(harness, run == "speculative")
-            pools[run] = EnvironmentPool(ENVIRONMENTS_PER_RUN, log_dir=log_dir, limits=limits)
-            pools[run].warm()
-        yield pools
+            pools = {name: EnvironmentPool(1, log_dir=log_dir, limits=limits) for name in FUNCTIONS_WITH_ENVIRONMENTS}
+            runs[run] = RunEnvironments(pools)
+            for pool in pools.values():
+                pool.warm()
+        yield runs
     finally:
         set_speculation(harness, False)
-        for pool in pools.values():
-            pool.close()
+        for environments in runs.values():
+            environments.close()
 
 
-def pool_invoker(pool: EnvironmentPool) -> Invoker:
-    """The flow's synchronous invocations, each in one of ``pool``'s environments; as ``detail``
+def pool_invoker(pool: RunEnvironments) -> Invoker:
+    """The flow's synchronous invocations, each in its function's environment; as ``detail``
     the handler's timings and when it was invoked and returned (``time.monotonic``, this process)."""
 
     def invoke(call: LambdaCall) -> LambdaResult:
@@ -451,7 +471,7 @@ def stream_run(
     planned: list[PlannedTurn],
     run: str,
     options: StreamOptions,
-    pool: EnvironmentPool,
+    pool: RunEnvironments,
 ) -> dict[str, Any]:
     """One run of a call through the speech path, its functions in ``pool``'s execution
     environments: the turns' reply-ready times (simulated clock) and what the store holds after."""
@@ -532,7 +552,7 @@ class _TranscriberRun:
     execution environment of its own: the run's pool keeps it busy for the call's length while
     the turns run in another."""
 
-    def __init__(self, pool: EnvironmentPool) -> None:
+    def __init__(self, pool: RunEnvironments) -> None:
         self._pool = pool
         self.event: Any = None
         self.answer: dict[str, Any] = {}
@@ -581,7 +601,7 @@ def _sleep_until(moment: float) -> None:
 
 def stream_call(
     harness: Harness, fakes: SpeechFakes, call: RecordedCall, options: StreamOptions,
-    pools: dict[str, EnvironmentPool],
+    pools: dict[str, RunEnvironments],
 ) -> tuple[dict[str, Any], dict[str, Decimal]]:  # fmt: skip
     """Both runs of a call; its report and its added cost by component."""
     answers = first_pass(harness, call, options.speed)

@@ -3,7 +3,7 @@ what of a result is kept (its caller data redacted)."""
 
 from __future__ import annotations
 
-from chalicelib.adapters.data_files import load_match_vocabulary
+from chalicelib.adapters.data_files import load_end_of_turn, load_match_vocabulary
 from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.domain.live_transcript import AGENT, CALLER
 from chalicelib.domain.redaction import NO_CONTEXT, RedactionContext, Redactor
@@ -99,7 +99,7 @@ def test_the_pause_follows_lex_end_timeout_so_the_speculation_starts_before_lex_
     assert after(400, 1400) is None and after(600, 1400)  # reading a long number: pauses between groups
     assert after(250, 600) and after(249, 600) is None  # Lex's default: the setting's pause
     assert pause_before_speculating(250, 200) == MIN_PAUSE_MS  # never within the gaps between words
-    for end_timeout_ms in (300, 400, 500, 600, 1400):
+    for end_timeout_ms in load_end_of_turn().timeouts_ms.values():
         assert pause_before_speculating(250, end_timeout_ms) <= end_timeout_ms - SPECULATION_LEAD_MS
 
 
