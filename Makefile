@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean package deploy-tools template capacity stream figures
+.PHONY: demo test lint typecheck bench clean package deploy-tools template capacity stream figures figures-stream
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,4 +82,11 @@ figures: $(STAMP)
 	$(PY) bench/keep_figure.py router_overhead -- $(PY) bench/router_overhead.py
 	$(PY) bench/keep_figure.py router_eval -- $(PY) -m sim router-eval --json
 	$(PY) bench/keep_figure.py redaction -- $(PY) bench/redaction.py
+	$(PY) bench/render_figures.py
+
+# The streaming speech path, three runs at twice real time and one at real time (about 70 minutes;
+# needs Debian's ffmpeg, espeak-ng and sox): nothing else should run on the machine meanwhile.
+figures-stream: $(STAMP)
+	$(PY) bench/keep_figure.py stream_speed2 -- $(PY) bench/stream_compare.py --runs 3 --speed 2
+	$(PY) bench/keep_figure.py stream_speed1 -- $(PY) bench/stream_compare.py --runs 1 --speed 1
 	$(PY) bench/render_figures.py

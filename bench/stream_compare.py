@@ -117,7 +117,7 @@ def main() -> None:
         "speed": args.speed,
         "runs": runs,
         "median": medians(runs),
-        "reports": str(keep),
+        **({"reports": str(keep)} if args.keep else {}),
     }, indent=2))  # fmt: skip
 
 
