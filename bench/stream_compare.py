@@ -70,7 +70,7 @@ def run_figures(totals: dict[str, Any]) -> dict[str, Any]:
         "all_turn_ratio": ratio("p50_reply_ready_ms_speculative", "p50_reply_ready_ms_baseline"),
         "false_cutoffs": totals.get("false_cutoffs"),
         "false_cutoff_share": totals.get("false_cutoff_share"),
-        "speculations": {k: totals.get(f"speculations_{k}") for k in ("made", "used", "wasted")},
+        "speculations": {k: totals.get(f"speculations_{k}") for k in ("made", "used", "wasted", "declined")},
         "wasted_share": totals.get("wasted_share"),
         "wasted_by_reason": totals.get("wasted_by_reason"),
         "added_cost_per_minute_usd": totals.get("added_cost_per_minute_usd"),

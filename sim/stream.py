@@ -359,9 +359,10 @@ def paced_models(harness: Harness, speed: float) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class SpeculationCounts:
-    made: int = 0
+    made: int = 0  # started with work (a model call): the ones that can be used or wasted
     used: int = 0
     wasted: int = 0
+    declined: int = 0  # recorded without any work: the words held caller data (``caller_data``)
     by_turn: tuple[tuple[int, str], ...] = ()  # (turn seq, "hit" | "miss")
     usage: tuple[Usage, ...] = ()
     made_for: tuple[dict[str, Any], ...] = ()  # each speculation: turn, words, state, used
@@ -373,7 +374,7 @@ def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
     (``domain.speculation.why_unused``), per turn ``hit`` (one was used) or ``miss`` (some were
     made, none used), and their usage."""
     from chalicelib.adapters.dynamodb_speculation import DynamoDbSpeculationStore  # noqa: PLC0415
-    from chalicelib.domain.speculation import why_unused_each  # noqa: PLC0415
+    from chalicelib.domain.speculation import CALLER_DATA, why_unused_each  # noqa: PLC0415
 
     services = harness.services()
     now_ms = services.clock.now_ms()
@@ -390,8 +391,11 @@ def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
          "used": not reason, "unused_because": reason}
         for x, reason in zip(made, reasons, strict=True)
     )  # fmt: skip
-    wasted = sum(1 for reason in reasons if reason)
-    return SpeculationCounts(len(made), len(made) - wasted, wasted, tuple(sorted(by_turn.items())), usage, made_for)
+    declined = sum(1 for reason in reasons if reason == CALLER_DATA)
+    wasted = sum(1 for reason in reasons if reason and reason != CALLER_DATA)
+    worked = len(made) - declined
+    return SpeculationCounts(worked, worked - wasted, wasted, tuple(sorted(by_turn.items())), usage, made_for,
+                             declined)  # fmt: skip
 
 
 def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
@@ -666,7 +670,12 @@ def stream_call(
         "turns_played": {run: [row["seq"] for row in runs[run]["turns"]] for run in RUNS},
         "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
-        "speculations": {"made": counts.made, "used": counts.used, "wasted": counts.wasted},
+        "speculations": {
+            "made": counts.made,
+            "used": counts.used,
+            "wasted": counts.wasted,
+            "declined": counts.declined,
+        },
         "speculations_made": list(counts.made_for),
         "transcriber": {run: runs[run]["transcriber"].get("status") for run in RUNS},
         "transcriber_errors": {
@@ -746,6 +755,8 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "speculations_made": made,
         "speculations_used": sum(r["speculations"]["used"] for r in reports),
         "speculations_wasted": wasted,
+        # Recorded with no work: the words held caller data (the turn does that one itself).
+        "speculations_declined": sum(r["speculations"]["declined"] for r in reports),
         "wasted_share": round(wasted / made, 4) if made else 0.0,
         "wasted_by_reason": _wasted_by_reason(reports),
         "turns_answered_from_speculation": sum(1 for r in rows if r["speculation"] == "hit"),
@@ -790,7 +801,7 @@ def _wasted_by_reason(reports: list[dict[str, Any]]) -> dict[str, int]:
     reasons: dict[str, int] = {}
     for report in reports:
         for made in report["speculations_made"]:
-            if made["unused_because"]:
+            if made["unused_because"] and made["unused_because"] != "caller_data":  # declined: no work
                 reasons[made["unused_because"]] = reasons.get(made["unused_because"], 0) + 1
     return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -846,7 +857,8 @@ def format_stream(report: dict[str, Any]) -> str:
         f"turns that reach a model ({t['model_turns']}): p50 {t['p50_reply_ready_ms_baseline_model_turns']} ms "
         f"baseline, {t['p50_reply_ready_ms_speculative_model_turns']} ms speculative; cut {t['p50_cut_model_turns']}",
         f"speculations: {t['speculations_made']} made, {t['speculations_used']} used, "
-        f"{t['speculations_wasted']} wasted (share {t['wasted_share']}); "
+        f"{t['speculations_wasted']} wasted (share {t['wasted_share']}), {t['speculations_declined']} declined "
+        "(caller data); "
         f"{t['turns_answered_from_speculation']} turns answered from one; wasted because "
         + (", ".join(f"{k} {v}" for k, v in t["wasted_by_reason"].items()) or "-"),
         f"Transcribe per minute: ${t['transcribe_per_minute_before_handover_usd']:.5f} before a handover "
