@@ -218,13 +218,15 @@ class ClockedKinesisVideoMedia(LocalKinesisVideoMedia):
         # 1 KiB pieces (32 ms of the two tracks), as the transcriber reads them (kvs_read_bytes).
         super().__init__(speed=speed, piece_bytes=1024)
         self.started: dict[str, float] = {}
+        self.started_epoch_ms: dict[str, float] = {}  # the same moment on the wall clock (time.time)
         self._started_event = threading.Condition()
 
     def _plan(self, body: dict[str, Any]) -> Any:
         planned = super()._plan(body)
         arn = str(body.get("StreamARN") or body.get("StreamName") or "")
         with self._started_event:
-            self.started.setdefault(arn, time.monotonic())
+            if arn not in self.started:
+                self.started[arn], self.started_epoch_ms[arn] = time.monotonic(), time.time() * 1000
             self._started_event.notify_all()
         return planned
 
@@ -368,7 +370,9 @@ class SpeculationCounts:
     made_for: tuple[dict[str, Any], ...] = ()  # each speculation: turn, words, state, used
 
 
-def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
+def speculation_counts(
+    harness: Harness, contact_id: str, speech_ends_epoch_ms: dict[int, float] | None = None, speed: float = 1.0
+) -> SpeculationCounts:
     """Speculations of a contact, from its ``SPEC#`` items (zeros when there are none): made,
     used (the stored turn answered from it: ``domain.speculation.used``), wasted with why
     (``domain.speculation.why_unused``), per turn ``hit`` (one was used) or ``miss`` (some were
@@ -386,9 +390,15 @@ def speculation_counts(harness: Harness, contact_id: str) -> SpeculationCounts:
     for speculation, reason in zip(made, reasons, strict=True):
         by_turn[speculation.seq] = "hit" if not reason or by_turn.get(speculation.seq) == "hit" else "miss"
     usage = tuple(u for speculation in made for u in speculation.usage)
+    ends = speech_ends_epoch_ms or {}
+
+    def after_speech(x: Any, at_ms: int) -> float | None:  # simulated ms after the turn's end of speech
+        return round((at_ms - ends[x.seq]) * speed, 1) if x.seq in ends and at_ms else None
+
     made_for = tuple(
         {"seq": x.seq, "transcript": x.transcript, "state": x.state.value, "tier": x.tier, "why": x.why,
-         "used": not reason, "unused_because": reason}
+         "used": not reason, "unused_because": reason, "started_after_speech_ms": after_speech(x, x.started_at_ms),
+         "stored_after_speech_ms": after_speech(x, x.finished_at_ms)}
         for x, reason in zip(made, reasons, strict=True)
     )  # fmt: skip
     declined = sum(1 for reason in reasons if reason == CALLER_DATA)
@@ -521,7 +531,9 @@ def stream_run(
             "reply": spoken_text(fields.get("prompt", "")),
         })  # fmt: skip
     transcriber.join()
-    speculation = speculation_counts(harness, contact_id)
+    epoch0 = fakes.media.started_epoch_ms.get(arn)
+    ends = {t.seq: epoch0 + t.end_of_speech_ms / speed for t in planned} if epoch0 is not None else {}
+    speculation = speculation_counts(harness, contact_id, ends, speed)
     outcomes = dict(speculation.by_turn)
     for row in turns:
         row["speculation"] = outcomes.get(row["seq"], "none")

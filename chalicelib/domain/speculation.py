@@ -92,6 +92,7 @@ class Speculation:
     usage: tuple[Usage, ...] = ()  # what it cost, used or wasted
     why: str = ""  # why it stopped short of an answer
     key: str = ""  # ``speculation_key`` of ``transcript``: what it is stored and found under
+    finished_at_ms: int = 0  # when its result was stored (0: still running)
 
 
 def speculation_refusal(session: Session, key: str = "", vocabulary: MatchVocabulary = NO_VOCABULARY) -> str | None:

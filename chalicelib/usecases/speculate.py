@@ -15,6 +15,8 @@ the turn committed would otherwise speculate on them as the next turn, and pay a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
@@ -92,5 +94,6 @@ class Speculate:
             finished = finished_speculation(pending, None, failed=type(exc).__name__)
         else:
             finished = finished_speculation(pending, run)
-        self._speculations.finish(finished, self._clock.now_ms())
+        done_ms = self._clock.now_ms()
+        self._speculations.finish(replace(finished, finished_at_ms=done_ms), done_ms)
         return finished
