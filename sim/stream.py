@@ -404,8 +404,8 @@ def speculation_counts(
     declined = sum(1 for reason in reasons if reason == CALLER_DATA)
     wasted = sum(1 for reason in reasons if reason and reason != CALLER_DATA)
     worked = len(made) - declined
-    return SpeculationCounts(worked, worked - wasted, wasted, tuple(sorted(by_turn.items())), usage, made_for,
-                             declined)  # fmt: skip
+    return SpeculationCounts(made=worked, used=worked - wasted, wasted=wasted, declined=declined,
+                             by_turn=tuple(sorted(by_turn.items())), usage=usage, made_for=made_for)  # fmt: skip
 
 
 def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
