@@ -12,10 +12,14 @@ effect: when the model asks for one before any tool ran, it stops there, resumab
 turn goes on from its answer and makes the call under its journal. Which state a finished
 speculation is in is decided here (``finished_speculation``), not by the use case that ran it.
 
-Words that hold caller data (an entity the policy does not keep: ``[CARD_1]``, or a number a
-partial is still reading) are not speculated on: the speculation is recorded abandoned at once,
-``why`` ``caller_data``, with no work, and the turn handler does that turn itself (its own
-redaction, its vault, its tools under its journal).
+Words that hold caller data are speculated on as tokens (``[CARD_1]``): the model sees what the
+turn's model would see, never a value, and the speculation holds tokens only. A tool the
+speculation would call with a token finds no value (the turn puts the values in the vault) and
+the speculation is abandoned; one with a side effect stops resumable, and the turn makes it with
+the vault's values under its journal. Words that are still being read — a number a partial has
+not finished (``[NUMBER]``), or a value only scrubbed, not tokenized — are not speculated on:
+the speculation is recorded abandoned at once, ``why`` ``caller_data``, with no work, and the
+turn handler does that turn itself.
 """
 
 from __future__ import annotations
@@ -34,7 +38,20 @@ from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary, speculat
 
 __all__ = ["NO_VOCABULARY", "MatchVocabulary", "normalized_transcript", "speculation_key"]  # the key, for both sides
 
-CALLER_DATA = "caller_data"  # ``why`` of a speculation not started: the words held caller data
+CALLER_DATA = "caller_data"  # ``why`` of a speculation not started: the words held caller data being read
+# A caller-data label with no token number: a number still being read, or a value scrubbed only.
+_OPEN_VALUE = re.compile(r"\[[A-Z][A-Z_]*\]")
+
+
+def still_reading(transcript: str) -> bool:
+    """Whether the (redacted) words hold caller data that is not a token yet: speculating on
+    them would answer words the caller has not finished.
+
+    Example:
+        >>> still_reading("my card is [CARD_1]"), still_reading("my card is [NUMBER]")
+        (False, True)
+    """
+    return _OPEN_VALUE.search(transcript) is not None
 _LEGACY_NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
 
 

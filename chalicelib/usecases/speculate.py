@@ -5,8 +5,9 @@ session, routes the words, and — for a model tier — does the model's work (r
 only) under the turn's own envelope, then stores the result for the turn handler. It writes
 nothing to the session and never makes a side effect.
 
-The words it gets are redacted (the transcriber's); when they held caller data it does no work
-and records the speculation abandoned (``why`` ``caller_data``): the turn does that one itself.
+The words it gets are redacted (the transcriber's): caller data reaches the models as tokens only,
+and words still being read (a number not finished) get no work — the speculation is recorded
+abandoned (``why`` ``caller_data``) and the turn does that one itself.
 
 Words that cost nothing are not stored: rules answer them at once (tier 0: no write, no model
 call), or the session's newest turn already answered them (a trigger late enough to fire after
@@ -33,6 +34,7 @@ from chalicelib.domain.speculation import (
     finished_speculation,
     speculation_key,
     speculation_refusal,
+    still_reading,
 )
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.errors import AppError
@@ -64,8 +66,9 @@ class Speculate:
         """Speculate on ``transcript`` (redacted) for the contact's next turn; the stored
         speculation, or None when there is nothing to speculate (rules answer at once, the call
         is elsewhere, the newest turn answered these words, another trigger already has words
-        with their key). ``caller_data``: the words held
-        some; the speculation is recorded abandoned without any work."""
+        with their key). ``caller_data``: the words held some; while it is still being read
+        (``still_reading``) the speculation is recorded abandoned without any work, and once it
+        is tokens the models work on the tokens, as the turn's would."""
         key = speculation_key(transcript, self._vocabulary)
         if not key:
             return None
@@ -80,7 +83,7 @@ class Speculate:
             return None
         pending = Speculation(contact_id, seq, transcript, SpeculationState.PENDING, chosen.tier, now,
                               expected_ms=self._tiers.get(chosen.tier).expected_ms(), key=key)  # fmt: skip
-        if caller_data:
+        if caller_data and still_reading(transcript):
             skipped = finished_speculation(pending, None, failed=CALLER_DATA)
             return skipped if self._speculations.start(skipped, now) else None
         if not self._speculations.start(pending, now):

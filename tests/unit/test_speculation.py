@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -157,9 +158,9 @@ def test_whether_a_speculation_is_resumable_is_its_state_not_a_reason_string() -
     assert not resumable(abandoned, 2, made.key, made.tier)
 
 
-def test_words_that_held_caller_data_are_not_speculated_on_and_the_reason_is_recorded() -> None:
+def test_words_still_reading_caller_data_are_not_speculated_on_and_the_reason_is_recorded() -> None:
     call = Call([text_answer("Thanks, I'll take that payment now.")])
-    made = call.speculate("c-1", "I want to pay with my card [CARD_1]", True)
+    made = call.speculate("c-1", "I want to pay with my card [NUMBER]", True)  # a number not finished
     assert made is not None and (made.state, made.why, made.work, made.usage) == (
         SpeculationState.ABANDONED,
         CALLER_DATA,
@@ -168,9 +169,17 @@ def test_words_that_held_caller_data_are_not_speculated_on_and_the_reason_is_rec
     )
     assert call.models.calls == []  # no model saw the words ahead of the turn
     stored = call.speculations.load_all("c-1", call.clock.now_ms())
-    assert [(s.why, s.transcript) for s in stored] == [(CALLER_DATA, "I want to pay with my card [CARD_1]")]
+    assert [(s.why, s.transcript) for s in stored] == [(CALLER_DATA, "I want to pay with my card [NUMBER]")]
+
+
+def test_caller_data_read_out_in_full_is_speculated_on_as_tokens_and_the_turn_answers_from_it() -> None:
+    call = Call([text_answer("Thanks. And the expiry date on that card?")])
+    made = call.speculate("c-1", "I want to pay with my card [CARD_1]", True)
+    assert made is not None and made.state is SpeculationState.READY
+    seen = json.dumps(call.models.messages, default=str)
+    assert "[CARD_1]" in seen and not re.search(r"\d{4}", seen)  # the model saw the token, no value
     result = call.turn("I want to pay with my card [CARD_1]")
-    assert not result.record.speculated and len(call.models.calls) == 1  # the turn did it itself
+    assert result.record.speculated and len(call.models.calls) == 1  # answered from it: no second call
 
 
 # --- matching: the final's key finds the partial's speculation ---------------------------------------
