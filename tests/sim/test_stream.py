@@ -83,7 +83,7 @@ def test_every_call_has_a_summary_and_its_turns(report: dict[str, Any]) -> None:
         # Started by the flow's asynchronous Invoke Lambda, once its media streaming started.
         assert call["transcriber_started_by"] == {"baseline": "start-transcriber", "speculative": "start-transcriber"}
         assert call["caller_transcript_as_spoken"] == {"baseline": True, "speculative": True}
-        assert set(call["speculations"]) == {"made", "used", "wasted"}
+        assert set(call["speculations"]) == {"made", "used", "wasted", "declined"}
         assert call["added_cost_per_minute_usd"] > 0
 
 
