@@ -52,6 +52,8 @@ def still_reading(transcript: str) -> bool:
         (False, True)
     """
     return _OPEN_VALUE.search(transcript) is not None
+
+
 _LEGACY_NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
 
 
