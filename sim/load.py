@@ -205,9 +205,8 @@ class _Run:
         log = CallLog(call.contact_id, call.call)
         turn_path = TURN_PATHS[call.format]
         caller = _LoadCaller(self, call, log, rng, retries=turn_path == "InvokeLambda")
-        contact = simulated_connect(self.harness).play(
-            Contact(call.contact_id, call.caller_number), caller, turn_path, _CallInvoker(self, log, rng)
-        )
+        speaker = Contact(call.contact_id, call.caller_number, language=call.language)
+        contact = simulated_connect(self.harness).play(speaker, caller, turn_path, _CallInvoker(self, log, rng))
         caller.settle(contact.turns[-1] if contact.turns else None)
         log.outcome = contact.outcome
         log.race_segments = [s for t in log.turns for i in t.invocations for s in i.race_segments]

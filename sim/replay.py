@@ -75,6 +75,7 @@ def flow_summary(report: ContactReport, turn_path: str) -> dict[str, Any]:
         "blocks_run": len(report.path),
         "errors": [f"{block}: {kind}" for block, kind, _ in report.errors if kind != "NoMatchingCondition"],
         "contact_lens_real_time": report.real_time_analytics,
+        "analytics_language": (report.analytics or {}).get("language"),
         "media_streaming": "on" if report.media_streaming else f"NoMatchingError ({streaming or 'not run'})",
         "queue": report.queue[1] if report.queue else None,
         "transferred": report.transferred,
@@ -171,7 +172,7 @@ def _turn_row(
 def play_call(harness: Harness, call: RecordedCall, flow: ContactFlow | None = None) -> ContactReport:
     """The call as one contact through the deployed flow (or ``flow``), handlers in process."""
     connect = simulated_connect(harness)
-    contact = Contact(call.contact_id, call.caller_number)
+    contact = Contact(call.contact_id, call.caller_number, language=call.language)
     return connect.play(contact, RecordedCaller(call), TURN_PATHS[call.format], harness_invoker(harness), flow=flow)
 
 
