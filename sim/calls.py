@@ -135,6 +135,13 @@ class RecordedCall(BaseModel):
         return value
 
 
+def recorded_contact(call: RecordedCall, contact_id: str | None = None) -> Contact:
+    """The contact Connect has for ``call`` (its id, or ``contact_id`` for a run of its own):
+    the caller's number and the language the call starts in (``LanguageCode``; kept for the
+    whole call, a caller who switches language does not change it)."""
+    return Contact(contact_id or call.contact_id, call.caller_number, language=call.language)
+
+
 def load_call(path: Path) -> RecordedCall:
     """The recorded call in ``path``.
 

@@ -22,8 +22,8 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook, per_minute, total
 from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
-from sim.calls import DEFAULT_LANGUAGE, CallTurn, RecordedCall, RecordedCaller
-from sim.connect_flow import CallerTurn, Contact, ContactReport
+from sim.calls import DEFAULT_LANGUAGE, CallTurn, RecordedCall, RecordedCaller, recorded_contact
+from sim.connect_flow import CallerTurn, ContactReport
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.flow_language import ContactFlow
@@ -172,7 +172,7 @@ def _turn_row(
 def play_call(harness: Harness, call: RecordedCall, flow: ContactFlow | None = None) -> ContactReport:
     """The call as one contact through the deployed flow (or ``flow``), handlers in process."""
     connect = simulated_connect(harness)
-    contact = Contact(call.contact_id, call.caller_number, language=call.language)
+    contact = recorded_contact(call)
     return connect.play(contact, RecordedCaller(call), TURN_PATHS[call.format], harness_invoker(harness), flow=flow)
 
 
