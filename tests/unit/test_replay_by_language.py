@@ -8,6 +8,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
+from sim.cost_report import cost_breakdown, format_breakdown
 from sim.html_report import render_html
 from sim.replay import by_language, call_figures
 
@@ -115,3 +116,12 @@ def test_the_html_report_has_a_by_language_table() -> None:
 
 def test_a_report_without_languages_has_no_table() -> None:
     assert "By language" not in render_html({"model_endpoint": "scripted", "calls": [], "totals": {}})
+
+
+def test_sim_cost_gives_each_languages_cost_per_minute() -> None:
+    totals = {**call_figures(REPORTS), "by_language": by_language(REPORTS), "cost_per_minute_by_component_usd": {}}
+    report = {"model_endpoint": "scripted", "calls": [], "totals": totals}
+    hosting = {"gpu_hourly": Decimal("2.5"), "utilisation": Decimal("0.5"), "tokens_per_second_per_gpu": Decimal(1500)}
+    result = cost_breakdown(report, **hosting, min_gpus=2)
+    assert result["cost_per_minute_by_language_usd"] == {"en-US": 0.09, "es-US": 0.06}
+    assert "  es-US calls    $0.060000" in format_breakdown(result)
