@@ -198,12 +198,18 @@ class RecordedCaller:
 
 
 def connect_event(
-    contact_id: str, utterance: str, turn_attribute: str | None, caller_number: str = "+15555550100"
+    contact_id: str,
+    utterance: str,
+    turn_attribute: str | None,
+    caller_number: str = "+15555550100",
+    language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
     """The ContactFlowEvent the flow's turn block sends for one turn (``sim.connect_flow``'s
-    builder, for tests and benchmarks that call the handler directly)."""
+    builder, for tests and benchmarks that call the handler directly), for a contact in
+    ``language`` (``ContactData.LanguageCode``)."""
     attributes = {} if turn_attribute is None else {"turn": turn_attribute}
-    return contact_flow_event(Contact(contact_id, caller_number), {"utterance": utterance}, attributes)
+    contact = Contact(contact_id, caller_number, language=language)
+    return contact_flow_event(contact, {"utterance": utterance}, attributes)
 
 
 def warmup_event(contact_id: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sim.calls import DEFAULT_LANGUAGE, RecordedCall, RecordedCallInvalidError, load_call
+from sim.calls import DEFAULT_LANGUAGE, RecordedCall, RecordedCallInvalidError, connect_event, load_call
 
 CALL = {"call": "c", "description": "d", "contact_id": "c-1", "turns": [{"at_ms": 0, "caller": "hola"}]}
 
@@ -49,3 +49,8 @@ def test_a_spanish_call_file_loads_with_its_accents(tmp_path: Path) -> None:
     path.write_text(json.dumps({**CALL, "language": "es-US", "turns": turns}, ensure_ascii=False), encoding="utf-8")
     call = load_call(path)
     assert (call.language, call.turns[0].caller) == ("es-US", "¿a qué hora abren el sábado?")
+
+
+def test_a_turn_event_for_a_spanish_contact_has_its_language_code() -> None:
+    assert connect_event("c-1", "hola", None, language="es-US")["Details"]["ContactData"]["LanguageCode"] == "es-US"
+    assert connect_event("c-1", "hi", None)["Details"]["ContactData"]["LanguageCode"] == "en-US"
