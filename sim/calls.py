@@ -10,19 +10,47 @@ A turn's words may hold hesitations (``…`` or ``...`` between two words, ``sim
 ``CallTurn.caller`` is the words without them, as Lex hears them — what every delivery, script
 and report uses — and ``CallTurn.spoken`` the words with them, as the caller says them (what
 ``sim.speech_audio.synthesize_turn`` speaks, with ``pause_ms`` of silence at each).
+
+A call has a ``language`` (a BCP-47 tag, ``en-US`` unless the file says otherwise): the language
+the contact starts in, as Connect knows it (``ContactData.LanguageCode``, set by the flow or the
+number the caller dialled). The simulated contact carries it, so Connect's events have it as
+``LanguageCode`` and Lex's as ``bot.localeId`` (``es-US`` -> ``es_US``, the locale of the bot the
+flow reaches). A caller who switches language mid-call (call ``es-06``: "can we do this in
+spanish?") does not change it: Connect's ``LanguageCode`` changes only when the flow sets it
+(a Set voice block), so the events keep the language the call started in.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sim.connect_flow import Contact, Listen, Utterance, contact_flow_event
 from sim.end_of_turn import HESITATION_MS, check_pause_marks, has_pauses, without_pauses
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LANGUAGE = "en-US"
+# A BCP-47 tag as Connect, Transcribe and Polly name a language: a language subtag (2 or 3
+# letters, lower case) and a region (2 letters upper case, or 3 digits), e.g. ``en-US``, ``es-US``,
+# ``es-419``. Lex V2 names the same locale with an underscore (``es_US``, ``sim.lex_bot.lex_locale``).
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-(?:[A-Z]{2}|\d{3})")
+
+
+class RecordedCallInvalidError(ValueError):
+    """A recorded call file that is not valid JSON or does not fit the schema (the message
+    names the file and each field at fault)."""
 
 
 class ModelResponse(BaseModel):
@@ -87,6 +115,10 @@ class RecordedCall(BaseModel):
     format: Literal["connect", "lex"] = "connect"
     contact_id: str
     caller_number: str = "+15555550100"
+    language: str = Field(
+        default=DEFAULT_LANGUAGE,
+        description="the BCP-47 language the contact starts in (Connect's LanguageCode); kept if the caller switches",
+    )
     expect_outcome: Literal["completed", "handover", "abandoned"] | None = None
     turns: list[CallTurn] = Field(min_length=1)
     # After a handover: an agent takes the call (the workflow is resumed), or none does in time
@@ -95,9 +127,32 @@ class RecordedCall(BaseModel):
     # The caller data the caller reads out (sim leaks scans every sink for it).
     sensitive: list[SensitiveValue] = Field(default_factory=list)
 
+    @field_validator("language")
+    @classmethod
+    def _bcp47(cls, value: str) -> str:
+        if not _LANGUAGE_TAG.fullmatch(value):
+            raise ValueError(f"{value!r} is no BCP-47 language tag as Connect names one (like en-US or es-US)")
+        return value
+
+
+def recorded_contact(call: RecordedCall, contact_id: str | None = None) -> Contact:
+    """The contact Connect has for ``call`` (its id, or ``contact_id`` for a run of its own):
+    the caller's number and the language the call starts in (``LanguageCode``; kept for the
+    whole call, a caller who switches language does not change it)."""
+    return Contact(contact_id or call.contact_id, call.caller_number, language=call.language)
+
 
 def load_call(path: Path) -> RecordedCall:
-    return RecordedCall.model_validate_json(path.read_text())
+    """The recorded call in ``path``.
+
+    Raises:
+        RecordedCallInvalidError: the file is not JSON or does not fit ``RecordedCall``; the
+            message names the file and the fields (a ``language`` that is no BCP-47 tag among them).
+    """
+    try:
+        return RecordedCall.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise RecordedCallInvalidError(f"{path}: {exc}") from exc
 
 
 def model_scripts(calls: list[RecordedCall]) -> dict[str, dict[str, Any]]:
@@ -143,12 +198,18 @@ class RecordedCaller:
 
 
 def connect_event(
-    contact_id: str, utterance: str, turn_attribute: str | None, caller_number: str = "+15555550100"
+    contact_id: str,
+    utterance: str,
+    turn_attribute: str | None,
+    caller_number: str = "+15555550100",
+    language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
     """The ContactFlowEvent the flow's turn block sends for one turn (``sim.connect_flow``'s
-    builder, for tests and benchmarks that call the handler directly)."""
+    builder, for tests and benchmarks that call the handler directly), for a contact in
+    ``language`` (``ContactData.LanguageCode``)."""
     attributes = {} if turn_attribute is None else {"turn": turn_attribute}
-    return contact_flow_event(Contact(contact_id, caller_number), {"utterance": utterance}, attributes)
+    contact = Contact(contact_id, caller_number, language=language)
+    return contact_flow_event(contact, {"utterance": utterance}, attributes)
 
 
 def warmup_event(contact_id: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from sim.flow_language import (
     parse_reference,
     single_reference,
 )
-from sim.lex_bot import CODE_HOOK_LIMIT_MS, CodeHookAnswer, LexInteraction, LexRuntime, function_name
+from sim.lex_bot import CODE_HOOK_LIMIT_MS, CodeHookAnswer, LexInteraction, LexRuntime, function_name, lex_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECT_SAMPLE = ROOT / "events" / "connect" / "connect-contact-flow-event.admin-guide.json"
@@ -579,10 +579,10 @@ class FlowRun:
     def _lex_bot(self, action: FlowAction) -> _Outcome:
         params = action.parameters
         alias = self._single(str(params["LexV2Bot"]["AliasArn"]))
-        bot = self.lex.bot(str(alias)) if alias else None
-        if bot is None:
+        if not alias or self.lex.bot(str(alias)) is None:
             return _Branch("NoMatchingError", f"no bot alias {alias}")
-        if self.contact.language.replace("-", "_") != bot.locale_id:
+        bot = self.lex.bot(str(alias), lex_locale(self.contact.language))  # the locale of the contact's language
+        if bot is None:
             return _Branch("NoMatchingError", f"the contact's language {self.contact.language} is no locale of the bot")
         attributes: dict[str, str] = {}
         for key, value in (params.get("LexSessionAttributes") or {}).items():
@@ -606,7 +606,9 @@ class FlowRun:
             self.report.turns.append(turn)
             self._open = turn
             hook = functools.partial(self._code_hook, action.identifier)
-            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, starting, self._now_ms(), hook)
+            interaction = self.lex.recognize(
+                bot.alias_arn, session, utterance.text, starting, self._now_ms(), hook, locale_id=bot.locale_id
+            )
             starting = {}  # from now on in this block the session's attributes (the code hook's) prevail
             if interaction.error is not None:
                 turn.error = turn.error or interaction.error
@@ -698,7 +700,9 @@ class FlowRun:
         recording = behavior.get("VoiceRecordingBehavior") or {}
         redaction = analytics.get("ConversationalAnalyticsRedactionConfiguration") or {}
         redacts = enabled and redaction.get("Enabled") == "True"
-        self.report.analytics = {"enabled": enabled, "modes": modes, "language": analytics.get("AnalyticsLanguage"),
+        language = analytics.get("AnalyticsLanguage")  # static, or a path like $.LanguageCode
+        language = self._dynamic(language) if isinstance(language, str) else None
+        self.report.analytics = {"enabled": enabled, "modes": modes, "language": language,
                                  "recorded": tuple(recording.get("RecordedParticipants") or ()),
                                  "redaction": {"enabled": redacts, "results": redaction.get("RedactionResults"),
                                                "mask": redaction.get("RedactionMaskMode", "PII"),

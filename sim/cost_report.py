@@ -57,6 +57,10 @@ def cost_breakdown(
         "llm_cost_per_minute_usd": totals["llm_cost_per_minute_usd"],
         "baseline_all_large_llm_cost_per_minute_usd": totals["baseline_all_large_llm_cost_per_minute_usd"],
         "model_tokens_per_minute": round(float(tokens_per_minute), 1),
+        # Each call language's cost per minute (a report from before languages has none).
+        "cost_per_minute_by_language_usd": {
+            language: figures["cost_per_minute_usd"] for language, figures in (totals.get("by_language") or {}).items()
+        },
         "self_hosting": {
             "gpu_hourly_usd": float(gpu_hourly),
             "utilisation": float(utilisation),
@@ -72,6 +76,8 @@ def format_breakdown(result: dict[str, Any]) -> str:
     for component, value in result["cost_per_minute_by_component_usd"].items():
         lines.append(f"  {component:<14} ${value:.6f}")
     lines.append(f"  {'total':<14} ${result['cost_per_minute_usd']:.6f}")
+    for language, value in result.get("cost_per_minute_by_language_usd", {}).items():
+        lines.append(f"  {language + ' calls':<14} ${value:.6f}")
     hosting = result["self_hosting"]
     lines.append(
         f"self-hosting the model tiers: ${hosting['gpu_hourly_usd']}/GPU-hour, "

@@ -104,6 +104,8 @@ del { color: var(--muted); text-decoration-color: var(--bad); }
 ul.tools { margin: 6px 0 0; padding-left: 18px; font-size: 12px; color: #3e4c59; }
 nav table td, nav table th { padding: 4px 10px; }
 .none { color: var(--muted); }
+.by-language { margin-top: 14px; }
+.by-language table td, .by-language table th { padding: 4px 10px; }
 """
 
 
@@ -177,7 +179,37 @@ def _header(report: dict[str, Any]) -> str:
 <div><h3>Cost per call minute by component</h3>
 {_cost_chart(totals.get("cost_per_minute_by_component_usd") or {})}</div>
 </div>
+{_by_language(totals.get("by_language"))}
 </header>"""
+
+
+def _by_language(languages: Any) -> str:
+    """The "By language" table: each call language's calls, minutes, KPI rate, tier mix and cost
+    per minute (``totals["by_language"]``); nothing for a report without it."""
+    if not isinstance(languages, dict) or not languages:
+        return ""
+    rows = []
+    for language, figures in languages.items():
+        row = figures if isinstance(figures, dict) else {}
+        rows.append(
+            f"<tr><th scope='row'>{_e(str(language))}</th>"
+            f"<td class='num'>{_e(_text(row.get('calls')))}</td>"
+            f"<td class='num'>{_e(_text(row.get('turns')))}</td>"
+            f"<td class='num'>{_e(_text(row.get('minutes')))}</td>"
+            f"<td class='num'>{_e(_rate(row.get('kpi_rate')))}</td>"
+            f"<td>{_e(_mix(row.get('tier_mix')))}</td>"
+            f"<td class='num'>{_e(_usd(row.get('cost_per_minute_usd'), 5))}</td>"
+            f"<td class='num'>{_e(_usd(row.get('llm_cost_per_minute_usd'), 6))}</td></tr>"
+        )
+    columns = ("Language", "Calls", "Turns", "Minutes", "KPI rate", "Tier mix (answered)", "Cost per minute",
+               "LLM cost per minute")  # fmt: skip
+    head = "".join(f"<th scope='col'>{_e(name)}</th>" for name in columns)
+    body = "\n".join(rows)
+    return f"""<div class="by-language"><h3>By language</h3><table>
+<thead><tr>{head}</tr></thead>
+<tbody>
+{body}
+</tbody></table></div>"""
 
 
 def _summary_rows(totals: dict[str, Any]) -> list[tuple[str, str]]:

@@ -4,7 +4,8 @@ moto has no Lex runtime (its ``lexv2-models`` keeps bots and aliases, nothing th
 the simulator plays the bot the stack deploys, read from the template's ``AWS::Lex::Bot`` and
 ``AWS::Lex::BotAlias`` resources for one deployment (its parameters, ``TurnPath`` among them):
 
-- the locale (``en_US``), its intents and which one is the fallback (``AMAZON.FallbackIntent``);
+- each locale (``en_US``; a contact reaches the one of its language, ``es-US`` -> ``es_US``), its
+  intents and which one is the fallback (``AMAZON.FallbackIntent``);
 - whether an intent's fulfillment code hook is on (its ``Fn::If`` on ``LexCodeHookTurns``
   evaluated for the deployment's ``TurnPath``);
 - the alias's code-hook Lambda for the locale (its ARN names the function that runs);
@@ -99,13 +100,41 @@ class LexBot:
         return self.fallback.fulfillment_code_hook
 
 
-def bot_from_template(template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str]) -> LexBot:
+def lex_locale(language: str) -> str:
+    """The Lex V2 locale id of a BCP-47 language tag, as Connect's Get customer input block picks
+    the bot's locale from the contact's language: ``es-US`` -> ``es_US``."""
+    return language.replace("-", "_")
+
+
+def bot_from_template(
+    template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str], locale_id: str | None = None
+) -> LexBot:
     """The bot of ``template`` for a deployment with ``parameters`` (``Stage``, ``TurnPath``, the
     pseudo parameters ``AWS::Region``/``AWS::AccountId``/``AWS::Partition``) whose stack has
-    ``outputs`` (``LexBotAliasArn``, ``LexBotId``: what CloudFormation made).
+    ``outputs`` (``LexBotAliasArn``, ``LexBotId``: what CloudFormation made), in its locale
+    ``locale_id`` (default: its first).
 
     Raises:
-        LexBotDefinitionError: the template has no playable bot.
+        LexBotDefinitionError: the template has no playable bot, or no locale ``locale_id``.
+    """
+    in_locales = bots_from_template(template, parameters, outputs)
+    if locale_id is None:
+        return in_locales[0]
+    for bot in in_locales:
+        if bot.locale_id == locale_id:
+            return bot
+    raise LexBotDefinitionError(f"the bot has no locale {locale_id} (it has {[b.locale_id for b in in_locales]})")
+
+
+def bots_from_template(
+    template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str]
+) -> tuple[LexBot, ...]:
+    """The bot of ``template`` (see ``bot_from_template``) in each of its locales, in the
+    template's order.
+
+    Raises:
+        LexBotDefinitionError: the template has no playable bot (no bot or alias, no locale, a
+            locale without exactly one fallback intent).
     """
     resources = template.get("Resources", {})
     bots = [k for k, r in resources.items() if r["Type"] == "AWS::Lex::Bot"]
@@ -144,7 +173,13 @@ def bot_from_template(template: dict[str, Any], parameters: Mapping[str, str], o
     locales = bot.get("BotLocales") or []
     if not locales:
         raise LexBotDefinitionError("the bot has no BotLocales")
-    locale = locales[0]
+    return tuple(_locale_bot(locale, alias, bot, alias_arn, physical[bots[0]], alias_id) for locale in locales)
+
+
+def _locale_bot(
+    locale: dict[str, Any], alias: dict[str, Any], bot: dict[str, Any], alias_arn: str, bot_id: str, alias_id: str
+) -> LexBot:
+    """The bot in one ``locale`` of its resolved ``BotLocales``, with the alias's code hook for it."""
     intents = tuple(_intent(i) for i in locale.get("Intents", []))
     if sum(i.fallback for i in intents) != 1:
         raise LexBotDefinitionError(f"locale {locale.get('LocaleId')} needs exactly one {FALLBACK_SIGNATURE} intent")
@@ -156,7 +191,7 @@ def bot_from_template(template: dict[str, Any], parameters: Mapping[str, str], o
     voice = locale.get("VoiceSettings", {})
     return LexBot(
         alias_arn=alias_arn,
-        bot_id=physical[bots[0]],
+        bot_id=bot_id,
         bot_name=str(bot.get("Name", "")),
         alias_id=alias_id,
         alias_name=str(alias.get("BotAliasName", "")),
@@ -220,14 +255,22 @@ class _Session:
 
 
 class LexRuntime:
-    """The bots a contact can reach, with their sessions (one per session id)."""
+    """The bots a contact can reach (each alias in one or more locales), with their sessions (one
+    per session id)."""
 
     def __init__(self, bots: list[LexBot]) -> None:
-        self._bots = {bot.alias_arn: bot for bot in bots}
+        self._bots: dict[str, LexBot] = {}  # alias -> its first locale
+        self._locales: dict[tuple[str, str], LexBot] = {}
+        for bot in bots:
+            self._bots.setdefault(bot.alias_arn, bot)
+            self._locales[(bot.alias_arn, bot.locale_id)] = bot
         self._sessions: dict[tuple[str, str], _Session] = {}
 
-    def bot(self, alias_arn: str) -> LexBot | None:
-        return self._bots.get(alias_arn)
+    def bot(self, alias_arn: str, locale_id: str | None = None) -> LexBot | None:
+        """The alias's bot in ``locale_id`` (default: its first locale); None if it has none."""
+        if locale_id is None:
+            return self._bots.get(alias_arn)
+        return self._locales.get((alias_arn, locale_id))
 
     def session_attributes(self, alias_arn: str, session_id: str, now_ms: float) -> dict[str, str]:
         return dict(self._session(alias_arn, session_id, now_ms).attributes)
@@ -251,15 +294,18 @@ class LexRuntime:
         block_attributes: Mapping[str, str],
         now_ms: float,
         code_hook: CodeHook,
+        locale_id: str | None = None,
     ) -> LexInteraction:
         """One caller utterance: recognised, fulfilled by the code hook when it is on.
 
         ``block_attributes``: the Connect block's ``LexSessionAttributes`` when this utterance
         starts the block's conversation (its first in an entry of the block), merged over the
         session's; empty for the utterances after it in the same entry, so the attributes the
-        code hook returned (an end timeout among them) prevail over the block's.
+        code hook returned (an end timeout among them) prevail over the block's. ``locale_id``:
+        the bot's locale the contact reached (default: its first), the code hook event's
+        ``bot.localeId``.
         """
-        bot = self._bots[alias_arn]
+        bot = self._locales[(alias_arn, locale_id)] if locale_id is not None else self._bots[alias_arn]
         session = self._session(alias_arn, session_id, now_ms)
         session.attributes = {**session.attributes, **block_attributes}
         session.last_ms = now_ms

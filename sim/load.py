@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.calls import CallTurn, RecordedCall, connect_event
-from sim.connect_flow import CallerTurn, Contact, LambdaCall, LambdaResult, Listen, Utterance
+from sim.calls import CallTurn, RecordedCall, connect_event, recorded_contact
+from sim.connect_flow import CallerTurn, LambdaCall, LambdaResult, Listen, Utterance
 from sim.connect_instance import TURN_PATHS, simulated_connect
 from sim.environments import Armed, EnvironmentPool, Invocation
 from sim.handover import follow_handover
@@ -205,9 +205,8 @@ class _Run:
         log = CallLog(call.contact_id, call.call)
         turn_path = TURN_PATHS[call.format]
         caller = _LoadCaller(self, call, log, rng, retries=turn_path == "InvokeLambda")
-        contact = simulated_connect(self.harness).play(
-            Contact(call.contact_id, call.caller_number), caller, turn_path, _CallInvoker(self, log, rng)
-        )
+        invoker = _CallInvoker(self, log, rng)
+        contact = simulated_connect(self.harness).play(recorded_contact(call), caller, turn_path, invoker)
         caller.settle(contact.turns[-1] if contact.turns else None)
         log.outcome = contact.outcome
         log.race_segments = [s for t in log.turns for i in t.invocations for s in i.race_segments]

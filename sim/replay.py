@@ -22,8 +22,8 @@ from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.ledger import PriceBook, per_minute, total
 from chalicelib.domain.session import TurnRecord
 from chalicelib.domain.usage import Usage
-from sim.calls import CallTurn, RecordedCall, RecordedCaller
-from sim.connect_flow import CallerTurn, Contact, ContactReport
+from sim.calls import DEFAULT_LANGUAGE, CallTurn, RecordedCall, RecordedCaller, recorded_contact
+from sim.connect_flow import CallerTurn, ContactReport
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import all_large_llm_usage, call_usage, llm_usage, money, priced, speaking_seconds, summarize
 from sim.flow_language import ContactFlow
@@ -75,6 +75,7 @@ def flow_summary(report: ContactReport, turn_path: str) -> dict[str, Any]:
         "blocks_run": len(report.path),
         "errors": [f"{block}: {kind}" for block, kind, _ in report.errors if kind != "NoMatchingCondition"],
         "contact_lens_real_time": report.real_time_analytics,
+        "analytics_language": (report.analytics or {}).get("language"),
         "media_streaming": "on" if report.media_streaming else f"NoMatchingError ({streaming or 'not run'})",
         "queue": report.queue[1] if report.queue else None,
         "transferred": report.transferred,
@@ -171,7 +172,7 @@ def _turn_row(
 def play_call(harness: Harness, call: RecordedCall, flow: ContactFlow | None = None) -> ContactReport:
     """The call as one contact through the deployed flow (or ``flow``), handlers in process."""
     connect = simulated_connect(harness)
-    contact = Contact(call.contact_id, call.caller_number)
+    contact = recorded_contact(call)
     return connect.play(contact, RecordedCaller(call), TURN_PATHS[call.format], harness_invoker(harness), flow=flow)
 
 
@@ -211,6 +212,7 @@ def replay_call(
         "call": call.call,
         "contact_id": call.contact_id,
         "format": call.format,
+        "language": call.language,
         "outcome": outcome,
         "expected_outcome": call.expect_outcome,
         "outcome_as_expected": call.expect_outcome in (None, outcome),
@@ -240,11 +242,12 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
     all_turns = [t for r in reports for t in r["turns"]]
     latencies = [t["latency_ms"]["total"] for t in all_turns]
     seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
+    figures = call_figures(reports)
+    languages = by_language(reports)
     actual = _add([r.pop("_costs") for r in reports])
-    llm, baseline_llm = actual["actual"].get("llm", Decimal(0)), actual["baseline"].get("llm", Decimal(0))
     totals: dict[str, Any] = {
-        "calls": len(reports),
-        "turns": len(all_turns),
+        "calls": figures["calls"],
+        "turns": figures["turns"],
         "deadline_misses": sum(1 for t in all_turns if not t["deadline_met"]),
         "retries_inconsistent": sum(1 for t in all_turns if t.get("retries_consistent") is False),
         "outcomes": {o: sum(1 for r in reports if r["outcome"] == o) for o in ("completed", "handover", "abandoned")},
@@ -257,27 +260,27 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
         },
         "degraded_turns": sum(1 for t in all_turns if t["degraded"]),
         "barge_ins": sum(1 for t in all_turns if "heard" in t),
-        "kpi_rate": _share([r["kpi_neutral_positive"] for r in reports if r["kpi_neutral_positive"] is not None]),
+        "kpi_rate": figures["kpi_rate"],
         "contact_outcomes": {
             o: sum(1 for r in reports if r.get("contact_outcome") == o)
             for o in ("contained", "handover", "abandoned", "failed")
         },
         "tool_calls": sum(len(t["tools"]) for t in all_turns),
         "side_effects": sum(r["side_effects"] for r in reports),
-        "tier_mix": _mix([t["tier"] for t in all_turns]),
-        "routed_tier_mix": _mix([t["routed_tier"] for t in all_turns]),
-        "minutes": float(round(seconds / 60, 3)),
-        "cost_usd": money(total(actual["actual"])),
-        "cost_per_minute_usd": money(per_minute(total(actual["actual"]), seconds)),
-        "llm_cost_per_minute_usd": money(per_minute(llm, seconds)),
-        "baseline_all_large_cost_per_minute_usd": money(per_minute(total(actual["baseline"]), seconds)),
-        "baseline_all_large_llm_cost_per_minute_usd": money(per_minute(baseline_llm, seconds)),
+        "tier_mix": figures["tier_mix"],
+        "routed_tier_mix": figures["routed_tier_mix"],
+        "minutes": figures["minutes"],
+        "cost_usd": figures["cost_usd"],
+        "cost_per_minute_usd": figures["cost_per_minute_usd"],
+        "llm_cost_per_minute_usd": figures["llm_cost_per_minute_usd"],
+        "baseline_all_large_cost_per_minute_usd": figures["baseline_all_large_cost_per_minute_usd"],
+        "baseline_all_large_llm_cost_per_minute_usd": figures["baseline_all_large_llm_cost_per_minute_usd"],
         "cost_per_minute_by_component_usd": {
             k: money(per_minute(v, seconds)) for k, v in sorted(actual["actual"].items())
         },
+        "llm_cost_vs_all_large": figures["llm_cost_vs_all_large"],
+        "by_language": languages,
     }
-    large_llm = totals["baseline_all_large_llm_cost_per_minute_usd"]
-    totals["llm_cost_vs_all_large"] = round(totals["llm_cost_per_minute_usd"] / large_llm, 4) if large_llm else None
     report: dict[str, Any] = {
         "model_endpoint": harness.model_endpoint_label,
         "envelope": {
@@ -296,6 +299,51 @@ def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> d
         totals["side_effects_executed"] = backend.side_effects_executed
         totals["duplicate_side_effects"] = sum(n - 1 for n in backend.executions_by_key.values() if n > 1)
     return report
+
+
+def call_figures(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The KPI, tier mix and cost per call minute of some replayed calls (``replay_call``'s
+    reports, with their ``_costs`` and, once the contact records are in, their
+    ``kpi_neutral_positive``): what ``totals`` and each language in ``by_language`` show.
+
+    The KPI rate is the share of calls with a contact record whose outcome is neutral to
+    positive; the tier mix is over answered turns (``tier``) and routed ones (``routed_tier``);
+    the costs per minute are over the calls' own minutes.
+    """
+    turns = [t for r in reports for t in r["turns"]]
+    seconds = sum((r["_costs"]["duration_s"] for r in reports), Decimal(0))
+    costs = _add([r["_costs"] for r in reports])
+    llm, baseline_llm = costs["actual"].get("llm", Decimal(0)), costs["baseline"].get("llm", Decimal(0))
+    figures: dict[str, Any] = {
+        "calls": len(reports),
+        "turns": len(turns),
+        "minutes": float(round(seconds / 60, 3)),
+        "kpi_rate": _share([r["kpi_neutral_positive"] for r in reports if r.get("kpi_neutral_positive") is not None]),
+        "tier_mix": _mix([t["tier"] for t in turns]),
+        "routed_tier_mix": _mix([t["routed_tier"] for t in turns]),
+        "cost_usd": money(total(costs["actual"])),
+        "cost_per_minute_usd": money(per_minute(total(costs["actual"]), seconds)),
+        "llm_cost_per_minute_usd": money(per_minute(llm, seconds)),
+        "baseline_all_large_cost_per_minute_usd": money(per_minute(total(costs["baseline"]), seconds)),
+        "baseline_all_large_llm_cost_per_minute_usd": money(per_minute(baseline_llm, seconds)),
+    }
+    large_llm = figures["baseline_all_large_llm_cost_per_minute_usd"]
+    figures["llm_cost_vs_all_large"] = round(figures["llm_cost_per_minute_usd"] / large_llm, 4) if large_llm else None
+    return figures
+
+
+def by_language(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``call_figures`` of the calls of each language (the language a call starts in, its
+    ``language``; ``en-US`` for a report without one), languages sorted.
+
+    Example:
+        ``{"en-US": {"calls": 26, "kpi_rate": 0.8, "tier_mix": {...}, "cost_per_minute_usd": ...},
+        "es-US": {...}}``
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for report in reports:
+        groups.setdefault(str(report.get("language") or DEFAULT_LANGUAGE), []).append(report)
+    return {language: call_figures(groups[language]) for language in sorted(groups)}
 
 
 def _add(costs: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:
@@ -393,6 +441,15 @@ def format_report(report: dict[str, Any]) -> str:
         "per minute by component: "
         + ", ".join(f"{k} ${v:.6f}" for k, v in t["cost_per_minute_by_component_usd"].items())
     )
+    if t.get("by_language"):
+        lines.append("by language (the language each call starts in):")
+    for language, figures in (t.get("by_language") or {}).items():
+        rate = figures["kpi_rate"]
+        lines.append(
+            f"  {language}: {figures['calls']} calls, {figures['minutes']} min, "
+            f"KPI {'n/a' if rate is None else f'{rate:.0%}'}, tier mix {figures['tier_mix']}, "
+            f"cost per minute ${figures['cost_per_minute_usd']:.5f} (LLM ${figures['llm_cost_per_minute_usd']:.6f})"
+        )
     if "model_endpoint_stats" in report:
         lines.append(f"scripted model endpoint: {report['model_endpoint_stats']}")
     return "\n".join(lines)

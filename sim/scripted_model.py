@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -189,29 +190,57 @@ class ScriptedModelEndpoint:
 # What the key leaves out: the words a redactor takes out of the caller's words (numbers read as
 # digits or words, ordinals and months of dates) and the tokens it puts in (``[CARD_1]``, or a
 # bare ``[CARD]`` when scrubbed), so the caller's words and the model's redacted copy of them
-# ("my card is four one one one …" / "my card is [CARD_1]") have one key.
+# ("my card is four one one one …" / "my card is [CARD_1]") have one key. A word is letters of any
+# language (``sábado``, ``número``) with apostrophes; digits and underscores are not words.
 _TOKEN = re.compile(r"\[[a-z][a-z_]*\]")
-_WORD = re.compile(r"[a-z']+")
-_UNKEYED = frozenset({
-    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
-    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "double", "triple",
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
-    "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
-    "twentieth", "thirtieth", "january", "february", "march", "april", "june", "july", "august", "september",
-    "october", "november", "december",
-})  # fmt: skip
+_WORD = re.compile(r"(?:[^\W\d_]|')+")
+# Number, ordinal and month words, per language. The key is the same function for every call and
+# request (the scripted endpoint does not know a request's language), so it drops the words of
+# every language, except those that are ordinary words in another (``_KEPT``).
+_UNKEYED_BY_LANGUAGE: dict[str, frozenset[str]] = {
+    "en": frozenset({
+        "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+        "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "double",
+        "triple", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+        "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth",
+        "nineteenth", "twentieth", "thirtieth", "january", "february", "march", "april", "june", "july", "august",
+        "september", "october", "november", "december",
+    }),
+    # US Spanish as Transcribe writes it: with and without accents ("dieciséis", "dieciseis"),
+    # digit by digit or in pairs ("cuarenta y cuatro": "y" stays, it is also "and"), "o" for zero.
+    "es": frozenset({
+        "cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once", "doce",
+        "trece", "catorce", "quince", "dieciséis", "dieciseis", "diecisiete", "dieciocho", "diecinueve", "veinte",
+        "veintiuno", "veintiún", "veintiun", "veintidós", "veintidos", "veintitrés", "veintitres", "veinticuatro",
+        "veinticinco", "veintiséis", "veintiseis", "veintisiete", "veintiocho", "veintinueve", "treinta",
+        "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa", "cien", "ciento", "cientos",
+        "doscientos", "trescientos", "cuatrocientos", "quinientos", "seiscientos", "setecientos", "ochocientos",
+        "novecientos", "mil", "doble", "triple", "primero", "primer", "segundo", "tercero", "tercer", "cuarto",
+        "quinto", "sexto", "séptimo", "septimo", "octavo", "noveno", "décimo", "decimo", "enero", "febrero",
+        "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "setiembre", "octubre", "noviembre",
+        "diciembre",
+    }),
+}  # fmt: skip
+# Number words of one language that are ordinary words of another, kept in every key: English
+# "once" (Spanish eleven).
+_KEPT = frozenset({"once"})
+_UNKEYED = frozenset().union(*_UNKEYED_BY_LANGUAGE.values()) - _KEPT
 
 
 def script_key(text: str) -> str:
-    """The key of the caller's words: lower-cased words, without numbers (digits, number words,
-    ordinals, month names) and without redaction tokens.
+    """The key of the caller's words: their words (letters of any language, NFC-normalised and
+    case-folded), without numbers (digits, number words, ordinals, month names, in English and
+    Spanish) and without redaction tokens.
 
     Example:
         >>> script_key("My card is four one one one, 4111 1111!") == script_key("my card is [CARD_1]")
         True
+        >>> script_key("¿Abren el SÁBADO a las nueve?")
+        'abren el sábado a las'
     """
-    words = _TOKEN.sub(" ", re.sub(r"_\d+\]", "]", text.lower()))
+    folded = unicodedata.normalize("NFC", text).casefold()
+    words = _TOKEN.sub(" ", re.sub(r"_\d+\]", "]", folded))
     return " ".join(w for w in _WORD.findall(words) if w.strip("'") not in _UNKEYED)
 
 

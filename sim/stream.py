@@ -74,8 +74,8 @@ from typing import Any
 
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.usage import Usage
-from sim.calls import CallTurn, RecordedCall, RecordedCaller
-from sim.connect_flow import Contact, Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
+from sim.calls import CallTurn, RecordedCall, RecordedCaller, recorded_contact
+from sim.connect_flow import Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
 from sim.costs import money
 from sim.end_of_turn import false_cutoff
@@ -422,7 +422,7 @@ def first_pass(harness: Harness, call: RecordedCall, speed: float = 1.0) -> list
     """The call through the contact flow with no media, until it ends or is handed over (in the
     harness's process: only its answers and their times are wanted, the times on the simulated
     clock of a run at ``speed``)."""
-    contact = Contact(run_contact_id(call.contact_id, "first-pass"), call.caller_number)
+    contact = recorded_contact(call, run_contact_id(call.contact_id, "first-pass"))
     caller = RecordedCaller(call, retries=False)
     played = simulated_connect(harness).play(contact, caller, TURN_PATHS[call.format], harness_invoker(harness))
     answers = []
@@ -496,9 +496,9 @@ def stream_run(
     transcriber = _TranscriberRun(pool)
     caller = _StreamCaller(planned, fakes, arn, options.speed, transcriber, options.lex_delay_ms)
     source = MediaSource(arn, media.fragments[0].number, int(time.time() * 1000))
+    contact = recorded_contact(call, contact_id)
     played = simulated_connect(harness).play(
-        Contact(contact_id, call.caller_number), caller, TURN_PATHS[call.format], pool_invoker(pool),
-        invoke_async=transcriber.start, media=source,
+        contact, caller, TURN_PATHS[call.format], pool_invoker(pool), invoke_async=transcriber.start, media=source,
     )  # fmt: skip
     if not transcriber.started:
         raise RuntimeError(f"{call.call}: the flow did not start the transcriber ({played.errors})")

@@ -12,13 +12,14 @@ sent out of order and one of them twice, as Connect may.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sim.calls import RecordedCall
+from sim.calls import DEFAULT_LANGUAGE, RecordedCall
 from sim.harness import Harness
 
 WORDS_PER_SECOND = 2.5
@@ -70,20 +71,24 @@ class StreamFeed:
         """Put the call's segment records and its contact record (twice, and an older copy);
         ``malformed``: also a truncated record, an unknown event type and a wrong field type."""
         contact = call.contact_id
+        # Contact Lens analyses in the language the flow's analytics block names (a Spanish call
+        # under an en-US analytics block is analysed as English), else the contact's.
+        language = str((report.get("flow") or {}).get("analytics_language") or call.language)
+        segment_event = functools.partial(self._segment_event, language=language)
         items = self._segments(call, report)
         in_order = list(items)
         self._random.shuffle(items)
         self.sent["out_of_order_records"] += sum(1 for a, b in zip(items, in_order, strict=True) if a is not b)
-        records: list[Any] = [self._segment_event(contact, "STARTED", [])]
-        records += [self._segment_event(contact, "SEGMENTS", [item]) for item in items]
+        records: list[Any] = [segment_event(contact, "STARTED", [])]
+        records += [segment_event(contact, "SEGMENTS", [item]) for item in items]
         records.append(records[1])  # delivered twice
         self.sent["duplicate_records"] += 1
         if malformed:
             records += [b'{"Version": "1.0.0", "ContactId": "' + contact.encode() + b'", "Segm',
-                        {**self._segment_event(contact, "SEGMENTS", []), "EventType": "TELEPATHY"},
-                        {**self._segment_event(contact, "SEGMENTS", []), "Segments": "not a list"}]  # fmt: skip
+                        {**segment_event(contact, "SEGMENTS", []), "EventType": "TELEPATHY"},
+                        {**segment_event(contact, "SEGMENTS", []), "Segments": "not a list"}]  # fmt: skip
             self.sent["malformed_records"] += 3
-        records.append(self._segment_event(contact, "COMPLETED", []))
+        records.append(segment_event(contact, "COMPLETED", []))
         self._put("SegmentsStream", contact, records)
         ctr = self._contact_record(call, report, index)
         older = {**ctr, "LastUpdateTimestamp": ctr["DisconnectTimestamp"]}
@@ -117,9 +122,11 @@ class StreamFeed:
                                      prompt_end, "NEUTRAL"))  # fmt: skip
         return items
 
-    def _segment_event(self, contact: str, event_type: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+    def _segment_event(
+        self, contact: str, event_type: str, segments: list[dict[str, Any]], language: str = DEFAULT_LANGUAGE
+    ) -> dict[str, Any]:
         event: dict[str, Any] = {"Version": "1.0.0", "Channel": "VOICE", "AccountId": "123456789012",
-                                 "InstanceId": "sim-instance", "ContactId": contact, "LanguageCode": "en-US",
+                                 "InstanceId": "sim-instance", "ContactId": contact, "LanguageCode": language,
                                  "EventType": event_type}  # fmt: skip
         if segments:
             event["Segments"] = segments

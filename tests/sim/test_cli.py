@@ -123,6 +123,14 @@ def test_replay_reports_tiers_tokens_and_costs(replay_report: dict) -> None:  # 
     assert "tools" in balance_turn["latency_ms"]
     assert totals["llm_cost_per_minute_usd"] <= totals["baseline_all_large_llm_cost_per_minute_usd"] / 2
     assert totals["deadline_misses"] == 0
+    # Each call language's figures; together they are the calls of the totals.
+    languages = totals["by_language"]
+    assert {c["language"] for c in replay_report["calls"]} == set(languages) >= {"en-US"}
+    assert sum(figures["calls"] for figures in languages.values()) == totals["calls"]
+    if set(languages) == {"en-US"}:
+        english = languages["en-US"]
+        assert (english["kpi_rate"], english["tier_mix"]) == (totals["kpi_rate"], totals["tier_mix"])
+        assert english["cost_per_minute_usd"] == totals["cost_per_minute_usd"]
 
 
 def test_replay_with_every_model_fault_still_answers_every_turn_in_time(tmp_path: Path) -> None:
