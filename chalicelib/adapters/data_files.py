@@ -365,7 +365,7 @@ def shipped_match_vocabulary(language: str = "en-US") -> MatchVocabulary:
 
 
 _Line = Annotated[str, Field(min_length=1)]
-_TOKEN_LABEL = r"^[A-Z][A-Z_]*$"
+_TOKEN_LABEL = r"^[A-Z][A-Z_]*$"  # noqa: S105 - a caller-data token's label, no secret
 
 
 class _PhrasesFile(_Strict):

@@ -243,7 +243,12 @@ ONLY_ENGLISH = Languages(default="en-US", by_locale={"en-US": ENGLISH_US})
 
 
 def turn_language(
-    session_language: str | None, event_language: object, utterance: str, languages: Languages, *, requested: object = None
+    session_language: str | None,
+    event_language: object,
+    utterance: str,
+    languages: Languages,
+    *,
+    requested: object = None,
 ) -> LanguageChoice:
     """The language turn's reply is in, and the call's from then on.
 
@@ -254,8 +259,10 @@ def turn_language(
         >>> turn_language(None, "es_US", "sí", ONLY_ENGLISH)
         LanguageChoice(locale='en-US', reason='language_unsupported:es-US')
     """
-    start = LanguageChoice(session_language, KEPT) if session_language in languages.by_locale else None
-    first = start or languages.resolve(event_language)
+    if session_language is not None and session_language in languages.by_locale:
+        first = LanguageChoice(session_language, KEPT)
+    else:
+        first = languages.resolve(event_language)
     detected = detect_language(utterance, languages.profiles) if len(languages.by_locale) > 1 else None
     switched = next_language(first.locale, requested=requested, detected=detected, supported=languages.supported)
     return first if switched.reason == KEPT else switched
