@@ -32,7 +32,7 @@ from pydantic import Field, ValidationError
 
 from chalicelib.adapters.validation import NULL_AS_EMPTY, Lenient, as_map, error_locations, lenient_enum
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
-from chalicelib.domain.language import Language
+from chalicelib.domain.language import Language, first_locale
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
 
@@ -174,7 +174,7 @@ def parse_connect_turn(event: dict[str, Any]) -> TurnRequest:
         utterance=parsed.Details.Parameters.get(UTTERANCE_PARAMETER, ""),
         source=Source.CONNECT,
         channel=(data.Channel or ContactChannel.VOICE).value,
-        language=data.Attributes.get(LANGUAGE_ATTRIBUTE) or data.LanguageCode,
+        language=first_locale(data.Attributes.get(LANGUAGE_ATTRIBUTE), data.LanguageCode),
         caller_number=_telephone(data.CustomerEndpoint),
     )
 

@@ -390,6 +390,7 @@ class _PhrasesFile(_Strict):
     tool_refused: _Line
     language_switched: _Line
     tokens: dict[Annotated[str, Field(pattern=_TOKEN_LABEL)], _Line] = Field(min_length=1)
+    asks_anything_else: list[_Line] = Field(min_length=1)
 
 
 class _LanguageFile(_Strict):
@@ -425,8 +426,9 @@ def load_language(folder: Path) -> Language:
     upper = sorted(w for w in about.function_words if w != w.lower())
     if upper:
         raise ConfigurationInvalidError(f"languages/{locale}: function words must be lower case: {', '.join(upper)}")
-    fields = lines.model_dump(exclude={"comment", "tokens"})
-    phrases = Phrases(**fields, tokens=tuple(sorted(lines.tokens.items())))
+    fields = lines.model_dump(exclude={"comment", "tokens", "asks_anything_else"})
+    phrases = Phrases(**fields, tokens=tuple(sorted(lines.tokens.items())),
+                      asks_anything_else=tuple(lines.asks_anything_else))  # fmt: skip
     return Language(locale=locale, name=about.name, voice=about.voice, phrases=phrases, engine=about.engine,
                     prompt_line=about.prompt_line, function_words=frozenset(about.function_words))  # fmt: skip
 

@@ -35,7 +35,7 @@ from pydantic import Field, ValidationError
 from chalicelib.adapters.connect_events import LANGUAGE_ATTRIBUTE, TURN_ATTRIBUTE, parse_sequence
 from chalicelib.adapters.validation import NULL_AS_EMPTY, NULL_AS_NO_ITEMS, Lenient, as_map, error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
-from chalicelib.domain.language import Language
+from chalicelib.domain.language import Language, first_locale
 from chalicelib.domain.phrases import ENGLISH, say_tokens
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, ResponseTooLargeError
@@ -150,7 +150,7 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
         utterance=parsed.inputTranscript or "",
         source=Source.LEX,
         channel="VOICE" if voice else "CHAT",
-        language=attributes.get(LANGUAGE_ATTRIBUTE) or (parsed.bot.localeId if parsed.bot else None),
+        language=first_locale(attributes.get(LANGUAGE_ATTRIBUTE), parsed.bot.localeId if parsed.bot else None),
     )
 
 

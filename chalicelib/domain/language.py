@@ -56,6 +56,18 @@ def normalise_locale(value: object) -> str | None:
     return f"{language}-{region.upper()}" if region else language
 
 
+def first_locale(*values: str | None) -> str | None:
+    """The first of ``values`` that is a locale (the flow's attribute before the contact's
+    language: an odd attribute does not hide a good ``LanguageCode``); else the first given.
+
+    Example:
+        >>> first_locale("spanish please", "es-US"), first_locale(None, "fr_FR"), first_locale("", None)
+        ('es-US', 'fr_FR', None)
+    """
+    found = next((v for v in values if normalise_locale(v) is not None), None)
+    return found if found is not None else next((v for v in values if v), None)
+
+
 @dataclass(frozen=True)
 class LanguageChoice:
     """The language a turn is answered in and why (one of the reasons above)."""

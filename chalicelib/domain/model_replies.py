@@ -5,14 +5,13 @@ are charged, usable or not."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Action, Reply, SpeechPart, TurnRequest
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.escalation import OK, Attempt
 from chalicelib.domain.handover import REPEATED_FAILURE, TOOL_UNAVAILABLE
-from chalicelib.domain.language import LanguageChoice
+from chalicelib.domain.language import LanguageChoice, fold
 from chalicelib.domain.phrases import canned
 from chalicelib.domain.prompt import baseline_tokens
 from chalicelib.domain.router import Route
@@ -31,7 +30,6 @@ from chalicelib.domain.turn_outcome import (
 MAX_TOOL_FACTS = 4
 # ``ModelRun.refused`` of a speculative run whose answer asked for a side effect: it stops there.
 STOPPED_AT_SIDE_EFFECT = "side_effect"
-_ASKS_ANYTHING_ELSE = re.compile(r"anything else", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,8 @@ def answer_from_models(
         text = spoken_reply(final.answer.text, policy.max_reply_chars)
         reply = Reply(Action.SPEAK, (SpeechPart(text),), "model", final.tier,
                       (*route.reasons, *steps, f"tier{final.tier}:answered"))  # fmt: skip
-        pending = Pending(PendingKind.ANYTHING_ELSE) if _ASKS_ANYTHING_ELSE.search(text) else None
+        asks = any(fold(cue) in fold(text) for cue in says.asks_anything_else)
+        pending = Pending(PendingKind.ANYTHING_ELSE) if asks else None
         escalated = final.tier == LARGE and route.tier < LARGE
         change = SessionChange(misunderstandings=0, pending=pending, previous_escalated=escalated, tools=tools)
         baseline = (final.answer.input_tokens, final.answer.output_tokens)

@@ -70,6 +70,9 @@ class Phrases:
     tool_refused: str
     language_switched: str
     tokens: tuple[tuple[str, str], ...]
+    # Words by which a model's reply asks whether there is anything else (its "no" then ends
+    # the call), compared lower case and without accents.
+    asks_anything_else: tuple[str, ...] = ("anything else",)
 
     def token_spoken(self, label: str) -> str | None:
         """How the token ``label`` (``CARD``) is spoken, or None for a label it does not know."""

@@ -201,3 +201,5 @@ class TurnRecord:
     # (``speculation_key``): why a speculation was wasted is read from them (``why_unused``).
     speculation: str = ""
     words_key: str = ""
+    # The language the reply is in (``es-US``; None: a turn stored before languages).
+    language: str | None = None

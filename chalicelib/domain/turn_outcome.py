@@ -176,6 +176,7 @@ def finish_turn(
         model_calls=spent.calls,
         routed_tier=routed_tier,
         tool_calls=tools,
+        language=new_session.language,
     )
     return TurnOutcome(record=record, session=new_session)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.adapters.data_files import LANGUAGES, load_envelope, load_languages
+from chalicelib.adapters.data_files import LANGUAGES, load_envelope, load_languages, load_tiers
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.session_codec import session_from_json, session_to_json
 from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer
@@ -29,16 +29,17 @@ from chalicelib.domain.language import (
     resolve_language,
     turn_language,
 )
+from chalicelib.domain.model import ModelAnswer
 from chalicelib.domain.phrases import ENGLISH, say_tokens
 from chalicelib.domain.prompt import baseline_tokens
 from chalicelib.domain.rule_replies import answer_with_rules
-from chalicelib.domain.session import Session
+from chalicelib.domain.session import PendingKind, Session
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import ConfigurationInvalidError, UtteranceEmptyError
 from chalicelib.usecases.handle_turn import HandleTurn
 from sim.calls import connect_event
 from tests.conftest import ROOT, load_json
-from tests.fakes import ManualClock
+from tests.fakes import ManualClock, ScriptedModelClient
 
 LANGUAGES_SHIPPED = load_languages()
 ENVELOPE = load_envelope()
@@ -338,3 +339,26 @@ def test_a_folder_not_named_as_a_locale_stops_the_loader(with_french: Path) -> N
 def test_a_default_without_a_folder_stops_the_loader(with_french: Path) -> None:
     with pytest.raises(ConfigurationInvalidError, match="de-DE"):
         load_languages(with_french, default="de-DE")
+
+
+# --- the models' turns ---------------------------------------------------------------------
+
+
+def test_a_spanish_model_turn_is_told_spanish_and_its_question_is_understood() -> None:
+    text = "Cerramos a las 6 de la tarde los sábados. ¿Hay algo más en lo que le pueda ayudar?"
+    answer = ModelAnswer(model="gpt-6-luna", text=text, finish_reason="stop", input_tokens=300, output_tokens=20,
+                         first_token_ms=400, total_ms=600)  # fmt: skip
+    models = ScriptedModelClient([answer])
+    clock, store = ManualClock(), InMemorySessionStore()
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, models=models, tiers=load_tiers())
+    words = "quiero saber a qué hora cierran el sábado, por favor"
+    result = handle(request(words, "es-US"), Deadline(started_at_ms=clock.monotonic_ms(), hard_ms=2_500))
+    assert models.messages[0][0].content.endswith("Answer in Spanish.")
+    assert result.language.locale == "es-US" and result.record is not None and result.record.language == "es-US"
+    stored = store.load("c-1", clock.now)
+    assert stored is not None and stored.pending is not None and stored.pending.kind is PendingKind.ANYTHING_ELSE
+
+
+def test_an_odd_flow_attribute_does_not_hide_the_contact_language() -> None:
+    read = read_turn_event(spanish_connect_event("hola", switchboard_language="spanish please"))
+    assert read.request is not None and read.request.language == "es-US"
