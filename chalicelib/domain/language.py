@@ -18,6 +18,7 @@ Locales are written the BCP 47 way, ``es-US``: Lex says ``es_US``, Connect and T
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -173,21 +174,28 @@ def detect_language(
         >>> detect_language("sí", (en, es)) is None
         True
     """
-    owners: dict[str, set[str]] = {}
-    for profile in profiles:
-        for word in profile.function_words:
-            owners.setdefault(fold(word), set()).add(profile.locale)
+    owners = _owners(tuple(profiles))
     counts: dict[str, int] = {}
     for word in _WORD.findall(text):
-        found = owners.get(fold(word))
-        if found is not None and len(found) == 1:
-            locale = next(iter(found))
+        locale = owners.get(fold(word))
+        if locale is not None:
             counts[locale] = counts.get(locale, 0) + 1
     total = sum(counts.values())
     if total < max(min_words, 1):
         return None
     best = max(sorted(counts), key=lambda locale: counts[locale])
     return best if counts[best] >= share * total else None
+
+
+@functools.lru_cache(maxsize=8)
+def _owners(profiles: tuple[LanguageProfile, ...]) -> dict[str, str]:
+    """Each folded function word and the one language it belongs to (a word several languages
+    list belongs to none). Cached: the stage's profiles are the same every turn."""
+    owners: dict[str, set[str]] = {}
+    for profile in profiles:
+        for word in profile.function_words:
+            owners.setdefault(fold(word), set()).add(profile.locale)
+    return {word: next(iter(locales)) for word, locales in owners.items() if len(locales) == 1}
 
 
 @dataclass(frozen=True)
