@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # running one), and how much of Lambda's time is kept back to stop and write the checkpoint.
     speech_enabled: bool = False
     speech_language: str = "en-US"
+    # The language of a call whose event says none, or one that is not spoken (a folder of
+    # ``data/languages/`` each); the transcriber's own is ``speech_language``.
+    default_language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}-[A-Z]{2}$")
     kvs_endpoint_url: str | None = None
     kvs_connect_timeout_ms: int = Field(default=1000, gt=0)
     kvs_read_timeout_ms: int = Field(default=10_000, gt=0)

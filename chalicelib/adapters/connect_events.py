@@ -13,6 +13,12 @@ contact attribute of the same name, which comes back in ``Details.ContactData.At
 answer's ``end_timeout_ms`` is the silence Lex should wait for while the caller answers the reply
 (``domain/end_of_turn``): the flow's ``speak`` block passes it to Lex as
 ``x-amz-lex:audio:end-timeout-ms:*:*``.
+
+The call's language: the contact attribute ``switchboard_language`` (set by the flow) wins over
+the contact's ``LanguageCode``; either may be absent or odd (``domain/language`` resolves it). The
+answer says the language the reply is in and the voice to speak it with, for the flow's "Set
+voice" block: ``language`` (``es-US``, Connect's spelling), ``voice`` (the Amazon Polly voice id,
+``Lupe``) and ``voice_engine`` (``neural``); the prompt is marked ``<lang xml:lang="es-US">``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pydantic import Field, ValidationError
 
 from chalicelib.adapters.validation import NULL_AS_EMPTY, Lenient, as_map, error_locations, lenient_enum
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
+from chalicelib.domain.language import Language, first_locale
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, EventTypeUnknownError, ResponseTooLargeError
 
@@ -35,6 +42,8 @@ TURN_ATTRIBUTE = "turn"
 UTTERANCE_PARAMETER = "utterance"
 END_TIMEOUT_FIELD = "end_timeout_ms"
 WARMUP_PARAMETER = "warmup"
+LANGUAGE_ATTRIBUTE = "switchboard_language"  # the flow's choice of language, in and out
+LANGUAGE_FIELD, VOICE_FIELD, VOICE_ENGINE_FIELD = "language", "voice", "voice_engine"
 
 
 class ContactChannel(StrEnum):
@@ -165,7 +174,7 @@ def parse_connect_turn(event: dict[str, Any]) -> TurnRequest:
         utterance=parsed.Details.Parameters.get(UTTERANCE_PARAMETER, ""),
         source=Source.CONNECT,
         channel=(data.Channel or ContactChannel.VOICE).value,
-        language=data.LanguageCode,
+        language=first_locale(data.Attributes.get(LANGUAGE_ATTRIBUTE), data.LanguageCode),
         caller_number=_telephone(data.CustomerEndpoint),
     )
 
@@ -178,12 +187,15 @@ def _telephone(endpoint: ConnectEndpoint | None) -> str | None:
     return endpoint.Address
 
 
-def render_connect_answer(reply: Reply, next_seq: int, *, end_timeout_ms: int) -> dict[str, str]:
+def render_connect_answer(
+    reply: Reply, next_seq: int, *, end_timeout_ms: int, language: Language | None = None
+) -> dict[str, str]:
     """The flat string map the flow reads as ``$.External.*``; ``end_timeout_ms`` is Lex's end
-    timeout while the caller answers ``reply``."""
+    timeout while the caller answers ``reply``; ``language`` the one it is in (``language``,
+    ``voice`` and ``voice_engine`` in the answer; None: neither, and the prompt unmarked)."""
     answer = {
         "action": reply.action.value,
-        "prompt": render_ssml(reply.speech),
+        "prompt": render_ssml(reply.speech, language),
         TURN_ATTRIBUTE: str(next_seq),
         "intent": reply.intent,
         "tier": str(reply.tier),
@@ -191,6 +203,8 @@ def render_connect_answer(reply: Reply, next_seq: int, *, end_timeout_ms: int) -
     }
     if reply.action is Action.HANDOVER and reply.queue:
         answer["queue"] = reply.queue
+    if language is not None:
+        answer |= {LANGUAGE_FIELD: language.locale, VOICE_FIELD: language.voice, VOICE_ENGINE_FIELD: language.engine}
     if len(json.dumps(answer, ensure_ascii=False).encode("utf-8")) > MAX_RESPONSE_BYTES:
         raise ResponseTooLargeError("answer exceeds Connect's 32 KB STRING_MAP limit")
     return answer

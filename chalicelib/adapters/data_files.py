@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.domain.end_of_turn import EndOfTurnPolicy, Listening, ListeningCues, phrase
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.language import Language, Languages
 from chalicelib.domain.ledger import ModelPrice, PriceBook
+from chalicelib.domain.phrases import Phrases
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
 from chalicelib.domain.tools import ToolDef, ToolGraph, ToolKind
 from chalicelib.domain.words_key import MatchVocabulary
@@ -361,6 +364,113 @@ def shipped_match_vocabulary(language: str = "en-US") -> MatchVocabulary:
     return load_match_vocabulary(language)
 
 
+_Line = Annotated[str, Field(min_length=1)]
+_TOKEN_LABEL = r"^[A-Z][A-Z_]*$"  # noqa: S105 - a caller-data token's label, no secret
+
+
+class _PhrasesFile(_Strict):
+    comment: str = Field(default="", alias="_comment")
+    greeting: _Line
+    anything_else: _Line
+    welcome: _Line
+    handover: _Line
+    goodbye: _Line
+    cannot_help_yet: _Line
+    not_understood_yes_no: _Line
+    ask_account_again: _Line
+    account_noted: _Line
+    what_else: _Line
+    say_account_digits: _Line
+    heard_before: _Line
+    heard_after: _Line
+    fallback_say_again: _Line
+    fallback_trouble: _Line
+    fallback_model: _Line
+    holding_line: _Line
+    tool_refused: _Line
+    language_switched: _Line
+    tokens: dict[Annotated[str, Field(pattern=_TOKEN_LABEL)], _Line] = Field(min_length=1)
+    asks_anything_else: list[_Line] = Field(min_length=1)
+
+
+class _LanguageFile(_Strict):
+    comment: str = Field(default="", alias="_comment")
+    name: _Line
+    voice: Annotated[str, Field(pattern=r"^[A-Z][A-Za-z-]+$")]
+    engine: Literal["standard", "neural", "long-form", "generative"] = "neural"
+    prompt_line: str = ""
+    function_words: list[Annotated[str, Field(pattern=r"^[^\s\d]+$")]] = Field(min_length=3)
+
+
+LANGUAGES = DATA / "languages"
+LANGUAGE_FILE, PHRASES_FILE = "language.json", "phrases.json"
+
+
+def load_language(folder: Path) -> Language:
+    """One language from its folder (``data/languages/es-US/``): ``language.json`` (name, Polly
+    voice, the model's instruction, function words) and ``phrases.json`` (every line the
+    assistant says itself, and how each caller-data token is spoken).
+
+    Raises:
+        ConfigurationInvalidError: the folder is no locale (``es-US``), a file is missing or not
+            valid, a line is missing or empty, or a function word is not lower case.
+    """
+    locale = folder.name
+    if not re.fullmatch(_LOCALE, locale):
+        raise ConfigurationInvalidError(f"languages/{locale}: the folder is not named as a locale (es-US)")
+    try:
+        about = _LanguageFile.model_validate_json((folder / LANGUAGE_FILE).read_text(encoding="utf-8"))
+        lines = _PhrasesFile.model_validate_json((folder / PHRASES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"languages/{locale}: {exc}") from exc
+    upper = sorted(w for w in about.function_words if w != w.lower())
+    if upper:
+        raise ConfigurationInvalidError(f"languages/{locale}: function words must be lower case: {', '.join(upper)}")
+    fields = lines.model_dump(exclude={"comment", "tokens", "asks_anything_else"})
+    phrases = Phrases(**fields, tokens=tuple(sorted(lines.tokens.items())),
+                      asks_anything_else=tuple(lines.asks_anything_else))  # fmt: skip
+    return Language(locale=locale, name=about.name, voice=about.voice, phrases=phrases, engine=about.engine,
+                    prompt_line=about.prompt_line, function_words=frozenset(about.function_words))  # fmt: skip
+
+
+def load_languages(root: Path = LANGUAGES, default: str = "en-US") -> Languages:
+    """Every language the stage speaks: each folder under ``root`` is one (adding ``fr-CA`` is
+    adding ``data/languages/fr-CA/``, no code).
+
+    Example:
+        >>> load_languages().get("es_US").voice
+        'Lupe'
+
+    Raises:
+        ConfigurationInvalidError: a language is not valid (``load_language``), ``default`` is not
+            one of them, or a language does not say every caller-data token the default says.
+    """
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError as exc:
+        raise ConfigurationInvalidError(f"languages: {exc}") from exc
+    languages = {language.locale: language for language in map(load_language, folders)}
+    if default not in languages:
+        raise ConfigurationInvalidError(f"languages: the default language {default} has no folder in {root.name}/")
+    wanted = {label for label, _ in languages[default].phrases.tokens}
+    for locale, language in sorted(languages.items()):
+        missing = sorted(wanted - {label for label, _ in language.phrases.tokens})
+        if missing:
+            raise ConfigurationInvalidError(f"languages/{locale}: tokens {', '.join(missing)} are not spoken")
+    return Languages(default=default, by_locale=languages)
+
+
+@functools.cache
+def shipped_languages(default: str = "en-US") -> Languages:
+    """The shipped ``data/languages/``, loaded once per process (the turn's lines, and the safe
+    answer's when the turn failed).
+
+    Raises:
+        ConfigurationInvalidError: a shipped language is not valid (not cached: read again).
+    """
+    return load_languages(LANGUAGES, default)
+
+
 def load_prompt(name: str) -> str:
     try:
         return (DATA / "prompts" / f"{name}.txt").read_text().strip()
@@ -373,10 +483,13 @@ __all__ = [
     "check_prices_cover",
     "load_end_of_turn",
     "load_envelope",
+    "load_language",
+    "load_languages",
     "load_match_vocabulary",
     "load_prices",
     "load_prompt",
     "load_tiers",
     "shipped_end_of_turn",
+    "shipped_languages",
     "shipped_match_vocabulary",
 ]

@@ -10,6 +10,14 @@ does Lex's end timeout while the caller answers the reply (``x-amz-lex:audio:end
 timeout holds for the next utterance in the same Get customer input block.
 Unknown fields and enum values (a new ``inputMode`` or ``invocationSource``) are tolerated.
 
+The call's language: the session attribute ``switchboard_language`` (the flow's, or ours from the
+previous answer) wins over the bot's ``localeId`` (``es_US``). Every answer sets
+``switchboard_language`` (``es-US``) and ``switchboard_voice`` (the Polly voice id) to the
+language the reply is in, and marks its SSML ``<lang xml:lang="es-US">``. A Lex session cannot
+change its locale: after a change of language mid-call the bot keeps listening in its own
+(transcription is the locale's) until the flow starts a new Get customer input block with the
+bot's other locale, which it reads from ``$.Lex.SessionAttributes.switchboard_language``.
+
 The answer's message is SSML for a voice caller and plain text for a text channel: the request
 attribute ``x-amz-lex:accept-content-types`` (``PlainText``, ``SSML``, comma-separated) says
 what the client takes; without it, ``inputMode: Text`` or a messaging platform's
@@ -24,10 +32,11 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
-from chalicelib.adapters.connect_events import TURN_ATTRIBUTE, parse_sequence
+from chalicelib.adapters.connect_events import LANGUAGE_ATTRIBUTE, TURN_ATTRIBUTE, parse_sequence
 from chalicelib.adapters.validation import NULL_AS_EMPTY, NULL_AS_NO_ITEMS, Lenient, as_map, error_locations
 from chalicelib.domain.conversation import Action, Reply, Source, TurnRequest
-from chalicelib.domain.phrases import say_tokens
+from chalicelib.domain.language import Language, first_locale
+from chalicelib.domain.phrases import ENGLISH, say_tokens
 from chalicelib.domain.ssml import render_ssml
 from chalicelib.errors import EventMalformedError, ResponseTooLargeError
 
@@ -36,6 +45,7 @@ ACCEPT_CONTENT_TYPES = "x-amz-lex:accept-content-types"
 CHANNEL_TYPE = "x-amz-lex:channel-type"
 # While no intent is active (every turn lands in the fallback intent) only the *:* key applies.
 END_TIMEOUT_ATTRIBUTE = "x-amz-lex:audio:end-timeout-ms:*:*"
+VOICE_ATTRIBUTE = "switchboard_voice"
 # Lex V2 accepts a message content of 1 to 1,024 characters (runtime API, Message).
 MAX_MESSAGE_CHARS = 1024
 _VOICE_INPUT_MODES = ("speech", "dtmf")
@@ -140,13 +150,15 @@ def parse_lex_turn(event: dict[str, Any]) -> TurnRequest:
         utterance=parsed.inputTranscript or "",
         source=Source.LEX,
         channel="VOICE" if voice else "CHAT",
-        language=parsed.bot.localeId if parsed.bot else None,
+        language=first_locale(attributes.get(LANGUAGE_ATTRIBUTE), parsed.bot.localeId if parsed.bot else None),
     )
 
 
-def render_lex_answer(reply: Reply, next_seq: int, context: LexContext, *, end_timeout_ms: int) -> dict[str, Any]:
+def render_lex_answer(
+    reply: Reply, next_seq: int, context: LexContext, *, end_timeout_ms: int, language: Language | None = None
+) -> dict[str, Any]:
     """A Lex V2 response: keep listening (``ElicitIntent``) or finish (``Close``), its message
-    in the context's content type.
+    in the context's content type and ``language`` (None: unmarked, no language attributes).
 
     ``action`` and ``turn`` ride in the session attributes, so the Connect flow after the Lex
     block can branch on ``$.Lex.SessionAttributes.action``; so does ``end_timeout_ms``, the
@@ -157,13 +169,16 @@ def render_lex_answer(reply: Reply, next_seq: int, context: LexContext, *, end_t
                   END_TIMEOUT_ATTRIBUTE: str(end_timeout_ms)}  # fmt: skip
     if reply.queue and reply.action is Action.HANDOVER:
         attributes["queue"] = reply.queue
+    if language is not None:
+        attributes |= {LANGUAGE_ATTRIBUTE: language.locale, VOICE_ATTRIBUTE: language.voice}
     state: dict[str, Any] = {"sessionAttributes": attributes}
     if reply.action is Action.SPEAK:
         state["dialogAction"] = {"type": "ElicitIntent"}
     else:
         state["dialogAction"] = {"type": "Close"}
         state["intent"] = {"name": context.intent_name or "FallbackIntent", "state": "Fulfilled"}
-    content = say_tokens(reply.text) if context.text_channel else render_ssml(reply.speech)
+    says = language.phrases if language is not None else ENGLISH
+    content = say_tokens(reply.text, says) if context.text_channel else render_ssml(reply.speech, language)
     if len(content) > MAX_MESSAGE_CHARS:
         raise ResponseTooLargeError(f"Lex message of {len(content)} chars exceeds {MAX_MESSAGE_CHARS}")
     return {"sessionState": state, "messages": [{"contentType": context.content_type.value, "content": content}]}

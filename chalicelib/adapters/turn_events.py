@@ -27,11 +27,12 @@ from chalicelib.adapters.connect_events import (
     parse_connect_turn,
     render_connect_answer,
 )
-from chalicelib.adapters.data_files import shipped_end_of_turn
+from chalicelib.adapters.data_files import shipped_end_of_turn, shipped_languages
 from chalicelib.adapters.lex_events import LexContext, is_lex_event, lex_context, parse_lex_turn, render_lex_answer
 from chalicelib.domain.conversation import Action, Reply, TurnRequest
 from chalicelib.domain.end_of_turn import LEX_DEFAULT_END_TIMEOUT_MS
-from chalicelib.domain.phrases import fallback_reply
+from chalicelib.domain.language import Language
+from chalicelib.domain.phrases import ENGLISH, fallback_reply
 from chalicelib.errors import (
     AppError,
     ConfigurationInvalidError,
@@ -125,7 +126,7 @@ def render_turn_answer(turn: TurnEvent, result: TurnResult) -> dict[str, Any]:
         extra={"action": reply.action.value, "intent": reply.intent, "tier": reply.tier, "duplicate": result.duplicate,
                "attempts": result.attempts, "reasons": list(reply.reasons)},
     )  # fmt: skip
-    return _render(turn, reply, result.next_seq)
+    return _render(turn, reply, result.next_seq, result.language)
 
 
 def render_fallback_answer(turn: TurnEvent, error: Exception) -> dict[str, Any]:
@@ -142,22 +143,38 @@ def render_fallback_answer(turn: TurnEvent, error: Exception) -> dict[str, Any]:
     metrics.add_metric(name="BadInput" if input_problem else "TurnFailures", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="error", value=name)
     # The flow stores the turn we return: echo the one it sent, so no sequence is skipped.
-    return _render(turn, fallback_reply(name, input_problem=input_problem), turn.sequence_sent)
+    language = _event_language(turn)
+    says = language.phrases if language is not None else ENGLISH
+    reply = fallback_reply(name, input_problem=input_problem, phrases=says)
+    return _render(turn, reply, turn.sequence_sent, language)
 
 
-def _render(turn: TurnEvent, reply: Reply, next_seq: int) -> dict[str, Any]:
-    end_timeout_ms = _end_timeout_ms(turn, reply)
+def _event_language(turn: TurnEvent) -> Language | None:
+    """The language the event says (the flow's attribute, Connect's or Lex's): the safe answer's.
+    The shipped default when it says none or one not spoken; None when even the shipped
+    languages cannot be read (the container refused to start on them: answer in English)."""
+    try:
+        languages = shipped_languages()
+    except ConfigurationInvalidError:
+        return None
+    return languages.get(turn.request.language if turn.request is not None else None)
+
+
+def _render(turn: TurnEvent, reply: Reply, next_seq: int, language: Language | None) -> dict[str, Any]:
+    end_timeout_ms = _end_timeout_ms(turn, reply, language)
     if turn.lex is not None:
-        return render_lex_answer(reply, next_seq, turn.lex, end_timeout_ms=end_timeout_ms)
-    return render_connect_answer(reply, next_seq, end_timeout_ms=end_timeout_ms)
+        return render_lex_answer(reply, next_seq, turn.lex, end_timeout_ms=end_timeout_ms, language=language)
+    return render_connect_answer(reply, next_seq, end_timeout_ms=end_timeout_ms, language=language)
 
 
-def _end_timeout_ms(turn: TurnEvent, reply: Reply) -> int:
-    """Lex's end timeout while the caller answers ``reply``, in the turn's language."""
+def _end_timeout_ms(turn: TurnEvent, reply: Reply, language: Language | None) -> int:
+    """Lex's end timeout while the caller answers ``reply``, in the reply's language."""
     try:
         policy = shipped_end_of_turn()
     except ConfigurationInvalidError:
         return LEX_DEFAULT_END_TIMEOUT_MS  # the container refused to start on it: answer all the same
+    if language is not None:
+        return policy.end_timeout_ms(reply, language.locale)
     return policy.end_timeout_ms(reply, turn.request.language if turn.request is not None else None)
 
 

@@ -16,6 +16,7 @@ from chalicelib.adapters.data_files import (
     load_tiers,
     load_tools,
     shipped_end_of_turn,
+    shipped_languages,
     shipped_match_vocabulary,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
@@ -23,6 +24,7 @@ from chalicelib.adapters.redaction_policy import process_redactor
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.language import Languages
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.redaction import Redactor
@@ -136,7 +138,15 @@ class TurnParts:
             max_history_messages=self.tiers.max_history_messages,
             max_message_chars=self.tiers.max_message_chars,
             handover=self.handover_policy,
+            languages=self.languages,
         )
+
+    @cached_property
+    def languages(self) -> Languages:
+        """Every language under ``data/languages/`` (a folder each), the stage's default among
+        them: the turn's lines, voices and model instruction. Read at start-up: a language that is
+        not valid stops the container there, not mid-call."""
+        return shipped_languages(self.settings.default_language)
 
     @cached_property
     def redactor(self) -> Redactor:

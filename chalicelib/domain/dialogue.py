@@ -1,5 +1,6 @@
 """The dialogue's policy: how long the history is, when repeated misunderstanding hands over,
-the model's instructions and prompt bounds, the longest reply, and where handovers go.
+the model's instructions and prompt bounds, the longest reply, where handovers go, and the
+languages the assistant speaks.
 
 The turn is decided by ``rule_replies`` (tier 0) or ``model_replies`` (a model answered), both
 under this policy; ``redelivery`` says which turn a delivery is.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.handover import HandoverPolicy
+from chalicelib.domain.language import ONLY_ENGLISH, Language, Languages
 
 DEFAULT_SYSTEM_PROMPT = "You are a phone agent for a contact center. Answer in one or two short spoken sentences."
 
@@ -27,6 +29,17 @@ class DialoguePolicy:
     # Human-only topics and the queue per reason or topic (handover.json); None: every
     # handover goes to ``default_queue`` and no topic is human-only.
     handover: HandoverPolicy | None = None
+    # The languages the stage speaks (``data/languages/``): each one's lines, voice and model
+    # instruction; the call's language picks one (``domain/language``).
+    languages: Languages = ONLY_ENGLISH
+
+    def language(self, locale: str | None) -> Language:
+        """The language ``locale`` names, or the stage's default."""
+        return self.languages.get(locale)
+
+    def prompt_for(self, locale: str | None) -> str:
+        """The system prompt of a call in ``locale``: the shared one, then "Answer in Spanish."."""
+        return self.language(locale).system_prompt(self.system_prompt)
 
     def queue_for(self, reason: str, topic: str | None = None) -> str:
         """The queue a handover of ``reason`` (about ``topic``) goes to."""

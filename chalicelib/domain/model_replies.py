@@ -5,25 +5,31 @@ are charged, usable or not."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Action, Reply, SpeechPart, TurnRequest
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.escalation import OK, Attempt
 from chalicelib.domain.handover import REPEATED_FAILURE, TOOL_UNAVAILABLE
-from chalicelib.domain.phrases import FALLBACK_MODEL, HANDOVER, HOLDING_LINE, TOOL_REFUSED, canned
+from chalicelib.domain.language import LanguageChoice, fold
+from chalicelib.domain.phrases import canned
 from chalicelib.domain.prompt import baseline_tokens
 from chalicelib.domain.router import Route
 from chalicelib.domain.session import Pending, PendingKind, PendingTool, Session, ToolFact
 from chalicelib.domain.tiers import LARGE
 from chalicelib.domain.tools import ToolCallRecord
-from chalicelib.domain.turn_outcome import SessionChange, ToolProgress, TurnOutcome, charged, finish_turn
+from chalicelib.domain.turn_outcome import (
+    SessionChange,
+    ToolProgress,
+    TurnOutcome,
+    charged,
+    finish_turn,
+    language_of_turn,
+)
 
 MAX_TOOL_FACTS = 4
 # ``ModelRun.refused`` of a speculative run whose answer asked for a side effect: it stops there.
 STOPPED_AT_SIDE_EFFECT = "side_effect"
-_ASKS_ANYTHING_ELSE = re.compile(r"anything else", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,13 @@ def answer_from_models(
     *,
     route: Route,
     run: ModelRun,
+    language: LanguageChoice | None = None,
 ) -> TurnOutcome:
-    """The turn answered from ``run`` (see the module doc)."""
+    """The turn answered from ``run`` (see the module doc); its own lines (holding, fallback,
+    handover) in the turn's ``language`` (``turn_outcome.language_of_turn`` when None)."""
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
+    language = language or language_of_turn(session, request, policy)
+    says = policy.language(language.locale).phrases
     steps = tuple(a.why for a in run.attempts if a.why and a.why != "routed")
     tools = ToolProgress(
         last_tool=run.last_tool or current.last_tool,
@@ -67,21 +77,22 @@ def answer_from_models(
     final = run.answer
     baseline: tuple[int, int] | None = None
     if run.refused is not None:
-        reply = canned(TOOL_REFUSED, "tool_refused", (*route.reasons, *steps, f"tool_refused:{run.refused}"))
+        reply = canned(says.tool_refused, "tool_refused", (*route.reasons, *steps, f"tool_refused:{run.refused}"))
         change = SessionChange(previous_failed=True, tools=tools)
     elif run.held:
         reasons = (*route.reasons, *steps, f"holding_line:{run.hold_reason}")
         if current.holds >= 1:
-            reply = canned(HANDOVER, "handover", (*reasons, f"handover:{TOOL_UNAVAILABLE}"), Action.HANDOVER,
+            reply = canned(says.handover, "handover", (*reasons, f"handover:{TOOL_UNAVAILABLE}"), Action.HANDOVER,
                            policy.queue_for(TOOL_UNAVAILABLE))  # fmt: skip
         else:
-            reply = canned(HOLDING_LINE, "holding_line", reasons)
+            reply = canned(says.holding_line, "holding_line", reasons)
         change = SessionChange(tools=tools)
     elif final is not None and final.answer is not None:
         text = spoken_reply(final.answer.text, policy.max_reply_chars)
         reply = Reply(Action.SPEAK, (SpeechPart(text),), "model", final.tier,
                       (*route.reasons, *steps, f"tier{final.tier}:answered"))  # fmt: skip
-        pending = Pending(PendingKind.ANYTHING_ELSE) if _ASKS_ANYTHING_ELSE.search(text) else None
+        asks = any(fold(cue) in fold(text) for cue in says.asks_anything_else)
+        pending = Pending(PendingKind.ANYTHING_ELSE) if asks else None
         escalated = final.tier == LARGE and route.tier < LARGE
         change = SessionChange(misunderstandings=0, pending=pending, previous_escalated=escalated, tools=tools)
         baseline = (final.answer.input_tokens, final.answer.output_tokens)
@@ -89,15 +100,16 @@ def answer_from_models(
         count = current.misunderstandings + 1
         reasons = (*route.reasons, *steps, f"fallback:{run.give_up_reason}")
         if count >= policy.misunderstandings_before_handover:
-            reply = canned(HANDOVER, "fallback", (*reasons, f"handover:{REPEATED_FAILURE}"), Action.HANDOVER,
+            reply = canned(says.handover, "fallback", (*reasons, f"handover:{REPEATED_FAILURE}"), Action.HANDOVER,
                            policy.queue_for(REPEATED_FAILURE))  # fmt: skip
         else:
-            reply = canned(FALLBACK_MODEL, "fallback", reasons)
+            reply = canned(says.fallback_model, "fallback", reasons)
         change = SessionChange(misunderstandings=count, previous_failed=True, tools=tools)
     if baseline is None:
-        baseline = baseline_tokens(policy, session, request.utterance, reply.text)
+        baseline = baseline_tokens(policy, session, request.utterance, reply.text, language.locale)
     return finish_turn(current, request, seq, now_ms, policy, reply=reply, change=change, baseline=baseline,
-                       routed_tier=route.tier, spent=charged(run.attempts), tools=run.tools)  # fmt: skip
+                       routed_tier=route.tier, spent=charged(run.attempts), tools=run.tools,
+                       language=language)  # fmt: skip
 
 
 def spoken_reply(text: str, max_chars: int) -> str:

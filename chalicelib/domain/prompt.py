@@ -55,12 +55,13 @@ def _cut(text: str, limit: int) -> str:
 
 
 def baseline_tokens(
-    policy: DialoguePolicy, session: Session | None, utterance: str, reply_text: str
+    policy: DialoguePolicy, session: Session | None, utterance: str, reply_text: str, locale: str | None = None
 ) -> tuple[int, int]:
     """The cost baseline of a turn: the tokens a large-model call would have used for it, the
-    prompt it would have been sent and a reply as long as the one given (input, output)."""
+    prompt it would have been sent (in the call's language, ``locale``) and a reply as long as
+    the one given (input, output)."""
     messages = build_messages(
-        policy.system_prompt, session, utterance,
+        policy.prompt_for(locale), session, utterance,
         max_history_messages=policy.max_history_messages, max_message_chars=policy.max_message_chars,
     )  # fmt: skip
     return estimate_tokens("".join(m.content for m in messages)) + 4 * len(messages), estimate_tokens(reply_text)

@@ -12,23 +12,15 @@ from chalicelib.domain.handover import (
     REPEATED_MISUNDERSTANDING,
     human_only_topic,
 )
+from chalicelib.domain.language import LanguageChoice
 from chalicelib.domain.model_replies import ModelRun
-from chalicelib.domain.phrases import (
-    ANYTHING_ELSE,
-    ASK_ACCOUNT_AGAIN,
-    CANNOT_HELP_YET,
-    GOODBYE,
-    GREETING,
-    HANDOVER,
-    NOT_UNDERSTOOD_YES_NO,
-    canned,
-)
+from chalicelib.domain.phrases import Phrases, canned
 from chalicelib.domain.prompt import baseline_tokens
 from chalicelib.domain.router import Route
 from chalicelib.domain.rules import Intent, Understanding, classify
 from chalicelib.domain.session import Pending, PendingKind, Session, SessionStatus
 from chalicelib.domain.tiers import RULES
-from chalicelib.domain.turn_outcome import Charged, SessionChange, TurnOutcome, charged, finish_turn
+from chalicelib.domain.turn_outcome import Charged, SessionChange, TurnOutcome, charged, finish_turn, language_of_turn
 
 _UNDERSTOOD = SessionChange(misunderstandings=0)
 
@@ -42,87 +34,100 @@ def answer_with_rules(
     route: Route | None = None,
     *,
     spent: ModelRun | None = None,
+    language: LanguageChoice | None = None,
 ) -> TurnOutcome:
     """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session.
 
     ``spent``: the models' work this turn already did before it came to the rules (a version
     race re-read a session that routes the words to them): its tokens and calls stay the turn's.
+    ``language``: the turn's language (``turn_outcome.language_of_turn``, which decides it when
+    None): the reply is in its lines.
     """
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
+    language = language or language_of_turn(session, request, policy)
+    says = policy.language(language.locale).phrases
     topic = human_only_topic(request.utterance, policy.human_only_topics)
     if topic is not None and current.status is not SessionStatus.ENDED:
         reasons = (f"tier0:{HUMAN_ONLY_TOPIC}", f"handover:{HUMAN_ONLY_TOPIC}", f"topic:{topic}")
-        reply = canned(HANDOVER, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER, policy.queue_for(HUMAN_ONLY_TOPIC, topic))
+        reply = canned(says.handover, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER,
+                       policy.queue_for(HUMAN_ONLY_TOPIC, topic))  # fmt: skip
         change = SessionChange(pending=None)
     else:
-        reply, change = _respond(current, classify(request.utterance), policy)
+        reply, change = _respond(current, classify(request.utterance), policy, says)
     if route is not None and route.tier > RULES:  # the router wanted a model; say why it was not asked
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
-    baseline = baseline_tokens(policy, session, request.utterance, reply.text)
+    baseline = baseline_tokens(policy, session, request.utterance, reply.text, language.locale)
     return finish_turn(current, request, seq, now_ms, policy, reply=reply, change=change, baseline=baseline,
                        routed_tier=route.tier if route is not None else RULES,
                        spent=charged(spent.attempts) if spent else Charged(),
-                       tools=spent.tools if spent else ())  # fmt: skip
+                       tools=spent.tools if spent else (), language=language)  # fmt: skip
 
 
-def _respond(session: Session, heard: Understanding, policy: DialoguePolicy) -> tuple[Reply, SessionChange]:
-    """The reply to ``heard`` and what it changes in the session."""
+def _respond(
+    session: Session, heard: Understanding, policy: DialoguePolicy, says: Phrases
+) -> tuple[Reply, SessionChange]:
+    """The reply to ``heard`` and what it changes in the session, in the lines ``says``."""
     reasons = (f"tier0:{heard.rule}",)
     pending = session.pending
 
     if session.status is SessionStatus.ENDED:
-        return canned(GOODBYE, "goodbye", (*reasons, "session_ended"), Action.END), SessionChange()
+        return canned(says.goodbye, "goodbye", (*reasons, "session_ended"), Action.END), SessionChange()
     if heard.intent is Intent.AGENT:
-        reply = canned(HANDOVER, heard.intent, (*reasons, f"handover:{CALLER_ASKED}"), Action.HANDOVER,
+        reply = canned(says.handover, heard.intent, (*reasons, f"handover:{CALLER_ASKED}"), Action.HANDOVER,
                        policy.queue_for(CALLER_ASKED))  # fmt: skip
         return reply, replace(_UNDERSTOOD, pending=None)
     if heard.intent is Intent.GOODBYE:
-        return canned(GOODBYE, heard.intent, reasons, Action.END), replace(_UNDERSTOOD, pending=None)
+        return canned(says.goodbye, heard.intent, reasons, Action.END), replace(_UNDERSTOOD, pending=None)
     if heard.intent is Intent.ACCOUNT_DIGITS and heard.digits:
-        speech = (SpeechPart("I heard "), SpeechPart(heard.digits, say_as="digits"), SpeechPart(". Is that right?"))
+        speech = (
+            SpeechPart(says.heard_before),
+            SpeechPart(heard.digits, say_as="digits"),
+            SpeechPart(says.heard_after),
+        )
         reply = Reply(Action.SPEAK, speech, heard.intent, 0, reasons)
         return reply, replace(_UNDERSTOOD, pending=Pending(PendingKind.CONFIRM_ACCOUNT, heard.digits))
     if heard.intent is Intent.REPEAT:
         previous = session.last_turn.reply if session.last_turn else None
         if previous is None:
-            return canned(GREETING, heard.intent, reasons), _UNDERSTOOD
+            return canned(says.greeting, heard.intent, reasons), _UNDERSTOOD
         return Reply(Action.SPEAK, previous.speech, heard.intent, 0, reasons, previous.queue), SessionChange()
     if heard.intent in (Intent.YES, Intent.NO) and pending is not None:
-        return _answer_pending(pending, heard.intent is Intent.YES, reasons)
+        return _answer_pending(pending, heard.intent is Intent.YES, reasons, says)
     if heard.intent is Intent.GREETING:
-        return canned(GREETING, heard.intent, reasons), _UNDERSTOOD
+        return canned(says.greeting, heard.intent, reasons), _UNDERSTOOD
     if heard.intent is Intent.THANKS:
-        reply = canned("You're welcome. " + ANYTHING_ELSE, heard.intent, reasons)
+        reply = canned(says.welcome + says.anything_else, heard.intent, reasons)
         return reply, replace(_UNDERSTOOD, pending=Pending(PendingKind.ANYTHING_ELSE))
-    return _not_understood(session, heard, reasons, policy)
+    return _not_understood(session, heard, reasons, policy, says)
 
 
-def _answer_pending(pending: Pending, yes: bool, reasons: tuple[str, ...]) -> tuple[Reply, SessionChange]:
+def _answer_pending(
+    pending: Pending, yes: bool, reasons: tuple[str, ...], says: Phrases
+) -> tuple[Reply, SessionChange]:
     if pending.kind is PendingKind.CONFIRM_ACCOUNT:
         if yes:
-            text = "Thank you, I've noted that account number. How can I help you with it today?"
-            return canned(text, "confirm_account", reasons), replace(_UNDERSTOOD, account_number=pending.value,
-                                                                     pending=None)  # fmt: skip
-        return canned(ASK_ACCOUNT_AGAIN, "reject_account", reasons), replace(
+            noted = replace(_UNDERSTOOD, account_number=pending.value, pending=None)
+            return canned(says.account_noted, "confirm_account", reasons), noted
+        return canned(says.ask_account_again, "reject_account", reasons), replace(
             _UNDERSTOOD, pending=Pending(PendingKind.ACCOUNT_NUMBER)
         )
     if pending.kind is PendingKind.ANYTHING_ELSE:
         if yes:
-            reply = canned("Sure, what else can I help you with?", "anything_else", reasons)
+            reply = canned(says.what_else, "anything_else", reasons)
         else:
-            reply = canned(GOODBYE, "nothing_else", reasons, Action.END)
+            reply = canned(says.goodbye, "nothing_else", reasons, Action.END)
         return reply, replace(_UNDERSTOOD, pending=None)
     # ACCOUNT_NUMBER: we asked for digits and got yes/no.
-    return canned("Please say the account number one digit at a time.", "account_number", reasons), _UNDERSTOOD
+    return canned(says.say_account_digits, "account_number", reasons), _UNDERSTOOD
 
 
 def _not_understood(
-    session: Session, heard: Understanding, reasons: tuple[str, ...], policy: DialoguePolicy
+    session: Session, heard: Understanding, reasons: tuple[str, ...], policy: DialoguePolicy, says: Phrases
 ) -> tuple[Reply, SessionChange]:
     count = session.misunderstandings + 1
     if count >= policy.misunderstandings_before_handover:
-        reply = canned(HANDOVER, heard.intent, (*reasons, f"handover:{REPEATED_MISUNDERSTANDING}"), Action.HANDOVER,
-                       policy.queue_for(REPEATED_MISUNDERSTANDING))  # fmt: skip
+        why = (*reasons, f"handover:{REPEATED_MISUNDERSTANDING}")
+        reply = canned(says.handover, heard.intent, why, Action.HANDOVER, policy.queue_for(REPEATED_MISUNDERSTANDING))
         return reply, SessionChange(misunderstandings=count, pending=None)
-    text = NOT_UNDERSTOOD_YES_NO if heard.intent in (Intent.YES, Intent.NO) else CANNOT_HELP_YET
+    text = says.not_understood_yes_no if heard.intent in (Intent.YES, Intent.NO) else says.cannot_help_yet
     return canned(text, heard.intent, (*reasons, "not_handled_by_rules")), SessionChange(misunderstandings=count)

@@ -145,6 +145,9 @@ class Session:
     # The call's redaction tokens (keyed fingerprints and counters, never a value): the same
     # card read again is the same token (``domain/caller_data.py``).
     redaction: RedactionState = field(default_factory=RedactionState)
+    # The call's language (``es-US``), set by its first turn (``domain/language``); None: no turn
+    # yet, or a session stored before languages (its next turn takes the event's or the default).
+    language: str | None = None
     # (The live transcript is its own item beside the session: ``domain/live_transcript.py``.)
 
     @classmethod
@@ -198,3 +201,5 @@ class TurnRecord:
     # (``speculation_key``): why a speculation was wasted is read from them (``why_unused``).
     speculation: str = ""
     words_key: str = ""
+    # The language the reply is in (``es-US``; None: a turn stored before languages).
+    language: str | None = None

@@ -15,6 +15,7 @@ from typing import TypeVar
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, TurnRequest
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.escalation import Attempt
+from chalicelib.domain.language import LanguageChoice, turn_language
 from chalicelib.domain.session import (
     LastTurn,
     ModelCall,
@@ -132,9 +133,16 @@ def finish_turn(
     routed_tier: int,
     spent: Charged = Charged(),
     tools: tuple[ToolCallRecord, ...] = (),
+    language: LanguageChoice | None = None,
 ) -> TurnOutcome:
     """The turn record and the session after it: the exchange added to the (bounded) history,
-    the status the reply's action leaves, ``change`` applied; a Lex turn costs a Lex request."""
+    the status the reply's action leaves, ``change`` applied; a Lex turn costs a Lex request.
+
+    ``language``: the language the turn was answered in (``language_of_turn``); it becomes the
+    session's, and a switch or an unsupported language is recorded in the reply's reasons.
+    """
+    if language is not None and language.recorded:
+        reply = replace(reply, reasons=(*reply.reasons, *language.recorded))
     history = (
         *current.history,
         Message(Role.CALLER, request.utterance, seq),
@@ -150,6 +158,7 @@ def finish_turn(
         last_seq=seq,
         last_turn=LastTurn(seq=seq, digest=request.digest, reply=reply),
         history=history,
+        language=language.locale if language is not None else current.language,
     )
     usage = spent.usage
     if request.source is Source.LEX:
@@ -167,8 +176,19 @@ def finish_turn(
         model_calls=spent.calls,
         routed_tier=routed_tier,
         tool_calls=tools,
+        language=new_session.language,
     )
     return TurnOutcome(record=record, session=new_session)
+
+
+def language_of_turn(
+    session: Session | None, request: TurnRequest, policy: DialoguePolicy, *, requested: object = None
+) -> LanguageChoice:
+    """The language turn ``request`` is answered in, and the call's from then on
+    (``language.turn_language``): the session's once it has one, else the event's; switched when
+    the caller asks for another (``requested``, a locale) or plainly speaks one."""
+    return turn_language(session.language if session else None, request.language, request.utterance,
+                         policy.languages, requested=requested)  # fmt: skip
 
 
 def _kept(value: T | Keep, current: T) -> T:

@@ -34,6 +34,7 @@ from chalicelib.domain.envelope import (
     Envelope,
 )
 from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, HandoverPolicy, HandoverWorkflow, handover_request
+from chalicelib.domain.language import ENGLISH_US, Language
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
 from chalicelib.domain.redaction import Redactor
@@ -55,7 +56,7 @@ from chalicelib.domain.speculation import (
     usable,
 )
 from chalicelib.domain.tiers import RULES, TierTable
-from chalicelib.domain.turn_outcome import TurnOutcome, charged
+from chalicelib.domain.turn_outcome import TurnOutcome, charged, language_of_turn
 from chalicelib.domain.usage import Usage
 from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError, VaultUnavailableError
 from chalicelib.observability import logger
@@ -77,6 +78,8 @@ class TurnResult:
     duplicate: bool  # True when the reply was stored by an earlier delivery
     attempts: int  # commit attempts made (0 for a duplicate)
     record: TurnRecord | None = None  # what this delivery stored (None for a duplicate)
+    # The language the reply is in (its voice and ``xml:lang``): the session's after the turn.
+    language: Language = ENGLISH_US
 
     @property
     def next_seq(self) -> int:
@@ -217,7 +220,8 @@ class HandleTurn:
             # A delivery that committed a handover may have died before starting the workflow;
             # the start is idempotent by name, so the redelivery makes sure it is started.
             self._start_handover(read.request, read.delivery.seq, reply)
-            return TurnResult(reply, read.delivery.seq, duplicate=True, attempts=0)
+            language = self._policy.language(read.session.language if read.session else None)
+            return TurnResult(reply, read.delivery.seq, duplicate=True, attempts=0, language=language)
 
         def commit(read: _Read) -> TurnResult:
             self._keep_in_vault(read, spent)
@@ -239,7 +243,9 @@ class HandleTurn:
             for item in record.usage:
                 self._meter.record(item)
             self._start_handover(read.request, read.delivery.seq, outcome.reply)
-            return TurnResult(outcome.reply, read.delivery.seq, duplicate=False, attempts=0, record=record)
+            language = self._policy.language(outcome.session.language)
+            return TurnResult(outcome.reply, read.delivery.seq, duplicate=False, attempts=0, record=record,
+                              language=language)  # fmt: skip
 
         # A concurrent delivery of this turn won (its reply is the re-read's), or another writer
         # changed the session (decided again on the fresh state, with the model work kept).
@@ -275,8 +281,10 @@ class HandleTurn:
         spent.vaulted |= frozenset(new)
 
     def _decide(self, read: _Read, request: TurnRequest, deadline: Deadline, spent: _Spent) -> TurnOutcome:
-        """Route the turn and answer it: rules, or the models' work (done once per turn)."""
+        """Route the turn and answer it, in the call's language: rules, or the models' work
+        (done once per turn). A change of language is recorded in the reply's reasons."""
         session, seq = read.session, read.delivery.seq
+        language = language_of_turn(session, request, self._policy)
         with self._meter.timed(ROUTING):
             chosen = route(request.utterance, route_context(session, self._policy.human_only_topics))
         if self._speculations is not None:
@@ -284,7 +292,8 @@ class HandleTurn:
             spent.words_key = speculation_key(request.utterance, self._vocabulary)
         if chosen.tier == RULES or self._run_models is None:
             # Also after a race re-routed words a model already answered: its cost is charged.
-            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run)
+            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run,
+                                     language=language)  # fmt: skip
         if spent.run is None:
             found = self._speculated(request, seq, chosen, deadline, spent)
             spent.speculated = found is not None
@@ -294,7 +303,8 @@ class HandleTurn:
             first = resumed.attempts if resumed is not None else ()
             spent.run = ready or self._run_models(chosen, session, request, seq, deadline, first_round=first)
             spent.paid_here = () if ready else charged(spent.run.attempts[len(first) :]).usage
-        return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run)
+        return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run,
+                                  language=language)  # fmt: skip
 
     def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
         """Start the handover workflow after a committed handover reply (never raises)."""

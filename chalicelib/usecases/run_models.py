@@ -19,6 +19,7 @@ from chalicelib.domain.prompt import build_messages
 from chalicelib.domain.router import Route
 from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import SMALL, TierTable
+from chalicelib.domain.turn_outcome import language_of_turn
 from chalicelib.errors import ModelError
 from chalicelib.usecases.run_tools import RunTools
 
@@ -67,7 +68,7 @@ class RunModels:
         """
         messages = list(
             build_messages(
-                self._policy.system_prompt,
+                self._policy.prompt_for(language_of_turn(session, request, self._policy).locale),
                 session,
                 request.utterance,
                 max_history_messages=self._policy.max_history_messages,

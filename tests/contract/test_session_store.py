@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.data_files import load_languages
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore, contact_pk
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Source, TurnRequest
@@ -49,6 +50,15 @@ def test_committed_turn_and_session_read_back_equal(store: SessionStore) -> None
     assert stored.version == 1
     assert store.load("c-1", NOW) == stored
     assert store.load_turn("c-1", 1, NOW) == outcome.record
+
+
+def test_the_calls_language_is_stored_with_the_session_and_the_turn(store: SessionStore) -> None:
+    req = TurnRequest(contact_id="c-es", seq=1, utterance="4 4 7 1", source=Source.CONNECT, language="es_US")
+    outcome = answer_with_rules(None, req, 1, NOW, DialoguePolicy(languages=load_languages()))
+    store.commit_turn(outcome.record, outcome.session, NOW)
+    loaded, turn = store.load("c-es", NOW), store.load_turn("c-es", 1, NOW)
+    assert loaded is not None and loaded.language == "es-US"
+    assert turn is not None and turn.language == "es-US" and turn.reply.text.startswith("Le escuché ")
 
 
 def test_second_commit_of_the_same_turn_is_refused(store: SessionStore) -> None:
