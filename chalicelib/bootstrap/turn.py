@@ -16,6 +16,7 @@ from chalicelib.adapters.data_files import (
     load_tiers,
     load_tools,
     shipped_end_of_turn,
+    shipped_language_words,
     shipped_match_vocabulary,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
@@ -23,6 +24,7 @@ from chalicelib.adapters.redaction_policy import process_redactor
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.redaction import Redactor
@@ -169,7 +171,16 @@ class TurnParts:
             redactor=self.redactor,
             vault=self.vault() if self.vault_configured else None,
             vocabulary=self.match_vocabulary,
+            words=self.language_words,
         )
+
+    @cached_property
+    def language_words(self) -> LanguageWords:
+        """The words the rules and the router read, in the stage's language
+        (``data/languages/<locale>/``): the turn's and the speculation's. A language with no folder,
+        or a file that is not valid, stops the container at start-up (``ConfigurationInvalidError``).
+        """
+        return shipped_language_words(self.settings.speech_language)
 
     @cached_property
     def match_vocabulary(self) -> MatchVocabulary:

@@ -12,6 +12,7 @@ from chalicelib.domain.handover import (
     REPEATED_MISUNDERSTANDING,
     human_only_topic,
 )
+from chalicelib.domain.language_words import RulesWords
 from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.phrases import (
     ANYTHING_ELSE,
@@ -41,21 +42,24 @@ def answer_with_rules(
     policy: DialoguePolicy,
     route: Route | None = None,
     *,
+    words: RulesWords,
     spent: ModelRun | None = None,
 ) -> TurnOutcome:
     """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session.
+
+    ``words``: the tier-0 words of the call's language (``language_words``).
 
     ``spent``: the models' work this turn already did before it came to the rules (a version
     race re-read a session that routes the words to them): its tokens and calls stay the turn's.
     """
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
-    topic = human_only_topic(request.utterance, policy.human_only_topics)
+    topic = human_only_topic(request.utterance, policy.human_only_topics, words)
     if topic is not None and current.status is not SessionStatus.ENDED:
         reasons = (f"tier0:{HUMAN_ONLY_TOPIC}", f"handover:{HUMAN_ONLY_TOPIC}", f"topic:{topic}")
         reply = canned(HANDOVER, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER, policy.queue_for(HUMAN_ONLY_TOPIC, topic))
         change = SessionChange(pending=None)
     else:
-        reply, change = _respond(current, classify(request.utterance), policy)
+        reply, change = _respond(current, classify(request.utterance, words), policy)
     if route is not None and route.tier > RULES:  # the router wanted a model; say why it was not asked
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
     baseline = baseline_tokens(policy, session, request.utterance, reply.text)
@@ -94,6 +98,9 @@ def _respond(session: Session, heard: Understanding, policy: DialoguePolicy) -> 
     if heard.intent is Intent.THANKS:
         reply = canned("You're welcome. " + ANYTHING_ELSE, heard.intent, reasons)
         return reply, replace(_UNDERSTOOD, pending=Pending(PendingKind.ANYTHING_ELSE))
+    # Intent.LANGUAGE (a request for another language) is answered like UNKNOWN for now: switching
+    # the call's language is the session's and the turn's job, not wired yet (issue 18). Any intent
+    # without a branch above lands here, so a new one is never answered as something it is not.
     return _not_understood(session, heard, reasons, policy)
 
 

@@ -34,6 +34,7 @@ from chalicelib.domain.envelope import (
     Envelope,
 )
 from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, HandoverPolicy, HandoverWorkflow, handover_request
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
 from chalicelib.domain.redaction import Redactor
@@ -138,6 +139,8 @@ class HandleTurn:
         vault: where the raw values behind the call's tokens are kept for the tools.
         vocabulary: the words of the call's language that do not change what the caller asked
             (the speculation key's: ``data_files.shipped_match_vocabulary``).
+        words: the words of the call's language the rules and the router read
+            (``data_files.shipped_language_words``).
     """
 
     def __init__(
@@ -158,7 +161,9 @@ class HandleTurn:
         redactor: Redactor | None = None,
         vault: Vault | None = None,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
+        words: LanguageWords,
     ) -> None:
+        self._words = words
         self._vocabulary = vocabulary
         self._redactor = redactor
         self._vault = vault
@@ -278,13 +283,14 @@ class HandleTurn:
         """Route the turn and answer it: rules, or the models' work (done once per turn)."""
         session, seq = read.session, read.delivery.seq
         with self._meter.timed(ROUTING):
-            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics))
+            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics), self._words)
         if self._speculations is not None:
             # Kept on the turn, a rules turn's too: why a speculation was wasted reads it.
             spent.words_key = speculation_key(request.utterance, self._vocabulary)
         if chosen.tier == RULES or self._run_models is None:
             # Also after a race re-routed words a model already answered: its cost is charged.
-            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run)
+            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, words=self._words.rules,
+                                     spent=spent.run)  # fmt: skip
         if spent.run is None:
             found = self._speculated(request, seq, chosen, deadline, spent)
             spent.speculated = found is not None

@@ -22,6 +22,7 @@ from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
 from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
@@ -52,7 +53,10 @@ class Speculate:
         tiers: TierTable,
         run_models: RunModels,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
+        *,
+        words: LanguageWords,
     ) -> None:
+        self._words = words  # the rules' and the router's, of the call's language
         self._vocabulary = vocabulary
         self._sessions = sessions
         self._speculations = speculations
@@ -78,7 +82,7 @@ class Speculate:
         if speculation_refusal(session, key, self._vocabulary) is not None:
             return None
         seq = session.last_seq + 1
-        chosen = route(transcript, route_context(session, self._policy.human_only_topics))
+        chosen = route(transcript, route_context(session, self._policy.human_only_topics), self._words)
         if chosen.tier == RULES:
             return None
         pending = Speculation(contact_id, seq, transcript, SpeculationState.PENDING, chosen.tier, now,

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.domain.router import MODEL_QUESTION, RouteContext, route
 from sim.router_eval import evaluate, load_labelled
+from tests.languages import EN
 
 
 @pytest.mark.parametrize(
@@ -23,18 +24,18 @@ from sim.router_eval import evaluate, load_labelled
     ],
 )
 def test_tiers_for_typical_utterances(utterance: str, tier: int) -> None:
-    assert route(utterance).tier == tier
+    assert route(utterance, RouteContext(), EN).tier == tier
 
 
 def test_reasons_name_the_features_that_fired() -> None:
-    chosen = route("this is ridiculous, I was charged twice for the same order")
+    chosen = route("this is ridiculous, I was charged twice for the same order", RouteContext(), EN)
     assert chosen.tier == 2
     assert {"high_stakes_topic", "negative_words"} <= set(chosen.reasons)
     assert chosen.score >= 6
 
 
 def test_a_routine_request_says_so() -> None:
-    assert route("where is my order").reasons == ("routine_request",)
+    assert route("where is my order", RouteContext(), EN).reasons == ("routine_request",)
 
 
 @pytest.mark.parametrize(
@@ -42,23 +43,23 @@ def test_a_routine_request_says_so() -> None:
     [RouteContext(negative_sentiment=True), RouteContext(misunderstandings=2), RouteContext(previous_failed=True)],
 )
 def test_session_context_sends_a_routine_request_to_the_large_model(context: RouteContext) -> None:
-    assert route("what's my balance").tier == 1
-    assert route("what's my balance", context).tier == 2
+    assert route("what's my balance", RouteContext(), EN).tier == 1
+    assert route("what's my balance", context, EN).tier == 2
 
 
 def test_digits_inside_a_complaint_are_not_left_to_the_rules() -> None:
-    assert route("account 4 4 7 1 2 9, you cut off my gas with no notice").tier == 2
+    assert route("account 4 4 7 1 2 9, you cut off my gas with no notice", RouteContext(), EN).tier == 2
 
 
 def test_yes_to_a_model_question_goes_to_a_model() -> None:
-    assert route("yes").tier == 0
-    chosen = route("yes please", RouteContext(pending=MODEL_QUESTION))
+    assert route("yes", RouteContext(), EN).tier == 0
+    chosen = route("yes please", RouteContext(pending=MODEL_QUESTION), EN)
     assert (chosen.tier, chosen.reasons) == (1, ("answers_model_question",))
 
 
 def test_labelled_set_meets_the_targets() -> None:
     """A regression guard on the shipped set (``python -m sim router-eval`` shows the misses)."""
-    result = evaluate(load_labelled())
+    result = evaluate(load_labelled(), EN)
     assert result["utterances"] >= 300
     assert result["under_routing_rate"] <= 0.03
     assert result["accuracy"] >= 0.9
