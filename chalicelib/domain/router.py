@@ -86,7 +86,8 @@ def route(utterance: str, context: RouteContext, words: LanguageWords) -> Route:
         return Route(RULES, 0.0, (f"rules:{heard.rule}",))
 
     features: list[tuple[str, float]] = []
-    digits_read_out = len(extract_digits(text, words.rules)) >= MIN_ACCOUNT_DIGITS
+    # Digits said one by one: a number being read out (amounts said in tens are no digits here).
+    digits_read_out = len(extract_digits(text, words.rules, one_by_one=True)) >= MIN_ACCOUNT_DIGITS
     if found.high_stakes.search(text):
         features.append(("high_stakes_topic", 3.0))
     if found.negative.search(text) or utterance.count("!") >= 2:

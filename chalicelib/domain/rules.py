@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from chalicelib.domain.language_words import RulesWords, fold_accents
-from chalicelib.domain.spoken_numbers import NUM, OTHER, WORD, DigitWords, Token, piece_at
+from chalicelib.domain.spoken_numbers import NUM, OTHER, WORD, DigitWords, Token, between_digits, piece_at
 
 
 class Intent(StrEnum):
@@ -74,27 +74,31 @@ def _strip_polite(text: str, words: RulesWords) -> str:
     return text
 
 
-def extract_digits(text: str, words: RulesWords) -> str:
+def extract_digits(text: str, words: RulesWords, *, one_by_one: bool = False) -> str:
     """Digits the caller read out, in order, honouring "double"/"triple" and self-corrections.
 
-    ``text`` is normalized. Returns "" when there are none.
+    ``text`` is normalized. Returns "" when there are none. ``one_by_one``: only digits said one
+    at a time, even in a language whose callers read numbers in pairs ("doscientos doce dólares"
+    is an amount, no digits read out).
     """
+    whole = words.numbers.whole_numbers and not one_by_one
     corrections = list(words.correction.finditer(text))
     if corrections:
         tail = text[corrections[-1].end() :]
-        if _digits_in(tail, words.numbers):
+        if _digits_in(tail, words.numbers, whole=whole):
             text = tail
-    return _digits_in(text, words.numbers)
+    return _digits_in(text, words.numbers, whole=whole)
 
 
-def _digits_in(text: str, numbers: DigitWords) -> str:
-    """The digits of ``text`` (normalized), word by word through ``spoken_numbers.piece_at``."""
+def _digits_in(text: str, numbers: DigitWords, *, whole: bool) -> str:
+    """The digits of ``text`` (normalized), word by word through ``spoken_numbers.piece_at``;
+    ``whole``: tens and teens are read too ("cuarenta y cuatro" is 44), else left to a model."""
     tokens = _words(text)
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        whole = not numbers.whole_numbers and (tokens[i].text in numbers.teens or tokens[i].text in numbers.tens)
-        piece = None if whole else piece_at(tokens, i, numbers)  # tens and teens: a model's, unless read here
+        skipped = not whole and (tokens[i].text in numbers.teens or tokens[i].text in numbers.tens)
+        piece = None if skipped else piece_at(tokens, i, numbers)
         if piece is None:
             i += 1
             continue
@@ -123,15 +127,23 @@ def _is_account_number(text: str, digits: str, words: RulesWords) -> bool:
         # "four four seven, no sorry, four four eight one two nine": only a full restatement after
         # the last correction is taken; anything less is left to a model.
         tail = text[corrections[-1].end() :]
-        if len(_digits_in(tail, words.numbers)) < MIN_ACCOUNT_DIGITS:
+        if len(_digits_in(tail, words.numbers, whole=words.numbers.whole_numbers)) < MIN_ACCOUNT_DIGITS:
             return False
         text = words.correction.sub(" ", text)
     n = words.numbers
-    number_words = {*n.units, *n.repeaters, *n.zero_between}
+    number_words = {*n.units, *n.repeaters}
     if n.whole_numbers:
         number_words |= {*n.teens, *n.tens, *n.joiners}
-    other = [t for t in text.split() if not (t.isdigit() or t in number_words or t in words.account_cues)]
-    return len(other) == 0
+    tokens = _words(text)
+    # A zero-only word ("o") is part of the number only between two digits ("ocho o uno"), else
+    # it is a word ("¿el quince o el veinte?").
+    return all(
+        t.text.isdigit()
+        or t.text in number_words
+        or t.text in words.account_cues
+        or (t.text in n.zero_between and between_digits(tokens, i, n))
+        for i, t in enumerate(tokens)
+    )
 
 
 def _is_greeting(text: str, words: RulesWords) -> bool:

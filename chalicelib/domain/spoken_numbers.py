@@ -159,7 +159,7 @@ def piece_at(tokens: list[Token], i: int, words: DigitWords = ENGLISH_DIGITS) ->
     units, tens = words.units, words.tens
     if word in units:
         return str(units[word]), i + 1, False
-    if word in words.zero_between and _between_digits(tokens, i, words):
+    if word in words.zero_between and between_digits(tokens, i, words):
         return "0", i + 1, False
     if word in words.teens:
         return str(words.teens[word]), i + 1, True
@@ -184,7 +184,7 @@ def piece_at(tokens: list[Token], i: int, words: DigitWords = ENGLISH_DIGITS) ->
     return None
 
 
-def _between_digits(tokens: list[Token], i: int, words: DigitWords) -> bool:
+def between_digits(tokens: list[Token], i: int, words: DigitWords) -> bool:
     """Whether token ``i`` stands between two digits, past any other zero-only words ("dos o o uno")."""
 
     def digit(tok: Token) -> bool:
