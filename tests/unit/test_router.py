@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.router import MODEL_QUESTION, RouteContext, route
-from sim.router_eval import evaluate, load_labelled
-from tests.languages import EN
+from sim.router_eval import evaluate, labelled_file, load_labelled
+from tests.languages import EN, ES
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,40 @@ def test_labelled_set_meets_the_targets() -> None:
     assert result["utterances"] >= 300
     assert result["under_routing_rate"] <= 0.03
     assert result["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("utterance", "context", "tier"),
+    [
+        ("¿habla español?", RouteContext(), 0),
+        ("quiero cancelar mi servicio", RouteContext(), 2),
+        ("cancelar la cita del técnico, ya no la necesito", RouteContext(), 1),  # no service cancellation
+        ("¿cuánto tiempo tarda un reembolso?", RouteContext(), 1),  # a refund's status
+        ("quiero un reembolso", RouteContext(), 2),  # a refund claim
+        ("¿puedo pagar con tarjeta de crédito por teléfono?", RouteContext(), 1),
+        ("el señor que me atendió ayer me prometió un crédito y no aparece en mi bill", RouteContext(), 2),
+        ("yo no sé cuánto debo este mes porque no me llegó el papel", RouteContext(), 1),  # "porque" is "because"
+        ("porque me cobraron de más este mes", RouteContext(), 2),
+        ("no, no es", RouteContext(pending="confirm_account"), 0),
+        ("no, esa es la cuenta vieja, la cerré el año pasado", RouteContext(pending="confirm_account"), 2),
+        ("¿por qué me cobraron doscientos doce dólares si siempre pago como ochenta?", RouteContext(), 2),
+    ],
+)
+def test_spanish_tiers(utterance: str, context: RouteContext, tier: int) -> None:
+    assert route(utterance, context, ES).tier == tier
+
+
+def test_a_language_request_is_a_rules_turn_with_its_reason() -> None:
+    assert route("um can we do this in spanish?", RouteContext(), EN).reasons == ("rules:language_request",)
+
+
+def test_spanish_labelled_set_meets_the_targets() -> None:
+    """The Spanish set (``python -m sim router-eval --language es-US`` shows the misses)."""
+    result = evaluate(load_labelled(labelled_file("es-US")), ES)
+    assert result["utterances"] >= 240
+    assert result["under_routing_rate"] <= 0.03
+    assert result["over_routing_rate"] <= 0.10
+
+
+def test_words_that_normalize_to_nothing_contradict_no_confirmation() -> None:
+    assert route("um?", RouteContext(pending="confirm_account"), EN).tier == 1
