@@ -446,8 +446,16 @@ def _rules_words(where: str, file: _RulesFile) -> RulesWords:
     fold = file.fold_accents
     patterns = {name: _compiled(where, name, getattr(file, name), fold=fold) for name in _RULES_PATTERNS}
     lists = {name: frozenset(_folded(getattr(file, name), fold)) for name in _RULES_WORD_LISTS}
-    if _folded([file.assent_word], fold)[0] not in lists["yes_words"]:
+    upper = sorted({w for words in lists.values() for w in words if w != w.lower()})
+    if upper:  # the text is lower-cased: such a word would never match
+        raise ConfigurationInvalidError(f"{where}: words must be lower case: {', '.join(upper)}")
+    assent_word = _folded([file.assent_word], fold)[0]
+    if assent_word not in lists["yes_words"]:
         raise ConfigurationInvalidError(f"{where}: assent_word {file.assent_word!r} is not one of yes_words")
+    answers = lists["yes_words"] | lists["no_words"] | lists["answer_filler"]
+    unreachable = sorted(p for p in lists["yes_phrases"] if not set(p.split()) <= answers)
+    if unreachable:  # a yes or no answer is made only of those words (``rules.classify``)
+        raise ConfigurationInvalidError(f"{where}: yes_phrases with a word that is no answer word: {unreachable}")
     n = file.numbers
     if sorted(set(n.units.values())) != list(range(10)):
         raise ConfigurationInvalidError(f"{where}: numbers.units must name every digit 0 to 9")
@@ -457,7 +465,7 @@ def _rules_words(where: str, file: _RulesFile) -> RulesWords:
                          whole_numbers=n.whole_numbers)  # fmt: skip
     requests = tuple((locale, _compiled(where, f"language_requests.{locale}", text, fold=fold))
                      for locale, text in file.language_requests.items())  # fmt: skip
-    return RulesWords(fold_accents=fold, assent_word=_folded([file.assent_word], fold)[0], language_requests=requests,
+    return RulesWords(fold_accents=fold, assent_word=assent_word, language_requests=requests,
                       numbers=numbers, **patterns, **lists)  # fmt: skip
 
 
@@ -483,10 +491,13 @@ def load_language_words(locale: str, root: Path = LANGUAGES) -> LanguageWords:
         True
 
     Raises:
-        ConfigurationInvalidError: the language has no folder, a file is missing or not valid, a
-            pattern does not compile, the assent word is no yes word, a digit has no word.
+        ConfigurationInvalidError: ``locale`` is no locale or has no folder, a file is missing or
+            not valid, a pattern does not compile, a word is not lower case, the assent word is no
+            yes word, a yes phrase holds a word that is no answer word, a digit has no word.
     """
     code = locale.replace("_", "-")
+    if not re.match(_LOCALE, code):
+        raise ConfigurationInvalidError(f"languages: {locale!r} is no locale (like en-US)")
     folder = root / code
     try:
         rules = _RulesFile.model_validate_json((folder / "rules.json").read_text(encoding="utf-8"))

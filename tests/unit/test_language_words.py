@@ -51,6 +51,11 @@ def test_a_language_without_a_folder_is_refused_by_name() -> None:
         load_language_words("xx-XX")
 
 
+def test_a_locale_that_is_no_locale_is_refused_before_any_file_is_read() -> None:
+    with pytest.raises(ConfigurationInvalidError, match="no locale"):
+        load_language_words("../en-US")
+
+
 def _copy_shipped(root: Path) -> None:
     for locale in language_locales(LANGUAGES):
         shutil.copytree(LANGUAGES / locale, root / locale)
@@ -83,6 +88,16 @@ def test_an_assent_word_that_is_no_yes_word_is_refused(tmp_path: Path) -> None:
     data["assent_word"] = "maybe"
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ConfigurationInvalidError, match="assent_word"):
+        load_language_words("en-US", tmp_path)
+
+
+def test_a_yes_phrase_that_could_never_match_is_refused(tmp_path: Path) -> None:
+    _copy_shipped(tmp_path)
+    path = tmp_path / "en-US" / "rules.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["yes_phrases"] = [*data["yes_phrases"], "that's my account"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigurationInvalidError, match="yes_phrases"):
         load_language_words("en-US", tmp_path)
 
 
