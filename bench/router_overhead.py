@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.adapters.data_files import load_envelope
+from chalicelib.adapters.data_files import load_envelope, load_language_words
 from chalicelib.domain.router import RouteContext, route
 from sim.router_eval import load_labelled
 from sim.stats import percentile
@@ -28,12 +28,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     rows = load_labelled()
+    words = load_language_words("en-US")
     samples: list[float] = []
     for _ in range(args.repeat):
         for row in rows:
             context = RouteContext(**row.get("context", {}))
             started = time.perf_counter()
-            route(row["utterance"], context)
+            route(row["utterance"], context, words)
             samples.append((time.perf_counter() - started) * 1_000_000)
     ordered = sorted(samples)
     median = statistics.median(ordered)

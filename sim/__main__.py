@@ -125,9 +125,11 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _router_eval(args: argparse.Namespace) -> int:
-    from sim.router_eval import LABELLED, evaluate, format_evaluation, load_labelled  # noqa: PLC0415
+    from chalicelib.adapters.data_files import load_language_words  # noqa: PLC0415
+    from sim.router_eval import evaluate, format_evaluation, labelled_file, load_labelled  # noqa: PLC0415
 
-    result = evaluate(load_labelled(Path(args.file) if args.file else LABELLED))
+    path = Path(args.file) if args.file else labelled_file(args.language)
+    result = evaluate(load_labelled(path), load_language_words(args.language))
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k not in ("under_routed", "over_routed")}, indent=2))
     else:
@@ -342,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     replay.set_defaults(run=_replay)
     _add_load(commands)
     router_eval = commands.add_parser("router-eval", help="score the router on a labelled set")
-    router_eval.add_argument("--file", help="labelled JSONL (default events/router/labelled.jsonl)")
+    router_eval.add_argument("--file", help="labelled JSONL (default: the language's set in events/router/)")
+    router_eval.add_argument("--language", default="en-US", help="the words the router reads (default en-US)")
     router_eval.add_argument("--json", action="store_true", help="print the figures as JSON")
     router_eval.set_defaults(run=_router_eval)
     cost = commands.add_parser("cost", help="cost per minute by component and the self-hosting break-even")

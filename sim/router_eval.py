@@ -1,4 +1,5 @@
-"""How well the router picks tiers on a labelled set (``events/router/labelled.jsonl``)."""
+"""How well the router picks tiers on a labelled set (``events/router/labelled.jsonl``, and
+``labelled.<locale>.jsonl`` for another language)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.router import RouteContext, route
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "events" / "router" / "labelled.jsonl"
 
 
+def labelled_file(language: str) -> Path:
+    """The labelled set of ``language``: ``labelled.jsonl`` for en-US, ``labelled.<locale>.jsonl`` otherwise."""
+    return LABELLED if language == "en-US" else LABELLED.with_name(f"labelled.{language}.jsonl")
+
+
 def load_labelled(path: Path = LABELLED) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
             row = json.loads(line)
             if row.get("tier") not in (0, 1, 2) or not isinstance(row.get("utterance"), str):
@@ -23,14 +30,15 @@ def load_labelled(path: Path = LABELLED) -> list[dict[str, Any]]:
     return rows
 
 
-def evaluate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy, under-routing (routed lower than labelled) and over-routing rates."""
+def evaluate(rows: list[dict[str, Any]], words: LanguageWords) -> dict[str, Any]:
+    """Accuracy, under-routing (routed lower than labelled) and over-routing rates, routing with
+    the words of the set's language."""
     confusion = [[0, 0, 0] for _ in range(3)]
     under: list[dict[str, Any]] = []
     over: list[dict[str, Any]] = []
     for row in rows:
         context = RouteContext(**row.get("context", {}))
-        chosen = route(row["utterance"], context)
+        chosen = route(row["utterance"], context, words)
         confusion[row["tier"]][chosen.tier] += 1
         miss = {"utterance": row["utterance"], "context": row.get("context", {}), "labelled": row["tier"],
                 "routed": chosen.tier, "reasons": list(chosen.reasons)}  # fmt: skip

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chalicelib.domain.end_of_turn import EndOfTurnPolicy, Listening, ListeningCues, phrase
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.language import Language, Languages
+from chalicelib.domain.language_words import LanguageWords, RouterWords, RulesWords, fold_accents
 from chalicelib.domain.ledger import ModelPrice, PriceBook
 from chalicelib.domain.phrases import Phrases
+from chalicelib.domain.spoken_numbers import DigitWords
 from chalicelib.domain.tiers import LatencyPrior, TierSpec, TierTable
 from chalicelib.domain.tools import ToolDef, ToolGraph, ToolKind
 from chalicelib.domain.words_key import MatchVocabulary
@@ -429,8 +431,10 @@ def load_language(folder: Path) -> Language:
     fields = lines.model_dump(exclude={"comment", "tokens", "asks_anything_else"})
     phrases = Phrases(**fields, tokens=tuple(sorted(lines.tokens.items())),
                       asks_anything_else=tuple(lines.asks_anything_else))  # fmt: skip
+    words = load_language_words(locale, folder.parent)
     return Language(locale=locale, name=about.name, voice=about.voice, phrases=phrases, engine=about.engine,
-                    prompt_line=about.prompt_line, function_words=frozenset(about.function_words))  # fmt: skip
+                    prompt_line=about.prompt_line, function_words=frozenset(about.function_words),
+                    words=words)  # fmt: skip
 
 
 def load_languages(root: Path = LANGUAGES, default: str = "en-US") -> Languages:
@@ -471,6 +475,175 @@ def shipped_languages(default: str = "en-US") -> Languages:
     return load_languages(LANGUAGES, default)
 
 
+# A pattern is one string, or a list of strings joined end to end (long patterns read better in lines).
+_PatternText = (
+    Annotated[str, Field(min_length=1)] | Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+)
+_Words = list[Annotated[str, Field(pattern=r"^[^\s\d]+(?: [^\s\d]+)*$")]]
+_DigitWord = Annotated[str, Field(pattern=r"^[^\W\d_]+$")]
+
+
+class _NumbersFile(_Strict):
+    units: dict[_DigitWord, Annotated[int, Field(ge=0, le=9)]] = Field(min_length=10)
+    zero_between: list[_DigitWord] = Field(default_factory=list)
+    repeaters: dict[_DigitWord, Annotated[int, Field(ge=2, le=4)]] = Field(default_factory=dict)
+    teens: dict[_DigitWord, Annotated[int, Field(ge=10, le=99)]] = Field(default_factory=dict)
+    tens: dict[_DigitWord, Annotated[int, Field(ge=20, le=90, multiple_of=10)]] = Field(default_factory=dict)
+    joiners: list[_DigitWord] = Field(default_factory=list)
+    whole_numbers: bool = False
+
+
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    comment: str = Field(default="", alias="_comment")
+    fold_accents: bool = False
+    fillers: _PatternText
+    correction: _PatternText
+    agent: _PatternText
+    goodbye: _PatternText
+    repeat: _PatternText
+    yes_words: _Words = Field(min_length=1)
+    no_words: _Words = Field(min_length=1)
+    answer_filler: _Words
+    yes_phrases: _Words = Field(default_factory=list)
+    no_phrase: _PatternText
+    greeting_cues: _Words = Field(min_length=1)
+    greeting_words: _Words
+    line_check: _PatternText
+    assent_sounds: _PatternText
+    assent_word: str = Field(min_length=1)
+    thanks: _PatternText
+    polite_tail: _PatternText
+    account_cues: _Words
+    other_numbers: _PatternText
+    language_requests: dict[Annotated[str, Field(pattern=_LOCALE)], _PatternText] = Field(min_length=1)
+    numbers: _NumbersFile
+
+
+class _RouterFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    comment: str = Field(default="", alias="_comment")
+    high_stakes: _PatternText
+    negative: _PatternText
+    problem: _PatternText
+    correction: _PatternText
+    multi: _PatternText
+    request_cues: _PatternText
+    amount_or_date: _PatternText
+    question_words: _PatternText
+    denials: _Words = Field(min_length=1)
+
+
+_RULES_PATTERNS = ("fillers", "correction", "agent", "goodbye", "repeat", "no_phrase", "line_check", "assent_sounds",
+                   "thanks", "polite_tail", "other_numbers")  # fmt: skip
+_RULES_WORD_LISTS = ("yes_words", "no_words", "answer_filler", "yes_phrases", "greeting_cues", "greeting_words",
+                     "account_cues")  # fmt: skip
+_ROUTER_PATTERNS = ("high_stakes", "negative", "problem", "correction", "multi", "request_cues", "amount_or_date",
+                    "question_words")  # fmt: skip
+
+
+def _compiled(where: str, name: str, text: str | list[str], *, fold: bool) -> re.Pattern[str]:
+    pattern = text if isinstance(text, str) else "".join(text)
+    if fold:  # the text is compared without accents: so is the pattern ("adiós" finds "adios")
+        pattern = fold_accents(pattern)
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigurationInvalidError(f"{where}: {name}: {exc}") from exc
+
+
+def _rules_words(where: str, file: _RulesFile) -> RulesWords:
+    fold = file.fold_accents
+    patterns = {name: _compiled(where, name, getattr(file, name), fold=fold) for name in _RULES_PATTERNS}
+    lists = {name: frozenset(_folded(getattr(file, name), fold)) for name in _RULES_WORD_LISTS}
+    upper = sorted({w for words in lists.values() for w in words if w != w.lower()})
+    if upper:  # the text is lower-cased: such a word would never match
+        raise ConfigurationInvalidError(f"{where}: words must be lower case: {', '.join(upper)}")
+    assent_word = _folded([file.assent_word], fold)[0]
+    if assent_word not in lists["yes_words"]:
+        raise ConfigurationInvalidError(f"{where}: assent_word {file.assent_word!r} is not one of yes_words")
+    answers = lists["yes_words"] | lists["no_words"] | lists["answer_filler"]
+    unreachable = sorted(p for p in lists["yes_phrases"] if not set(p.split()) <= answers)
+    if unreachable:  # a yes or no answer is made only of those words (``rules.classify``)
+        raise ConfigurationInvalidError(f"{where}: yes_phrases with a word that is no answer word: {unreachable}")
+    n = file.numbers
+    if sorted(set(n.units.values())) != list(range(10)):
+        raise ConfigurationInvalidError(f"{where}: numbers.units must name every digit 0 to 9")
+    numbers = DigitWords(units=_folded_keys(n.units, fold), zero_between=frozenset(_folded(n.zero_between, fold)),
+                         repeaters=_folded_keys(n.repeaters, fold), teens=_folded_keys(n.teens, fold),
+                         tens=_folded_keys(n.tens, fold), joiners=frozenset(_folded(n.joiners, fold)),
+                         whole_numbers=n.whole_numbers)  # fmt: skip
+    requests = tuple((locale, _compiled(where, f"language_requests.{locale}", text, fold=fold))
+                     for locale, text in file.language_requests.items())  # fmt: skip
+    return RulesWords(fold_accents=fold, assent_word=assent_word, language_requests=requests,
+                      numbers=numbers, **patterns, **lists)  # fmt: skip
+
+
+def _router_words(where: str, file: _RouterFile, *, fold: bool) -> RouterWords:
+    patterns = {name: _compiled(where, name, getattr(file, name), fold=fold) for name in _ROUTER_PATTERNS}
+    return RouterWords(denials=frozenset(_folded(file.denials, fold)), **patterns)
+
+
+def _folded(words: list[str], fold: bool) -> list[str]:
+    return [fold_accents(w) for w in words] if fold else list(words)
+
+
+def _folded_keys(values: dict[str, int], fold: bool) -> dict[str, int]:
+    return {fold_accents(w) if fold else w: v for w, v in values.items()}
+
+
+def load_language_words(locale: str, root: Path = LANGUAGES) -> LanguageWords:
+    """The words of ``locale`` the tier-0 rules and the router read: ``<root>/<locale>/rules.json``
+    and ``router.json``. Lex's ``es_US`` is ``es-US``.
+
+    Example:
+        >>> load_language_words("en-US").rules.agent.search("agent please") is not None
+        True
+
+    Raises:
+        ConfigurationInvalidError: ``locale`` is no locale or has no folder, a file is missing or
+            not valid, a pattern does not compile, a word is not lower case, the assent word is no
+            yes word, a yes phrase holds a word that is no answer word, a digit has no word.
+    """
+    code = locale.replace("_", "-")
+    if not re.match(_LOCALE, code):
+        raise ConfigurationInvalidError(f"languages: {locale!r} is no locale (like en-US)")
+    folder = root / code
+    try:
+        rules = _RulesFile.model_validate_json((folder / "rules.json").read_text(encoding="utf-8"))
+        router = _RouterFile.model_validate_json((folder / "router.json").read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"languages/{code}: {exc}") from exc
+    # The router reads the rules' normalized text: it folds accents when the rules do.
+    fold = rules.fold_accents
+    return LanguageWords(code, _rules_words(f"{code}/rules.json", rules),
+                         _router_words(f"{code}/router.json", router, fold=fold))  # fmt: skip
+
+
+def language_locales(root: Path = LANGUAGES) -> tuple[str, ...]:
+    """The locales that have a folder under ``root`` (each folder is a language), sorted."""
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and re.match(_LOCALE, p.name)))
+
+
+def load_all_language_words(root: Path = LANGUAGES) -> dict[str, LanguageWords]:
+    """Every language under ``root``, by locale: adding a folder adds a language.
+
+    Raises:
+        ConfigurationInvalidError: as ``load_language_words``, for any of them.
+    """
+    return {locale: load_language_words(locale, root) for locale in language_locales(root)}
+
+
+@functools.cache
+def shipped_language_words(locale: str = "en-US") -> LanguageWords:
+    """The shipped words of ``locale``, loaded once per process (the turn's and the speculation's).
+
+    Raises:
+        ConfigurationInvalidError: the shipped files are not valid or the language has none.
+    """
+    return load_language_words(locale)
+
+
 def load_prompt(name: str) -> str:
     try:
         return (DATA / "prompts" / f"{name}.txt").read_text().strip()
@@ -481,15 +654,19 @@ def load_prompt(name: str) -> str:
 __all__ = [
     "PriceMissingError",
     "check_prices_cover",
+    "language_locales",
+    "load_all_language_words",
     "load_end_of_turn",
     "load_envelope",
     "load_language",
+    "load_language_words",
     "load_languages",
     "load_match_vocabulary",
     "load_prices",
     "load_prompt",
     "load_tiers",
     "shipped_end_of_turn",
+    "shipped_language_words",
     "shipped_languages",
     "shipped_match_vocabulary",
 ]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # built only by the handlers that need them: kept off the tur
     from collections.abc import Callable
 
     from chalicelib.adapters.lambda_continuation import LambdaContinuation
+    from chalicelib.domain.language_words import LanguageWords
     from chalicelib.domain.redaction import Redactor
     from chalicelib.domain.speech import AudioSource, SpeechToText
     from chalicelib.domain.words_key import MatchVocabulary
@@ -38,6 +39,7 @@ class SpeechParts:
     container_redactor: Redactor  # TurnParts
     task_client: Callable[[str], Any]  # AwsClients
     match_vocabulary: MatchVocabulary  # TurnParts
+    language_words: LanguageWords  # TurnParts
 
     @cached_property
     def audio_source(self) -> AudioSource:
@@ -134,7 +136,7 @@ class SpeechParts:
                            InvocationMeter(), self.dialogue_policy)  # fmt: skip
         return Speculate(
             self.unmetered_session_store, store, self.clock, self.dialogue_policy, self.envelope, self.tiers, worker,
-            vocabulary=self.match_vocabulary,
+            vocabulary=self.match_vocabulary, words=self.language_words,
         )  # fmt: skip
 
     @cached_property

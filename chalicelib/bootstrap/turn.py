@@ -25,11 +25,13 @@ from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
 from chalicelib.domain.language import Languages
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.ledger import PriceBook
 from chalicelib.domain.ports import ModelClient
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.tiers import TierTable
 from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
+from chalicelib.errors import ConfigurationInvalidError
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
 
@@ -179,7 +181,19 @@ class TurnParts:
             redactor=self.redactor,
             vault=self.vault() if self.vault_configured else None,
             vocabulary=self.match_vocabulary,
+            words=self.language_words,
         )
+
+    @cached_property
+    def language_words(self) -> LanguageWords:
+        """The words the rules and the router read in the stage's default language (each language's
+        are in its folder, ``data/languages/<locale>/``, loaded with the language): what a turn
+        reads before its session has a language. A language with no folder, or a file that is not
+        valid, stops the container at start-up (``ConfigurationInvalidError``)."""
+        words = self.languages.get(self.settings.default_language).words
+        if words is None:  # every shipped language is loaded with its words
+            raise ConfigurationInvalidError(f"languages/{self.settings.default_language}: no rules or router words")
+        return words
 
     @cached_property
     def match_vocabulary(self) -> MatchVocabulary:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.domain.conversation import Action, Reply, Role
+from chalicelib.domain.language_words import RulesWords
 from chalicelib.domain.rules import normalize
 from chalicelib.domain.session import Session, TurnRecord
 
@@ -87,11 +88,12 @@ class HandoverPolicy:
         return by_key.get(reason, self.default_queue)
 
 
-def human_only_topic(utterance: str, topics: tuple[str, ...]) -> str | None:
-    """The first of ``topics`` the caller's words are about, or None."""
+def human_only_topic(utterance: str, topics: tuple[str, ...], words: RulesWords) -> str | None:
+    """The first of ``topics`` the caller's words are about, or None (``words``: the call's
+    language's, to normalize them; the topics' own patterns are English still)."""
     if not topics:
         return None
-    text = normalize(utterance)
+    text = normalize(utterance, words)
     for topic in topics:
         pattern = TOPIC_PATTERNS.get(topic)
         if pattern is not None and pattern.search(text):

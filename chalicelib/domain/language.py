@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.phrases import ENGLISH, Phrases
 
 FROM_EVENT = "language_from_event"
@@ -213,6 +214,10 @@ class Language:
     engine: str = "neural"
     prompt_line: str = ""
     function_words: frozenset[str] = frozenset()
+    # What the tier-0 rules and the router read in this language (``rules.json``, ``router.json``
+    # of its folder). Every shipped language has them (``data_files.load_language``); None only
+    # for a language made in code (tests), whose turns read the words ``HandleTurn`` was given.
+    words: LanguageWords | None = field(default=None, hash=False, compare=False)
 
     @property
     def profile(self) -> LanguageProfile:

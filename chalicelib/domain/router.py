@@ -5,14 +5,17 @@ words and of the session; each feature that fires adds its weight and its name t
 recorded on the turn. A score at or above ``LARGE_THRESHOLD`` goes to the large model, the
 rest to the small one. Under-routing (a hard request sent to a small model) is the costly
 error, so the weights lean towards tier 2 when several weak signals meet.
+
+The features' words are the call's language's (``language_words.RouterWords``, from
+``data/languages/<locale>/router.json``); their weights are here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chalicelib.domain.handover import human_only_topic
+from chalicelib.domain.language_words import LanguageWords, RouterWords
 from chalicelib.domain.rules import MIN_ACCOUNT_DIGITS, Intent, classify, extract_digits, normalize
 from chalicelib.domain.session import Session
 from chalicelib.domain.tiers import LARGE, RULES, SMALL
@@ -40,60 +43,6 @@ class Route:
 
 LARGE_THRESHOLD = 3.0
 
-# High-stakes topics: a wrong answer costs money, a customer, or worse. Any one goes to tier 2.
-_HIGH_STAKES = re.compile(
-    r"\b(cancel\w*|close (?:my|the|our) \w* ?account|closing|terminate|end (?:my|the) contract|leaving you|"
-    r"switch(?:ing)? "
-    r"(?:to|provider)|stop (?:my|the) service|transfer everything|"
-    r"complain\w*|refund\w*|dispute\w*|charge ?back|overcharg\w*|double charg\w*|charged (?:me )?(?:twice|three times)|"
-    r"don't recognize|do not recognize|didn't order|never ordered|but i paid|i already paid|charged (?:me )?a|"
-    r"waive\w*|credit(?:ed)? (?:for|back|to)|a credit(?! card)|promo\w*|promised|extension|"
-    r"take (?:it|that) off|removed?|"
-    r"fraud\w*|scam\w*|stolen|hack\w*|unauthori[sz]ed|identity|in my name|using my account|clicked the link|"
-    r"phishing|aren't me|wasn't me|not me|lost my (?:wallet|card|phone)|"
-    r"lawyer|attorney|legal|law\b|sue|court|ombudsman|regulator|commissioner|better business bureau|bbb|fcc|violation|"
-    r"passed away|died|death|deceased|funeral|bereave\w*|hospital|medical|disabilit\w*|elderly|dementia|baby|"
-    r"divorce|can't afford|cannot afford|hardship|lost my job|paycheck|eviction|overdrawn|"
-    r"shut ?off|cut (?:off|me off)|disconnect\w*|without (?:water|power|gas|heat|internet|service)|"
-    r"no (?:water|power|heat)|"
-    r"damag\w*|injur\w*|unsafe|emergency|leak\w*|smell gas|"
-    r"supervisor|manager|escalate|denial|denied)\b"
-)
-_NEGATIVE = re.compile(
-    r"\b(ridiculous|unacceptable|terrible|awful|worst|useless|angry|furious|frustrat\w*|fed up|sick of|upset|unhappy|"
-    r"disgust\w*|outrage\w*|joke|incompetent|rude|horrible|pathetic|unbelievable|what is wrong with you|"
-    r"why is this so|how hard|third time|second time|again and again|keep(?:s)? (?:calling|happening|getting)|"
-    r"nobody|no one|still (?:not|hasn't|haven't|isn't|waiting|does)|never (?:got|received|arrived|showed)|"
-    r"on hold for|for hours)\b"
-)
-# Something is broken and the caller has already tried: multi-step troubleshooting.
-_PROBLEM = re.compile(
-    r"\b(keeps?|kept|declin\w*|error|not working|stopped working|doesn't work|won't|can't (?:log|get|connect|pay)|"
-    r"down for|dropping|drops|no service|not here|missing|never|wrong|higher than|more than (?:usual|last)|"
-    r"usually|already (?:tried|restarted|reset|did)|tried|still|went up|gone up|increased|doubled)\b"
-)
-_CORRECTION = re.compile(
-    r"\b(no wait|no not|not the|the other one|the one before|i meant|i mean|actually|instead|that's not|"
-    r"correction|change (?:that|it) to|not that one|scratch that|no no|i said|that's the old|not mine|not my)\b"
-)
-_MULTI = re.compile(r"\b(and also|also|as well|plus|and then|another thing|one more thing|while i have you|"
-                    r"on top of that|secondly|and i (?:need|want|would like)|and can you|and could you|"
-                    r"and what about|what about|and when|and where|and why|and how)\b")  # fmt: skip
-_REQUEST_CUES = re.compile(
-    r"\b(i need|i want|i'd like|i would like|can you|could you|how do i|how can i|"
-    r"what is|what's|when is|when's|where is|where's|why is|why did|is there|do you)\b"
-)
-_AMOUNT_OR_DATE = re.compile(
-    r"(\$\s?\d|\b\d+(?:\.\d+)? ?(?:dollars?|bucks|cents|percent|%)|\b(?:dollars?|bucks)\b|"
-    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|"
-    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday)\b|"
-    r"\b(?:last|next) (?:month|week|bill|year)\b|"
-    r"\b\d{1,2}/\d{1,2}\b|\bthe \d{1,2}(?:st|nd|rd|th)\b|\b(?:fifth|tenth|fifteenth|twentieth|thirtieth|"
-    r"first|second|third|fourth|twelfth|fourteenth|twenty \w+th)\b|"
-    r"\b(?:hundred|thousand|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b)"
-)
-_QUESTION_WORDS = re.compile(r"\b(why|how come|explain|what happened)\b")
-
 LONG_WORDS = 28
 # RouteContext.pending when the previous reply was a model's question (not one the rules asked).
 MODEL_QUESTION = "model_question"
@@ -118,10 +67,10 @@ def route_context(session: Session | None, human_only_topics: tuple[str, ...] = 
     )
 
 
-def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # noqa: PLR0912 - one branch a feature
-    """The tier for ``utterance`` in ``context``, with the reasons."""
-    heard = classify(utterance)
-    topic = human_only_topic(utterance, context.human_only_topics)
+def route(utterance: str, context: RouteContext, words: LanguageWords) -> Route:  # noqa: PLR0912 - one branch a feature
+    """The tier for ``utterance`` in ``context``, with the reasons; ``words``: the call's language's."""
+    heard = classify(utterance, words.rules)
+    topic = human_only_topic(utterance, context.human_only_topics, words.rules)
     if topic is not None:
         # Only a person handles it: the rules hand over, no model is asked.
         return Route(RULES, 0.0, (f"human_only_topic:{topic}",))
@@ -131,33 +80,34 @@ def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # n
     if heard.intent in (Intent.YES, Intent.NO) and context.pending == MODEL_QUESTION:
         # Only the model knows what its own question was.
         return Route(SMALL, 0.0, ("answers_model_question",))
-    if heard.intent is not Intent.UNKNOWN and not _stakes_override(utterance, heard.intent):
+    text = normalize(utterance, words.rules)
+    found = words.router
+    if heard.intent is not Intent.UNKNOWN and not _stakes_override(text, heard.intent, found):
         return Route(RULES, 0.0, (f"rules:{heard.rule}",))
 
-    text = normalize(utterance)
     features: list[tuple[str, float]] = []
-    digits_read_out = len(extract_digits(text)) >= MIN_ACCOUNT_DIGITS
-    if _HIGH_STAKES.search(text):
+    # Digits said one by one: a number being read out (amounts said in tens are no digits here).
+    digits_read_out = len(extract_digits(text, words.rules, one_by_one=True)) >= MIN_ACCOUNT_DIGITS
+    if found.high_stakes.search(text):
         features.append(("high_stakes_topic", 3.0))
-    if _NEGATIVE.search(text) or utterance.count("!") >= 2:
+    if found.negative.search(text) or utterance.count("!") >= 2:
         features.append(("negative_words", 3.0))
-    if _CORRECTION.search(text):
+    if found.correction.search(text):
         # Correcting a number being read out is one slot; correcting anything else changes what
         # was agreed.
         features.append(("correction", 1.0 if digits_read_out and context.pending != "confirm_account" else 3.0))
-    elif context.pending == "confirm_account" and text.split()[0] in ("no", "nope", "nah"):
+    elif context.pending == "confirm_account" and text and text.split()[0] in found.denials:  # "um?" is no text
         features.append(("contradicts_confirmation", 3.0))
-    requests = len(_REQUEST_CUES.findall(text)) + utterance.count("?")
-    if _MULTI.search(text) or requests >= 3:
+    requests = len(found.request_cues.findall(text)) + utterance.count("?")
+    if found.multi.search(text) or requests >= 3:
         features.append(("several_requests", 3.0))
-    if _PROBLEM.search(text):
+    if found.problem.search(text):
         features.append(("something_broken", 1.5))
-    if _AMOUNT_OR_DATE.search(text) and not digits_read_out:
+    if found.amount_or_date.search(text) and not digits_read_out:
         features.append(("amounts_or_dates", 1.5))
-    if _QUESTION_WORDS.search(text):
+    if found.question_words.search(text):
         features.append(("asks_why", 1.5))
-    words = len(text.split())
-    if words >= LONG_WORDS:
+    if len(text.split()) >= LONG_WORDS:
         features.append(("long_utterance", 1.5))
     if context.negative_sentiment:
         features.append(("negative_sentiment_so_far", 3.0))
@@ -176,8 +126,9 @@ def route(utterance: str, context: RouteContext = RouteContext()) -> Route:  # n
     return Route(tier, score, reasons)
 
 
-def _stakes_override(utterance: str, intent: Intent) -> bool:
-    """A rules intent that must not short-circuit: digits or a yes/no inside a complaint."""
+def _stakes_override(text: str, intent: Intent, found: RouterWords) -> bool:
+    """A rules intent that must not short-circuit: digits or a yes/no inside a complaint (``text``
+    normalized)."""
     if intent in (Intent.AGENT, Intent.GOODBYE, Intent.REPEAT, Intent.GREETING, Intent.THANKS):
         return False
-    return bool(_HIGH_STAKES.search(normalize(utterance)))
+    return bool(found.high_stakes.search(text))

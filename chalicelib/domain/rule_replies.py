@@ -12,7 +12,8 @@ from chalicelib.domain.handover import (
     REPEATED_MISUNDERSTANDING,
     human_only_topic,
 )
-from chalicelib.domain.language import LanguageChoice
+from chalicelib.domain.language import Language, LanguageChoice
+from chalicelib.domain.language_words import RulesWords
 from chalicelib.domain.model_replies import ModelRun
 from chalicelib.domain.phrases import Phrases, canned
 from chalicelib.domain.prompt import baseline_tokens
@@ -33,10 +34,14 @@ def answer_with_rules(
     policy: DialoguePolicy,
     route: Route | None = None,
     *,
+    words: RulesWords | None = None,
     spent: ModelRun | None = None,
     language: LanguageChoice | None = None,
 ) -> TurnOutcome:
     """Answer turn ``seq`` of ``request`` with tier-0 rules and evolve the session.
+
+    ``words``: the tier-0 words of the turn's language (``language_words``); None: its language's
+    own (``Language.words``).
 
     ``spent``: the models' work this turn already did before it came to the rules (a version
     race re-read a session that routes the words to them): its tokens and calls stay the turn's.
@@ -45,15 +50,17 @@ def answer_with_rules(
     """
     current = session or Session.new(request.contact_id, now_ms, channel=request.channel)
     language = language or language_of_turn(session, request, policy)
-    says = policy.language(language.locale).phrases
-    topic = human_only_topic(request.utterance, policy.human_only_topics)
+    pack = policy.language(language.locale)
+    says = pack.phrases
+    words = words or _rules_words(pack)
+    topic = human_only_topic(request.utterance, policy.human_only_topics, words)
     if topic is not None and current.status is not SessionStatus.ENDED:
         reasons = (f"tier0:{HUMAN_ONLY_TOPIC}", f"handover:{HUMAN_ONLY_TOPIC}", f"topic:{topic}")
         reply = canned(says.handover, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER,
                        policy.queue_for(HUMAN_ONLY_TOPIC, topic))  # fmt: skip
         change = SessionChange(pending=None)
     else:
-        reply, change = _respond(current, classify(request.utterance), policy, says)
+        reply, change = _respond(current, classify(request.utterance, words), policy, says)
     if route is not None and route.tier > RULES:  # the router wanted a model; say why it was not asked
         reply = replace(reply, reasons=(*route.reasons, *reply.reasons))
     baseline = baseline_tokens(policy, session, request.utterance, reply.text, language.locale)
@@ -61,6 +68,12 @@ def answer_with_rules(
                        routed_tier=route.tier if route is not None else RULES,
                        spent=charged(spent.attempts) if spent else Charged(),
                        tools=spent.tools if spent else (), language=language)  # fmt: skip
+
+
+def _rules_words(language: Language) -> RulesWords:
+    if language.words is None:
+        raise ValueError(f"the language {language.locale} was made without its rules' words: pass them")
+    return language.words.rules
 
 
 def _respond(
@@ -98,6 +111,12 @@ def _respond(
     if heard.intent is Intent.THANKS:
         reply = canned(says.welcome + says.anything_else, heard.intent, reasons)
         return reply, replace(_UNDERSTOOD, pending=Pending(PendingKind.ANYTHING_ELSE))
+    if heard.intent is Intent.LANGUAGE:
+        # The turn switched the call's language before it came here (``turn_outcome.language_of_turn``
+        # with the requested locale): ``says`` is already the new language's; the switch, or why
+        # there was none, is in the reply's reasons.
+        return canned(says.language_switched, heard.intent, reasons), _UNDERSTOOD
+    # Any intent without a branch above lands here, so a new one is never answered as something it is not.
     return _not_understood(session, heard, reasons, policy, says)
 
 

@@ -12,6 +12,8 @@ Money ("$42.50"), clock times ("9:30") and ordinals ("3rd", "third") are not dig
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 NUM = "num"  # numerals: "4111"
@@ -53,6 +55,34 @@ _CORRECTIONS = (
 _CORRECTIONS_BY_START = {w: tuple(p for p in _CORRECTIONS if p[0] == w) for w in {p[0] for p in _CORRECTIONS}}
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
 _NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILLERS})
+
+
+@dataclass(frozen=True)
+class DigitWords:
+    """How callers of one language read digits out (``data/languages/<locale>/rules.json``,
+    ``numbers``), for ``piece_at``.
+
+    ``units``: digit words and their digit ("four" 4, "oh" 0). ``zero_between``: words that are
+    zero only between two digit words (Spanish "o" is also "or"). ``repeaters``: "double" 2.
+    ``teens``: one-word numbers from 10 to 99 that are no tens ("twelve", "veintinueve");
+    ``tens``: "forty"; ``joiners``: what may stand between tens and units ("cuarenta y cuatro").
+    ``whole_numbers``: tier 0 reads teens and tens too (Spanish callers read numbers in pairs);
+    otherwise tier 0 leaves them to a model.
+    """
+
+    units: Mapping[str, int]
+    zero_between: frozenset[str]
+    repeaters: Mapping[str, int]
+    teens: Mapping[str, int]
+    tens: Mapping[str, int]
+    joiners: frozenset[str]
+    whole_numbers: bool
+
+
+# The words of this module's own readers (the redactor's digit runs, dates, e-mails): English.
+# Tier 0 reads with the words of the call's language (``rules``); ``tests`` check the English
+# data file says the same as these.
+ENGLISH_DIGITS = DigitWords(UNITS, frozenset(), REPEATERS, TEENS, TENS, frozenset(), whole_numbers=False)
 
 
 class Token(NamedTuple):
@@ -110,10 +140,11 @@ def _split_hyphens(parts: list[str]) -> bool:
     return any(part in NUMBER_WORDS or part in FILLERS for part in parts)
 
 
-def piece_at(tokens: list[Token], i: int) -> tuple[str, int, bool] | None:
+def piece_at(tokens: list[Token], i: int, words: DigitWords = ENGLISH_DIGITS) -> tuple[str, int, bool] | None:
     """The digits that start at token ``i``: (digits, index after them, closes a group), or None.
 
     A numeral or a tens/teens word is a group of its own; digit words run on into one group.
+    ``words``: the language's digit words (this module's readers use English).
 
     Example:
         >>> piece_at(tokenize("double five"), 0), piece_at(tokenize("twenty seven"), 0)
@@ -125,26 +156,46 @@ def piece_at(tokens: list[Token], i: int) -> tuple[str, int, bool] | None:
     if tok.kind != WORD:
         return None
     word = tok.text
-    if word in UNITS:
-        return str(UNITS[word]), i + 1, False
-    if word in TEENS:
-        return str(TEENS[word]), i + 1, True
-    if word in TENS:
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if nxt is not None and nxt.kind == WORD and UNITS.get(nxt.text, 0) > 0 and nxt.text != "o":
-            return str(TENS[word] + UNITS[nxt.text]), i + 2, True
-        return str(TENS[word]), i + 1, True
+    units, tens = words.units, words.tens
+    if word in units:
+        return str(units[word]), i + 1, False
+    if word in words.zero_between and between_digits(tokens, i, words):
+        return "0", i + 1, False
+    if word in words.teens:
+        return str(words.teens[word]), i + 1, True
+    if word in tens:
+        j = i + 1
+        if j + 1 < len(tokens) and tokens[j].kind == WORD and tokens[j].text in words.joiners:
+            j += 1  # "cuarenta y cuatro"
+        nxt = tokens[j] if j < len(tokens) else None
+        if nxt is not None and nxt.kind == WORD and units.get(nxt.text, 0) > 0 and nxt.text != "o":
+            return str(tens[word] + units[nxt.text]), j + 1, True
+        return str(tens[word]), i + 1, True
     if "-" in word:
-        tens, _, unit = word.partition("-")
-        if tens in TENS and UNITS.get(unit, 0) > 0:  # "twenty-seven"
-            return str(TENS[tens] + UNITS[unit]), i + 1, True
+        ten, _, unit = word.partition("-")
+        if ten in tens and units.get(unit, 0) > 0:  # "twenty-seven"
+            return str(tens[ten] + units[unit]), i + 1, True
         return None
-    if word in REPEATERS:
+    if word in words.repeaters:
         j = _skip_fillers(tokens, i + 1)
-        said = piece_at(tokens, j) if j < len(tokens) and tokens[j].text not in REPEATERS else None
+        said = piece_at(tokens, j, words) if j < len(tokens) and tokens[j].text not in words.repeaters else None
         if said is not None and (tokens[j].kind == NUM or not said[2]):  # "double five", "double 5"
-            return said[0][0] * REPEATERS[word] + said[0][1:], said[1], False
+            return said[0][0] * words.repeaters[word] + said[0][1:], said[1], False
     return None
+
+
+def between_digits(tokens: list[Token], i: int, words: DigitWords) -> bool:
+    """Whether token ``i`` stands between two digits, past any other zero-only words ("dos o o uno")."""
+
+    def digit(tok: Token) -> bool:
+        return tok.kind == NUM or (tok.kind == WORD and tok.text in words.units)
+
+    before, after = i - 1, i + 1
+    while before >= 0 and tokens[before].kind == WORD and tokens[before].text in words.zero_between:
+        before -= 1
+    while after < len(tokens) and tokens[after].kind == WORD and tokens[after].text in words.zero_between:
+        after += 1
+    return before >= 0 and after < len(tokens) and digit(tokens[before]) and digit(tokens[after])
 
 
 def _skip_fillers(tokens: list[Token], j: int) -> int:

@@ -16,6 +16,7 @@ from chalicelib.domain.conversation import Action, Message, Reply, Role, Source,
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.escalation import Attempt
 from chalicelib.domain.language import LanguageChoice, turn_language
+from chalicelib.domain.rules import Intent, classify
 from chalicelib.domain.session import (
     LastTurn,
     ModelCall,
@@ -186,9 +187,21 @@ def language_of_turn(
 ) -> LanguageChoice:
     """The language turn ``request`` is answered in, and the call's from then on
     (``language.turn_language``): the session's once it has one, else the event's; switched when
-    the caller asks for another (``requested``, a locale) or plainly speaks one."""
-    return turn_language(session.language if session else None, request.language, request.utterance,
-                         policy.languages, requested=requested)  # fmt: skip
+    the caller asks for another or plainly speaks one.
+
+    The request is read by the rules of the language the turn is in so far (``Intent.LANGUAGE``:
+    "¿habla español?", "can we do this in spanish"), so the rules, the models and a speculation
+    decide it alike; ``requested`` (a locale) is taken as asked instead.
+    """
+    current = session.language if session else None
+    decided = turn_language(current, request.language, request.utterance, policy.languages)
+    if requested is None:
+        words = policy.language(decided.locale).words
+        heard = classify(request.utterance, words.rules) if words is not None else None
+        requested = heard.language if heard is not None and heard.intent is Intent.LANGUAGE else None
+    if requested is None:
+        return decided
+    return turn_language(current, request.language, request.utterance, policy.languages, requested=requested)
 
 
 def _kept(value: T | Keep, current: T) -> T:

@@ -35,6 +35,7 @@ from chalicelib.domain.envelope import (
 )
 from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, HandoverPolicy, HandoverWorkflow, handover_request
 from chalicelib.domain.language import ENGLISH_US, Language
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
 from chalicelib.domain.redaction import Redactor
@@ -58,7 +59,13 @@ from chalicelib.domain.speculation import (
 from chalicelib.domain.tiers import RULES, TierTable
 from chalicelib.domain.turn_outcome import TurnOutcome, charged, language_of_turn
 from chalicelib.domain.usage import Usage
-from chalicelib.errors import AppError, SessionVersionConflictError, TurnAlreadyRecordedError, VaultUnavailableError
+from chalicelib.errors import (
+    AppError,
+    ConfigurationInvalidError,
+    SessionVersionConflictError,
+    TurnAlreadyRecordedError,
+    VaultUnavailableError,
+)
 from chalicelib.observability import logger
 from chalicelib.usecases.handover import start_handover
 from chalicelib.usecases.run_models import RunModels
@@ -141,6 +148,8 @@ class HandleTurn:
         vault: where the raw values behind the call's tokens are kept for the tools.
         vocabulary: the words of the call's language that do not change what the caller asked
             (the speculation key's: ``data_files.shipped_match_vocabulary``).
+        words: the words of the call's language the rules and the router read
+            (``data_files.shipped_language_words``).
     """
 
     def __init__(
@@ -161,7 +170,9 @@ class HandleTurn:
         redactor: Redactor | None = None,
         vault: Vault | None = None,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
+        words: LanguageWords | None = None,
     ) -> None:
+        self._words = words
         self._vocabulary = vocabulary
         self._redactor = redactor
         self._vault = vault
@@ -285,15 +296,16 @@ class HandleTurn:
         (done once per turn). A change of language is recorded in the reply's reasons."""
         session, seq = read.session, read.delivery.seq
         language = language_of_turn(session, request, self._policy)
+        words = self._words_of(language.locale)
         with self._meter.timed(ROUTING):
-            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics))
+            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics), words)
         if self._speculations is not None:
             # Kept on the turn, a rules turn's too: why a speculation was wasted reads it.
             spent.words_key = speculation_key(request.utterance, self._vocabulary)
         if chosen.tier == RULES or self._run_models is None:
             # Also after a race re-routed words a model already answered: its cost is charged.
-            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, spent=spent.run,
-                                     language=language)  # fmt: skip
+            return answer_with_rules(session, request, seq, read.now_ms, self._policy, chosen, words=words.rules,
+                                     spent=spent.run, language=language)  # fmt: skip
         if spent.run is None:
             found = self._speculated(request, seq, chosen, deadline, spent)
             spent.speculated = found is not None
@@ -305,6 +317,14 @@ class HandleTurn:
             spent.paid_here = () if ready else charged(spent.run.attempts[len(first) :]).usage
         return answer_from_models(session, request, seq, read.now_ms, self._policy, route=chosen, run=spent.run,
                                   language=language)  # fmt: skip
+
+    def _words_of(self, locale: str) -> LanguageWords:
+        """What the rules and the router read in ``locale``: its language's words (every shipped
+        language has them), or the words this use case was given for a language made in code."""
+        found = self._policy.language(locale).words or self._words
+        if found is None:
+            raise ConfigurationInvalidError(f"no rules or router words for {locale}: the language has none, none given")
+        return found
 
     def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
         """Start the handover workflow after a committed handover reply (never raises)."""

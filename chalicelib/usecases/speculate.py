@@ -22,6 +22,7 @@ from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.ports import Clock, SessionStore, SpeculationStore
 from chalicelib.domain.router import route, route_context
 from chalicelib.domain.session import Session
@@ -37,7 +38,8 @@ from chalicelib.domain.speculation import (
     still_reading,
 )
 from chalicelib.domain.tiers import RULES, TierTable
-from chalicelib.errors import AppError
+from chalicelib.domain.turn_outcome import language_of_turn
+from chalicelib.errors import AppError, ConfigurationInvalidError
 from chalicelib.usecases.run_models import RunModels
 
 
@@ -52,7 +54,10 @@ class Speculate:
         tiers: TierTable,
         run_models: RunModels,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
+        *,
+        words: LanguageWords | None = None,
     ) -> None:
+        self._words = words  # the rules' and the router's, of the call's language
         self._vocabulary = vocabulary
         self._sessions = sessions
         self._speculations = speculations
@@ -78,7 +83,13 @@ class Speculate:
         if speculation_refusal(session, key, self._vocabulary) is not None:
             return None
         seq = session.last_seq + 1
-        chosen = route(transcript, route_context(session, self._policy.human_only_topics))
+        request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX)
+        # The words of the language the turn will answer in (the session's, or the one it switches to).
+        locale = language_of_turn(session, request, self._policy).locale
+        words = self._policy.language(locale).words or self._words
+        if words is None:
+            raise ConfigurationInvalidError(f"no rules or router words for {locale}: the language has none, none given")
+        chosen = route(transcript, route_context(session, self._policy.human_only_topics), words)
         if chosen.tier == RULES:
             return None
         pending = Speculation(contact_id, seq, transcript, SpeculationState.PENDING, chosen.tier, now,
@@ -88,7 +99,6 @@ class Speculate:
             return skipped if self._speculations.start(skipped, now) else None
         if not self._speculations.start(pending, now):
             return None
-        request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX)
         envelope = self._envelope
         deadline = Deadline(self._clock.monotonic_ms(), envelope.hard_deadline_ms, soft_ms=envelope.soft_deadline_ms)
         try:

@@ -17,6 +17,7 @@ from chalicelib.domain.ports import SessionStore
 from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import Session
 from chalicelib.errors import SessionVersionConflictError, TurnAlreadyRecordedError
+from tests.languages import EN
 
 NOW = 1_700_000_000_000
 TTL_SECONDS = 3600
@@ -36,7 +37,7 @@ def first_turn(
     words: str = "my account is 4 4 7 1", contact: str = "c-1", seq: int = 1, session: Session | None = None
 ) -> Any:
     req = TurnRequest(contact_id=contact, seq=seq, utterance=words, source=Source.CONNECT)
-    return answer_with_rules(session, req, seq, NOW, DialoguePolicy())
+    return answer_with_rules(session, req, seq, NOW, DialoguePolicy(), words=EN.rules)
 
 
 def test_nothing_stored_loads_as_none(store: SessionStore) -> None:

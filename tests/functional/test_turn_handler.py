@@ -15,6 +15,7 @@ from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.usecases.handle_turn import HandleTurn
 from sim.calls import connect_event
 from tests.conftest import load_json
+from tests.languages import EN
 
 TABLE = "switchboard-dev-sessions"
 
@@ -83,7 +84,7 @@ def test_concurrent_duplicates_in_separate_containers_store_one_turn_and_answer_
 
     def deliver(container: bootstrap.Container) -> None:
         store = BarrierSessionStore(DynamoDbSessionStore(container.dynamodb_client, TABLE, 3600), barrier)
-        handle = HandleTurn(store, container.clock, DialoguePolicy(), container.envelope)
+        handle = HandleTurn(store, container.clock, DialoguePolicy(), container.envelope, words=EN)
         # A generous deadline: what is tested is that one commits and the others answer from it,
         # not how fast four in-process writers get through moto on a loaded machine.
         deadline = Deadline(started_at_ms=container.clock.monotonic_ms(), hard_ms=20_000)
@@ -195,7 +196,7 @@ def test_version_race_on_dynamodb_rereads_and_keeps_both_changes(lambda_client: 
         )
 
     store.before_commit = other_writer
-    handle = HandleTurn(store, services.clock, DialoguePolicy(), services.envelope)
+    handle = HandleTurn(store, services.clock, DialoguePolicy(), services.envelope, words=EN)
     result = handle(
         read_turn_event(connect_event("c-6", "yes", "2")).request_within(2000), services.turn_deadline(None)
     )

@@ -8,6 +8,7 @@ from chalicelib.domain.phrases import fallback_reply
 from chalicelib.domain.redelivery import DeliveryKind, classify_delivery, resolve_stored_turn
 from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.domain.session import PendingKind, Session, SessionStatus
+from tests.languages import EN
 
 POLICY = DialoguePolicy(history_limit=6, misunderstandings_before_handover=3, default_queue="Billing")
 
@@ -20,14 +21,14 @@ def play(*utterances: str) -> Session:
     """The session after the caller said ``utterances`` on turns 1, 2, ..."""
     session: Session | None = None
     for seq, words in enumerate(utterances, start=1):
-        outcome = answer_with_rules(session, request(words, seq), seq, 1_000 * seq, POLICY)
+        outcome = answer_with_rules(session, request(words, seq), seq, 1_000 * seq, POLICY, words=EN.rules)
         session = outcome.session.evolve(version=seq)
     assert session is not None
     return session
 
 
 def test_first_turn_starts_a_session_at_the_given_sequence() -> None:
-    outcome = answer_with_rules(None, request("hello"), 1, 5_000, POLICY)
+    outcome = answer_with_rules(None, request("hello"), 1, 5_000, POLICY, words=EN.rules)
     assert outcome.session.last_seq == 1
     assert outcome.session.version == 0
     assert outcome.session.started_at_ms == 5_000
@@ -36,7 +37,7 @@ def test_first_turn_starts_a_session_at_the_given_sequence() -> None:
 
 
 def test_asking_for_an_agent_hands_over_to_the_default_queue() -> None:
-    outcome = answer_with_rules(None, request("agent please"), 1, 0, POLICY)
+    outcome = answer_with_rules(None, request("agent please"), 1, 0, POLICY, words=EN.rules)
     assert outcome.reply.action is Action.HANDOVER
     assert outcome.reply.queue == "Billing"
     assert "handover:caller_asked" in outcome.reply.reasons
@@ -44,13 +45,13 @@ def test_asking_for_an_agent_hands_over_to_the_default_queue() -> None:
 
 
 def test_goodbye_ends_the_call() -> None:
-    outcome = answer_with_rules(None, request("ok bye"), 1, 0, POLICY)
+    outcome = answer_with_rules(None, request("ok bye"), 1, 0, POLICY, words=EN.rules)
     assert outcome.reply.action is Action.END
     assert outcome.session.status is SessionStatus.ENDED
 
 
 def test_digits_are_read_back_for_confirmation_as_digits() -> None:
-    outcome = answer_with_rules(None, request("my account is 4 4 7 1 9"), 1, 0, POLICY)
+    outcome = answer_with_rules(None, request("my account is 4 4 7 1 9"), 1, 0, POLICY, words=EN.rules)
     assert ("44719", "digits") in [(p.text, p.say_as) for p in outcome.reply.speech]
     assert outcome.session.pending is not None
     assert outcome.session.pending.kind is PendingKind.CONFIRM_ACCOUNT
@@ -75,7 +76,7 @@ def test_no_after_anything_else_ends_the_call() -> None:
 
 def test_repeat_says_the_previous_reply_again() -> None:
     first = play("my account is 4 4 7 1 9")
-    again = answer_with_rules(first, request("say that again", 2), 2, 9_000, POLICY)
+    again = answer_with_rules(first, request("say that again", 2), 2, 9_000, POLICY, words=EN.rules)
     assert again.reply.speech == first.last_turn.reply.speech  # type: ignore[union-attr]
 
 
@@ -100,7 +101,7 @@ def test_history_keeps_only_the_newest_messages() -> None:
 
 def test_turn_after_the_call_ended_says_goodbye_again() -> None:
     session = play("bye")
-    outcome = answer_with_rules(session, request("hello?", 2), 2, 0, POLICY)
+    outcome = answer_with_rules(session, request("hello?", 2), 2, 0, POLICY, words=EN.rules)
     assert outcome.reply.action is Action.END
 
 
@@ -130,7 +131,7 @@ def test_an_older_sequence_is_checked_against_its_stored_turn() -> None:
     session = play("hi", "hello", "hey")
     older = request("hi", 1)
     assert classify_delivery(session, older).kind is DeliveryKind.CHECK_STORED_TURN
-    stored = answer_with_rules(None, older, 1, 0, POLICY).record
+    stored = answer_with_rules(None, older, 1, 0, POLICY, words=EN.rules).record
     assert resolve_stored_turn(session, older, stored).kind is DeliveryKind.DUPLICATE
     assert resolve_stored_turn(session, request("other", 1), stored).seq == 4
     assert resolve_stored_turn(session, older, None).kind is DeliveryKind.NEW

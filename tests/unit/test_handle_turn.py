@@ -16,6 +16,7 @@ from chalicelib.domain.rule_replies import answer_with_rules
 from chalicelib.errors import SessionContentionError
 from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import BarrierSessionStore, ManualClock, RecordingSessionStore
+from tests.languages import EN
 
 POLICY = DialoguePolicy()
 ENVELOPE = load_envelope()
@@ -40,7 +41,7 @@ def store() -> RecordingSessionStore:
 
 
 def test_new_turn_is_one_load_and_one_commit(store: RecordingSessionStore, clock: ManualClock) -> None:
-    result = HandleTurn(store, clock, POLICY, ENVELOPE)(request("hello"), deadline(clock))
+    result = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN)(request("hello"), deadline(clock))
     assert store.calls == ["load", "commit_turn"]
     assert (result.seq, result.next_seq, result.duplicate) == (1, 2, False)
     stored = store.inner.load("c-1", clock.now)
@@ -50,7 +51,7 @@ def test_new_turn_is_one_load_and_one_commit(store: RecordingSessionStore, clock
 def test_duplicate_delivery_returns_the_stored_reply_with_one_load(
     store: RecordingSessionStore, clock: ManualClock
 ) -> None:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN)
     first = handle(request("my account is 4 4 7 1"), deadline(clock))
     store.calls.clear()
     clock.advance(1_500)
@@ -61,14 +62,14 @@ def test_duplicate_delivery_returns_the_stored_reply_with_one_load(
 
 
 def test_version_race_rereads_and_reapplies_on_fresh_state(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN)
     handle(request("my account is 4 4 7 1 9"), deadline(clock))
 
     def another_writer() -> None:  # e.g. the segments consumer, between our read and our write
         current = store.inner.load("c-1", clock.now)
         assert current is not None
         store.inner.commit_turn(
-            answer_with_rules(current, request("hello", 9, "c-1"), 9, clock.now, POLICY).record,
+            answer_with_rules(current, request("hello", 9, "c-1"), 9, clock.now, POLICY, words=EN.rules).record,
             replace(current, misunderstandings=0),
             clock.now,
         )
@@ -84,7 +85,9 @@ def test_version_race_rereads_and_reapplies_on_fresh_state(store: RecordingSessi
 def test_concurrent_duplicates_all_answer_with_the_one_stored_reply(clock: ManualClock) -> None:
     inner = InMemorySessionStore()
     parties = 3
-    handle = HandleTurn(BarrierSessionStore(inner, threading.Barrier(parties, timeout=10)), clock, POLICY, ENVELOPE)
+    handle = HandleTurn(
+        BarrierSessionStore(inner, threading.Barrier(parties, timeout=10)), clock, POLICY, ENVELOPE, words=EN
+    )
     results = []
     lock = threading.Lock()
 
@@ -105,14 +108,14 @@ def test_concurrent_duplicates_all_answer_with_the_one_stored_reply(clock: Manua
 
 
 def test_contention_beyond_the_attempts_raises_a_named_error(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE, commit_attempts=2)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN, commit_attempts=2)
     handle(request("hi"), deadline(clock))
 
     def bump() -> None:
         current = store.inner.load("c-1", clock.now)
         assert current is not None
         store.inner.commit_turn(answer_with_rules(current, request("x", 50 + len(store.calls)), 50 + len(store.calls),
-                                            clock.now, POLICY).record, current, clock.now)  # fmt: skip
+                                            clock.now, POLICY, words=EN.rules).record, current, clock.now)  # fmt: skip
         store.before_commit = bump
 
     store.before_commit = bump
@@ -121,7 +124,7 @@ def test_contention_beyond_the_attempts_raises_a_named_error(store: RecordingSes
 
 
 def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSessionStore, clock: ManualClock) -> None:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE, commit_attempts=5)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN, commit_attempts=5)
     handle(request("hi"), deadline(clock))
     turn_deadline = deadline(clock, hard_ms=1_000)
 
@@ -130,7 +133,7 @@ def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSession
         current = store.inner.load("c-1", clock.now)
         assert current is not None
         store.inner.commit_turn(
-            answer_with_rules(current, request("x", 7), 7, clock.now, POLICY).record, current, clock.now
+            answer_with_rules(current, request("x", 7), 7, clock.now, POLICY, words=EN.rules).record, current, clock.now
         )
 
     store.before_commit = slow_other_writer
@@ -142,7 +145,7 @@ def test_no_second_attempt_when_the_deadline_has_no_room(store: RecordingSession
 def test_stale_sequence_with_new_words_is_processed_as_the_next_turn(
     store: RecordingSessionStore, clock: ManualClock
 ) -> None:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN)
     handle(request("hi"), deadline(clock))
     result = handle(request("agent please", 1), deadline(clock))
     assert (result.seq, result.reply.action, result.duplicate) == (2, Action.HANDOVER, False)
@@ -150,7 +153,7 @@ def test_stale_sequence_with_new_words_is_processed_as_the_next_turn(
 
 def test_expired_session_is_ignored_and_replaced(clock: ManualClock) -> None:
     inner = InMemorySessionStore()
-    handle = HandleTurn(inner, clock, POLICY, ENVELOPE)
+    handle = HandleTurn(inner, clock, POLICY, ENVELOPE, words=EN)
     handle(request("my account is 4 4 7 1"), deadline(clock))
     inner.expire_all()
     result = handle(request("my account is 4 4 7 1"), deadline(clock))

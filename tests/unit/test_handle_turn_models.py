@@ -18,6 +18,7 @@ from chalicelib.domain.usage import UsageKind
 from chalicelib.errors import ModelTimeoutError, ModelUnavailableError
 from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import ManualClock, RecordingSessionStore, ScriptedModelClient
+from tests.languages import EN
 
 TIERS = load_tiers()
 ENVELOPE = load_envelope()
@@ -45,7 +46,7 @@ def clock() -> ManualClock:
 def handler(
     models: ScriptedModelClient, clock: ManualClock, store: object = None, meter: InvocationMeter | None = None
 ) -> HandleTurn:
-    return HandleTurn(store or InMemorySessionStore(), clock, POLICY, ENVELOPE, models=models, tiers=TIERS,
+    return HandleTurn(store or InMemorySessionStore(), clock, POLICY, ENVELOPE, words=EN, models=models, tiers=TIERS,
                       meter=meter)  # fmt: skip
 
 
@@ -112,7 +113,7 @@ def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> Non
     def other_writer() -> None:
         current = store.inner.load("c-1", clock.now)
         assert current is not None
-        other = answer_with_rules(current, request("x", 40), 40, clock.now, POLICY)
+        other = answer_with_rules(current, request("x", 40), 40, clock.now, POLICY, words=EN.rules)
         store.inner.commit_turn(other.record, current, clock.now)
 
     store.before_commit = other_writer
@@ -121,7 +122,7 @@ def test_a_version_race_does_not_call_the_model_again(clock: ManualClock) -> Non
 
 
 def test_without_a_model_client_every_turn_is_answered_by_rules(clock: ManualClock) -> None:
-    result = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE)(request(ROUTINE), deadline(clock))
+    result = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, words=EN)(request(ROUTINE), deadline(clock))
     assert result.reply.tier == 0 and result.record is not None and result.record.routed_tier == 1
 
 

@@ -52,6 +52,7 @@ from chalicelib.usecases.handover import (
 )
 from chalicelib.usecases.run_tools import RunTools
 from tests.fakes import FakeToolBackend, InMemoryContactAttributes, InMemoryVault, ManualClock
+from tests.languages import EN
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
 POLICY = DialoguePolicy(handover=HANDOVER)
@@ -109,9 +110,9 @@ def test_the_execution_name_is_contact_and_turn_within_step_functions_rules() ->
 
 def test_a_human_only_topic_is_handed_over_by_the_rules_to_its_queue() -> None:
     words = "my husband passed away last month and the account is in his name"
-    chosen = route(words, route_context(None, POLICY.human_only_topics))
+    chosen = route(words, route_context(None, POLICY.human_only_topics), EN)
     assert chosen.tier == RULES and chosen.reasons == ("human_only_topic:bereavement",)
-    outcome = answer_with_rules(None, request(words), 1, 0, POLICY, chosen)
+    outcome = answer_with_rules(None, request(words), 1, 0, POLICY, chosen, words=EN.rules)
     assert outcome.reply.action is Action.HANDOVER
     assert outcome.reply.queue == "Bereavement"
     assert "handover:human_only_topic" in outcome.reply.reasons and "topic:bereavement" in outcome.reply.reasons
@@ -119,7 +120,8 @@ def test_a_human_only_topic_is_handed_over_by_the_rules_to_its_queue() -> None:
 
 def test_without_the_policy_the_topic_goes_to_a_model_as_before() -> None:
     assert (
-        route("my husband passed away last month", route_context(None, DialoguePolicy().human_only_topics)).tier > RULES
+        route("my husband passed away last month", route_context(None, DialoguePolicy().human_only_topics), EN).tier
+        > RULES
     )
 
 
@@ -150,7 +152,7 @@ def test_account_numbers_are_masked_to_the_last_four() -> None:
 
 def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() -> None:
     clock, workflow, vault = ManualClock(), RecordingHandoverWorkflow(), InMemoryVault()
-    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow, vault=vault)
+    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, words=EN, handover=workflow, vault=vault)
     handle(request("hello"), deadline(clock))
     assert workflow.start_calls == 0
     result = handle(request("agent please", 2), deadline(clock))
@@ -165,7 +167,7 @@ def test_a_committed_handover_starts_the_workflow_with_the_turn_as_its_name() ->
 
 def test_a_turn_that_fails_mid_handover_and_is_retried_starts_one_workflow() -> None:
     clock, workflow = ManualClock(), RecordingHandoverWorkflow(fail_starts=1)
-    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, handover=workflow)
+    handle = HandleTurn(InMemorySessionStore(), clock, POLICY, ENVELOPE, words=EN, handover=workflow)
     first = handle(request("agent please"), deadline(clock))  # committed; the start fails
     assert first.reply.action is Action.HANDOVER and not first.duplicate  # the caller is still transferred
     assert workflow.executions == {}
@@ -184,20 +186,29 @@ def test_a_failed_start_is_reported_not_raised() -> None:
 
 
 def test_the_start_input_is_the_same_for_a_retried_turn() -> None:
-    outcome = answer_with_rules(None, request("agent please"), 1, 0, POLICY)
+    outcome = answer_with_rules(None, request("agent please"), 1, 0, POLICY, words=EN.rules)
     one = handover_request("c-1", 1, outcome.reply, HANDOVER, "+1555")
     two = handover_request(
-        "c-1", 1, answer_with_rules(None, request("agent please"), 1, 99, POLICY).reply, HANDOVER, "+1555"
+        "c-1",
+        1,
+        answer_with_rules(None, request("agent please"), 1, 99, POLICY, words=EN.rules).reply,
+        HANDOVER,
+        "+1555",
     )
     assert one == two and one is not None and one.as_input()["queue"] == "GeneralSupport"
-    assert handover_request("c-1", 1, answer_with_rules(None, request("hello"), 1, 0, POLICY).reply, HANDOVER) is None
+    assert (
+        handover_request(
+            "c-1", 1, answer_with_rules(None, request("hello"), 1, 0, POLICY, words=EN.rules).reply, HANDOVER
+        )
+        is None
+    )
 
 
 # ----------------------------------------------------------------------- the tasks
 
 
 def handed_over(store: InMemorySessionStore, clock: ManualClock, contact: str = "c-1") -> HandoverRequest:
-    handle = HandleTurn(store, clock, POLICY, ENVELOPE)
+    handle = HandleTurn(store, clock, POLICY, ENVELOPE, words=EN)
     handle(request("my account number is 5 5 1 2 0 9", 1, contact), deadline(clock))
     handle(request("yes", 2, contact), deadline(clock))
     result = handle(request("someone used my card, it's fraud", 3, contact), deadline(clock))

@@ -187,7 +187,7 @@ def test_the_first_turn_sets_the_language_and_later_event_languages_do_not_chang
 
 def test_a_switch_is_recorded_in_the_turn_reasons_and_kept() -> None:
     first = answer_with_rules(None, request("hello", "en-US"), 1, 1_000, POLICY)
-    switched = answer_with_rules(first.session, request("quiero hablar con alguien de mi cuenta", seq=2), 2, 2_000,
+    switched = answer_with_rules(first.session, request("quiero saber cuánto es mi factura", seq=2), 2, 2_000,
                                  POLICY)  # fmt: skip
     assert "language_switch:detected:es-US" in switched.reply.reasons
     assert "language_switch:detected:es-US" in switched.record.reply.reasons
@@ -381,3 +381,15 @@ def test_no_utterance_of_the_spanish_drafts_is_taken_for_english() -> None:
     found = {u: detect_language(u, PROFILES) for u in _utterances(path)}
     assert not [u for u, language in found.items() if language == "en-US"]
     assert sum(language == "es-US" for language in found.values()) > len(found) / 2
+
+
+def test_asking_for_a_language_switches_the_call_and_answers_in_it() -> None:
+    first = answer_with_rules(None, request("hello", "en-US"), 1, 1_000, POLICY)
+    asked = answer_with_rules(first.session, request("um can we do this in spanish?", seq=2), 2, 2_000, POLICY)
+    spanish = LANGUAGES_SHIPPED.get("es-US").phrases
+    assert asked.reply.text == spanish.language_switched
+    assert "language_switch:requested:es-US" in asked.reply.reasons
+    assert asked.session.language == "es-US"
+    back = answer_with_rules(asked.session, request("¿podemos seguir en inglés?", seq=3), 3, 3_000, POLICY)
+    assert back.session.language == "en-US"
+    assert back.reply.text == LANGUAGES_SHIPPED.get("en-US").phrases.language_switched

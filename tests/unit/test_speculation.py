@@ -31,6 +31,7 @@ from chalicelib.usecases.run_models import RunModels
 from chalicelib.usecases.run_tools import RunTools
 from chalicelib.usecases.speculate import Speculate
 from tests.fakes import FakeToolBackend, ManualClock, ScriptedModelClient
+from tests.languages import EN
 from tests.unit.test_tools import ACCOUNT, ARRANGEMENT, BALANCE, PAYMENT_CALLS, text_answer, tool_answer
 
 TIERS = load_tiers()
@@ -53,12 +54,12 @@ class Call:
                                         "create_payment_arrangement": ARRANGEMENT})  # fmt: skip
         meter = InvocationMeter()
         tools = RunTools(GRAPH, self.backend, InMemoryToolJournal(), self.clock, ENVELOPE, meter)
-        self.handle = HandleTurn(self.sessions, self.clock, POLICY, ENVELOPE, models=self.models, tiers=TIERS,
+        self.handle = HandleTurn(self.sessions, self.clock, POLICY, ENVELOPE, words=EN, models=self.models, tiers=TIERS,
                                  tools=tools, meter=meter, speculations=self.speculations,
                                  sleep=lambda s: self.clock.advance(int(s * 1000)), vocabulary=VOCABULARY)  # fmt: skip
         worker = RunModels(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), POLICY)
         self.speculate = Speculate(self.sessions, self.speculations, self.clock, POLICY, ENVELOPE, TIERS, worker,
-                                   vocabulary=VOCABULARY)  # fmt: skip
+                                   vocabulary=VOCABULARY, words=EN)  # fmt: skip
         if greet:
             self.turn("hello")  # tier 0: the session exists, the next turn is 2
 

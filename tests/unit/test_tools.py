@@ -20,6 +20,7 @@ from chalicelib.errors import ToolResultInvalidError, ToolTimeoutError
 from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.run_tools import RunTools
 from tests.fakes import FakeToolBackend, ManualClock, ScriptedModelClient, SimulatedCrash
+from tests.languages import EN
 
 GRAPH, _ = load_tools()
 TIERS = load_tiers()
@@ -61,8 +62,8 @@ class Setup:
         )
         self.meter = InvocationMeter()
         runner = RunTools(GRAPH, self.backend, self.journal, self.clock, ENVELOPE, self.meter)
-        self.handle = HandleTurn(self.store, self.clock, DialoguePolicy(), ENVELOPE, models=self.models, tiers=TIERS,
-                                 tools=runner, meter=self.meter)  # fmt: skip
+        self.handle = HandleTurn(self.store, self.clock, DialoguePolicy(), ENVELOPE, words=EN, models=self.models,
+                                 tiers=TIERS, tools=runner, meter=self.meter)  # fmt: skip
 
     def turn(self, words: str = ASK, seq: int = 1) -> Any:
         request = TurnRequest(contact_id="c-1", seq=seq, utterance=words, source=Source.CONNECT)

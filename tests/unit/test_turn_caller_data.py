@@ -21,6 +21,7 @@ from chalicelib.errors import VaultUnavailableError
 from chalicelib.observability import ScrubbingFormatter
 from chalicelib.usecases.handle_turn import HandleTurn
 from tests.fakes import ManualClock, ScriptedModelClient
+from tests.languages import EN
 
 TIERS = load_tiers()
 ENVELOPE = load_envelope()
@@ -71,7 +72,9 @@ def clock() -> ManualClock:
 
 def turn(store: InMemorySessionStore, models: ScriptedModelClient, vault: _Vault, clock: ManualClock,
          redactor: Redactor | None = REDACTOR) -> HandleTurn:  # fmt: skip
-    return HandleTurn(store, clock, POLICY, ENVELOPE, models=models, tiers=TIERS, redactor=redactor, vault=vault)
+    return HandleTurn(
+        store, clock, POLICY, ENVELOPE, words=EN, models=models, tiers=TIERS, redactor=redactor, vault=vault
+    )
 
 
 def stored_text(store: InMemorySessionStore) -> str:
@@ -161,7 +164,7 @@ def test_a_handover_names_the_callers_number_by_token_and_the_vault_holds_it(clo
     from tests.unit.test_handover import RecordingHandoverWorkflow
 
     workflow, vault = RecordingHandoverWorkflow(), _Vault()
-    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, handover=workflow,
+    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, words=EN, handover=workflow,
                         redactor=REDACTOR, vault=vault)  # fmt: skip
     handle(request("agent please", 1), Deadline(clock.monotonic_ms(), 2500))
     (given,) = workflow.executions.values()
@@ -175,7 +178,7 @@ def test_without_a_vault_the_handover_has_no_number_to_call_back(clock: ManualCl
     from tests.unit.test_handover import RecordingHandoverWorkflow
 
     workflow = RecordingHandoverWorkflow()
-    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, handover=workflow,
+    handle = HandleTurn(InMemorySessionStore(), clock, HANDOVER_POLICY, ENVELOPE, words=EN, handover=workflow,
                         redactor=REDACTOR, vault=_Vault(fail=True))  # fmt: skip
     handle(request("agent please", 1), Deadline(clock.monotonic_ms(), 2500))
     (given,) = workflow.executions.values()
