@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "infra" / "contact-flow.json"
 
 # --- the simulated instance (stand-ins: moto has no Connect queues or numbers) -------------------
-SIM_QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement")
+SIM_QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement",
+                   "GeneralSupportSpanish", "AccountServicesSpanish", "FraudTeamSpanish")  # fmt: skip
 SIM_PHONE_NUMBER = "+15555550199"
 
 TurnPath = Literal["LexCodeHook", "InvokeLambda"]

@@ -36,6 +36,8 @@ OUTPUTS = {
     "LexBotId": "SWBBOTID01",
 }
 PARAMETERS = {"Stage": "dev", "ConnectInstanceId": "3f2a7c1e-0000-4000-8000-000000000001"}
+# The contact's language first: an en-US contact gets the English voice and language.
+ENGLISH_START = ["contact-language", "voice-en-US", "language-en-US"]
 CHECKED_IN = json.loads(FLOW.read_text())
 
 
@@ -350,7 +352,7 @@ def test_without_media_streaming_takes_its_error_branch_and_no_transcriber_runs(
     report = play(connect, Says("bye"), Turns(("end", "<speak>Bye.</speak>")), invoke_async=started.append)
     assert not started and not report.media_streaming
     assert ("stream-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
-    assert report.path[:4] == ["warm-up", "analytics-on", "stream-on", "greet"]
+    assert report.path[:8] == ["warm-up", *ENGLISH_START, "analytics-on", "stream-on", "greet-language", "greet"]
 
 
 def test_real_time_analytics_is_on_before_the_greeting_and_a_chat_contact_mismatches(
@@ -644,7 +646,8 @@ def test_analytics_without_a_mode_takes_its_error_branch(connect: SimulatedConne
     flow = edited(_set("analytics-on", "Parameters.VoiceBehavior.VoiceAnalyticsBehavior.AnalyticsModes", []))
     report = play(connect, Says(), Turns(), flow=flow)
     assert ("analytics-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
-    assert report.path[:3] == ["warm-up", "analytics-on", "stream-on"] and not report.real_time_analytics
+    assert report.path[:6] == ["warm-up", *ENGLISH_START, "analytics-on", "stream-on"]
+    assert not report.real_time_analytics
 
 
 def test_contact_lens_redacts_its_analytics_and_keeps_no_original(connect: SimulatedConnect) -> None:
