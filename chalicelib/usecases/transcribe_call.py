@@ -95,8 +95,9 @@ class TranscribeCall:
             twice the Transcribe cost; ``SWITCHBOARD_TRANSCRIBE_BOT_TRACK``).
         meter: where the Transcribe usage of each run is recorded (None: not recorded).
         vocabulary: the words a speculation's key leaves out (fillers, a trailing courtesy word).
-        end_timeout_after: Lex's end timeout (ms) while the caller answers a reply the bot said:
-            the pause that starts a speculation scales with it (``pause_before_speculating``).
+        end_timeout_after: Lex's end timeout (ms) while the caller answers a reply the bot said,
+            in the call's language (``(said, language)``): the pause that starts a speculation
+            scales with it (``pause_before_speculating``).
         warm: called once on a thread as a run starts, while the greeting plays: builds what the
             pause hook needs (the model client, the tools), so the caller's first pause does not
             pay for a cold client (the speculation's first model call would time out).
@@ -124,7 +125,7 @@ class TranscribeCall:
         meter: UsageMeter | None = None,
         warm: Callable[[], object] | None = None,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
-        end_timeout_after: Callable[[str], float] | None = None,
+        end_timeout_after: Callable[[str, str], float] | None = None,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -176,7 +177,7 @@ class TranscribeCall:
             self._audio, self._speech, write, self._timings, contact_id=contact_id, stream_arn=stream_arn,
             start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=chosen.language,
             redactor=self._redactor, on_caller_pause=self._on_caller_pause, look=look,
-            vocabulary=self._vocabulary, end_timeout_after=self._end_timeout_after,
+            vocabulary=self._vocabulary, end_timeout_after=self._end_timeout_in(chosen.language),
             seen=self._first_look(contact_id), handover_at_ms=live.handover_at_ms, bot_track=self._bot_track,
         )  # fmt: skip
         outcome = asyncio.run(run.run())
@@ -186,6 +187,11 @@ class TranscribeCall:
             for usage in outcome.speech.usage():
                 self._meter.record(usage)
         return dataclasses.replace(outcome, language=chosen.language)
+
+    def _end_timeout_in(self, language: str) -> Callable[[str], float] | None:
+        """The end timeout after what the bot said, read with the cues of the call's language."""
+        after = self._end_timeout_after
+        return None if after is None else (lambda said: after(said, language))
 
     def stream_language(self, language: str | None) -> StreamLanguage:
         """The language this call streams in (see ``__call__``); a refused one is logged by

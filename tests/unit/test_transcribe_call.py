@@ -234,7 +234,8 @@ def test_the_pause_hook_is_warmed_once_as_the_run_starts_and_a_failed_warm_up_co
 def test_the_pause_before_a_speculation_follows_the_end_timeout_of_the_bots_newest_reply() -> None:
     asked: list[str] = []
 
-    def end_timeout_after(said: str) -> float:
+    def end_timeout_after(said: str, language: str) -> float:
+        assert language == "en-US"  # the call's language: its cues
         asked.append(said)
         return 400.0  # a yes/no question: Lex hands the turn over sooner, the pause is shorter
 
