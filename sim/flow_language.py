@@ -553,7 +553,9 @@ def voice_problem(voice: str | None, engine: str | None, style: str | None) -> s
     """Why Set voice refuses this voice, engine and style ('' when it takes them): "Results in
     error if voice or engine are invalid, or if the selected voice does not support the selected
     engine"."""
-    if not voice or voice not in POLLY_VOICES:
+    if not voice:
+        return "TextToSpeechVoice has no value"
+    if voice not in POLLY_VOICES:
         return f"TextToSpeechVoice {voice!r} is no Amazon Polly voice the simulator knows"
     if engine is not None and engine.lower() not in POLLY_VOICES[voice]:
         return f"{voice} has no {engine!r} engine ({', '.join(sorted(POLLY_VOICES[voice]))})"
@@ -564,7 +566,9 @@ def voice_problem(voice: str | None, engine: str | None, style: str | None) -> s
 
 def language_problem(language: str | None) -> str:
     """Why ``UpdateContactData`` refuses a ``LanguageCode`` ('' when it takes it)."""
-    return "" if language and LANGUAGE_CODE.match(language) else f"LanguageCode {language!r} is not xx-XX"
+    if not language:
+        return "LanguageCode has no value"
+    return "" if LANGUAGE_CODE.match(language) else f"LanguageCode {language!r} is not xx-XX"
 
 
 def _static(params: Mapping[str, Any], name: str) -> str | None:
