@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # and a CA file to trust for it (sim/ only), the function to re-invoke to go on (unset: the
     # running one), and how much of Lambda's time is kept back to stop and write the checkpoint.
     speech_enabled: bool = False
+    # The language a call is transcribed in when its start event names none Transcribe streaming
+    # takes (the call's own wins: chalicelib/data/transcribe_languages.json).
     speech_language: str = "en-US"
     kvs_endpoint_url: str | None = None
     kvs_connect_timeout_ms: int = Field(default=1000, gt=0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.domain.conversation import Action, Reply, Role
+from chalicelib.domain.end_of_turn import language_key
 from chalicelib.domain.rules import normalize
 from chalicelib.domain.session import Session, TurnRecord
 
@@ -73,9 +74,9 @@ def topic_patterns(phrases: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern
 
 
 def language_of(language: str | None) -> str:
-    """A language as the policy keys it: Lex's ``es_US`` and Connect's ``es-US`` are ``es-US``;
-    None is English."""
-    return language.replace("_", "-") if language else ENGLISH
+    """A language as the policy keys it: Lex's ``es_US`` and Connect's ``es-US`` are ``es-US``
+    (``end_of_turn.language_key``); None is English."""
+    return language_key(language) if language else ENGLISH
 
 
 MAX_SUMMARY_CHARS = 1_000

@@ -349,6 +349,9 @@ def test_a_queue_has_its_variant_in_a_language_that_has_one_and_stays_itself_oth
     assert HANDOVER.queue_for("human_only_topic", "fraud", "fr-CA") == "FraudTeam"  # a language with none
     assert HANDOVER.queue_for("human_only_topic", "fraud") == "FraudTeam"  # English, as before
     assert {"FraudTeamSpanish", "GeneralSupportSpanish", "AccountServicesSpanish"} <= HANDOVER.queue_names
+    assert POLICY.queue_for("human_only_topic", "fraud", "es-US") == "FraudTeamSpanish"  # the dialogue's, the same
+    assert DialoguePolicy(default_queue="Billing").queue_for("caller_asked", language="es-US") == "Billing"
+    assert POLICY.topic_patterns_for("es-US") == HANDOVER.topic_patterns_for("es-US")
 
 
 def test_the_handover_request_of_a_spanish_call_names_the_spanish_queue_and_carries_the_language() -> None:
