@@ -273,3 +273,12 @@ def test_the_transcriber_gets_the_attributes_its_invocation_reads() -> None:
     assert attributes["streamARN"] == "$.MediaStreams.Customer.Audio.StreamARN"
     assert attributes["startFragmentNum"] == "$.MediaStreams.Customer.Audio.StartFragmentNumber"
     assert attributes["connectContactId"] == "$.ContactId"
+
+
+def test_every_language_the_flow_sets_statically_is_a_locale_of_the_bot() -> None:
+    locales = {locale["LocaleId"] for locale in load_template()["Resources"]["LexBot"]["Properties"]["BotLocales"]}
+    static = {a["Parameters"]["LanguageCode"] for a in FLOW["Actions"] if a["Type"] == "UpdateContactData"
+              and not a["Parameters"]["LanguageCode"].startswith("$.")}  # fmt: skip
+    assert {language.replace("-", "_") for language in static} == locales
+    outputs = Resolver(load_template(), "dev").outputs()
+    assert set(outputs["LexBotLocaleIds"].split(",")) == locales
