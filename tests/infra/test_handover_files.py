@@ -257,7 +257,10 @@ def test_the_contacts_language_sets_the_voice_and_the_language_before_anything_l
         data = actions[voice["Transitions"]["NextAction"]]
         assert data["Type"] == "UpdateContactData"
         assert data["Parameters"] == {"LanguageCode": language, "TargetContact": "Current"}
-        assert data["Transitions"]["NextAction"] == "analytics-on"
+        analytics = actions[data["Transitions"]["NextAction"]]  # Contact Lens in the contact's language
+        assert analytics["Type"] == "UpdateContactRecordingAndAnalyticsBehavior"
+        assert analytics["Parameters"]["VoiceBehavior"]["VoiceAnalyticsBehavior"]["AnalyticsLanguage"] == language
+        assert analytics["Transitions"]["NextAction"] == "stream-on"
     locales = load_template()["Resources"]["LexBot"]["Properties"]["BotLocales"]
     assert {locale["LocaleId"].replace("_", "-"): locale["VoiceSettings"]["VoiceId"] for locale in locales} == voices
 

@@ -794,3 +794,11 @@ def test_a_spanish_contacts_safe_line_is_spanish_and_goes_to_the_spanish_default
                                 "set-default-queue-es-US", "transfer"]  # fmt: skip
     assert report.prompts[-1].content.startswith("Lo siento") and report.prompts[-1].voice == "Lupe"
     assert report.queue is not None and report.queue[1] == "GeneralSupportSpanish"
+
+
+def test_contact_lens_analyses_a_spanish_contact_in_spanish(connect: SimulatedConnect) -> None:
+    spanish = play(connect, Says(), Turns(), contact=SPANISH_CONTACT)
+    english = play(connect, Says(), Turns())
+    assert spanish.real_time_analytics and spanish.analytics is not None and english.analytics is not None
+    assert (spanish.analytics["language"], english.analytics["language"]) == ("es-US", "en-US")
+    assert spanish.contact_lens_redaction == english.contact_lens_redaction  # redacted the same way
