@@ -135,7 +135,18 @@ def test_the_flow_follows_the_turn_contract() -> None:
         assert block["Transitions"]["Errors"] == [
             {"NextAction": block["Transitions"]["NextAction"], "ErrorType": "NoMatchingError"}
         ]
-    branch = actions[language["Transitions"]["NextAction"]]
+    # a language the bot has no locale for is set back to English (the Lex blocks would fail)
+    locale = actions[language["Transitions"]["NextAction"]]
+    assert locale["Type"] == "Compare" and locale["Parameters"]["ComparisonValue"] == "$.LanguageCode"
+    assert {c["Condition"]["Operands"][0] for c in locale["Transitions"]["Conditions"]} == {"en-US", "es-US"}
+    fallback_voice = actions[locale["Transitions"]["NextAction"]]
+    fallback_language = actions[fallback_voice["Transitions"]["NextAction"]]
+    assert fallback_voice["Parameters"]["TextToSpeechVoice"] == "Joanna"
+    assert fallback_language["Parameters"]["LanguageCode"] == "en-US"
+    assert {c["NextAction"] for c in locale["Transitions"]["Conditions"]} == {
+        fallback_language["Transitions"]["NextAction"]
+    }
+    branch = actions[fallback_language["Transitions"]["NextAction"]]
     assert branch["Parameters"]["ComparisonValue"] == "$.External.action"
     by_value = {c["Condition"]["Operands"][0]: c["NextAction"] for c in branch["Transitions"]["Conditions"]}
     assert set(by_value) == {"speak", "handover", "end"}

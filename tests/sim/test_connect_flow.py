@@ -802,3 +802,11 @@ def test_contact_lens_analyses_a_spanish_contact_in_spanish(connect: SimulatedCo
     assert spanish.real_time_analytics and spanish.analytics is not None and english.analytics is not None
     assert (spanish.analytics["language"], english.analytics["language"]) == ("es-US", "en-US")
     assert spanish.contact_lens_redaction == english.contact_lens_redaction  # redacted the same way
+
+
+def test_an_answer_naming_a_language_the_bot_lacks_is_set_back_to_english(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Bien sûr.</speak>"), ("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("en français", "bye"), with_language(turns, "fr-CA", "Gabrielle"))
+    assert (report.language, report.voice) == ("en-US", ("Joanna", "neural"))
+    assert "turn-language-default" in report.path and "speak" in report.path
+    assert ("speak", "NoMatchingError") not in [(b, k) for b, k, _ in report.errors]  # the Lex block found its locale
