@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # and a CA file to trust for it (sim/ only), the function to re-invoke to go on (unset: the
     # running one), and how much of Lambda's time is kept back to stop and write the checkpoint.
     speech_enabled: bool = False
+    # The language a call is transcribed in when its start event names none Transcribe streaming
+    # takes (the call's own wins: chalicelib/data/transcribe_languages.json).
     speech_language: str = "en-US"
     # The language of a call whose event says none, or one that is not spoken (a folder of
     # ``data/languages/`` each); the transcriber's own is ``speech_language``.

@@ -23,11 +23,22 @@ that limit, an error after the retries, or an answer ``ResponseValidation`` refu
 invokes again, as it does after an error. ``ASYNCHRONOUS`` starts the function and goes on
 (``$.LambdaInvocation.InvocationId``). The turn of an utterance is delivered by the first Lambda
 invoked synchronously after the caller spoke (the flow's, or Lex's code hook).
+
+The contact's language and voice are the contact's as the flow changes them: ``$.LanguageCode``
+and every Lambda event's ``LanguageCode`` start as the ``Contact``'s and follow
+``UpdateContactData``'s ``LanguageCode``; a Lex block talks to the bot's locale of that language
+(``es-US``: ``es_US``; one the bot lacks is ``NoMatchingError``); every prompt is spoken with the
+voice Set voice (``UpdateContactTextToSpeechVoice``) chose last (Joanna before any). A Set voice
+or a language whose value is invalid — an unknown voice, an engine the voice lacks, a language
+not ``xx-XX``, or no value at all (a ``$.External.k`` the last answer does not carry: Connect
+resolves it to nothing) — takes ``NoMatchingError`` and changes nothing, which is how the flow
+keeps the language when a turn's answer names none.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -40,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sim.flow_language import (
+    DEFAULT_VOICE,
     PATH_PATTERN,
     PROMPT_PARAMETERS,
     ContactFlow,
@@ -48,10 +60,12 @@ from sim.flow_language import (
     FlowReferenceMissingError,
     FlowRunawayError,
     Reference,
+    language_problem,
     parse_reference,
     single_reference,
+    voice_problem,
 )
-from sim.lex_bot import CODE_HOOK_LIMIT_MS, CodeHookAnswer, LexInteraction, LexRuntime, function_name, lex_locale
+from sim.lex_bot import CODE_HOOK_LIMIT_MS, CodeHookAnswer, LexInteraction, LexRuntime, function_name
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECT_SAMPLE = ROOT / "events" / "connect" / "connect-contact-flow-event.admin-guide.json"
@@ -117,6 +131,7 @@ class Prompt:
     kind: str  # SSML | Text | PlainText | PromptId | Media
     content: str
     by: Literal["flow", "lex"] = "flow"
+    voice: str = DEFAULT_VOICE[0]  # the Amazon Polly voice it was spoken with (Set voice)
 
 
 @dataclass(frozen=True)
@@ -216,6 +231,8 @@ class ContactReport:
     ended_by: Literal["caller", "transfer", "disconnect", ""] = ""
     analytics: dict[str, Any] | None = None  # what UpdateContactRecordingAndAnalyticsBehavior set
     media_streaming: bool = False
+    language: str = "en-US"  # the contact's language when the contact ended (UpdateContactData)
+    voice: tuple[str, str] = DEFAULT_VOICE  # (voice, engine) Set voice chose last
 
     @property
     def outcome(self) -> Literal["handover", "completed", "abandoned"]:
@@ -351,7 +368,7 @@ class FlowRun:
         self.lex = lex
         self.instance = instance
         self.media = media
-        self.report = ContactReport(contact.contact_id)
+        self.report = ContactReport(contact.contact_id, language=contact.language)
         self._external: dict[str, Any] | None = None
         self._lex: LexInteraction | None = None
         self._media: dict[str, str | None] | None = None
@@ -386,6 +403,8 @@ class FlowRun:
             "DisconnectParticipant": self._disconnect,
             "UpdateContactRecordingAndAnalyticsBehavior": self._analytics,
             "UpdateContactMediaStreamingBehavior": self._media_streaming,
+            "UpdateContactTextToSpeechVoice": self._set_voice,
+            "UpdateContactData": self._update_contact_data,
         }
         return handlers[action.type](action)
 
@@ -427,7 +446,7 @@ class FlowRun:
             return {"Address": endpoints[head], "Type": "TELEPHONE_NUMBER"}[rest[0]]
         return {"ContactId": self.contact.contact_id, "InitialContactId": self.contact.contact_id,
                 "PreviousContactId": self.contact.contact_id, "Channel": self.contact.channel,
-                "LanguageCode": self.contact.language, "InstanceARN": self.instance.arn,
+                "LanguageCode": self.report.language, "InstanceARN": self.instance.arn,
                 "InitiationMethod": self.contact.initiation_method,
                 "StoredCustomerInput": None}[head]  # fmt: skip
 
@@ -486,7 +505,7 @@ class FlowRun:
             return _Branch("NoMatchingError", f"{kind} prompt empty or longer than {PROMPT_MAX_CHARS}")
         if kind == "SSML" and not (content.strip().startswith("<speak>") and content.strip().endswith("</speak>")):
             return _Branch("NoMatchingError", "SSML is not one <speak> document")
-        self._play(Prompt(action.identifier, kind, content))
+        self._play(Prompt(action.identifier, kind, content, voice=self.report.voice[0]))
         return None
 
     def _play(self, prompt: Prompt) -> None:
@@ -507,7 +526,8 @@ class FlowRun:
         if handler is None:
             return _Branch("NoMatchingError", f"no function {arn}")
         parameters = {k: self._dynamic(v) or "" for k, v in (params.get("LambdaInvocationAttributes") or {}).items()}
-        event = contact_flow_event(self.contact, parameters, self.report.attributes, instance=self.instance,
+        contact = dataclasses.replace(self.contact, language=self.report.language)
+        event = contact_flow_event(contact, parameters, self.report.attributes, instance=self.instance,
                                    media=self._media, queue=self.report.queue)  # fmt: skip
         limit_ms = int(params["InvocationTimeLimitSeconds"]) * 1000
         if params.get("InvocationType", "SYNCHRONOUS") == "ASYNCHRONOUS":
@@ -579,11 +599,13 @@ class FlowRun:
     def _lex_bot(self, action: FlowAction) -> _Outcome:
         params = action.parameters
         alias = self._single(str(params["LexV2Bot"]["AliasArn"]))
-        if not alias or self.lex.bot(str(alias)) is None:
-            return _Branch("NoMatchingError", f"no bot alias {alias}")
-        bot = self.lex.bot(str(alias), lex_locale(self.contact.language))  # the locale of the contact's language
+        bot = self.lex.bot(str(alias)) if alias else None
         if bot is None:
-            return _Branch("NoMatchingError", f"the contact's language {self.contact.language} is no locale of the bot")
+            return _Branch("NoMatchingError", f"no bot alias {alias}")
+        locale = bot.locale(self.report.language)
+        if locale is None:
+            return _Branch("NoMatchingError", f"the contact's language {self.report.language} is no locale of the bot "
+                                              f"({', '.join(bot.locale_ids)})")  # fmt: skip
         attributes: dict[str, str] = {}
         for key, value in (params.get("LexSessionAttributes") or {}).items():
             attributes[self._dynamic(key) or key] = self._dynamic(value) or ""
@@ -593,7 +615,7 @@ class FlowRun:
         session = self.contact.contact_id
         starting: dict[str, str] = attributes  # the block starts the conversation with its attributes
         while True:
-            end_timeout = self.lex.end_timeout_ms(bot.alias_arn, session, starting, self._now_ms())
+            end_timeout = self.lex.end_timeout_ms(bot.alias_arn, session, starting, self._now_ms(), locale.locale_id)
             previous = self.report.turns[-1] if self.report.turns else None
             listen = Listen(action.identifier, end_timeout, tuple(self._heard), previous)
             self._heard = []
@@ -606,15 +628,14 @@ class FlowRun:
             self.report.turns.append(turn)
             self._open = turn
             hook = functools.partial(self._code_hook, action.identifier)
-            interaction = self.lex.recognize(
-                bot.alias_arn, session, utterance.text, starting, self._now_ms(), hook, locale_id=bot.locale_id
-            )
+            interaction = self.lex.recognize(bot.alias_arn, session, utterance.text, starting, self._now_ms(), hook,
+                                             locale.locale_id)  # fmt: skip
             starting = {}  # from now on in this block the session's attributes (the code hook's) prevail
             if interaction.error is not None:
                 turn.error = turn.error or interaction.error
                 return _Branch("NoMatchingError", interaction.error)
             for kind, content in interaction.messages:
-                self._play(Prompt(action.identifier, kind, content, by="lex"))
+                self._play(Prompt(action.identifier, kind, content, by="lex", voice=self.report.voice[0]))
             if interaction.dialog_action == "ElicitIntent":
                 continue
             self._lex = interaction
@@ -635,6 +656,39 @@ class FlowRun:
         )
 
     # --- contact data ---
+
+    def _set_voice(self, action: FlowAction) -> _Outcome:
+        """Set voice: the voice (and engine) every later prompt is spoken with."""
+        params = action.parameters
+        voice = self._lenient(params["TextToSpeechVoice"])
+        engine = self._lenient(params["TextToSpeechEngine"]) if "TextToSpeechEngine" in params else None
+        style = self._lenient(params["TextToSpeechStyle"]) if "TextToSpeechStyle" in params else None
+        problem = voice_problem(voice, engine, style)
+        if problem:
+            return _Branch("NoMatchingError", problem)
+        self.report.voice = (str(voice), (engine or "standard").lower())
+        return _Next()
+
+    def _update_contact_data(self, action: FlowAction) -> _Outcome:
+        """The contact's language (the Set voice block's "Set language attribute")."""
+        if action.parameters.get("TargetContact", "Current") != "Current":
+            return _Branch("NoMatchingError", "no related contact")
+        language = self._lenient(action.parameters["LanguageCode"])
+        problem = language_problem(language)
+        if problem:
+            return _Branch("NoMatchingError", problem)
+        self.report.language = str(language)
+        return _Next()
+
+    def _lenient(self, text: Any) -> str | None:
+        """A static or dynamic value whose missing ``$.External.k`` is no value (None), as Connect
+        resolves it, instead of the interpreter's ``FlowReferenceMissingError``: for the blocks
+        whose invalid value is their own error branch (Set voice, the contact's language)."""
+        try:
+            value = self._dynamic(str(text))
+        except FlowReferenceMissingError:
+            return None
+        return value or None
 
     def _update_attributes(self, action: FlowAction) -> _Outcome:
         params = action.parameters

@@ -21,7 +21,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ from sim.connect_flow import (
     MediaSource,
 )
 from sim.flow_language import ContactFlow
-from sim.lex_bot import LexBot, LexRuntime, bots_from_template
+from sim.lex_bot import LexBot, LexRuntime, bot_from_template
 from sim.moto_stack import APP_NAME, load_template
 from sim.scripts import load_script
 
@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "infra" / "contact-flow.json"
 
 # --- the simulated instance (stand-ins: moto has no Connect queues or numbers) -------------------
-SIM_QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement")
+SIM_QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement",
+                   "GeneralSupportSpanish", "AccountServicesSpanish", "FraudTeamSpanish")  # fmt: skip
 SIM_PHONE_NUMBER = "+15555550199"
 
 TurnPath = Literal["LexCodeHook", "InvokeLambda"]
@@ -96,10 +97,9 @@ class SimulatedConnect:
     flow: ContactFlow
     instance: ConnectInstance
     functions: Mapping[str, str]  # function name -> handler name
-    bots: Mapping[str, LexBot]  # TurnPath -> the bot as deployed with it (its first locale)
+    bots: Mapping[str, LexBot]  # TurnPath -> the bot as deployed with it
     outputs: Mapping[str, str]
     stage: str
-    locales: Mapping[str, tuple[LexBot, ...]] = field(default_factory=dict)  # TurnPath -> the bot in each locale
 
     def play(
         self,
@@ -113,9 +113,8 @@ class SimulatedConnect:
         flow: ContactFlow | None = None,
     ) -> ContactReport:
         """One contact through the flow (or ``flow``), with the bot deployed for ``turn_path``."""
-        lex = LexRuntime(list(self.locales.get(turn_path) or (self.bots[turn_path],)))
         run = FlowRun(flow or self.flow, contact, caller, invoke=invoke, functions=self.functions,
-                      lex=lex, instance=self.instance, invoke_async=invoke_async,
+                      lex=LexRuntime([self.bots[turn_path]]), instance=self.instance, invoke_async=invoke_async,
                       media=media)  # fmt: skip
         return run.run()
 
@@ -159,13 +158,12 @@ def connect_for(
     arns = fill_flow_module().queue_arns(list_queues(instance_arn))
     template = template or load_template()
     pseudo = {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account}
-    locales = {path: bots_from_template(template, {**parameters, **pseudo, "TurnPath": path}, outputs)
-               for path in ("LexCodeHook", "InvokeLambda")}  # fmt: skip
-    bots = {path: in_locales[0] for path, in_locales in locales.items()}
+    bots = {path: bot_from_template(template, {**parameters, **pseudo, "TurnPath": path}, outputs)
+            for path in ("LexCodeHook", "InvokeLambda")}  # fmt: skip
     functions = {f"{APP_NAME}-{stage}-{name}": name for name in handlers}
     instance = ConnectInstance(instance_arn, SIM_PHONE_NUMBER, {arn: name for name, arn in arns.items()})
     checked_in = ContactFlow.load(FLOW, filled=False)  # its own rules first, then the deployment's
-    built = SimulatedConnect(checked_in, instance, functions, bots, dict(outputs), stage, locales)
+    built = SimulatedConnect(checked_in, instance, functions, bots, dict(outputs), stage)
     return replace(built, flow=built.parse(checked_in.source))
 
 

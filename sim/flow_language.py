@@ -13,6 +13,16 @@ required (``FlowParameterInvalidError``), an error branch a block must always de
 Lambda function or Lex bot alias the deployment does not have. ``BLOCKS`` says what each action
 ``Type`` takes; the references (``$.External.k``, ``$.Attributes.k``, ``$.Lex.*``, ...) are read
 here and resolved at run time by ``sim.connect_flow``, which plays a contact through the flow.
+
+The contact's language and voice: ``UpdateContactTextToSpeechVoice`` (Set voice:
+``TextToSpeechVoice``, ``TextToSpeechEngine``, ``TextToSpeechStyle``, static or dynamic; its
+``NoMatchingError`` "must always be defined") and ``UpdateContactData`` with ``LanguageCode``
+(the console's "Set language attribute" of the Set voice block: the contact's language, which
+picks the Lex bot's locale). A static voice outside ``POLLY_VOICES``, an engine the voice does not
+have, a style other than None/Conversational/Newscaster or a language code not ``xx-XX`` is
+refused here; a dynamic one is checked when the block runs (``NoMatchingError``). Of
+``UpdateContactData``'s parameters only ``LanguageCode`` (and ``TargetContact``) is executed; any
+other is refused by name.
 """
 
 from __future__ import annotations
@@ -201,6 +211,23 @@ class BlockSpec:
 _TEXT_OPERATORS = frozenset({"Equals", "TextStartsWith", "TextEndsWith", "TextContains", "NumberGreaterThan",
                              "NumberGreaterOrEqualTo", "NumberLessThan", "NumberLessOrEqualTo"})  # fmt: skip
 PROMPT_PARAMETERS = ("Text", "SSML", "PromptId", "Media")
+# Amazon Polly voices the simulator knows, with their engines (a subset of Polly's voice list:
+# US English, US and Mexican Spanish, Canadian French). Engine names as the flow writes them
+# (the console exports "Neural"); compared without case.
+POLLY_VOICES: dict[str, frozenset[str]] = {
+    "Joanna": frozenset({"standard", "neural"}), "Matthew": frozenset({"standard", "neural"}),
+    "Ivy": frozenset({"standard", "neural"}), "Kendra": frozenset({"standard", "neural"}),
+    "Kimberly": frozenset({"standard", "neural"}), "Salli": frozenset({"standard", "neural"}),
+    "Joey": frozenset({"standard", "neural"}), "Justin": frozenset({"standard", "neural"}),
+    "Kevin": frozenset({"neural"}), "Ruth": frozenset({"neural"}), "Stephen": frozenset({"neural"}),
+    "Danielle": frozenset({"neural"}), "Gregory": frozenset({"neural"}),
+    "Lupe": frozenset({"standard", "neural"}), "Penélope": frozenset({"standard"}), "Miguel": frozenset({"standard"}),
+    "Pedro": frozenset({"neural"}), "Mia": frozenset({"standard", "neural"}), "Andrés": frozenset({"neural"}),
+    "Chantal": frozenset({"standard"}), "Gabrielle": frozenset({"neural"}), "Liam": frozenset({"neural"}),
+}  # fmt: skip
+DEFAULT_VOICE = ("Joanna", "standard")  # "This defaults to Joanna if this action is never run"
+TTS_STYLES = ("None", "Conversational", "Newscaster")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")  # "Use the format xx-XX, for example, en-US"
 BLOCKS: dict[str, BlockSpec] = {
     "InvokeLambdaFunction": BlockSpec(
         {
@@ -252,6 +279,17 @@ BLOCKS: dict[str, BlockSpec] = {
         {"MediaStreamingState": STATIC, "Participants": STATIC, "MediaStreamType": STATIC},
         frozenset({"NoMatchingError"}),
         frozenset({"MediaStreamingState", "Participants", "MediaStreamType"}),
+    ),
+    "UpdateContactTextToSpeechVoice": BlockSpec(
+        {"TextToSpeechVoice": DYNAMIC, "TextToSpeechEngine": DYNAMIC, "TextToSpeechStyle": DYNAMIC},
+        frozenset({"NoMatchingError"}),
+        frozenset({"TextToSpeechVoice"}),
+        required_errors=frozenset({"NoMatchingError"}),
+    ),
+    "UpdateContactData": BlockSpec(
+        {"LanguageCode": PATH, "TargetContact": STATIC},
+        frozenset({"NoMatchingError"}),
+        frozenset({"LanguageCode"}),
     ),
 }
 
@@ -511,6 +549,51 @@ def _analytics_rules(params: Mapping[str, Any]) -> str:
     return f"ConversationalAnalyticsRedactionConfiguration has no {', '.join(unknown)}" if unknown else ""
 
 
+def voice_problem(voice: str | None, engine: str | None, style: str | None) -> str:
+    """Why Set voice refuses this voice, engine and style ('' when it takes them): "Results in
+    error if voice or engine are invalid, or if the selected voice does not support the selected
+    engine"."""
+    if not voice:
+        return "TextToSpeechVoice has no value"
+    if voice not in POLLY_VOICES:
+        return f"TextToSpeechVoice {voice!r} is no Amazon Polly voice the simulator knows"
+    if engine is not None and engine.lower() not in POLLY_VOICES[voice]:
+        return f"{voice} has no {engine!r} engine ({', '.join(sorted(POLLY_VOICES[voice]))})"
+    if style is not None and style not in TTS_STYLES:
+        return f"TextToSpeechStyle {style!r} ({', '.join(TTS_STYLES)})"
+    return ""
+
+
+def language_problem(language: str | None) -> str:
+    """Why ``UpdateContactData`` refuses a ``LanguageCode`` ('' when it takes it)."""
+    if not language:
+        return "LanguageCode has no value"
+    return "" if LANGUAGE_CODE.match(language) else f"LanguageCode {language!r} is not xx-XX"
+
+
+def _static(params: Mapping[str, Any], name: str) -> str | None:
+    """A parameter's value when it is static (no JSONPath in it), else None."""
+    value = params.get(name)
+    return None if value is None or references_in(str(value)) else str(value)
+
+
+def _voice_rules(params: Mapping[str, Any]) -> str:
+    voice = _static(params, "TextToSpeechVoice")
+    engine, style = _static(params, "TextToSpeechEngine"), _static(params, "TextToSpeechStyle")
+    if voice is None:  # dynamic: checked when the block runs
+        if engine is not None and engine.lower() not in {e for engines in POLLY_VOICES.values() for e in engines}:
+            return f"TextToSpeechEngine {engine!r}"
+        return "" if style is None or style in TTS_STYLES else f"TextToSpeechStyle {style!r} ({', '.join(TTS_STYLES)})"
+    return voice_problem(voice, engine, style)
+
+
+def _contact_data_rules(params: Mapping[str, Any]) -> str:
+    if params.get("TargetContact", "Current") not in ("Current", "Related"):
+        return f"TargetContact {params['TargetContact']!r}"
+    language = _static(params, "LanguageCode")
+    return "" if language is None else language_problem(language)
+
+
 # Each block's rules beyond its parameters' classes: '' when they hold, else what is wrong.
 _PARAMETER_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "InvokeLambdaFunction": _lambda_rules,
@@ -520,6 +603,8 @@ _PARAMETER_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "UpdateContactTargetQueue": _one_of("QueueId", "AgentId"),
     "UpdateContactRecordingAndAnalyticsBehavior": _analytics_rules,
     "UpdateContactMediaStreamingBehavior": _streaming_rules,
+    "UpdateContactTextToSpeechVoice": _voice_rules,
+    "UpdateContactData": _contact_data_rules,
 }
 
 

@@ -4,12 +4,18 @@ moto has no Lex runtime (its ``lexv2-models`` keeps bots and aliases, nothing th
 the simulator plays the bot the stack deploys, read from the template's ``AWS::Lex::Bot`` and
 ``AWS::Lex::BotAlias`` resources for one deployment (its parameters, ``TurnPath`` among them):
 
-- each locale (``en_US``; a contact reaches the one of its language, ``es-US`` -> ``es_US``), its
-  intents and which one is the fallback (``AMAZON.FallbackIntent``);
+- its locales (``en_US``, ``es_US``), each with its voice, its intents and which one is the
+  fallback (``AMAZON.FallbackIntent``); a conversation is in the locale the contact's language
+  names (Connect's ``es-US`` is Lex's ``es_US``), and a locale the bot lacks is an error to
+  Connect (the block's ``NoMatchingError``; on AWS, "BotId/BotLocale 404");
 - whether an intent's fulfillment code hook is on (its ``Fn::If`` on ``LexCodeHookTurns``
   evaluated for the deployment's ``TurnPath``);
-- the alias's code-hook Lambda for the locale (its ARN names the function that runs);
+- the alias's code-hook Lambda for each locale (its ARN names the function that runs); an alias
+  locale setting that is missing or not ``Enabled`` leaves that locale without a hook;
 - ``IdleSessionTTLInSeconds``: a session idle longer than that starts again with no attributes.
+
+A session is one locale's (Lex V2's runtime keys it by bot, alias, locale and session id): a
+contact whose language changes talks to the other locale with a session of its own.
 
 Recognition is modelled, not learned: an utterance equal to one of an intent's sample utterances
 (case and spaces aside) is that intent; anything else is the fallback intent. With the code hook
@@ -68,20 +74,13 @@ class LexIntent:
 
 
 @dataclass(frozen=True)
-class LexBot:
-    """One deployed bot alias and locale, as the template defines it."""
+class LexLocale:
+    """One locale of the bot: its voice, intents and the alias's code hook for it."""
 
-    alias_arn: str
-    bot_id: str
-    bot_name: str
-    alias_id: str
-    alias_name: str
     locale_id: str
     voice: str
     intents: tuple[LexIntent, ...]
     code_hook_function: str | None  # the function the alias's code hook ARN names
-    idle_session_ttl_s: int
-    version: str = "1"
 
     @property
     def fallback(self) -> LexIntent:
@@ -100,41 +99,65 @@ class LexBot:
         return self.fallback.fulfillment_code_hook
 
 
-def lex_locale(language: str) -> str:
-    """The Lex V2 locale id of a BCP-47 language tag, as Connect's Get customer input block picks
-    the bot's locale from the contact's language: ``es-US`` -> ``es_US``."""
-    return language.replace("-", "_")
+@dataclass(frozen=True)
+class LexBot:
+    """One deployed bot alias and its locales, as the template defines them. ``locale_id``,
+    ``voice``, ``intents``, ``code_hook_function``, ``fallback`` and ``intent_for`` are the first
+    locale's (the template's first, ``en_US``); ``code_hook_on``: every locale's hook is on."""
+
+    alias_arn: str
+    bot_id: str
+    bot_name: str
+    alias_id: str
+    alias_name: str
+    locales: tuple[LexLocale, ...]
+    idle_session_ttl_s: int
+    version: str = "1"
+
+    def locale(self, locale_id: str) -> LexLocale | None:
+        """The locale ``locale_id`` (Lex's ``es_US`` or Connect's ``es-US``), None if the bot has none."""
+        wanted = locale_id.replace("-", "_")
+        return next((locale for locale in self.locales if locale.locale_id == wanted), None)
+
+    @property
+    def locale_ids(self) -> tuple[str, ...]:
+        return tuple(locale.locale_id for locale in self.locales)
+
+    @property
+    def locale_id(self) -> str:
+        return self.locales[0].locale_id
+
+    @property
+    def voice(self) -> str:
+        return self.locales[0].voice
+
+    @property
+    def intents(self) -> tuple[LexIntent, ...]:
+        return self.locales[0].intents
+
+    @property
+    def code_hook_function(self) -> str | None:
+        return self.locales[0].code_hook_function
+
+    @property
+    def fallback(self) -> LexIntent:
+        return self.locales[0].fallback
+
+    def intent_for(self, utterance: str) -> LexIntent:
+        return self.locales[0].intent_for(utterance)
+
+    @property
+    def code_hook_on(self) -> bool:
+        return all(locale.code_hook_on for locale in self.locales)
 
 
-def bot_from_template(
-    template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str], locale_id: str | None = None
-) -> LexBot:
+def bot_from_template(template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str]) -> LexBot:
     """The bot of ``template`` for a deployment with ``parameters`` (``Stage``, ``TurnPath``, the
     pseudo parameters ``AWS::Region``/``AWS::AccountId``/``AWS::Partition``) whose stack has
-    ``outputs`` (``LexBotAliasArn``, ``LexBotId``: what CloudFormation made), in its locale
-    ``locale_id`` (default: its first).
+    ``outputs`` (``LexBotAliasArn``, ``LexBotId``: what CloudFormation made).
 
     Raises:
-        LexBotDefinitionError: the template has no playable bot, or no locale ``locale_id``.
-    """
-    in_locales = bots_from_template(template, parameters, outputs)
-    if locale_id is None:
-        return in_locales[0]
-    for bot in in_locales:
-        if bot.locale_id == locale_id:
-            return bot
-    raise LexBotDefinitionError(f"the bot has no locale {locale_id} (it has {[b.locale_id for b in in_locales]})")
-
-
-def bots_from_template(
-    template: dict[str, Any], parameters: Mapping[str, str], outputs: Mapping[str, str]
-) -> tuple[LexBot, ...]:
-    """The bot of ``template`` (see ``bot_from_template``) in each of its locales, in the
-    template's order.
-
-    Raises:
-        LexBotDefinitionError: the template has no playable bot (no bot or alias, no locale, a
-            locale without exactly one fallback intent).
+        LexBotDefinitionError: the template has no playable bot.
     """
     resources = template.get("Resources", {})
     bots = [k for k, r in resources.items() if r["Type"] == "AWS::Lex::Bot"]
@@ -173,33 +196,32 @@ def bots_from_template(
     locales = bot.get("BotLocales") or []
     if not locales:
         raise LexBotDefinitionError("the bot has no BotLocales")
-    return tuple(_locale_bot(locale, alias, bot, alias_arn, physical[bots[0]], alias_id) for locale in locales)
+    return LexBot(
+        alias_arn=alias_arn,
+        bot_id=physical[bots[0]],
+        bot_name=str(bot.get("Name", "")),
+        alias_id=alias_id,
+        alias_name=str(alias.get("BotAliasName", "")),
+        locales=tuple(_locale(locale, alias.get("BotAliasLocaleSettings", [])) for locale in locales),
+        idle_session_ttl_s=int(bot.get("IdleSessionTTLInSeconds", 300)),
+    )
 
 
-def _locale_bot(
-    locale: dict[str, Any], alias: dict[str, Any], bot: dict[str, Any], alias_arn: str, bot_id: str, alias_id: str
-) -> LexBot:
-    """The bot in one ``locale`` of its resolved ``BotLocales``, with the alias's code hook for it."""
+def _locale(locale: dict[str, Any], settings: list[dict[str, Any]]) -> LexLocale:
     intents = tuple(_intent(i) for i in locale.get("Intents", []))
     if sum(i.fallback for i in intents) != 1:
         raise LexBotDefinitionError(f"locale {locale.get('LocaleId')} needs exactly one {FALLBACK_SIGNATURE} intent")
     hook_arn = None
-    for setting in alias.get("BotAliasLocaleSettings", []):
-        if setting.get("LocaleId") == locale["LocaleId"]:
-            inner = setting.get("BotAliasLocaleSetting", {})
+    for setting in settings:
+        inner = setting.get("BotAliasLocaleSetting", {})
+        if setting.get("LocaleId") == locale["LocaleId"] and inner.get("Enabled") in (True, "true", "True"):
             hook_arn = inner.get("CodeHookSpecification", {}).get("LambdaCodeHook", {}).get("LambdaArn")
     voice = locale.get("VoiceSettings", {})
-    return LexBot(
-        alias_arn=alias_arn,
-        bot_id=bot_id,
-        bot_name=str(bot.get("Name", "")),
-        alias_id=alias_id,
-        alias_name=str(alias.get("BotAliasName", "")),
+    return LexLocale(
         locale_id=str(locale["LocaleId"]),
         voice=f"{voice.get('VoiceId', '')}/{voice.get('Engine', '')}",
         intents=intents,
         code_hook_function=function_name(hook_arn) if hook_arn else None,
-        idle_session_ttl_s=int(bot.get("IdleSessionTTLInSeconds", 300)),
     )
 
 
@@ -255,35 +277,34 @@ class _Session:
 
 
 class LexRuntime:
-    """The bots a contact can reach (each alias in one or more locales), with their sessions (one
-    per session id)."""
+    """The bots a contact can reach, with their sessions (one per session id)."""
 
     def __init__(self, bots: list[LexBot]) -> None:
-        self._bots: dict[str, LexBot] = {}  # alias -> its first locale
-        self._locales: dict[tuple[str, str], LexBot] = {}
-        for bot in bots:
-            self._bots.setdefault(bot.alias_arn, bot)
-            self._locales[(bot.alias_arn, bot.locale_id)] = bot
-        self._sessions: dict[tuple[str, str], _Session] = {}
+        self._bots = {bot.alias_arn: bot for bot in bots}
+        self._sessions: dict[tuple[str, str, str], _Session] = {}  # (alias, locale, session id)
 
-    def bot(self, alias_arn: str, locale_id: str | None = None) -> LexBot | None:
-        """The alias's bot in ``locale_id`` (default: its first locale); None if it has none."""
-        if locale_id is None:
-            return self._bots.get(alias_arn)
-        return self._locales.get((alias_arn, locale_id))
+    def bot(self, alias_arn: str) -> LexBot | None:
+        return self._bots.get(alias_arn)
 
-    def session_attributes(self, alias_arn: str, session_id: str, now_ms: float) -> dict[str, str]:
-        return dict(self._session(alias_arn, session_id, now_ms).attributes)
+    def session_attributes(
+        self, alias_arn: str, session_id: str, now_ms: float, locale_id: str | None = None
+    ) -> dict[str, str]:
+        return dict(self._session(alias_arn, session_id, now_ms, locale_id).attributes)
 
     def end_timeout_ms(
-        self, alias_arn: str, session_id: str, block_attributes: Mapping[str, str], now_ms: float
+        self,
+        alias_arn: str,
+        session_id: str,
+        block_attributes: Mapping[str, str],
+        now_ms: float,
+        locale_id: str | None = None,
     ) -> int:
         """The end-of-utterance silence Lex waits for before it takes the caller's next words.
 
         ``block_attributes``: what the Connect block passes if this utterance starts its
         conversation (see ``recognize``), else nothing.
         """
-        attributes = {**self.session_attributes(alias_arn, session_id, now_ms), **block_attributes}
+        attributes = {**self.session_attributes(alias_arn, session_id, now_ms, locale_id), **block_attributes}
         return end_timeout_ms(attributes)
 
     def recognize(
@@ -296,24 +317,28 @@ class LexRuntime:
         code_hook: CodeHook,
         locale_id: str | None = None,
     ) -> LexInteraction:
-        """One caller utterance: recognised, fulfilled by the code hook when it is on.
+        """One caller utterance: recognised in ``locale_id`` (Lex's ``es_US`` or the contact's
+        ``es-US``; None: the bot's first locale), fulfilled by the code hook when it is on. A
+        locale the bot lacks is an error (``ResourceNotFoundException``).
 
         ``block_attributes``: the Connect block's ``LexSessionAttributes`` when this utterance
         starts the block's conversation (its first in an entry of the block), merged over the
         session's; empty for the utterances after it in the same entry, so the attributes the
-        code hook returned (an end timeout among them) prevail over the block's. ``locale_id``:
-        the bot's locale the contact reached (default: its first), the code hook event's
-        ``bot.localeId``.
+        code hook returned (an end timeout among them) prevail over the block's.
         """
-        bot = self._locales[(alias_arn, locale_id)] if locale_id is not None else self._bots[alias_arn]
-        session = self._session(alias_arn, session_id, now_ms)
+        bot = self._bots[alias_arn]
+        locale = bot.locale(locale_id) if locale_id is not None else bot.locales[0]
+        if locale is None:
+            error = f"ResourceNotFoundException: the bot has no locale {locale_id} ({', '.join(bot.locale_ids)})"
+            return LexInteraction(None, "", utterance, dict(block_attributes), (), "Failed", False, error)
+        session = self._session(alias_arn, session_id, now_ms, locale.locale_id)
         session.attributes = {**session.attributes, **block_attributes}
         session.last_ms = now_ms
-        intent = bot.intent_for(utterance)
-        if not intent.fulfillment_code_hook or bot.code_hook_function is None:
+        intent = locale.intent_for(utterance)
+        if not intent.fulfillment_code_hook or locale.code_hook_function is None:
             return LexInteraction("Close", intent.name, utterance, dict(session.attributes))
-        event = code_hook_event(bot, session_id, utterance, intent, session.attributes)
-        hooked = code_hook(bot.code_hook_function, event)
+        event = code_hook_event(bot, session_id, utterance, intent, session.attributes, locale.locale_id)
+        hooked = code_hook(locale.code_hook_function, event)
         if hooked.error is not None:
             return _failed(intent, utterance, session.attributes, hooked.error)
         parsed = parse_code_hook_answer(hooked.answer)
@@ -323,9 +348,10 @@ class LexRuntime:
         session.attributes = attributes
         return LexInteraction(action, intent_name or intent.name, utterance, dict(attributes), messages, state, True)
 
-    def _session(self, alias_arn: str, session_id: str, now_ms: float) -> _Session:
+    def _session(self, alias_arn: str, session_id: str, now_ms: float, locale_id: str | None = None) -> _Session:
         bot = self._bots[alias_arn]
-        session = self._sessions.setdefault((alias_arn, session_id), _Session())
+        locale = (locale_id or bot.locale_id).replace("-", "_")
+        session = self._sessions.setdefault((alias_arn, locale, session_id), _Session())
         if session.last_ms is not None and now_ms - session.last_ms > bot.idle_session_ttl_s * 1000:
             session.attributes, session.last_ms = {}, None  # idle past the TTL: a new session
         return session
@@ -345,14 +371,20 @@ def end_timeout_ms(attributes: Mapping[str, str], intent: str = "*", slot: str =
 
 
 def code_hook_event(
-    bot: LexBot, session_id: str, utterance: str, intent: LexIntent, attributes: Mapping[str, str]
+    bot: LexBot,
+    session_id: str,
+    utterance: str,
+    intent: LexIntent,
+    attributes: Mapping[str, str],
+    locale_id: str | None = None,
 ) -> dict[str, Any]:
-    """The fulfillment code hook event Lex sends for one utterance, on AWS's published sample."""
+    """The fulfillment code hook event Lex sends for one utterance, on AWS's published sample;
+    ``bot.localeId`` is the locale of the conversation (default: the bot's first)."""
     event = copy.deepcopy(_sample())
     event["sessionId"] = session_id
     event["inputTranscript"] = utterance
-    event["bot"] = {"id": bot.bot_id, "name": bot.bot_name, "localeId": bot.locale_id, "version": bot.version,
-                    "aliasId": bot.alias_id, "aliasName": bot.alias_name}  # fmt: skip
+    event["bot"] = {"id": bot.bot_id, "name": bot.bot_name, "localeId": (locale_id or bot.locale_id).replace("-", "_"),
+                    "version": bot.version, "aliasId": bot.alias_id, "aliasName": bot.alias_name}  # fmt: skip
     state = {"name": intent.name, "slots": {}, "state": "ReadyForFulfillment", "confirmationState": "None"}
     event["interpretations"] = [{"interpretationSource": "Lex", "intent": dict(state)}]
     event["sessionState"] = {**event["sessionState"], "sessionAttributes": dict(attributes), "intent": dict(state)}
@@ -399,3 +431,9 @@ def _sample() -> dict[str, Any]:
     if not _samples:
         _samples.append(json.loads(CODE_HOOK_SAMPLE.read_text()))
     return _samples[0]
+
+
+def lex_locale(language: str) -> str:
+    """The Lex V2 locale id of a BCP-47 language tag, as Connect's Get customer input block picks
+    the bot's locale from the contact's language: ``es-US`` -> ``es_US``."""
+    return language.replace("-", "_")

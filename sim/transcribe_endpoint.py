@@ -19,6 +19,9 @@ empty envelope ends the audio), and a response body of ``TranscriptEvent`` messa
 exception message). Event-stream framing is ``amazon_transcribe.eventstream``'s own encoder and
 decoder. SigV4 is not checked, but the ``Authorization`` header must be there.
 
+The language code must be one Transcribe streaming takes (``chalicelib/data/transcribe_languages.json``:
+``en-US``, ``es-US``, ``fr-CA``, ...); another is a ``BadRequestException``, as the service answers.
+
 PII identification and redaction are accepted as the service takes them: ``content-identification-type``
 or ``content-redaction-type`` ``PII`` (not both), ``pii-entity-types`` only with one of them and
 only of the known types, and only for a language the service identifies PII in (otherwise a
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import ipaddress
 import json
 import ssl
@@ -72,6 +76,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from chalicelib.adapters.data_files import load_streaming_languages
 from chalicelib.adapters.speech.transcribe_streaming import PII_ENTITY_TYPES, PII_LANGUAGES
 
 Word = tuple[str, int, int]  # (word, start_ms, end_ms) in the stream's audio time
@@ -354,6 +359,9 @@ class _Connection(asyncio.Protocol):
         if not language or not rate.isdigit() or encoding not in ("pcm", "flac", "ogg-opus"):
             self._refuse(stream_id, 400, "BadRequestException", "language code, sample rate and media encoding needed")
             return
+        if language not in _streaming_languages():
+            self._refuse(stream_id, 400, "BadRequestException", f"language code {language[:16]!r} is not supported")
+            return
         refused = _pii_refusal(headers, language)
         if refused:
             self._refuse(stream_id, 400, "BadRequestException", refused)
@@ -432,6 +440,11 @@ class _Connection(asyncio.Protocol):
 _IDENTIFY, _REDACT = "x-amzn-transcribe-content-identification-type", "x-amzn-transcribe-content-redaction-type"
 _ENTITY_TYPES = "x-amzn-transcribe-pii-entity-types"
 _PII_HEADERS = (_IDENTIFY, _REDACT, _ENTITY_TYPES)
+
+
+@functools.cache
+def _streaming_languages() -> frozenset[str]:
+    return load_streaming_languages()
 
 
 def _pii_refusal(headers: dict[str, str], language: str) -> str:

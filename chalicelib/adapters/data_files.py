@@ -286,6 +286,33 @@ def shipped_end_of_turn() -> EndOfTurnPolicy:
     return load_end_of_turn()
 
 
+class _TranscribeLanguagesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    comment: str = Field(default="", alias="_comment")
+    source: str = Field(min_length=1)
+    checked: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    streaming: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")]] = Field(min_length=1)
+
+
+def load_streaming_languages(path: Path = DATA / "transcribe_languages.json") -> frozenset[str]:
+    """The language codes Amazon Transcribe streaming takes (``transcribe_languages.json``).
+
+    Example:
+        >>> "es-US" in load_streaming_languages()
+        True
+
+    Raises:
+        ConfigurationInvalidError: the file is not valid, or lists a code twice.
+    """
+    try:
+        data = _TranscribeLanguagesFile.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
+    if len(set(data.streaming)) != len(data.streaming):
+        raise ConfigurationInvalidError(f"{path.name}: a language is listed twice")
+    return frozenset(data.streaming)
+
+
 _LOCALE = r"^[a-z]{2,3}-[A-Z]{2}$"
 _Word = Annotated[str, Field(pattern=r"^[^\s\d]+$")]
 

@@ -1,17 +1,21 @@
 """``chalicelib/data/handover.json`` (or the file a stage names) into the domain's
-``HandoverPolicy``, validated: a topic the domain cannot recognise is a configuration error."""
+``HandoverPolicy``, validated: a topic the domain cannot recognise is a configuration error, and
+so is a language's queue variant of a queue the file does not name, or a language's topic phrase
+for a topic the domain does not recognise."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chalicelib.domain.handover import TOPIC_PATTERNS, BusinessHours, HandoverPolicy
+from chalicelib.domain.handover import TOPIC_PATTERNS, BusinessHours, HandoverPolicy, topic_patterns
 from chalicelib.errors import ConfigurationInvalidError
 
 _WINDOWS = Literal["morning", "afternoon", "evening"]
+_LANGUAGE = r"^[a-z]{2,3}-[A-Z]{2}$"  # Connect's xx-XX
 
 
 class _Hours(BaseModel):
@@ -41,6 +45,10 @@ class _HandoverFile(BaseModel):
     wait_seconds: int = Field(ge=1, le=365 * 24 * 3600)
     heartbeat_seconds: int = Field(ge=1, le=365 * 24 * 3600)
     callback_window: _WINDOWS = "morning"
+    # language -> queue -> that language's queue (a queue without one is kept)
+    language_queues: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # language -> topic -> phrases naming it in that language (English: the domain's patterns)
+    topic_phrases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
     @field_validator("human_only_topics")
     @classmethod
@@ -49,6 +57,26 @@ class _HandoverFile(BaseModel):
         if unknown:
             raise ValueError(f"topics the domain does not recognise: {sorted(unknown)}")
         return topics
+
+    @field_validator("language_queues", "topic_phrases")
+    @classmethod
+    def _languages(cls, by_language: dict[str, Any]) -> dict[str, Any]:
+        bad = [language for language in by_language if not re.match(_LANGUAGE, language)]
+        if bad:
+            raise ValueError(f"languages are xx-XX (Connect's LanguageCode), not {bad}")
+        return by_language
+
+    @field_validator("topic_phrases")
+    @classmethod
+    def _known_phrase_topics(cls, by_language: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for language, phrases in by_language.items():
+            unknown = set(phrases) - set(TOPIC_PATTERNS)
+            if unknown:
+                raise ValueError(f"{language}: topics the domain does not recognise: {sorted(unknown)}")
+            empty = [topic for topic, words in phrases.items() if not any(w.strip() for w in words)]
+            if empty:
+                raise ValueError(f"{language}: topics without a phrase: {empty}")
+        return by_language
 
 
 def _minutes(hhmm: str) -> int:
@@ -69,6 +97,11 @@ def load_handover_policy(path: Path, default_queue: str | None = None) -> Handov
         raise ConfigurationInvalidError(f"{path.name}: {exc}") from exc
     if data.heartbeat_seconds >= data.wait_seconds:
         raise ConfigurationInvalidError(f"{path.name}: heartbeat_seconds must be below wait_seconds")
+    named = {*data.queues.values(), data.default_queue}
+    for language, variants in data.language_queues.items():
+        if set(variants) - named:
+            raise ConfigurationInvalidError(f"{path.name}: {language} has variants of queues the file does not "
+                                            f"name: {sorted(set(variants) - named)}")  # fmt: skip
     hours = data.business_hours
     return HandoverPolicy(
         human_only_topics=tuple(data.human_only_topics),
@@ -78,4 +111,6 @@ def load_handover_policy(path: Path, default_queue: str | None = None) -> Handov
         wait_seconds=data.wait_seconds,
         heartbeat_seconds=data.heartbeat_seconds,
         callback_window=data.callback_window,
+        language_queues=tuple(sorted((k, tuple(sorted(v.items()))) for k, v in data.language_queues.items())),
+        topic_packs=tuple(sorted((k, tuple(sorted(topic_patterns(v).items()))) for k, v in data.topic_phrases.items())),
     )

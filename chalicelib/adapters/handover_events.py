@@ -28,6 +28,7 @@ class HandoverTaskInput(BaseModel):
     callback_ref: str | None = Field(default=None, max_length=64, pattern=r"^\[[A-Z][A-Z0-9_]*\]$")
     wait_seconds: int = Field(default=900, ge=1)
     heartbeat_seconds: int = Field(default=300, ge=1)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}-[A-Z]{2}$")  # the call's ("es-US")
 
     def request(self) -> HandoverRequest:
         return HandoverRequest(**self.model_dump())

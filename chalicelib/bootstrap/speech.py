@@ -59,17 +59,13 @@ class SpeechParts:
     @cached_property
     def speech_to_text(self) -> SpeechToText:
         """Amazon Transcribe streaming (its SDK and awscrt are imported on the first stream), with
-        its PII identification when the stage turns it on (for a language it supports)."""
-        from chalicelib.adapters.speech.transcribe_streaming import (  # noqa: PLC0415
-            PII_LANGUAGES,
-            TranscribeStreamingSpeechToText,
-        )
+        its PII identification when the stage turns it on: per call, for a language Transcribe
+        identifies PII in (``PII_LANGUAGES``); a call in another language streams without it
+        (the adapter leaves the option out, since Transcribe would refuse the stream) rather than
+        failing. Our redactor runs on every result whatever the language."""
+        from chalicelib.adapters.speech.transcribe_streaming import TranscribeStreamingSpeechToText  # noqa: PLC0415
 
         s = self.settings
-        if s.transcribe_pii_identification and s.speech_language not in PII_LANGUAGES:
-            raise ConfigurationInvalidError(
-                f"SWITCHBOARD_TRANSCRIBE_PII_IDENTIFICATION: Transcribe identifies no PII in {s.speech_language}"
-            )
         types = tuple(t.strip() for t in s.transcribe_pii_entity_types.split(",") if t.strip())
         return TranscribeStreamingSpeechToText(
             s.aws_region, endpoint_url=s.transcribe_endpoint_url, ca_file=s.transcribe_ca_file,
@@ -89,6 +85,7 @@ class SpeechParts:
             sessions=self.unmetered_session_store,
             redactor=self.container_redactor,  # its tokens need only be stable within the run
             language=s.speech_language,
+            languages=self.streaming_languages,
             stop_before_ms=s.transcriber_stop_before_ms,
             on_caller_pause=self.speculate,
             pause_ms=s.speculation_pause_ms,
@@ -98,6 +95,23 @@ class SpeechParts:
             vocabulary=self.match_vocabulary,
             end_timeout_after=shipped_end_of_turn().end_timeout_after,
         )
+
+    @cached_property
+    def streaming_languages(self) -> frozenset[str]:
+        """The languages a call may stream in (``transcribe_languages.json``); the stage's
+        ``SWITCHBOARD_SPEECH_LANGUAGE`` must be one of them.
+
+        Raises:
+            ConfigurationInvalidError: the file is not valid, or the stage's language is not in it.
+        """
+        from chalicelib.adapters.data_files import load_streaming_languages  # noqa: PLC0415
+
+        languages = load_streaming_languages()
+        if self.settings.speech_language not in languages:
+            raise ConfigurationInvalidError(
+                f"SWITCHBOARD_SPEECH_LANGUAGE: Transcribe streaming takes no {self.settings.speech_language}"
+            )
+        return languages
 
     def _warm_speculation(self) -> object:
         """The speculation's model client and tools, ready before the caller's first pause."""

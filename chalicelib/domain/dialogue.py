@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.handover import HandoverPolicy
+from chalicelib.domain.handover import TOPIC_PATTERNS, HandoverPolicy, TopicPatterns
 from chalicelib.domain.language import ONLY_ENGLISH, Language, Languages
 
 DEFAULT_SYSTEM_PROMPT = "You are a phone agent for a contact center. Answer in one or two short spoken sentences."
@@ -41,10 +41,19 @@ class DialoguePolicy:
         """The system prompt of a call in ``locale``: the shared one, then "Answer in Spanish."."""
         return self.language(locale).system_prompt(self.system_prompt)
 
-    def queue_for(self, reason: str, topic: str | None = None) -> str:
-        """The queue a handover of ``reason`` (about ``topic``) goes to."""
-        return self.handover.queue_for(reason, topic) if self.handover is not None else self.default_queue
+    def queue_for(self, reason: str, topic: str | None = None, language: str | None = None) -> str:
+        """The queue a handover of ``reason`` (about ``topic``) goes to, in ``language``'s
+        variant when ``handover.json`` has one (None: the queue as configured)."""
+        return self.handover.queue_for(reason, topic, language) if self.handover is not None else self.default_queue
+
+    def queue_in(self, queue: str, language: str | None) -> str:
+        """``queue``'s variant for ``language`` (``FraudTeamSpanish``), or ``queue`` itself."""
+        return self.handover.queue_in(queue, language) if self.handover is not None else queue
 
     @property
     def human_only_topics(self) -> tuple[str, ...]:
         return self.handover.human_only_topics if self.handover is not None else ()
+
+    def topic_patterns_for(self, language: str | None) -> TopicPatterns:
+        """The words that name each human-only topic in ``language`` (English by default)."""
+        return self.handover.topic_patterns_for(language) if self.handover is not None else TOPIC_PATTERNS

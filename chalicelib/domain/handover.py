@@ -3,16 +3,24 @@ workflow's name, business hours, and the summary the agent reads.
 
 Pure: the time is passed in (epoch milliseconds), and business hours are a fixed UTC offset so
 no time-zone database is read.
+
+Languages: the topic patterns below are the English pack (``TOPIC_PATTERNS``); another language's
+pack is compiled from ``handover.json``'s ``topic_phrases`` (``topic_patterns``) and picked by
+``HandoverPolicy.topic_patterns_for``. A queue may have a variant per language
+(``language_queues``: ``FraudTeam`` is ``FraudTeamSpanish`` for ``es-US``); a language without a
+variant of a queue keeps the queue.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.domain.conversation import Action, Reply, Role
+from chalicelib.domain.end_of_turn import language_key
 from chalicelib.domain.language_words import RulesWords
 from chalicelib.domain.rules import normalize
 from chalicelib.domain.session import Session, TurnRecord
@@ -39,6 +47,38 @@ TOPIC_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "hardship": re.compile(r"\b(can't afford|cannot afford|lost my job|financial hardship|eviction)\b"),
 }
+
+TopicPatterns = Mapping[str, re.Pattern[str]]  # topic -> the words that name it, in one language
+ENGLISH = "en-US"  # the language of TOPIC_PATTERNS, and of a call whose language has no pack
+_STEM = "*"  # a phrase ending in * matches any ending of its last word ("fraud*": "fraude")
+
+
+def topic_patterns(phrases: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern[str]]:
+    """One language's pack from its phrases (topic -> phrases): each phrase matched as whole
+    words of the normalised utterance (``rules.normalize``), a trailing ``*`` as any ending.
+
+    Example:
+        >>> bool(topic_patterns({"fraud": ["fraud*", "me robaron la identidad"]})["fraud"].search("es un fraude"))
+        True
+    """
+    compiled = {}
+    for topic, words in phrases.items():
+        alternatives = []
+        for raw in words:
+            stem = raw.strip().endswith(_STEM)
+            text = normalize(raw.strip().removesuffix(_STEM))
+            if text:
+                alternatives.append(re.escape(text) + (r"\w*" if stem else ""))
+        if alternatives:
+            compiled[topic] = re.compile(r"\b(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + r")\b")
+    return compiled
+
+
+def language_of(language: str | None) -> str:
+    """A language as the policy keys it: Lex's ``es_US`` and Connect's ``es-US`` are ``es-US``
+    (``end_of_turn.language_key``); None is English."""
+    return language_key(language) if language else ENGLISH
+
 
 MAX_SUMMARY_CHARS = 1_000
 MAX_NAME_CHARS = 80  # Step Functions execution names: 1..80 characters
@@ -79,23 +119,56 @@ class HandoverPolicy:
     wait_seconds: int = 900  # how long the caller may wait for an agent before a callback
     heartbeat_seconds: int = 300
     callback_window: str = "morning"  # offered when the caller named none
+    # language -> (queue -> that language's variant); a queue without one is kept.
+    language_queues: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # language -> its topic pack (topic -> pattern); English is TOPIC_PATTERNS, not listed here.
+    topic_packs: tuple[tuple[str, tuple[tuple[str, re.Pattern[str]], ...]], ...] = ()
 
-    def queue_for(self, reason: str, topic: str | None = None) -> str:
-        """The queue for a handover of ``reason`` (about ``topic``)."""
+    def queue_for(self, reason: str, topic: str | None = None, language: str | None = None) -> str:
+        """The queue for a handover of ``reason`` (about ``topic``), in ``language``'s variant
+        when it has one (None: the queue as configured)."""
         by_key = dict(self.queues)
-        if topic is not None and topic in by_key:
-            return by_key[topic]
-        return by_key.get(reason, self.default_queue)
+        queue = by_key[topic] if topic is not None and topic in by_key else by_key.get(reason, self.default_queue)
+        return self.queue_in(queue, language)
+
+    def queue_in(self, queue: str, language: str | None) -> str:
+        """``queue``'s variant for ``language`` (``FraudTeam`` -> ``FraudTeamSpanish`` for
+        ``es-US``), or ``queue`` itself when the language has none (or is None)."""
+        if language is None:
+            return queue
+        variants = dict(dict(self.language_queues).get(language_of(language), ()))
+        return variants.get(queue, queue)
+
+    @property
+    def queue_names(self) -> frozenset[str]:
+        """Every queue a handover can name, in every language."""
+        names = {*(q for _, q in self.queues), self.default_queue}
+        return frozenset(names | {v for _, variants in self.language_queues for _, v in variants})
+
+    def topic_patterns_for(self, language: str | None) -> TopicPatterns:
+        """The topic pack of ``language``; English (``TOPIC_PATTERNS``) for English, None, or a
+        language with no pack of its own."""
+        pack = dict(self.topic_packs).get(language_of(language))
+        return dict(pack) if pack is not None else TOPIC_PATTERNS
 
 
-def human_only_topic(utterance: str, topics: tuple[str, ...], words: RulesWords) -> str | None:
-    """The first of ``topics`` the caller's words are about, or None (``words``: the call's
-    language's, to normalize them; the topics' own patterns are English still)."""
+def human_only_topic(
+    utterance: str, topics: tuple[str, ...], words: RulesWords, patterns: TopicPatterns = TOPIC_PATTERNS
+) -> str | None:
+    """The first of ``topics`` the caller's words are about, or None.
+
+    Args:
+        utterance: what the caller said.
+        topics: the human-only topics (``handover.json``), in order.
+        words: the rules' words of the call's language, to normalize the utterance as they do.
+        patterns: the topic pack of the call's language (``HandoverPolicy.topic_patterns_for``);
+            the English pack by default.
+    """
     if not topics:
         return None
     text = normalize(utterance, words)
     for topic in topics:
-        pattern = TOPIC_PATTERNS.get(topic)
+        pattern = patterns.get(topic)
         if pattern is not None and pattern.search(text):
             return topic
     return None
@@ -118,6 +191,7 @@ class HandoverRequest:
     callback_ref: str | None = None  # the vault token of the number to call back (no number: None)
     wait_seconds: int = 900
     heartbeat_seconds: int = 300
+    language: str | None = None  # the call's language (``es-US``); None: not known (English)
 
     @property
     def execution_name(self) -> str:
@@ -134,6 +208,7 @@ class HandoverRequest:
             "callback_ref": self.callback_ref,
             "wait_seconds": self.wait_seconds,
             "heartbeat_seconds": self.heartbeat_seconds,
+            "language": self.language,
         }
 
 
@@ -163,26 +238,34 @@ def handover_topic(reply: Reply) -> str | None:
 
 
 def handover_request(
-    contact_id: str, seq: int, reply: Reply, policy: HandoverPolicy, callback_ref: str | None = None
+    contact_id: str,
+    seq: int,
+    reply: Reply,
+    policy: HandoverPolicy,
+    callback_ref: str | None = None,
+    language: str | None = None,
 ) -> HandoverRequest | None:
     """The workflow's request for a committed reply, or None when the reply does not hand over.
 
     ``callback_ref``: the vault token of the number to call back (``CALLER_NUMBER_TOKEN``), never
-    the number itself.
+    the number itself. ``language``: the call's (``es-US``); the queue is its variant in that
+    language (the reply's queue, or the policy's for the reason), and the request carries it.
     """
     reason = handover_reason(reply)
     if reason is None:
         return None
     topic = handover_topic(reply)
+    queue = policy.queue_in(reply.queue, language) if reply.queue else policy.queue_for(reason, topic, language)
     return HandoverRequest(
         contact_id=contact_id,
         seq=seq,
         reason=reason,
-        queue=reply.queue or policy.queue_for(reason, topic),
+        queue=queue,
         topic=topic,
         callback_ref=callback_ref,
         wait_seconds=policy.wait_seconds,
         heartbeat_seconds=policy.heartbeat_seconds,
+        language=language_of(language) if language else None,
     )
 
 

@@ -12,9 +12,9 @@ The features' words are the call's language's (``language_words.RouterWords``, f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from chalicelib.domain.handover import human_only_topic
+from chalicelib.domain.handover import TOPIC_PATTERNS, TopicPatterns, human_only_topic
 from chalicelib.domain.language_words import LanguageWords, RouterWords
 from chalicelib.domain.rules import MIN_ACCOUNT_DIGITS, Intent, classify, extract_digits, normalize
 from chalicelib.domain.session import Session
@@ -32,6 +32,8 @@ class RouteContext:
     escalated: bool = False  # our previous turn went to the large model
     pending_tools: bool = False  # an earlier turn cut a tool call short: this turn picks it up
     human_only_topics: tuple[str, ...] = ()  # topics the rules hand over to a person (handover.json)
+    # The words that name those topics in the call's language (``DialoguePolicy.topic_patterns_for``).
+    topic_patterns: TopicPatterns = field(default_factory=lambda: TOPIC_PATTERNS, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,12 @@ LONG_WORDS = 28
 MODEL_QUESTION = "model_question"
 
 
-def route_context(session: Session | None, human_only_topics: tuple[str, ...] = ()) -> RouteContext:
+def route_context(
+    session: Session | None, human_only_topics: tuple[str, ...] = (), topic_patterns: TopicPatterns = TOPIC_PATTERNS
+) -> RouteContext:
     """What the router needs from the session (and the human-only topics of the policy)."""
     if session is None:
-        return RouteContext(human_only_topics=human_only_topics)
+        return RouteContext(human_only_topics=human_only_topics, topic_patterns=topic_patterns)
     pending = session.pending.kind.value if session.pending else None
     last = session.last_turn.reply if session.last_turn else None
     if pending is None and last is not None and last.tier > RULES and last.text.rstrip().endswith("?"):
@@ -64,13 +68,14 @@ def route_context(session: Session | None, human_only_topics: tuple[str, ...] = 
         escalated=session.previous_escalated,
         pending_tools=bool(session.pending_tools),
         human_only_topics=human_only_topics,
+        topic_patterns=topic_patterns,
     )
 
 
 def route(utterance: str, context: RouteContext, words: LanguageWords) -> Route:  # noqa: PLR0912 - one branch a feature
     """The tier for ``utterance`` in ``context``, with the reasons; ``words``: the call's language's."""
     heard = classify(utterance, words.rules)
-    topic = human_only_topic(utterance, context.human_only_topics, words.rules)
+    topic = human_only_topic(utterance, context.human_only_topics, words.rules, context.topic_patterns)
     if topic is not None:
         # Only a person handles it: the rules hand over, no model is asked.
         return Route(RULES, 0.0, (f"human_only_topic:{topic}",))

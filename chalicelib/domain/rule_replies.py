@@ -53,7 +53,8 @@ def answer_with_rules(
     pack = policy.language(language.locale)
     says = pack.phrases
     words = words or _rules_words(pack)
-    topic = human_only_topic(request.utterance, policy.human_only_topics, words)
+    topic = human_only_topic(request.utterance, policy.human_only_topics, words,
+                             policy.topic_patterns_for(language.locale))  # fmt: skip
     if topic is not None and current.status is not SessionStatus.ENDED:
         reasons = (f"tier0:{HUMAN_ONLY_TOPIC}", f"handover:{HUMAN_ONLY_TOPIC}", f"topic:{topic}")
         reply = canned(says.handover, HUMAN_ONLY_TOPIC, reasons, Action.HANDOVER,

@@ -39,6 +39,40 @@ def pcm_ms(pcm: bytes) -> float:
     return len(pcm) / (SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) * 1000
 
 
+# Why a call does not stream in the language its start event names (the stage's default is used).
+LANGUAGE_UNSUPPORTED = "language_unsupported"  # a code Transcribe streaming does not take
+LANGUAGE_MALFORMED = "language_malformed"  # not a language code (xx-XX) at all
+
+
+@dataclass(frozen=True)
+class StreamLanguage:
+    """The language a call is transcribed in, and why it is not the one asked for (None: it is,
+    or none was asked for)."""
+
+    language: str
+    reason: str | None = None
+
+
+def stream_language(requested: str | None, default: str, supported: frozenset[str]) -> StreamLanguage:
+    """The language to stream a call in: ``requested`` (Connect's ``es-US``, or Lex's ``es_US``)
+    when Transcribe streaming takes it, else ``default`` with the reason.
+
+    Example:
+        >>> stream_language("es_US", "en-US", frozenset({"en-US", "es-US"}))
+        StreamLanguage(language='es-US', reason=None)
+        >>> stream_language("xx-XX", "en-US", frozenset({"en-US"})).reason
+        'language_unsupported'
+    """
+    if not requested or not requested.strip():
+        return StreamLanguage(default)
+    code = requested.strip().replace("_", "-")
+    if code in supported:
+        return StreamLanguage(code)
+    parts = code.split("-")
+    well_formed = len(parts) == 2 and parts[0].isalpha() and parts[0].islower() and parts[1].isalpha()
+    return StreamLanguage(default, LANGUAGE_UNSUPPORTED if well_formed else LANGUAGE_MALFORMED)
+
+
 @dataclass(frozen=True)
 class MediaPosition:
     """A place in the call's media stream: a fragment, and a time inside it.

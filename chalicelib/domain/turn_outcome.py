@@ -144,6 +144,8 @@ def finish_turn(
     """
     if language is not None and language.recorded:
         reply = replace(reply, reasons=(*reply.reasons, *language.recorded))
+    if language is not None and reply.queue:  # a person who speaks the caller's language (handover.json)
+        reply = replace(reply, queue=policy.queue_in(reply.queue, language.locale))
     history = (
         *current.history,
         Message(Role.CALLER, request.utterance, seq),

@@ -230,8 +230,8 @@ class HandleTurn:
                 return None
             # A delivery that committed a handover may have died before starting the workflow;
             # the start is idempotent by name, so the redelivery makes sure it is started.
-            self._start_handover(read.request, read.delivery.seq, reply)
             language = self._policy.language(read.session.language if read.session else None)
+            self._start_handover(read.request, read.delivery.seq, reply, language.locale)
             return TurnResult(reply, read.delivery.seq, duplicate=True, attempts=0, language=language)
 
         def commit(read: _Read) -> TurnResult:
@@ -253,8 +253,8 @@ class HandleTurn:
                 self._store.commit_turn(record, outcome.session, read.now_ms)
             for item in record.usage:
                 self._meter.record(item)
-            self._start_handover(read.request, read.delivery.seq, outcome.reply)
             language = self._policy.language(outcome.session.language)
+            self._start_handover(read.request, read.delivery.seq, outcome.reply, language.locale)
             return TurnResult(outcome.reply, read.delivery.seq, duplicate=False, attempts=0, record=record,
                               language=language)  # fmt: skip
 
@@ -298,7 +298,13 @@ class HandleTurn:
         language = language_of_turn(session, request, self._policy)
         words = self._words_of(language.locale)
         with self._meter.timed(ROUTING):
-            chosen = route(request.utterance, route_context(session, self._policy.human_only_topics), words)
+            chosen = route(
+                request.utterance,
+                route_context(
+                    session, self._policy.human_only_topics, self._policy.topic_patterns_for(language.locale)
+                ),
+                words,
+            )
         if self._speculations is not None:
             # Kept on the turn, a rules turn's too: why a speculation was wasted reads it.
             spent.words_key = speculation_key(request.utterance, self._vocabulary)
@@ -326,13 +332,14 @@ class HandleTurn:
             raise ConfigurationInvalidError(f"no rules or router words for {locale}: the language has none, none given")
         return found
 
-    def _start_handover(self, request: TurnRequest, seq: int, reply: Reply) -> None:
-        """Start the handover workflow after a committed handover reply (never raises)."""
+    def _start_handover(self, request: TurnRequest, seq: int, reply: Reply, language: str) -> None:
+        """Start the handover workflow after a committed handover reply (never raises), with the
+        call's language (its queue is already that language's: ``finish_turn``)."""
         if self._handover is None:
             return
         policy = self._policy.handover or HandoverPolicy(default_queue=self._policy.default_queue)
         callback_ref = CALLER_NUMBER_TOKEN if request.caller_number else None  # the number is in the vault
-        wanted = handover_request(request.contact_id, seq, reply, policy, callback_ref)
+        wanted = handover_request(request.contact_id, seq, reply, policy, callback_ref, language=language)
         if wanted is None:
             return
         if wanted.callback_ref is not None and not self._keep_caller_number(request):

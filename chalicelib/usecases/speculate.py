@@ -89,7 +89,11 @@ class Speculate:
         words = self._policy.language(locale).words or self._words
         if words is None:
             raise ConfigurationInvalidError(f"no rules or router words for {locale}: the language has none, none given")
-        chosen = route(transcript, route_context(session, self._policy.human_only_topics), words)
+        chosen = route(
+            transcript,
+            route_context(session, self._policy.human_only_topics, self._policy.topic_patterns_for(locale)),
+            words,
+        )
         if chosen.tier == RULES:
             return None
         pending = Speculation(contact_id, seq, transcript, SpeculationState.PENDING, chosen.tier, now,

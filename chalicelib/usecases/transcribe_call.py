@@ -29,6 +29,7 @@ be the container's own random one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 
@@ -36,7 +37,16 @@ from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, apply_
 from chalicelib.domain.ports import Clock, SessionRepository, TranscriptStore, UsageMeter
 from chalicelib.domain.recognised_tracks import SessionView, session_view
 from chalicelib.domain.redaction import Redactor
-from chalicelib.domain.speech import AudioSource, MediaPosition, SpeechToText, Track, TranscriptResult
+from chalicelib.domain.speech import (
+    LANGUAGE_UNSUPPORTED,
+    AudioSource,
+    MediaPosition,
+    SpeechToText,
+    StreamLanguage,
+    Track,
+    TranscriptResult,
+    stream_language,
+)
 from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
 from chalicelib.errors import AppError
 from chalicelib.observability import logger
@@ -64,7 +74,12 @@ class TranscribeCall:
             caller's redaction context until then). None: never handed over.
         clock: the wall clock (the transcript's timestamps and TTL).
         redactor: takes the caller data out of every result before it is kept (both tracks).
-        language: the recogniser's language code.
+        language: the recogniser's language code when a call names none it can stream in (the
+            stage's ``SWITCHBOARD_SPEECH_LANGUAGE``).
+        languages: the codes the recogniser streams in (``transcribe_languages.json``): a call is
+            transcribed in the language its invocation names when it is one of them, else in
+            ``language``, the reason logged (``domain.speech.stream_language``). Empty: the
+            invocation's language is used as given.
         flush_every_ms: how often results are written while the call goes on.
         stop_before_ms: stop when the invocation has less time left than this.
         drain_ms: how long ended recogniser streams may take to return their last results.
@@ -80,8 +95,9 @@ class TranscribeCall:
             twice the Transcribe cost; ``SWITCHBOARD_TRANSCRIBE_BOT_TRACK``).
         meter: where the Transcribe usage of each run is recorded (None: not recorded).
         vocabulary: the words a speculation's key leaves out (fillers, a trailing courtesy word).
-        end_timeout_after: Lex's end timeout (ms) while the caller answers a reply the bot said:
-            the pause that starts a speculation scales with it (``pause_before_speculating``).
+        end_timeout_after: Lex's end timeout (ms) while the caller answers a reply the bot said,
+            in the call's language (``(said, language)``): the pause that starts a speculation
+            scales with it (``pause_before_speculating``).
         warm: called once on a thread as a run starts, while the greeting plays: builds what the
             pause hook needs (the model client, the tools), so the caller's first pause does not
             pay for a cold client (the speculation's first model call would time out).
@@ -97,6 +113,7 @@ class TranscribeCall:
         sessions: SessionRepository | None = None,
         redactor: Redactor,
         language: str,
+        languages: frozenset[str] = frozenset(),
         flush_every_ms: float = 500,
         stop_before_ms: float = 60_000,
         drain_ms: float = 15_000,
@@ -108,7 +125,7 @@ class TranscribeCall:
         meter: UsageMeter | None = None,
         warm: Callable[[], object] | None = None,
         vocabulary: MatchVocabulary = NO_VOCABULARY,
-        end_timeout_after: Callable[[str], float] | None = None,
+        end_timeout_after: Callable[[str, str], float] | None = None,
     ) -> None:
         self._audio = audio
         self._speech = speech
@@ -116,6 +133,7 @@ class TranscribeCall:
         self._sessions = sessions
         self._clock = clock
         self._language = language
+        self._languages = languages
         self._timings = RunTimings(flush_every_ms, stop_before_ms, drain_ms, settle_ms, pause_ms, look_every_ms)
         self._bot_track = bot_track
         self._meter = meter
@@ -134,14 +152,16 @@ class TranscribeCall:
         *,
         language: str | None = None,
     ) -> TranscriptionOutcome:
-        """Run until the stream ends, the time runs short, or a service fails (``language``
-        overrides the configured one for this call).
+        """Run until the stream ends, the time runs short, or a service fails (``language``: the
+        call's, Connect's ``LanguageCode``; used when the recogniser streams in it, else the
+        configured one, with the reason logged).
 
         A checkpoint already on the transcript that is later than ``start`` wins: a duplicate or
         a replayed invocation does not transcribe again what was written. A handover already on
         the transcript is where the to-customer track is transcribed from; one the session shows
         but the transcript does not is placed at the first chunk this run reads.
         """
+        chosen = self.stream_language(language)
         warming = self._start_warming()
         live, _ = self._transcripts.load(contact_id, self._clock.now_ms())
         if live.checkpoint is not None and is_after(live.checkpoint, start):
@@ -155,9 +175,9 @@ class TranscribeCall:
         look = (lambda: self.look(contact_id)) if self._sessions is not None else None
         run = TranscriptionRun(
             self._audio, self._speech, write, self._timings, contact_id=contact_id, stream_arn=stream_arn,
-            start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=language or self._language,
+            start=start, remaining_ms=remaining_ms, skip_through_ms=skip, language=chosen.language,
             redactor=self._redactor, on_caller_pause=self._on_caller_pause, look=look,
-            vocabulary=self._vocabulary, end_timeout_after=self._end_timeout_after,
+            vocabulary=self._vocabulary, end_timeout_after=self._end_timeout_in(chosen.language),
             seen=self._first_look(contact_id), handover_at_ms=live.handover_at_ms, bot_track=self._bot_track,
         )  # fmt: skip
         outcome = asyncio.run(run.run())
@@ -166,7 +186,25 @@ class TranscribeCall:
         if self._meter is not None:
             for usage in outcome.speech.usage():
                 self._meter.record(usage)
-        return outcome
+        return dataclasses.replace(outcome, language=chosen.language)
+
+    def _end_timeout_in(self, language: str) -> Callable[[str], float] | None:
+        """The end timeout after what the bot said, read with the cues of the call's language."""
+        after = self._end_timeout_after
+        return None if after is None else (lambda said: after(said, language))
+
+    def stream_language(self, language: str | None) -> StreamLanguage:
+        """The language this call streams in (see ``__call__``); a refused one is logged by
+        reason, with the code only when it is a well-formed one (never free text)."""
+        if not self._languages:
+            return StreamLanguage(language or self._language)
+        chosen = stream_language(language, self._language, self._languages)
+        if chosen.reason is not None:
+            extra = {"reason": chosen.reason, "language": chosen.language}
+            if chosen.reason == LANGUAGE_UNSUPPORTED:
+                extra["requested"] = str(language)
+            logger.warning("transcriber language not streamed, the stage's default used", extra=extra)
+        return chosen
 
     def _start_warming(self) -> threading.Thread | None:
         if self._warm is None or self._on_caller_pause is None:

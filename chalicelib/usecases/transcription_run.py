@@ -66,6 +66,7 @@ class TranscriptionOutcome:
     audio_ms: float = 0.0  # audio sent to the recogniser, every track
     error: str = ""  # the error class that ended the run, if any
     speech: SpeechUsage = field(default_factory=SpeechUsage)  # what went to the recogniser, per stream and phase
+    language: str = ""  # the language the call was transcribed in
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -80,6 +81,7 @@ class TranscriptionOutcome:
             "audio_ms": round(self.audio_ms, 1),
             "error": self.error,
             "transcribe": self.speech.as_dict(),
+            "language": self.language,
         }
 
 

@@ -287,3 +287,26 @@ def test_the_stand_in_refuses_pii_identification_where_the_service_would(endpoin
     with pytest.raises(SpeechToTextUnavailableError):
         asyncio.run(run())
     assert endpoint.stats.rejected == 1
+
+
+def test_a_spanish_call_streams_in_es_us_with_pii_identification(endpoint) -> None:
+    endpoint.script(SPEECH)
+
+    async def run() -> list[TranscriptResult]:
+        return [r async for r in pii_stt(endpoint).transcribe("AUDIO_FROM_CUSTOMER", silence(5000), "es-US")]
+
+    results = asyncio.run(run())
+
+    [request] = endpoint.requests
+    assert request["x-amzn-transcribe-language-code"] == "es-US"
+    assert request["x-amzn-transcribe-content-identification-type"] == "PII"  # es-US is a PII language
+    assert [r.text for r in results if not r.is_partial] == [words(GREETING), words(ACCOUNT)]
+
+
+def test_the_stand_in_refuses_a_language_transcribe_streaming_does_not_take(endpoint) -> None:
+    async def run() -> list[TranscriptResult]:
+        return [r async for r in pii_stt(endpoint).transcribe("AUDIO_FROM_CUSTOMER", silence(500), "xx-XX")]
+
+    with pytest.raises(SpeechToTextUnavailableError):
+        asyncio.run(run())
+    assert endpoint.stats.rejected == 1

@@ -214,7 +214,7 @@ def test_the_real_transcribe_adapter_against_the_local_endpoint_into_dynamodb(mo
         assert all(line.is_final for line in live.lines)
 
 
-def test_transcribe_pii_identification_is_a_stage_option_refused_at_start_up_where_unsupported() -> None:
+def test_transcribe_pii_identification_is_a_stage_option_skipped_per_call_where_unsupported() -> None:
     from chalicelib.errors import ConfigurationInvalidError
     from chalicelib.settings import Settings
 
@@ -224,9 +224,13 @@ def test_transcribe_pii_identification_is_a_stage_option_refused_at_start_up_whe
         "pii_entity_types": ["SSN", "PIN"],
     }
     assert bootstrap.Container(Settings()).speech_to_text._pii_options("en-US") == {}  # type: ignore[attr-defined]
+    # per call: a language Transcribe identifies no PII in streams without it, the stage still starts
     unsupported = bootstrap.Container(Settings(transcribe_pii_identification=True, speech_language="ja-JP"))
-    with pytest.raises(ConfigurationInvalidError, match="ja-JP"):
-        unsupported.speech_to_text  # noqa: B018 - built on first use
+    assert unsupported.speech_to_text._pii_options("ja-JP") == {}  # type: ignore[attr-defined]
+    assert on.speech_to_text._pii_options("es-US")["content_identification_type"] == "PII"  # type: ignore[attr-defined]
+    # a stage language Transcribe does not stream in at all is refused at start-up
+    with pytest.raises(ConfigurationInvalidError, match="xx-XX"):
+        bootstrap.Container(Settings(speech_language="xx-XX")).streaming_languages  # noqa: B018 - built on first use
 
 
 def test_transcribing_the_bot_track_too_is_a_stage_option_off_by_default_and_set_in_both_stages(

@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 fill_flow = load_script("infra/fill_flow.py")
 FLOW = json.loads((ROOT / "infra" / "contact-flow.json").read_text())
 INSTANCE = "arn:aws:connect:us-east-1:111122223333:instance/5d2e8a10-0000-4000-8000-000000000abc"
-QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement")
+QUEUE_NAMES = ("BasicQueue", "GeneralSupport", "AccountServices", "FraudTeam", "Complaints", "Bereavement",
+               "GeneralSupportSpanish", "AccountServicesSpanish", "FraudTeamSpanish")  # fmt: skip
 # As `aws cloudformation describe-stacks --query 'Stacks[0].Outputs'` and `aws connect list-queues` print them.
 FUNCTION = "arn:aws:lambda:us-east-1:111122223333:function:switchboard-prod-"
 OUTPUTS = [

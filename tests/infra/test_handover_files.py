@@ -20,6 +20,7 @@ FLOW_ACTION_TYPES = {
     "InvokeLambdaFunction", "ConnectParticipantWithLexBot", "UpdateContactAttributes", "Compare",
     "MessageParticipant", "UpdateContactTargetQueue", "TransferContactToQueue", "DisconnectParticipant",
     "UpdateContactRecordingAndAnalyticsBehavior", "UpdateContactMediaStreamingBehavior",
+    "UpdateContactTextToSpeechVoice", "UpdateContactData",
 }  # fmt: skip
 HANDOVER = json.loads((ROOT / "chalicelib" / "data" / "handover.json").read_text())
 SIM_HANDOVER = json.loads((ROOT / "sim" / "handover.sim.json").read_text())
@@ -124,7 +125,28 @@ def test_the_flow_follows_the_turn_contract() -> None:
     assert turn["Parameters"]["LambdaInvocationAttributes"] == {"utterance": "$.Lex.InputTranscript"}
     keep = actions[turn["Transitions"]["NextAction"]]
     assert keep["Type"] == "UpdateContactAttributes" and keep["Parameters"]["Attributes"] == {"turn": "$.External.turn"}
-    branch = actions[keep["Transitions"]["NextAction"]]
+    # the voice and the language the answer names, each going on whether it names one or not
+    voice = actions[keep["Transitions"]["NextAction"]]
+    assert voice["Type"] == "UpdateContactTextToSpeechVoice"
+    assert voice["Parameters"]["TextToSpeechVoice"] == "$.External.voice"
+    language = actions[voice["Transitions"]["NextAction"]]
+    assert language["Type"] == "UpdateContactData" and language["Parameters"]["LanguageCode"] == "$.External.language"
+    for block in (voice, language):
+        assert block["Transitions"]["Errors"] == [
+            {"NextAction": block["Transitions"]["NextAction"], "ErrorType": "NoMatchingError"}
+        ]
+    # a language the bot has no locale for is set back to English (the Lex blocks would fail)
+    locale = actions[language["Transitions"]["NextAction"]]
+    assert locale["Type"] == "Compare" and locale["Parameters"]["ComparisonValue"] == "$.LanguageCode"
+    assert {c["Condition"]["Operands"][0] for c in locale["Transitions"]["Conditions"]} == {"en-US", "es-US"}
+    fallback_voice = actions[locale["Transitions"]["NextAction"]]
+    fallback_language = actions[fallback_voice["Transitions"]["NextAction"]]
+    assert fallback_voice["Parameters"]["TextToSpeechVoice"] == "Joanna"
+    assert fallback_language["Parameters"]["LanguageCode"] == "en-US"
+    assert {c["NextAction"] for c in locale["Transitions"]["Conditions"]} == {
+        fallback_language["Transitions"]["NextAction"]
+    }
+    branch = actions[fallback_language["Transitions"]["NextAction"]]
     assert branch["Parameters"]["ComparisonValue"] == "$.External.action"
     by_value = {c["Condition"]["Operands"][0]: c["NextAction"] for c in branch["Transitions"]["Conditions"]}
     assert set(by_value) == {"speak", "handover", "end"}
@@ -140,18 +162,21 @@ def test_the_flow_follows_the_turn_contract() -> None:
     assert {e["ErrorType"] for e in transfer["Transitions"]["Errors"]} == {"QueueAtCapacity", "NoMatchingError"}
     assert actions[actions[by_value["end"]]["Transitions"]["NextAction"]]["Type"] == "DisconnectParticipant"
     safe = actions[turn["Transitions"]["Errors"][0]["NextAction"]]  # a Lambda error or timeout
-    assert safe["Type"] == "MessageParticipant" and actions[safe["Transitions"]["NextAction"]]["Type"] == (
-        "UpdateContactTargetQueue"
-    )
+    assert safe["Type"] == "Compare" and safe["Parameters"]["ComparisonValue"] == "$.LanguageCode"
+    for target in (safe["Transitions"]["NextAction"], safe["Transitions"]["Conditions"][0]["NextAction"]):
+        line = actions[target]  # the English line, the Spanish line
+        assert line["Type"] == "MessageParticipant"
+        assert actions[line["Transitions"]["NextAction"]]["Type"] == "UpdateContactTargetQueue"
 
 
 def test_after_a_lex_block_the_code_hooks_close_goes_on_without_the_prompt_again() -> None:
     actions = flow_actions()
     lex_blocks = [a for a in actions.values() if a["Type"] == "ConnectParticipantWithLexBot"]
-    assert {a["Identifier"] for a in lex_blocks} == {"greet", "speak"}
-    # The greeting listens for anything (the open end timeout); every later prompt for what the
-    # turn function's answer says (its end_timeout_ms).
-    end_timeouts = {"greet": str(load_end_of_turn().timeouts_ms[Listening.OPEN]), "speak": "$.External.end_timeout_ms"}
+    assert {a["Identifier"] for a in lex_blocks} == {"greet", "greet-es-US", "speak"}
+    # The greeting (in either language) listens for anything (the open end timeout); every later
+    # prompt for what the turn function's answer says (its end_timeout_ms).
+    greeting = str(load_end_of_turn().timeouts_ms[Listening.OPEN])
+    end_timeouts = {"greet": greeting, "greet-es-US": greeting, "speak": "$.External.end_timeout_ms"}
     for block in lex_blocks:
         assert block["Parameters"]["LexV2Bot"] == {"AliasArn": "${LexBotAliasArn}"}
         end_timeout = end_timeouts[block["Identifier"]]
@@ -168,7 +193,9 @@ def test_after_a_lex_block_the_code_hooks_close_goes_on_without_the_prompt_again
 
 
 def _queue_names(handover: dict[str, Any]) -> set[str]:
-    return {*handover["queues"].values(), handover["default_queue"]}
+    by_language = handover.get("language_queues", {})
+    return {*handover["queues"].values(), handover["default_queue"],
+            *(name for queues in by_language.values() for name in queues.values())}  # fmt: skip
 
 
 def test_every_queue_handover_json_can_answer_has_its_branch_to_its_queue_arn() -> None:
@@ -181,9 +208,17 @@ def test_every_queue_handover_json_can_answer_has_its_branch_to_its_queue_arn() 
         assert target["Type"] == "UpdateContactTargetQueue"
         assert target["Parameters"]["QueueId"] == "${Queue:" + name + "}"
         assert target["Transitions"]["NextAction"] == "transfer"
-    default = actions[route["Transitions"]["NextAction"]]
+    # any other name: the default queue in the contact's language (es-US: its Spanish variant)
+    by_language = actions[route["Transitions"]["NextAction"]]
+    assert by_language["Type"] == "Compare" and by_language["Parameters"]["ComparisonValue"] == "$.LanguageCode"
+    assert all(e["NextAction"] == by_language["Identifier"] for e in route["Transitions"]["Errors"])
+    default = actions[by_language["Transitions"]["NextAction"]]
     assert default["Parameters"]["QueueId"] == "${Queue:" + HANDOVER["default_queue"] + "}"
-    assert all(e["NextAction"] == default["Identifier"] for e in route["Transitions"]["Errors"])
+    (spanish,) = by_language["Transitions"]["Conditions"]
+    assert spanish["Condition"]["Operands"] == ["es-US"]
+    spanish_default = HANDOVER["language_queues"]["es-US"][HANDOVER["default_queue"]]
+    assert actions[spanish["NextAction"]]["Parameters"]["QueueId"] == "${Queue:" + spanish_default + "}"
+    assert actions[spanish["NextAction"]]["Transitions"]["Errors"][0]["NextAction"] == default["Identifier"]
 
 
 def test_the_simulated_instance_has_every_queue_the_flow_names() -> None:
@@ -200,8 +235,10 @@ def test_real_time_analytics_and_media_streaming_come_before_the_greeting() -> N
         path.append(current)
         current = actions[current]["Transitions"]["NextAction"]
     assert [actions[p]["Type"] for p in path] == [
-        "InvokeLambdaFunction", "UpdateContactRecordingAndAnalyticsBehavior", "UpdateContactMediaStreamingBehavior",
-        "InvokeLambdaFunction"]  # fmt: skip
+        "InvokeLambdaFunction", "Compare", "UpdateContactTextToSpeechVoice", "UpdateContactData",
+        "UpdateContactRecordingAndAnalyticsBehavior", "UpdateContactMediaStreamingBehavior", "InvokeLambdaFunction",
+        "Compare"]  # fmt: skip
+    path = [path[0], *path[4:7]]  # warm-up, analytics, streaming, the transcriber
     analytics = actions[path[1]]
     voice = analytics["Parameters"]["VoiceBehavior"]["VoiceAnalyticsBehavior"]
     assert voice["Enabled"] == "True" and set(voice["AnalyticsModes"]) == {"RealTime", "AutomatedInteraction"}
@@ -210,9 +247,33 @@ def test_real_time_analytics_and_media_streaming_come_before_the_greeting() -> N
     assert streaming["Parameters"]["Participants"] == [
         {"ParticipantType": "Customer", "MediaDirections": ["From", "To"]}
     ]
-    assert streaming["Transitions"]["Errors"] == [{"NextAction": "greet", "ErrorType": "NoMatchingError"}]
+    assert streaming["Transitions"]["Errors"] == [{"NextAction": "greet-language", "ErrorType": "NoMatchingError"}]
     start = actions[path[3]]
-    assert start["Transitions"]["Errors"] == [{"NextAction": "greet", "ErrorType": "NoMatchingError"}]
+    assert start["Transitions"]["Errors"] == [{"NextAction": "greet-language", "ErrorType": "NoMatchingError"}]
+
+
+def test_the_contacts_language_sets_the_voice_and_the_language_before_anything_listens() -> None:
+    actions = flow_actions()
+    first = actions[actions[FLOW["StartAction"]]["Transitions"]["NextAction"]]
+    assert first["Type"] == "Compare" and first["Parameters"]["ComparisonValue"] == "$.LanguageCode"
+    branches = {"es-US": first["Transitions"]["Conditions"][0]["NextAction"]}
+    branches["en-US"] = first["Transitions"]["NextAction"]  # any other language too
+    assert first["Transitions"]["Conditions"][0]["Condition"]["Operands"] == ["es-US"]
+    voices = {"en-US": "Joanna", "es-US": "Lupe"}  # the bot locales' voices (infra/template.json)
+    for language, identifier in branches.items():
+        voice = actions[identifier]
+        assert voice["Type"] == "UpdateContactTextToSpeechVoice"
+        assert voice["Parameters"] == {"TextToSpeechVoice": voices[language], "TextToSpeechEngine": "Neural",
+                                       "TextToSpeechStyle": "None"}  # fmt: skip
+        data = actions[voice["Transitions"]["NextAction"]]
+        assert data["Type"] == "UpdateContactData"
+        assert data["Parameters"] == {"LanguageCode": language, "TargetContact": "Current"}
+        analytics = actions[data["Transitions"]["NextAction"]]  # Contact Lens in the contact's language
+        assert analytics["Type"] == "UpdateContactRecordingAndAnalyticsBehavior"
+        assert analytics["Parameters"]["VoiceBehavior"]["VoiceAnalyticsBehavior"]["AnalyticsLanguage"] == language
+        assert analytics["Transitions"]["NextAction"] == "stream-on"
+    locales = load_template()["Resources"]["LexBot"]["Properties"]["BotLocales"]
+    assert {locale["LocaleId"].replace("_", "-"): locale["VoiceSettings"]["VoiceId"] for locale in locales} == voices
 
 
 def test_the_transcriber_gets_the_attributes_its_invocation_reads() -> None:
@@ -226,3 +287,12 @@ def test_the_transcriber_gets_the_attributes_its_invocation_reads() -> None:
     assert attributes["streamARN"] == "$.MediaStreams.Customer.Audio.StreamARN"
     assert attributes["startFragmentNum"] == "$.MediaStreams.Customer.Audio.StartFragmentNumber"
     assert attributes["connectContactId"] == "$.ContactId"
+
+
+def test_every_language_the_flow_sets_statically_is_a_locale_of_the_bot() -> None:
+    locales = {locale["LocaleId"] for locale in load_template()["Resources"]["LexBot"]["Properties"]["BotLocales"]}
+    static = {a["Parameters"]["LanguageCode"] for a in FLOW["Actions"] if a["Type"] == "UpdateContactData"
+              and not a["Parameters"]["LanguageCode"].startswith("$.")}  # fmt: skip
+    assert {language.replace("-", "_") for language in static} == locales
+    outputs = Resolver(load_template(), "dev").outputs()
+    assert set(outputs["LexBotLocaleIds"].split(",")) == locales

@@ -184,7 +184,7 @@ def assert_the_stack_moto_can_make(stack: Stack, consumers_deployed: bool) -> No
     assert outputs["SessionKeyArn"] == key["Arn"]
     assert outputs["SessionTableName"] == table["TableName"]
     assert outputs["ConnectInstanceId"] == INSTANCE_ID
-    assert outputs["LexBotLocaleId"] == "en_US"
+    assert outputs["LexBotLocaleIds"] == "en_US,es_US"
     assert outputs["TranscriberFunctionArn"].endswith(f":function:switchboard-{stack.stage}-transcriber")
     assert outputs["TurnFunctionArn"].endswith(f":function:switchboard-{stack.stage}-turn")
 

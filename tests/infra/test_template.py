@@ -344,22 +344,32 @@ def lex(logical_id: str) -> dict[str, Any]:
     return dict(TEMPLATE["Resources"][logical_id]["Properties"])
 
 
-def test_the_bot_is_one_en_us_locale_whose_fallback_intent_takes_every_utterance() -> None:
+def test_the_bot_has_an_en_us_and_an_es_us_locale_whose_fallback_intent_takes_every_utterance() -> None:
     bot = lex("LexBot")
     assert bot["Name"] == {"Fn::Sub": "switchboard-${Stage}"}
     assert bot["RoleArn"] == {"Fn::GetAtt": ["LexRole", "Arn"]}
     assert (bot["IdleSessionTTLInSeconds"], bot["AutoBuildBotLocales"]) == (300, True)
     assert bot["DataPrivacy"] == {"ChildDirected": False}
-    (locale,) = bot["BotLocales"]
-    assert locale["LocaleId"] == "en_US"
-    assert 0 <= locale["NluConfidenceThreshold"] <= 1
-    assert locale["VoiceSettings"] == {"VoiceId": "Joanna", "Engine": "neural"}
-    intents = {i["Name"]: i for i in locale["Intents"]}
-    assert set(intents) == {"Placeholder", "FallbackIntent"}
-    assert intents["Placeholder"]["SampleUtterances"]  # a locale builds only with an intent that has one
-    fallback = intents["FallbackIntent"]
-    assert fallback["ParentIntentSignature"] == "AMAZON.FallbackIntent"
-    assert fallback["FulfillmentCodeHook"] == {"Enabled": {"Fn::If": ["LexCodeHookTurns", True, False]}}
+    locales = {locale["LocaleId"]: locale for locale in bot["BotLocales"]}
+    assert list(locales) == ["en_US", "es_US"]
+    voices = {"en_US": {"VoiceId": "Joanna", "Engine": "neural"}, "es_US": {"VoiceId": "Lupe", "Engine": "neural"}}
+    for locale_id, locale in locales.items():
+        assert 0 <= locale["NluConfidenceThreshold"] <= 1
+        assert locale["VoiceSettings"] == voices[locale_id]
+        intents = {i["Name"]: i for i in locale["Intents"]}
+        assert set(intents) == {"Placeholder", "FallbackIntent"}
+        assert intents["Placeholder"]["SampleUtterances"]  # a locale builds only with an intent that has one
+        fallback = intents["FallbackIntent"]
+        assert fallback["ParentIntentSignature"] == "AMAZON.FallbackIntent"
+        assert fallback["FulfillmentCodeHook"] == {"Enabled": {"Fn::If": ["LexCodeHookTurns", True, False]}}
+
+
+def test_the_spanish_locale_mirrors_the_english_one_with_spanish_utterances() -> None:
+    english, spanish = lex("LexBot")["BotLocales"]
+    assert [i["Name"] for i in spanish["Intents"]] == [i["Name"] for i in english["Intents"]]
+    (placeholder,) = [i for i in spanish["Intents"] if i["Name"] == "Placeholder"]
+    assert placeholder["SampleUtterances"] != english["Intents"][0]["SampleUtterances"]
+    assert spanish["NluConfidenceThreshold"] == english["NluConfidenceThreshold"]
 
 
 def test_the_turn_path_parameter_switches_the_fallback_code_hook() -> None:
@@ -370,24 +380,27 @@ def test_the_turn_path_parameter_switches_the_fallback_code_hook() -> None:
     assert TEMPLATE["Conditions"]["LexCodeHookTurns"] == {"Fn::Equals": [{"Ref": "TurnPath"}, "LexCodeHook"]}
     for path, enabled in (("LexCodeHook", True), ("InvokeLambda", False)):
         resolved = Resolver(TEMPLATE, "prod", {"TurnPath": path}).resolve(lex("LexBot"))
-        (fallback,) = [i for i in resolved["BotLocales"][0]["Intents"] if i["Name"] == "FallbackIntent"]
-        assert fallback["FulfillmentCodeHook"] == {"Enabled": enabled}
+        for locale in resolved["BotLocales"]:
+            (fallback,) = [i for i in locale["Intents"] if i["Name"] == "FallbackIntent"]
+            assert fallback["FulfillmentCodeHook"] == {"Enabled": enabled}
 
 
 def test_the_alias_serves_a_version_built_from_draft_with_the_turn_function_as_code_hook() -> None:
     version = lex("LexBotVersion")
     assert version["BotId"] == {"Ref": "LexBot"}
     assert version["BotVersionLocaleSpecification"] == [
-        {"LocaleId": "en_US", "BotVersionLocaleDetails": {"SourceBotVersion": "DRAFT"}}
+        {"LocaleId": locale, "BotVersionLocaleDetails": {"SourceBotVersion": "DRAFT"}} for locale in ("en_US", "es_US")
     ]
     alias = lex("LexBotAlias")
     assert alias["BotAliasName"] == {"Ref": "Stage"}
     assert alias["BotVersion"] == {"Fn::GetAtt": ["LexBotVersion", "BotVersion"]}
-    (setting,) = alias["BotAliasLocaleSettings"]
-    assert setting["LocaleId"] == "en_US"
-    hook = setting["BotAliasLocaleSetting"]["CodeHookSpecification"]["LambdaCodeHook"]
-    assert hook["CodeHookInterfaceVersion"] == "1.0"
-    assert hook["LambdaArn"] == TEMPLATE["Outputs"]["TurnFunctionArn"]["Value"]
+    settings = alias["BotAliasLocaleSettings"]
+    assert [s["LocaleId"] for s in settings] == ["en_US", "es_US"]
+    for setting in settings:
+        assert setting["BotAliasLocaleSetting"]["Enabled"] is True
+        hook = setting["BotAliasLocaleSetting"]["CodeHookSpecification"]["LambdaCodeHook"]
+        assert hook["CodeHookInterfaceVersion"] == "1.0"
+        assert hook["LambdaArn"] == TEMPLATE["Outputs"]["TurnFunctionArn"]["Value"]
 
 
 def test_a_changed_bot_publishes_a_new_version() -> None:
@@ -568,7 +581,7 @@ def test_outputs_name_everything_the_deploy_steps_need() -> None:
     assert outputs["TranscriberFunctionArn"].endswith(":function:switchboard-prod-transcriber")
     assert outputs["SessionKeyArn"].startswith("arn:aws:kms:us-east-1:000000000000:key/")
     assert outputs["LexBotAliasArn"].startswith(f"arn:aws:lex:us-east-1:000000000000:bot-alias/{outputs['LexBotId']}/")
-    assert outputs["LexBotLocaleId"] == "en_US"
+    assert outputs["LexBotLocaleIds"] == "en_US,es_US"
     assert outputs["ConnectInstanceId"] == "11111111-2222-3333-4444-555555555555"
     for key in ("ModelSecretArn", "AlarmTopicArn", "DashboardUrl", "StreamFailureQueueUrl", "SessionTableName"):
         assert outputs[key]

@@ -1,19 +1,17 @@
 """A recorded call's ``language`` reaches the events as a real contact's does: Connect's
 ``ContactData.LanguageCode``, Lex's ``bot.localeId`` (``es_US``) of the bot's locale for it, and
 it stays the language the call started in when the caller switches (fast: no embedded AWS; the
-checked-in template with a US Spanish locale added, as a deployment with one would have)."""
+checked-in template, whose bot has an en_US and an es_US locale). A caller who switches
+language mid-call is the flow's: it sets the contact's language from the turn's answer
+(tests/sim/test_connect_flow.py)."""
 
 from __future__ import annotations
-
-import copy
-from typing import Any
 
 import pytest
 
 from sim.calls import DEFAULT_LANGUAGE, CallTurn, RecordedCall, RecordedCaller, load_call, recorded_contact
 from sim.connect_instance import SimulatedConnect, connect_for
-from sim.lex_bot import LexBotDefinitionError, bot_from_template, bots_from_template, lex_locale
-from sim.moto_stack import load_template
+from sim.lex_bot import lex_locale
 from tests.conftest import ROOT
 from tests.sim.test_connect_flow import OUTPUTS, PARAMETERS, Turns
 
@@ -21,24 +19,9 @@ CALL_FOLDERS = (ROOT / "events" / "calls", ROOT / "drafts" / "languages" / "es-U
 TURN_PATHS = {"connect": "InvokeLambda", "lex": "LexCodeHook"}
 
 
-def with_spanish_locale(template: dict[str, Any]) -> dict[str, Any]:
-    """``template`` whose bot has a second locale, ``es_US``, like its first, and the alias's
-    code hook for it."""
-    spanish = copy.deepcopy(template)
-    resources = spanish["Resources"]
-    bot = next(r for r in resources.values() if r["Type"] == "AWS::Lex::Bot")
-    alias = next(r for r in resources.values() if r["Type"] == "AWS::Lex::BotAlias")
-    locale = {**copy.deepcopy(bot["Properties"]["BotLocales"][0]), "LocaleId": "es_US"}
-    locale["VoiceSettings"] = {"VoiceId": "Lupe", "Engine": "neural"}
-    bot["Properties"]["BotLocales"].append(locale)
-    setting = {**copy.deepcopy(alias["Properties"]["BotAliasLocaleSettings"][0]), "LocaleId": "es_US"}
-    alias["Properties"]["BotAliasLocaleSettings"].append(setting)
-    return spanish
-
-
 @pytest.fixture(scope="module")
 def bilingual() -> SimulatedConnect:
-    return connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"], with_spanish_locale(load_template()))
+    return connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"])  # the shipped bot: en_US and es_US
 
 
 def spanish_call(format_: str = "connect") -> RecordedCall:
@@ -88,38 +71,6 @@ def test_an_english_call_still_reaches_the_en_us_locale_of_a_bilingual_bot(bilin
     turns = Turns(("speak", "<speak>Go on.</speak>"))
     bilingual.play(recorded_contact(call), RecordedCaller(call), "LexCodeHook", turns)
     assert {c.event["bot"]["localeId"] for c in turns.turn_calls()} == {"en_US"}
-
-
-def test_a_language_the_bot_has_no_locale_for_is_the_blocks_error() -> None:
-    english_only = connect_for(OUTPUTS, PARAMETERS, ["turn", "transcriber"])
-    call = spanish_call("lex")
-    turns = Turns()
-    report = english_only.play(recorded_contact(call), RecordedCaller(call), "LexCodeHook", turns)
-    assert turns.turn_calls() == []
-    assert any("es-US is no locale of the bot" in why for _, _, why in report.errors)
-
-
-def test_the_bot_is_read_in_each_of_the_templates_locales() -> None:
-    template = with_spanish_locale(load_template())
-    pseudo = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
-    parameters = {**PARAMETERS, **pseudo, "TurnPath": "LexCodeHook"}
-    english, spanish = bots_from_template(template, parameters, OUTPUTS)
-    assert (english.locale_id, spanish.locale_id) == ("en_US", "es_US")
-    assert spanish.voice == "Lupe/neural" and spanish.code_hook_function == english.code_hook_function
-    assert bot_from_template(template, parameters, OUTPUTS, "es_US") == spanish
-    with pytest.raises(LexBotDefinitionError, match="no locale fr_CA"):
-        bot_from_template(template, parameters, OUTPUTS, "fr_CA")
-
-
-def test_a_caller_who_switches_language_keeps_the_language_the_call_started_in(bilingual: SimulatedConnect) -> None:
-    # es-06 starts in English and asks for Spanish: Connect's LanguageCode changes only when the
-    # flow sets it, so every turn's event says en-US.
-    (switching,) = [c for c in recorded_calls("en-US") if c.call == "es-english-to-spanish"]
-    turns = Turns(*[("speak", "<speak>Sí.</speak>")] * len(switching.turns))
-    bilingual.play(recorded_contact(switching), RecordedCaller(switching), "InvokeLambda", turns)
-    events = [c.event for c in turns.turn_calls()]
-    assert len(events) == len(switching.turns)
-    assert {e["Details"]["ContactData"]["LanguageCode"] for e in events} == {"en-US"}
 
 
 def test_the_spanish_calls_load_and_start_in_us_spanish() -> None:

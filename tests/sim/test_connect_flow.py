@@ -36,6 +36,8 @@ OUTPUTS = {
     "LexBotId": "SWBBOTID01",
 }
 PARAMETERS = {"Stage": "dev", "ConnectInstanceId": "3f2a7c1e-0000-4000-8000-000000000001"}
+# The contact's language first: an en-US contact gets the English voice and language.
+ENGLISH_START = ["contact-language", "voice-en-US", "language-en-US"]
 CHECKED_IN = json.loads(FLOW.read_text())
 
 
@@ -194,6 +196,19 @@ BROKEN = {
                                               fl.FlowParameterInvalidError),
     "Contact Lens redaction neither on nor off": (_set("analytics-on", f"{REDACTION}.Enabled", "Yes"),
                                                   fl.FlowParameterInvalidError),
+    "a voice Polly lacks": (_set("voice-es-US", "Parameters.TextToSpeechVoice", "Lupita"),
+                            fl.FlowParameterInvalidError),
+    "an engine the voice lacks": (_set("voice-es-US", "Parameters.TextToSpeechEngine", "LongForm"),
+                                  fl.FlowParameterInvalidError),
+    "a speaking style the block lacks": (_set("voice-en-US", "Parameters.TextToSpeechStyle", "Whisper"),
+                                         fl.FlowParameterInvalidError),
+    "Set voice without NoMatchingError": (_set("turn-voice", "Transitions.Errors", []), fl.FlowErrorBranchMissingError),
+    "a language code not xx-XX": (_set("language-es-US", "Parameters.LanguageCode", "Spanish"),
+                                  fl.FlowParameterInvalidError),
+    "contact data the interpreter does not set": (_set("language-es-US", "Parameters.Name", "Ana"),
+                                                  fl.FlowParameterInvalidError),
+    "text around the answer's language": (_set("turn-language", "Parameters.LanguageCode", "es $.External.language"),
+                                          fl.FlowParameterInvalidError),
 }  # fmt: skip
 
 
@@ -350,7 +365,7 @@ def test_without_media_streaming_takes_its_error_branch_and_no_transcriber_runs(
     report = play(connect, Says("bye"), Turns(("end", "<speak>Bye.</speak>")), invoke_async=started.append)
     assert not started and not report.media_streaming
     assert ("stream-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
-    assert report.path[:4] == ["warm-up", "analytics-on", "stream-on", "greet"]
+    assert report.path[:8] == ["warm-up", *ENGLISH_START, "analytics-on", "stream-on", "greet-language", "greet"]
 
 
 def test_real_time_analytics_is_on_before_the_greeting_and_a_chat_contact_mismatches(
@@ -644,7 +659,8 @@ def test_analytics_without_a_mode_takes_its_error_branch(connect: SimulatedConne
     flow = edited(_set("analytics-on", "Parameters.VoiceBehavior.VoiceAnalyticsBehavior.AnalyticsModes", []))
     report = play(connect, Says(), Turns(), flow=flow)
     assert ("analytics-on", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
-    assert report.path[:3] == ["warm-up", "analytics-on", "stream-on"] and not report.real_time_analytics
+    assert report.path[:6] == ["warm-up", *ENGLISH_START, "analytics-on", "stream-on"]
+    assert not report.real_time_analytics
 
 
 def test_contact_lens_redacts_its_analytics_and_keeps_no_original(connect: SimulatedConnect) -> None:
@@ -659,3 +675,138 @@ def test_contact_lens_redaction_of_chosen_entities_is_accepted_and_reported(conn
     report = play(connect, Says(), Turns(), flow=flow)
     assert report.contact_lens_redaction is not None
     assert report.contact_lens_redaction["entities"] == ("CREDIT_DEBIT_NUMBER", "SSN")
+
+
+# --- the contact's language ------------------------------------------------------------------------
+
+SPANISH_CONTACT = Contact("c-flow-es", language="es-US")
+
+
+def with_language(
+    turns: Turns, language: str, voice: str, *, from_turn: int = 1
+) -> Callable[[LambdaCall], LambdaResult]:
+    """The scripted turn function, its answers naming ``language`` and ``voice`` from the caller's
+    ``from_turn``-th turn on (what the turn function's answer carries, ``$.External``)."""
+    answered: list[str] = []
+
+    def invoke(call: LambdaCall) -> LambdaResult:
+        result = turns(call)
+        if call.utterance is not None and isinstance(result.answer, dict) and "sessionState" not in result.answer:
+            if call.utterance.text not in answered:
+                answered.append(call.utterance.text)
+            if answered.index(call.utterance.text) + 1 >= from_turn:
+                result = LambdaResult({**result.answer, "language": language, "voice": voice})
+        return result
+
+    return invoke
+
+
+def test_an_english_contact_is_spoken_to_in_joanna_and_listened_to_in_en_us(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Go on.</speak>"), ("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("hello", "bye"), turns)
+    assert report.path[1:4] == ENGLISH_START and (report.language, report.voice) == ("en-US", ("Joanna", "neural"))
+    assert "greet" in report.path and "greet-es-US" not in report.path
+    assert {p.voice for p in report.prompts} == {"Joanna"}
+    assert {c.event["Details"]["ContactData"]["LanguageCode"] for c in turns.turn_calls()} == {"en-US"}
+
+
+@pytest.mark.parametrize("path", ["InvokeLambda", "LexCodeHook"])
+def test_a_spanish_contact_gets_the_spanish_voice_greeting_and_bot_locale(connect: SimulatedConnect, path: str) -> None:
+    turns = Turns(("speak", "<speak>Claro.</speak>"), ("end", "<speak>Adiós.</speak>"))
+    report = play(connect, Says("hola", "adiós"), turns, path=path, contact=SPANISH_CONTACT)
+    assert report.path[1:4] == ["contact-language", "voice-es-US", "language-es-US"]
+    assert (report.language, report.voice) == ("es-US", ("Lupe", "neural"))
+    assert "greet-es-US" in report.path and "greet" not in report.path
+    greeting = report.prompts[0]
+    assert (greeting.block, greeting.voice) == ("greet-es-US", "Lupe") and "gracias por llamar" in greeting.content
+    assert {p.voice for p in report.prompts} == {"Lupe"}  # Lex's messages too: Connect speaks them
+    events = [c.event for c in turns.turn_calls()]
+    if path == "LexCodeHook":
+        assert {e["bot"]["localeId"] for e in events} == {"es_US"}  # Lex talks to the es_US locale
+    else:
+        assert {e["Details"]["ContactData"]["LanguageCode"] for e in events} == {"es-US"}
+    assert report.outcome == "completed"
+    assert {b for b, k, _ in report.errors if k == "NoMatchingError"} <= {"stream-on", "turn-voice", "turn-language"}
+
+
+def test_a_language_the_bot_has_no_locale_for_is_greeted_in_english(connect: SimulatedConnect) -> None:
+    report = play(connect, Says("bonjour"), Turns(("end", "<speak>Bye.</speak>")),
+                  contact=Contact("c-flow-fr", language="fr-CA"))  # fmt: skip
+    assert report.path[1:4] == ENGLISH_START and report.language == "en-US"
+    assert report.outcome == "completed"
+
+
+def test_a_lex_block_in_a_language_the_bot_lacks_takes_its_error_branch(connect: SimulatedConnect) -> None:
+    flow = edited(_set("language-en-US", "Parameters.LanguageCode", "fr-CA"))
+    report = play(connect, Says("bonjour"), Turns(), flow=flow)
+    assert ("greet", "NoMatchingError") in [(b, k) for b, k, _ in report.errors]
+    assert report.transferred
+
+
+def test_the_turn_answers_language_and_voice_switch_the_next_prompt_and_listening(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Claro, en español.</speak>"), ("end", "<speak>Adiós.</speak>"))
+    report = play(connect, Says("español por favor", "adiós"), with_language(turns, "es-US", "Lupe"))
+    assert (report.language, report.voice) == ("es-US", ("Lupe", "neural"))
+    first, second = report.turns
+    assert first.prompts[0].voice == "Lupe" and first.prompts[0].block == "speak"  # the speak block, in Spanish
+    assert second.event["Details"]["ContactData"]["LanguageCode"] == "es-US"  # Lex's es_US locale took it
+    assert not [e for e in report.errors if e[0] in ("turn-voice", "turn-language")]
+
+
+def test_an_answer_naming_no_language_keeps_the_contacts(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Claro.</speak>"), ("end", "<speak>Adiós.</speak>"))
+    report = play(connect, Says("hola", "adiós"), turns, contact=SPANISH_CONTACT)
+    assert (report.language, report.voice) == ("es-US", ("Lupe", "neural"))
+    missing = [(b, k) for b, k, _ in report.errors if b in ("turn-voice", "turn-language")]
+    assert missing == [("turn-voice", "NoMatchingError"), ("turn-language", "NoMatchingError")] * 2
+
+
+def test_an_answer_naming_a_voice_polly_lacks_keeps_the_voice(connect: SimulatedConnect) -> None:
+    turns = Turns(("end", "<speak>Adiós.</speak>"))
+    report = play(connect, Says("hola"), with_language(turns, "es-US", "Lupita"), contact=SPANISH_CONTACT)
+    assert report.voice == ("Lupe", "neural")
+    assert next(w for b, _, w in report.errors if b == "turn-voice").startswith("TextToSpeechVoice 'Lupita'")
+
+
+def test_the_transcriber_starts_in_the_contacts_language(connect: SimulatedConnect) -> None:
+    started: list[LambdaCall] = []
+    media = MediaSource("arn:aws:kinesisvideo:us-east-1:123456789012:stream/sb-c-flow-es/1", "9134", 1_700_000_000_000)
+    play(connect, Says("adiós"), Turns(("end", "<speak>Adiós.</speak>")), invoke_async=started.append, media=media,
+         contact=SPANISH_CONTACT)  # fmt: skip
+    (call,) = started
+    assert call.event["Details"]["Parameters"]["languageCode"] == "es-US"
+
+
+def test_a_spanish_handover_goes_to_the_spanish_queue(connect: SimulatedConnect) -> None:
+    turns = Turns(("handover", "<speak>Le comunico con el equipo de fraude.</speak>"), queue="FraudTeamSpanish")
+    report = play(connect, Says("me robaron la identidad"), turns, contact=SPANISH_CONTACT)
+    assert report.transferred and report.queue is not None and report.queue[1] == "FraudTeamSpanish"
+
+
+def test_a_spanish_contacts_safe_line_is_spanish_and_goes_to_the_spanish_default_queue(
+    connect: SimulatedConnect,
+) -> None:
+    def failing(call: LambdaCall) -> LambdaResult:
+        return LambdaResult({"action": "warm"}) if call.utterance is None else LambdaResult(None, "Boom")
+
+    report = play(connect, Says("hola"), failing, contact=SPANISH_CONTACT)
+    assert report.path[-4:] == ["safe-transfer-prompt-language", "safe-transfer-prompt-es-US",
+                                "set-default-queue-es-US", "transfer"]  # fmt: skip
+    assert report.prompts[-1].content.startswith("Lo siento") and report.prompts[-1].voice == "Lupe"
+    assert report.queue is not None and report.queue[1] == "GeneralSupportSpanish"
+
+
+def test_contact_lens_analyses_a_spanish_contact_in_spanish(connect: SimulatedConnect) -> None:
+    spanish = play(connect, Says(), Turns(), contact=SPANISH_CONTACT)
+    english = play(connect, Says(), Turns())
+    assert spanish.real_time_analytics and spanish.analytics is not None and english.analytics is not None
+    assert (spanish.analytics["language"], english.analytics["language"]) == ("es-US", "en-US")
+    assert spanish.contact_lens_redaction == english.contact_lens_redaction  # redacted the same way
+
+
+def test_an_answer_naming_a_language_the_bot_lacks_is_set_back_to_english(connect: SimulatedConnect) -> None:
+    turns = Turns(("speak", "<speak>Bien sûr.</speak>"), ("end", "<speak>Bye.</speak>"))
+    report = play(connect, Says("en français", "bye"), with_language(turns, "fr-CA", "Gabrielle"))
+    assert (report.language, report.voice) == ("en-US", ("Joanna", "neural"))
+    assert "turn-language-default" in report.path and "speak" in report.path
+    assert ("speak", "NoMatchingError") not in [(b, k) for b, k, _ in report.errors]  # the Lex block found its locale

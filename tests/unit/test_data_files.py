@@ -61,3 +61,25 @@ def test_a_price_without_a_source_is_refused(tmp_path: Path) -> None:
 def test_system_prompt_ships_with_the_facts_it_may_use() -> None:
     prompt = load_prompt("system")
     assert "Never invent" in prompt and "6 pm on Saturday" in prompt
+
+
+def test_the_streaming_languages_name_their_source_and_hold_english_and_spanish() -> None:
+    from chalicelib.adapters.data_files import load_streaming_languages
+    from chalicelib.adapters.speech.transcribe_streaming import PII_LANGUAGES
+
+    data = json.loads((DATA / "transcribe_languages.json").read_text())
+    assert data["source"] and data["checked"]
+    languages = load_streaming_languages()
+    assert {"en-US", "es-US", "fr-CA"} <= languages
+    assert {"en-US", "es-US"} <= PII_LANGUAGES  # both of the flow's languages keep PII identification
+
+
+def test_a_streaming_language_list_with_a_code_twice_or_not_xx_xx_is_refused(tmp_path: Path) -> None:
+    from chalicelib.adapters.data_files import load_streaming_languages
+
+    data = json.loads((DATA / "transcribe_languages.json").read_text())
+    for streaming in (["en-US", "en-US"], ["english"]):
+        path = tmp_path / "transcribe_languages.json"
+        path.write_text(json.dumps({**data, "streaming": streaming}))
+        with pytest.raises(ConfigurationInvalidError):
+            load_streaming_languages(path)

@@ -143,7 +143,55 @@ def test_lex_and_connect_locales_are_the_same_language_and_none_is_the_default()
 
 
 def test_a_language_without_cues_is_open() -> None:
-    assert POLICY.listening_for(speak("What's the new card number?"), "es-US") is Listening.OPEN
+    assert POLICY.listening_for(speak("Quel est le numéro de la carte ?"), "fr-CA") is Listening.OPEN
+
+
+# --- Spanish (es-US) --------------------------------------------------------------------------------
+
+SPANISH = {
+    Listening.YES_NO: [
+        "Tengo el número 448129. ¿Es correcto?",
+        "Anoté 4471, ¿está bien?",
+        "¿Desea pagar ahora?",
+        "¿Quiere que le envíe un recibo por mensaje?",
+        "Muy bien, ¿puedo tomar el pago ahora?",
+        "¿Es 448129 su número de cuenta?",  # names a number, but reads one back
+    ],
+    Listening.DIGITS: [
+        "¿Me dice los últimos cuatro dígitos de la tarjeta?",
+        "¿Cuál es su código postal?",
+        "¿Y el código de seguridad de tres dígitos?",
+    ],
+    Listening.LONG_NUMBER: [
+        "¿Me puede dar su número de cuenta?",
+        "¿Cuál es el número de tarjeta nueva?",
+        "¿A qué número de teléfono le podemos llamar?",
+    ],
+    Listening.OPEN: [
+        "¿En qué le puedo ayudar hoy?",
+        "¿Le puedo ayudar en algo más?",  # an invitation: as often a new request as a no
+        "¿Algo más?",
+        "¿Quiere pagar con tarjeta o en efectivo?",  # offers alternatives
+        "¿Qué día le viene mejor?",
+    ],
+}
+
+
+@pytest.mark.parametrize(("text", "kind"), [(t, k) for k, texts in SPANISH.items() for t in texts])
+def test_a_spanish_question_listens_for_what_it_asks_with_the_spanish_cues(text: str, kind: Listening) -> None:
+    assert POLICY.listening_for(speak(text), "es-US") is kind
+    assert POLICY.listening_for(speak(text), "es_US") is kind  # Lex's locale: the same language
+
+
+def test_spanish_questions_are_not_read_with_the_english_cues() -> None:
+    assert POLICY.listening_for(speak("¿Desea pagar ahora?"), "en-US") is Listening.OPEN
+    assert POLICY.end_timeout_ms(speak("¿Desea pagar ahora?"), "es-US") == POLICY.timeouts_ms[Listening.YES_NO]
+
+
+def test_the_end_timeout_after_a_spanish_reply_reads_the_spanish_cues() -> None:
+    said = "¿Me puede dar su número de cuenta?"
+    assert POLICY.end_timeout_after(said, "es-US") == POLICY.timeouts_ms[Listening.LONG_NUMBER]
+    assert POLICY.end_timeout_after(said) == POLICY.timeouts_ms[Listening.OPEN]  # the default language: English
 
 
 def test_the_prompt_is_the_last_question_or_else_the_last_sentence() -> None:
@@ -243,6 +291,13 @@ def test_the_invoke_lambda_answer_carries_its_end_timeout(text: str, kind: Liste
     answer = answered(connect_event("c-eot", "hello", "1"), speak(text))
     assert answer["end_timeout_ms"] == str(POLICY.timeouts_ms[kind])
     assert all(isinstance(v, str) for v in answer.values())  # still a STRING_MAP
+
+
+def test_the_invoke_lambda_answer_of_a_spanish_contact_carries_the_spanish_end_timeout() -> None:
+    event = connect_event("c-eot-es", "hola", "1")
+    event["Details"]["ContactData"]["LanguageCode"] = "es-US"  # what the flow's language block set
+    answer = answered(event, speak("¿Me dice su código postal?"))
+    assert answer["end_timeout_ms"] == str(POLICY.timeouts_ms[Listening.DIGITS])
 
 
 def test_the_lex_answer_sets_the_end_timeout_session_attribute_over_the_flows() -> None:

@@ -20,6 +20,7 @@ from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
 from chalicelib.domain.handover import (
     CALLER_NUMBER_TOKEN,
+    TOPIC_PATTERNS,
     BusinessHours,
     HandoverPolicy,
     HandoverRequest,
@@ -27,6 +28,7 @@ from chalicelib.domain.handover import (
     WorkflowStart,
     execution_name,
     handover_request,
+    human_only_topic,
     mask_account,
 )
 from chalicelib.domain.router import route, route_context
@@ -346,3 +348,81 @@ def test_the_shipped_policy_only_names_topics_the_domain_knows() -> None:
     assert set(HANDOVER.human_only_topics) == {"bereavement", "fraud", "legal"}
     assert HANDOVER.heartbeat_seconds < HANDOVER.wait_seconds
     assert isinstance(HANDOVER, HandoverPolicy)
+
+
+# ----------------------------------------------------------------------- languages
+
+
+def test_a_queue_has_its_variant_in_a_language_that_has_one_and_stays_itself_otherwise() -> None:
+    assert HANDOVER.queue_for("human_only_topic", "fraud", "es-US") == "FraudTeamSpanish"
+    assert HANDOVER.queue_for("caller_asked", language="es_US") == "GeneralSupportSpanish"  # Lex's locale
+    assert HANDOVER.queue_for("human_only_topic", "bereavement", "es-US") == "Bereavement"  # no variant: kept
+    assert HANDOVER.queue_for("human_only_topic", "fraud", "fr-CA") == "FraudTeam"  # a language with none
+    assert HANDOVER.queue_for("human_only_topic", "fraud") == "FraudTeam"  # English, as before
+    assert {"FraudTeamSpanish", "GeneralSupportSpanish", "AccountServicesSpanish"} <= HANDOVER.queue_names
+    assert POLICY.queue_for("human_only_topic", "fraud", "es-US") == "FraudTeamSpanish"  # the dialogue's, the same
+    assert DialoguePolicy(default_queue="Billing").queue_for("caller_asked", language="es-US") == "Billing"
+    assert POLICY.topic_patterns_for("es-US") == HANDOVER.topic_patterns_for("es-US")
+
+
+def test_the_handover_request_of_a_spanish_call_names_the_spanish_queue_and_carries_the_language() -> None:
+    reply = answer_with_rules(None, request("agent please"), 1, 0, POLICY).reply  # the reply's queue: English
+    wanted = handover_request("c-es", 1, reply, HANDOVER, None, language="es-US")
+    assert wanted is not None and wanted.queue == "GeneralSupportSpanish" and wanted.language == "es-US"
+    assert wanted.as_input()["language"] == "es-US"
+    english = handover_request("c-en", 1, reply, HANDOVER)
+    assert english is not None and (english.queue, english.as_input()["language"]) == ("GeneralSupport", None)
+
+
+@pytest.mark.parametrize(
+    ("words", "topic"),
+    [
+        ("hay cargos que yo no hice en mi tarjeta", "fraud"),
+        ("creo que es un fraude", "fraud"),
+        ("Me robaron la identidad.", "fraud"),
+        ("mi esposo falleció la semana pasada", "bereavement"),
+        ("voy a hablar con mi abogado", "legal"),
+        ("quiero pagar mi factura", None),
+    ],
+)
+def test_spanish_words_name_a_human_only_topic_with_the_spanish_pack(words: str, topic: str | None) -> None:
+    spanish = HANDOVER.topic_patterns_for("es-US")
+    assert human_only_topic(words, HANDOVER.human_only_topics, spanish) == topic
+
+
+def test_the_english_pack_is_the_default_and_english_matching_is_unchanged() -> None:
+    topics = HANDOVER.human_only_topics
+    assert (
+        HANDOVER.topic_patterns_for(None) is TOPIC_PATTERNS and HANDOVER.topic_patterns_for("en-US") is TOPIC_PATTERNS
+    )
+    assert HANDOVER.topic_patterns_for("fr-CA") is TOPIC_PATTERNS  # a language without a pack of its own
+    assert human_only_topic("someone used my card, it's fraud", topics) == "fraud"
+    assert human_only_topic("someone used my card, it's fraud", topics, TOPIC_PATTERNS) == "fraud"
+    assert human_only_topic("me robaron la identidad", topics) is None  # the English pack knows no Spanish
+
+
+def test_a_policy_file_with_a_language_variant_of_an_unnamed_queue_or_an_unknown_topic_is_refused(
+    tmp_path: Any,
+) -> None:
+    from chalicelib.errors import ConfigurationInvalidError
+
+    shipped = json.loads((DATA / "handover.json").read_text())
+    for change, match in (
+        (lambda d: d["language_queues"]["es-US"].update(BillingTeam="BillingTeamSpanish"), "BillingTeam"),
+        (lambda d: d["topic_phrases"]["es-US"].update(weather=["lluvia"]), "weather"),
+        (lambda d: d["topic_phrases"].update(spanish={"fraud": ["fraude"]}), "xx-XX"),
+        (lambda d: d["topic_phrases"]["es-US"].update(fraud=[" "]), "without a phrase"),
+    ):
+        data = json.loads(json.dumps(shipped))
+        change(data)
+        path = tmp_path / "handover.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(ConfigurationInvalidError, match=match):
+            load_handover_policy(path)
+
+
+def test_the_workflow_task_input_keeps_the_calls_language() -> None:
+    from chalicelib.adapters.handover_events import HandoverTaskInput
+
+    wanted = HandoverRequest("c-es", 2, "caller_asked", "GeneralSupportSpanish", language="es-US")
+    assert HandoverTaskInput.model_validate(wanted.as_input()).request() == wanted

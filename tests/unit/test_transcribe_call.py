@@ -9,17 +9,27 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
 from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, human_part, prompt_playing_at
 from chalicelib.domain.redaction import Redactor
-from chalicelib.domain.speech import TRACKS, AudioChunk, MediaPosition, TranscriptResult
+from chalicelib.domain.speech import (
+    LANGUAGE_MALFORMED,
+    LANGUAGE_UNSUPPORTED,
+    TRACKS,
+    AudioChunk,
+    MediaPosition,
+    Track,
+    TranscriptResult,
+)
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import StoreUnavailableError
 from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
@@ -224,7 +234,8 @@ def test_the_pause_hook_is_warmed_once_as_the_run_starts_and_a_failed_warm_up_co
 def test_the_pause_before_a_speculation_follows_the_end_timeout_of_the_bots_newest_reply() -> None:
     asked: list[str] = []
 
-    def end_timeout_after(said: str) -> float:
+    def end_timeout_after(said: str, language: str) -> float:
+        assert language == "en-US"  # the call's language: its cues
         asked.append(said)
         return 400.0  # a yes/no question: Lex hands the turn over sooner, the pause is shorter
 
@@ -459,3 +470,56 @@ def test_a_session_that_cannot_be_read_leaves_the_call_with_the_bot() -> None:
     outcome = transcribe(CONTACT, STREAM, START, plenty)
     assert outcome.outcome == "ended"
     assert [track for track, _ in speech.streams] == [CALLER]
+
+
+# --- the call's language ---------------------------------------------------------------------------
+
+STREAMING = frozenset({"en-US", "es-US", "fr-CA"})  # what transcribe_languages.json lists, in part
+
+
+class LanguageRecordingSpeech(ScriptedSpeechToText):
+    """The scripted recogniser, keeping the language each stream was started in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.languages: list[str] = []
+
+    def transcribe(self, track: Track, audio: AsyncIterable[bytes], language: str) -> AsyncIterator[TranscriptResult]:
+        self.languages.append(language)
+        return super().transcribe(track, audio, language)
+
+
+def test_a_call_is_transcribed_in_the_language_its_invocation_names() -> None:
+    speech = LanguageRecordingSpeech()
+    transcribe = use_case(InMemoryAudioSource(call_chunks()), speech, InMemoryTranscriptStore(), languages=STREAMING)
+    outcome = transcribe(CONTACT, STREAM, START, plenty, language="es-US")
+    assert speech.languages == ["es-US", "es-US"] and outcome.language == "es-US"
+    assert outcome.as_dict()["language"] == "es-US"
+
+
+def test_lexs_locale_spelling_is_the_same_language() -> None:
+    speech = LanguageRecordingSpeech()
+    transcribe = use_case(InMemoryAudioSource(call_chunks()), speech, InMemoryTranscriptStore(), languages=STREAMING)
+    assert transcribe(CONTACT, STREAM, START, plenty, language="es_US").language == "es-US"
+
+
+def test_a_call_that_names_no_language_is_transcribed_in_the_stages() -> None:
+    speech = LanguageRecordingSpeech()
+    transcribe = use_case(InMemoryAudioSource(call_chunks()), speech, InMemoryTranscriptStore(), languages=STREAMING)
+    assert transcribe(CONTACT, STREAM, START, plenty).language == "en-US"
+    assert set(speech.languages) == {"en-US"}
+
+
+@pytest.mark.parametrize(
+    ("requested", "reason"), [("sw-KE", LANGUAGE_UNSUPPORTED), ("Spanish please", LANGUAGE_MALFORMED)]
+)
+def test_a_language_transcribe_does_not_stream_falls_back_to_the_stages_with_a_named_reason(
+    requested: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    speech = LanguageRecordingSpeech()
+    transcribe = use_case(InMemoryAudioSource(call_chunks()), speech, InMemoryTranscriptStore(), languages=STREAMING)
+    assert transcribe(CONTACT, STREAM, START, plenty, language=requested).language == "en-US"
+    assert set(speech.languages) == {"en-US"}
+    [record] = [r for r in caplog.records if r.getMessage().startswith("transcriber language not streamed")]
+    assert record.reason == reason  # type: ignore[attr-defined]
+    assert "please" not in repr(record.__dict__)  # free text is never logged

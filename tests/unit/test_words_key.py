@@ -111,6 +111,16 @@ def test_the_shipped_vocabulary_is_keyed_by_language_and_a_missing_one_fails_at_
         load_match_vocabulary("es-ES")
 
 
+def test_the_spanish_vocabulary_drops_spanish_fillers_and_courtesy_but_keeps_este() -> None:
+    es = load_match_vocabulary("es_US")
+    assert es.language == "es-US"
+    plain = speculation_key("quiero pagar la factura", es)
+    assert speculation_key("Eh, quiero pagar la factura, por favor", es) == plain
+    assert speculation_key("pues quiero pagar, gracias", es) == speculation_key("quiero pagar", es)
+    assert speculation_key("quiero pagar este mes", es) != speculation_key("quiero pagar mes", es)  # "this month"
+    assert speculation_key("quiero pagar 2 mil dólares", es) == speculation_key("quiero pagar $2000", es)
+
+
 def test_a_vocabulary_whose_filler_is_also_a_trailing_word_is_refused(tmp_path: Path) -> None:
     data = json.loads((DATA / "match_vocabulary.json").read_text())
     data["languages"]["en-US"]["fillers"].append("please")

@@ -49,7 +49,9 @@ complete transcription of the audio segments"). It is a label, not a protection:
 (``domain/redaction.py``), run on every result before it is kept, is what protects the model and
 the table. Identification and redaction are supported for some languages only
 (``PII_LANGUAGES``, from docs.aws.amazon.com/transcribe/latest/dg/pii-redaction-stream.html);
-for any other the stream is started without it, since Transcribe would refuse the stream.
+for any other the stream is started without it, since Transcribe would refuse the stream: the
+language is the call's, so a stage that turns it on may still stream a call in such a language,
+and logs ``pii_language_unsupported`` for it.
 
 Replacement: ``amazon-transcribe`` is deprecated upstream in favour of
 ``aws-sdk-transcribe-streaming``, which needs Python 3.12; when the runtime moves, this module is
@@ -67,6 +69,7 @@ from typing import Any
 
 from chalicelib.domain.speech import SAMPLE_RATE_HZ, Track, TranscriptResult
 from chalicelib.errors import ConfigurationInvalidError, SpeechToTextUnavailableError
+from chalicelib.observability import logger
 
 MAX_AUDIO_EVENT_BYTES = 32 * 1024  # the service's limit per AudioEvent
 DEFAULT_START_TIMEOUT_S = 3.0
@@ -171,7 +174,11 @@ class TranscribeStreamingSpeechToText:
     def _pii_options(self, language: str) -> dict[str, Any]:
         """The stream's PII identification parameters: none when off or for a language
         Transcribe does not identify PII in."""
-        if not self._pii_identification or language not in PII_LANGUAGES:
+        if not self._pii_identification:
+            return {}
+        if language not in PII_LANGUAGES:
+            logger.info("transcribe pii identification skipped", extra={"reason": "pii_language_unsupported",
+                                                                        "language": language})  # fmt: skip
             return {}
         options: dict[str, Any] = {"content_identification_type": "PII"}
         if self._pii_entity_types:
