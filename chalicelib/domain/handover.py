@@ -21,7 +21,7 @@ from typing import Protocol
 
 from chalicelib.domain.conversation import Action, Reply, Role
 from chalicelib.domain.end_of_turn import language_key
-from chalicelib.domain.language_words import RulesWords
+from chalicelib.domain.language_words import RulesWords, fold_accents
 from chalicelib.domain.rules import normalize
 from chalicelib.domain.session import Session, TurnRecord
 
@@ -55,7 +55,8 @@ _STEM = "*"  # a phrase ending in * matches any ending of its last word ("fraud*
 
 def topic_patterns(phrases: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern[str]]:
     """One language's pack from its phrases (topic -> phrases): each phrase matched as whole
-    words of the normalised utterance (``rules.normalize``), a trailing ``*`` as any ending.
+    words of the normalised utterance (``rules.normalize``, accents folded: a phrase matches
+    with or without them), a trailing ``*`` as any ending.
 
     Example:
         >>> bool(topic_patterns({"fraud": ["fraud*", "me robaron la identidad"]})["fraud"].search("es un fraude"))
@@ -66,12 +67,21 @@ def topic_patterns(phrases: Mapping[str, Sequence[str]]) -> dict[str, re.Pattern
         alternatives = []
         for raw in words:
             stem = raw.strip().endswith(_STEM)
-            text = normalize(raw.strip().removesuffix(_STEM))
+            text = _phrase(raw.strip().removesuffix(_STEM))
             if text:
                 alternatives.append(re.escape(text) + (r"\w*" if stem else ""))
         if alternatives:
             compiled[topic] = re.compile(r"\b(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + r")\b")
     return compiled
+
+
+_NOT_WORD = re.compile(r"[^\w'*]+")
+
+
+def _phrase(raw: str) -> str:
+    """A topic phrase as the utterance reads once normalized: lower case, single spaces, no
+    punctuation, accents folded."""
+    return " ".join(_NOT_WORD.sub(" ", fold_accents(raw.lower().replace("’", "'"))).split())
 
 
 def language_of(language: str | None) -> str:
@@ -166,7 +176,7 @@ def human_only_topic(
     """
     if not topics:
         return None
-    text = normalize(utterance, words)
+    text = fold_accents(normalize(utterance, words))
     for topic in topics:
         pattern = patterns.get(topic)
         if pattern is not None and pattern.search(text):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters import data_files
-from chalicelib.adapters.data_files import DATA, load_end_of_turn
+from chalicelib.adapters.data_files import DATA, load_end_of_turn, shipped_languages
 from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer
 from chalicelib.domain import phrases
 from chalicelib.domain.conversation import Action, Reply, SpeechPart
@@ -278,8 +278,10 @@ def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
 LEX_EVENT = "lex/lex-v2-codehook-input.from-connect.json"
 
 
-def answered(event: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    return render_turn_answer(read_turn_event(event), TurnResult(reply, 1, duplicate=False, attempts=1))
+def answered(event: dict[str, Any], reply: Reply, language: str = "en-US") -> dict[str, Any]:
+    """The answer to ``event`` of a turn answered with ``reply`` in ``language`` (the session's)."""
+    result = TurnResult(reply, 1, duplicate=False, attempts=1, language=shipped_languages().get(language))
+    return render_turn_answer(read_turn_event(event), result)
 
 
 @pytest.mark.parametrize(
@@ -296,7 +298,7 @@ def test_the_invoke_lambda_answer_carries_its_end_timeout(text: str, kind: Liste
 def test_the_invoke_lambda_answer_of_a_spanish_contact_carries_the_spanish_end_timeout() -> None:
     event = connect_event("c-eot-es", "hola", "1")
     event["Details"]["ContactData"]["LanguageCode"] = "es-US"  # what the flow's language block set
-    answer = answered(event, speak("¿Me dice su código postal?"))
+    answer = answered(event, speak("¿Me dice su código postal?"), "es-US")
     assert answer["end_timeout_ms"] == str(POLICY.timeouts_ms[Listening.DIGITS])
 
 

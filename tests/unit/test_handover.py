@@ -54,7 +54,7 @@ from chalicelib.usecases.handover import (
 )
 from chalicelib.usecases.run_tools import RunTools
 from tests.fakes import FakeToolBackend, InMemoryContactAttributes, InMemoryVault, ManualClock
-from tests.languages import EN
+from tests.languages import EN, ES
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
 POLICY = DialoguePolicy(handover=HANDOVER)
@@ -366,7 +366,7 @@ def test_a_queue_has_its_variant_in_a_language_that_has_one_and_stays_itself_oth
 
 
 def test_the_handover_request_of_a_spanish_call_names_the_spanish_queue_and_carries_the_language() -> None:
-    reply = answer_with_rules(None, request("agent please"), 1, 0, POLICY).reply  # the reply's queue: English
+    reply = answer_with_rules(None, request("agent please"), 1, 0, POLICY, words=EN.rules).reply  # queue: English
     wanted = handover_request("c-es", 1, reply, HANDOVER, None, language="es-US")
     assert wanted is not None and wanted.queue == "GeneralSupportSpanish" and wanted.language == "es-US"
     assert wanted.as_input()["language"] == "es-US"
@@ -387,7 +387,7 @@ def test_the_handover_request_of_a_spanish_call_names_the_spanish_queue_and_carr
 )
 def test_spanish_words_name_a_human_only_topic_with_the_spanish_pack(words: str, topic: str | None) -> None:
     spanish = HANDOVER.topic_patterns_for("es-US")
-    assert human_only_topic(words, HANDOVER.human_only_topics, spanish) == topic
+    assert human_only_topic(words, HANDOVER.human_only_topics, ES.rules, spanish) == topic
 
 
 def test_the_english_pack_is_the_default_and_english_matching_is_unchanged() -> None:
@@ -396,9 +396,9 @@ def test_the_english_pack_is_the_default_and_english_matching_is_unchanged() -> 
         HANDOVER.topic_patterns_for(None) is TOPIC_PATTERNS and HANDOVER.topic_patterns_for("en-US") is TOPIC_PATTERNS
     )
     assert HANDOVER.topic_patterns_for("fr-CA") is TOPIC_PATTERNS  # a language without a pack of its own
-    assert human_only_topic("someone used my card, it's fraud", topics) == "fraud"
-    assert human_only_topic("someone used my card, it's fraud", topics, TOPIC_PATTERNS) == "fraud"
-    assert human_only_topic("me robaron la identidad", topics) is None  # the English pack knows no Spanish
+    assert human_only_topic("someone used my card, it's fraud", topics, EN.rules) == "fraud"
+    assert human_only_topic("someone used my card, it's fraud", topics, EN.rules, TOPIC_PATTERNS) == "fraud"
+    assert human_only_topic("me robaron la identidad", topics, EN.rules) is None  # the English pack knows no Spanish
 
 
 def test_a_policy_file_with_a_language_variant_of_an_unnamed_queue_or_an_unknown_topic_is_refused(
