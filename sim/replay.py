@@ -134,6 +134,7 @@ def _turn_row(
         "caller": shown_caller(record, turn.caller),
         "tier": int(fields.get("tier", "0")),
         "routed_tier": record.routed_tier if record else int(fields.get("tier", "0")),
+        "language": record.language if record else None,  # the language the turn was answered in
         "tier_reasons": reasons,
         "action": fields.get("action", ""),
         "intent": fields.get("intent", ""),
@@ -208,7 +209,7 @@ def replay_call(
     per_call = call_usage(duration_s)
     actual = priced((*ledger.actual, *per_call), services.prices)
     baseline = priced((*ledger.baseline, *per_call), services.prices)
-    return {
+    report = {
         "call": call.call,
         "contact_id": call.contact_id,
         "format": call.format,
@@ -227,6 +228,11 @@ def replay_call(
         "_costs": {"actual": actual, "baseline": baseline, "duration_s": duration_s},
         "turns": turns,
     }
+    # The language the caller was served in: the last answered turn's (a caller who asks for
+    # Spanish in an English call is a Spanish call from then on).
+    served = [t["language"] for t in turns if t.get("language")]
+    report["served_language"] = served[-1] if served else call.language
+    return report
 
 
 def replay(harness: Harness, calls: list[RecordedCall], envelope: Envelope) -> dict[str, Any]:
@@ -333,8 +339,9 @@ def call_figures(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def by_language(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``call_figures`` of the calls of each language (the language a call starts in, its
-    ``language``; ``en-US`` for a report without one), languages sorted.
+    """``call_figures`` of the calls of each language (the language a call was served in, its
+    ``served_language``: its last answered turn's; else the language it starts in, its
+    ``language``; ``en-US`` for a report without either), languages sorted.
 
     Example:
         ``{"en-US": {"calls": 26, "kpi_rate": 0.8, "tier_mix": {...}, "cost_per_minute_usd": ...},
@@ -342,7 +349,8 @@ def by_language(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """
     groups: dict[str, list[dict[str, Any]]] = {}
     for report in reports:
-        groups.setdefault(str(report.get("language") or DEFAULT_LANGUAGE), []).append(report)
+        language = report.get("served_language") or report.get("language") or DEFAULT_LANGUAGE
+        groups.setdefault(str(language), []).append(report)
     return {language: call_figures(groups[language]) for language in sorted(groups)}
 
 
@@ -442,7 +450,7 @@ def format_report(report: dict[str, Any]) -> str:
         + ", ".join(f"{k} ${v:.6f}" for k, v in t["cost_per_minute_by_component_usd"].items())
     )
     if t.get("by_language"):
-        lines.append("by language (the language each call starts in):")
+        lines.append("by language (the language each call was served in, its last turn's):")
     for language, figures in (t.get("by_language") or {}).items():
         rate = figures["kpi_rate"]
         lines.append(
