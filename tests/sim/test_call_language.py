@@ -15,7 +15,7 @@ from sim.lex_bot import lex_locale
 from tests.conftest import ROOT
 from tests.sim.test_connect_flow import OUTPUTS, PARAMETERS, Turns
 
-CALL_FOLDERS = (ROOT / "events" / "calls", ROOT / "drafts" / "languages" / "es-US" / "calls")
+CALL_FOLDERS = (ROOT / "events" / "calls",)
 TURN_PATHS = {"connect": "InvokeLambda", "lex": "LexCodeHook"}
 
 
@@ -30,7 +30,7 @@ def spanish_call(format_: str = "connect") -> RecordedCall:
 
 
 def recorded_calls(language: str) -> list[RecordedCall]:
-    """The recorded calls (in events/calls or still in drafts) that start in ``language``."""
+    """The recorded calls in events/calls that start in ``language``."""
     calls = [load_call(path) for folder in CALL_FOLDERS for path in sorted(folder.glob("*.json"))]
     return [call for call in calls if call.language == language]
 

@@ -374,10 +374,8 @@ def test_no_utterance_of_the_english_router_set_is_taken_for_spanish() -> None:
     assert sum(language == "en-US" for language in found.values()) > len(found) / 2
 
 
-def test_no_utterance_of_the_spanish_drafts_is_taken_for_english() -> None:
-    path = ROOT / "drafts" / "languages" / "es-US" / "router" / "labelled.jsonl"
-    if not path.exists():
-        pytest.skip("the Spanish router drafts have moved")
+def test_no_utterance_of_the_spanish_router_set_is_taken_for_english() -> None:
+    path = ROOT / "events" / "router" / "labelled.es-US.jsonl"
     found = {u: detect_language(u, PROFILES) for u in _utterances(path)}
     assert not [u for u, language in found.items() if language == "en-US"]
     assert sum(language == "es-US" for language in found.values()) > len(found) / 2
