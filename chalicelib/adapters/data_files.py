@@ -491,6 +491,7 @@ class _NumbersFile(_Strict):
     tens: dict[_DigitWord, Annotated[int, Field(ge=20, le=90, multiple_of=10)]] = Field(default_factory=dict)
     joiners: list[_DigitWord] = Field(default_factory=list)
     whole_numbers: bool = False
+    fillers: list[_DigitWord] = Field(default_factory=list)
 
 
 class _RulesFile(BaseModel):
@@ -572,7 +573,7 @@ def _rules_words(where: str, file: _RulesFile) -> RulesWords:
     numbers = DigitWords(units=_folded_keys(n.units, fold), zero_between=frozenset(_folded(n.zero_between, fold)),
                          repeaters=_folded_keys(n.repeaters, fold), teens=_folded_keys(n.teens, fold),
                          tens=_folded_keys(n.tens, fold), joiners=frozenset(_folded(n.joiners, fold)),
-                         whole_numbers=n.whole_numbers)  # fmt: skip
+                         whole_numbers=n.whole_numbers, fillers=frozenset(_folded(n.fillers, fold)))  # fmt: skip
     requests = tuple((locale, _compiled(where, f"language_requests.{locale}", text, fold=fold))
                      for locale, text in file.language_requests.items())  # fmt: skip
     return RulesWords(fold_accents=fold, assent_word=assent_word, language_requests=requests,

@@ -20,7 +20,7 @@ from chalicelib.domain.number_checks import aba_valid, card_valid, nanp_number, 
 from chalicelib.domain.redaction_policy import CueHit, EntityKind, KindRule, RedactionPolicy
 from chalicelib.domain.spoken_dates import DateMention, find_dates
 from chalicelib.domain.spoken_email import find_emails
-from chalicelib.domain.spoken_numbers import DigitRun, Group, Token, find_digit_runs
+from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, DigitRun, DigitWords, Group, Token, find_digit_runs
 
 _CLOSE_BEFORE, _CLOSE_AFTER, _PRESENT = 3, 2, 1
 _MAX_SPLIT_GROUPS = 12
@@ -40,11 +40,13 @@ class Found(NamedTuple):
 
 
 class Scene(NamedTuple):
-    """One utterance's cues, and the contexts present in it or the previous turn."""
+    """One utterance's cues, the contexts present in it or the previous turn, and the digit
+    words of its language (``RedactionPolicy.reading``)."""
 
     policy: RedactionPolicy
     hits: list[CueHit]
     present: frozenset[str]
+    digits: DigitWords = ENGLISH_DIGITS
 
 
 def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
@@ -66,7 +68,7 @@ def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
         if email is not None and not email.excluded_by & scene.present:
             found.append(Found(email, mention.value, mention.start, mention.end))
     found.extend(_from_dates(tokens, blocked, scene))
-    runs = find_digit_runs(tokens, blocked)
+    runs = find_digit_runs(tokens, blocked, scene.digits)
     for i, run in enumerate(runs):
         lo = runs[i - 1].end if i else 0
         hi = runs[i + 1].start if i + 1 < len(runs) else 1 << 30
