@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import secrets
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError

@@ -152,7 +152,6 @@ class Redactor:
         parts.append(text[at:])
         return "".join(parts)
 
-
     def _found(self, text: str, context: RedactionContext) -> list[Found]:
         """The entities in ``text``, read in the context's language."""
         policy = self.policy

@@ -113,6 +113,8 @@ def merge_digit_words(first: DigitWords, *others: DigitWords) -> DigitWords:
         frozenset().union(*(w.joiners for w in (first, *others))), first.whole_numbers,
         frozenset().union(*(w.fillers for w in (first, *others))),
     )  # fmt: skip
+
+
 # The English words of this module's own readers (the redactor's digit runs, dates, e-mails, by
 # default). Tier 0 and the redactor read with the words of the call's language (``rules``,
 # ``redaction_policy.Reading``); ``tests`` check the English data file says the same as these.
