@@ -13,13 +13,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_language_words
+from chalicelib.domain.language_words import fold_accents
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redaction_policy import Action, CallLanguage, EntityKind, KindRule, RedactionPolicy
+from chalicelib.domain.spoken_email import EmailWords
 from chalicelib.errors import ConfigurationInvalidError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LANGUAGE_CUES_FILE = "redaction.json"
 _Phrase = Annotated[str, Field(min_length=1, pattern=r"\S")]
+_Word = Annotated[str, Field(pattern=r"^[^\W\d_]+$")]
 
 
 class _Strict(BaseModel):
@@ -53,9 +56,17 @@ class _PolicyFile(_Strict):
     kinds: list[_KindFile]
 
 
+class _EmailFile(_Strict):
+    at: list[_Word] = Field(min_length=1)
+    dots: list[_Word] = Field(min_length=1)
+    symbols: dict[_Word, Annotated[str, Field(pattern=r"^[._+-]$")]] = Field(default_factory=dict)
+    not_local: list[_Word] = Field(default_factory=list)
+
+
 class _LanguageCuesFile(_Strict):
     comment: str = Field(default="", alias="_comment")
     contexts: dict[str, list[_Phrase]]
+    email: _EmailFile | None = None
 
 
 def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True) -> CallLanguage:
@@ -74,11 +85,22 @@ def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True
         data = _LanguageCuesFile.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
         raise ConfigurationInvalidError(f"languages/{locale}/{path.name}: {exc}") from exc
-    upper = sorted(p for phrases in data.contexts.values() for p in phrases if p != p.lower())
+    said = [p for phrases in data.contexts.values() for p in phrases]
+    if data.email is not None:
+        e = data.email
+        said += [*e.at, *e.dots, *e.symbols, *e.not_local]
+    upper = sorted(p for p in said if p != p.lower())
     if upper:  # the text is lower-cased: such a phrase would never match
-        raise ConfigurationInvalidError(f"languages/{locale}/{path.name}: phrases must be lower case: {upper}")
+        raise ConfigurationInvalidError(f"languages/{locale}/{path.name}: words must be lower case: {upper}")
     contexts = {name: tuple(phrases) for name, phrases in data.contexts.items()}
-    return CallLanguage(locale, words.numbers, contexts, words.fold_accents)
+    email = None
+    if data.email is not None:
+        fold = fold_accents if words.fold_accents else str
+        e, n = data.email, words.numbers
+        email = EmailWords(frozenset(map(fold, e.at)), frozenset(map(fold, e.dots)),
+                           {fold(w): c for w, c in e.symbols.items()}, frozenset(map(fold, e.not_local)),
+                           n.fillers, n.units)  # fmt: skip
+    return CallLanguage(locale, words.numbers, contexts, words.fold_accents, email)
 
 
 def load_redaction_policy(path: Path = DATA / "redaction.json", languages: Path | None = LANGUAGES) -> RedactionPolicy:

@@ -162,11 +162,11 @@ class Redactor:
         hits = policy.cues_in(tokens, reading)
         present = frozenset(h.context for h in hits)
         present |= policy.contexts_in(context.prompt, context.previous_utterance, language=context.language)
-        return find_entities(tokens, Scene(policy, hits, present, reading.digits))
+        return find_entities(tokens, Scene(policy, hits, present, reading.digits, reading.email))
 
 
 def _may_hold_data(tokens: list[Token], reading: Reading) -> bool:
-    """Whether any token could start an entity: a numeral, a number word, "at" or "@"."""
+    """Whether any token could start an entity: a numeral, a number word, "at" ("arroba") or "@"."""
     hints = reading.hints
     for tok in tokens:
         if tok.kind == NUM or (tok.kind == WORD and tok.text.partition("-")[0] in hints):

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from chalicelib.domain.number_checks import aba_valid, card_valid, nanp_number, ssn_valid
 from chalicelib.domain.redaction_policy import CueHit, EntityKind, KindRule, RedactionPolicy
 from chalicelib.domain.spoken_dates import DateMention, find_dates
-from chalicelib.domain.spoken_email import find_emails
+from chalicelib.domain.spoken_email import ENGLISH_EMAIL, EmailWords, find_emails
 from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, DigitRun, DigitWords, Group, Token, find_digit_runs
 
 _CLOSE_BEFORE, _CLOSE_AFTER, _PRESENT = 3, 2, 1
@@ -40,13 +40,14 @@ class Found(NamedTuple):
 
 
 class Scene(NamedTuple):
-    """One utterance's cues, the contexts present in it or the previous turn, and the digit
-    words of its language (``RedactionPolicy.reading``)."""
+    """One utterance's cues, the contexts present in it or the previous turn, and the digit and
+    e-mail words of its language (``RedactionPolicy.reading``)."""
 
     policy: RedactionPolicy
     hits: list[CueHit]
     present: frozenset[str]
     digits: DigitWords = ENGLISH_DIGITS
+    email: EmailWords = ENGLISH_EMAIL
 
 
 def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
@@ -63,7 +64,7 @@ def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
     blocked = [False] * len(tokens)
     found: list[Found] = []
     email = scene.policy.rule(EntityKind.EMAIL)
-    for mention in find_emails(tokens):
+    for mention in find_emails(tokens, scene.email):
         blocked[mention.first : mention.last] = [True] * (mention.last - mention.first)
         if email is not None and not email.excluded_by & scene.present:
             found.append(Found(email, mention.value, mention.start, mention.end))

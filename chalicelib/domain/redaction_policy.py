@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from chalicelib.domain.language_words import fold_accents
 from chalicelib.domain.spoken_dates import ORDINAL_WORDS
+from chalicelib.domain.spoken_email import ENGLISH_EMAIL, EmailWords
 from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, TAG, DigitWords, Token, merge_digit_words, tokenize
 from chalicelib.errors import ConfigurationInvalidError
 
@@ -87,6 +88,7 @@ class CallLanguage:
     digits: DigitWords
     contexts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fold_accents: bool = False
+    email: EmailWords | None = None  # its words for a spoken address ("arroba", "punto"); None: English's
 
 
 _Phrases = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]  # first word -> (words, contexts)
@@ -100,6 +102,7 @@ class Reading:
     phrases: _Phrases = field(repr=False)
     hints: frozenset[str] = field(repr=False)  # the words that may start an entity
     folds: bool = False
+    email: EmailWords = field(default=ENGLISH_EMAIL, repr=False)
 
     def tokens(self, text: str) -> list[Token]:
         """``text``'s tokens, their words without accents when this reading folds them (the
@@ -137,8 +140,10 @@ def _reading(contexts: Mapping[str, tuple[str, ...]], languages: tuple[CallLangu
             merged[name] = (*merged.get(name, ()), *words)
     digits = merge_digit_words(*(lang.digits for lang in languages)) if languages else ENGLISH_DIGITS
     fold = any(lang.fold_accents for lang in languages)
-    hints = digits.words | ORDINAL_WORDS | {"at"}
-    return Reading(digits, _phrase_index(merged, fold=fold), hints, fold)
+    spoken = [lang.email for lang in languages if lang.email is not None]
+    email = ENGLISH_EMAIL.merged(*spoken) if spoken else ENGLISH_EMAIL
+    hints = digits.words | ORDINAL_WORDS | email.at
+    return Reading(digits, _phrase_index(merged, fold=fold), hints, fold, email)
 
 
 class CueHit(NamedTuple):

@@ -118,6 +118,11 @@ def test_a_spanish_question_before_is_the_context_of_a_bare_number() -> None:
     assert REDACTOR.redact("siete tres siete", RedactionState("c-1"), asked).text == "[CVV_1]"
 
 
+def test_a_spoken_spanish_email_address_is_redacted() -> None:
+    assert redacted("mi correo es juan punto pérez arroba gmail punto com") == "mi correo es [EMAIL_1]"
+    assert redacted("mi correo es juan punto pérez arroba gmail punto com", EN).endswith("gmail punto com")
+
+
 def test_a_spanish_call_reads_english_digits_too() -> None:
     said = "mi tarjeta es four one one one one one one one one one one one one one one one"
     assert redacted(said) == "mi tarjeta es [CARD_1]"
@@ -205,6 +210,9 @@ def test_a_third_language_is_added_by_data_alone(tmp_path: Path) -> None:
         {"contexts": {"card": [""]}},
         {"contexts": {"card": ["tarjeta"]}, "extra": 1},
         {"contexts": {"card": "tarjeta"}},
+        {"contexts": {}, "email": {"at": [], "dots": ["punto"]}},
+        {"contexts": {}, "email": {"at": ["arroba"], "dots": ["punto"], "symbols": {"guion": "--"}}},
+        {"contexts": {}, "email": {"at": ["Arroba"], "dots": ["punto"]}},
     ],
 )
 def test_a_bad_language_cue_file_is_refused(tmp_path: Path, cues: object) -> None:
