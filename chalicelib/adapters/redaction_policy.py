@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_language_words
+from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_language_words, shipped_language_words
 from chalicelib.domain.language_words import fold_accents
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redaction_policy import Action, CallLanguage, EntityKind, KindRule, RedactionPolicy
@@ -77,7 +77,8 @@ def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True
     Raises:
         ConfigurationInvalidError: a file is missing or not valid, or a phrase is not lower case.
     """
-    words = load_language_words(locale, root).rules
+    # The shipped words are loaded once per process: the turn's rules read the same ones.
+    words = (shipped_language_words(locale) if root == LANGUAGES else load_language_words(locale, root)).rules
     if not cues:
         return CallLanguage(locale, words.numbers, {}, words.fold_accents)
     path = root / locale / LANGUAGE_CUES_FILE

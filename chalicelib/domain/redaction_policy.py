@@ -121,10 +121,12 @@ def _phrase_index(contexts: Mapping[str, tuple[str, ...]], *, fold: bool) -> _Ph
             phrases.setdefault(fold_accents(said) if fold else said, set()).add(name)
     # The longest phrase is matched: "routing number" must also count for the contexts that
     # list "routing" alone, "credit card" for those that list "card".
+    own = {phrase: frozenset(names) for phrase, names in phrases.items()}
     for phrase, names in phrases.items():
-        for other, more in phrases.items():
-            if other != phrase and f" {other} " in f" {phrase} ":
-                names.update(more)
+        words = phrase.split()
+        for a in range(len(words)):
+            for b in range(a + 1, len(words) + 1):
+                names.update(own.get(" ".join(words[a:b]), ()))
     by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
     for phrase, names in sorted(phrases.items(), key=lambda item: -len(item[0])):
         words = tuple(t.text for t in tokenize(phrase))
