@@ -123,10 +123,10 @@ def _phrase_index(contexts: Mapping[str, tuple[str, ...]], *, fold: bool) -> _Ph
     # list "routing" alone, "credit card" for those that list "card".
     own = {phrase: frozenset(names) for phrase, names in phrases.items()}
     for phrase, names in phrases.items():
-        words = phrase.split()
-        for a in range(len(words)):
-            for b in range(a + 1, len(words) + 1):
-                names.update(own.get(" ".join(words[a:b]), ()))
+        said = phrase.split()
+        for a in range(len(said)):
+            for b in range(a + 1, len(said) + 1):
+                names.update(own.get(" ".join(said[a:b]), ()))
     by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
     for phrase, names in sorted(phrases.items(), key=lambda item: -len(item[0])):
         words = tuple(t.text for t in tokenize(phrase))
