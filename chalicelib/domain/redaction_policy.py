@@ -123,10 +123,10 @@ def _phrase_index(contexts: Mapping[str, tuple[str, ...]], *, fold: bool) -> _Ph
     # list "routing" alone, "credit card" for those that list "card".
     own = {phrase: frozenset(names) for phrase, names in phrases.items()}
     for phrase, names in phrases.items():
-        said = phrase.split()
-        for a in range(len(said)):
-            for b in range(a + 1, len(said) + 1):
-                names.update(own.get(" ".join(said[a:b]), ()))
+        parts = phrase.split()
+        for a in range(len(parts)):
+            for b in range(a + 1, len(parts) + 1):
+                names.update(own.get(" ".join(parts[a:b]), ()))
     by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
     for phrase, names in sorted(phrases.items(), key=lambda item: -len(item[0])):
         words = tuple(t.text for t in tokenize(phrase))
