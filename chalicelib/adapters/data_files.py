@@ -492,6 +492,7 @@ class _NumbersFile(_Strict):
     joiners: list[_DigitWord] = Field(default_factory=list)
     whole_numbers: bool = False
     fillers: list[_DigitWord] = Field(default_factory=list)
+    corrections: _Words = Field(default_factory=list)  # "no sorry": before a number read again
 
 
 class _RulesFile(BaseModel):
@@ -573,7 +574,8 @@ def _rules_words(where: str, file: _RulesFile) -> RulesWords:
     numbers = DigitWords(units=_folded_keys(n.units, fold), zero_between=frozenset(_folded(n.zero_between, fold)),
                          repeaters=_folded_keys(n.repeaters, fold), teens=_folded_keys(n.teens, fold),
                          tens=_folded_keys(n.tens, fold), joiners=frozenset(_folded(n.joiners, fold)),
-                         whole_numbers=n.whole_numbers, fillers=frozenset(_folded(n.fillers, fold)))  # fmt: skip
+                         whole_numbers=n.whole_numbers, fillers=frozenset(_folded(n.fillers, fold)),
+                         corrections=tuple(tuple(p.split()) for p in _folded(n.corrections, fold)))  # fmt: skip
     requests = tuple((locale, _compiled(where, f"language_requests.{locale}", text, fold=fold))
                      for locale, text in file.language_requests.items())  # fmt: skip
     named: dict[str, Any] = {**patterns, **lists}  # one mapping: mypy cannot tell each ** from the other

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 NUM = "num"  # numerals: "4111"
@@ -52,7 +52,14 @@ _CORRECTIONS = (
     ("my", "bad"), ("hang", "on"), ("hold", "on"), ("i'm", "sorry"), ("or", "rather"), ("sorry",), ("wait",),
     ("no",), ("actually",), ("oops",), ("correction",),
 )  # fmt: skip
-_CORRECTIONS_BY_START = {w: tuple(p for p in _CORRECTIONS if p[0] == w) for w in {p[0] for p in _CORRECTIONS}}
+
+
+def _by_start(corrections: tuple[tuple[str, ...], ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The correction phrases by their first word, the longest first."""
+    ordered = sorted(corrections, key=lambda p: -len(p))
+    return {w: tuple(p for p in ordered if p[0] == w) for w in {p[0] for p in ordered}}
+
+
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
 _NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILLERS})
 
@@ -68,7 +75,8 @@ class DigitWords:
     ``tens``: "forty"; ``joiners``: what may stand between tens and units ("cuarenta y cuatro").
     ``whole_numbers``: tier 0 reads teens and tens too (Spanish callers read numbers in pairs);
     otherwise tier 0 leaves them to a model. ``fillers``: hesitations a number is read across
-    ("uh", "eh", "este").
+    ("uh", "eh", "este"). ``corrections``: what a caller says before reading a number again
+    ("no sorry", "perdón"), word by word.
     """
 
     units: Mapping[str, int]
@@ -79,6 +87,13 @@ class DigitWords:
     joiners: frozenset[str]
     whole_numbers: bool
     fillers: frozenset[str] = FILLERS
+    corrections: tuple[tuple[str, ...], ...] = _CORRECTIONS
+    _corrections_by_start: dict[str, tuple[tuple[str, ...], ...]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_corrections_by_start", _by_start(self.corrections))
 
     @property
     def words(self) -> frozenset[str]:
@@ -112,6 +127,7 @@ def merge_digit_words(first: DigitWords, *others: DigitWords) -> DigitWords:
         units, frozenset(zero_between), repeaters, teens, tens,
         frozenset().union(*(w.joiners for w in (first, *others))), first.whole_numbers,
         frozenset().union(*(w.fillers for w in (first, *others))),
+        tuple(dict.fromkeys(p for w in (first, *others) for p in w.corrections)),
     )  # fmt: skip
 
 
@@ -252,14 +268,15 @@ def _skip_glue(tokens: list[Token], j: int, fillers: frozenset[str] = FILLERS) -
     return j, j > start
 
 
-def _after_corrections(tokens: list[Token], j: int) -> int | None:
+def _after_corrections(tokens: list[Token], j: int, words: DigitWords = ENGLISH_DIGITS) -> int | None:
     """The index after one or more correction phrases (and the pauses around them), or None."""
     matched = False
-    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in _CORRECTIONS_BY_START:
-        for phrase in _CORRECTIONS_BY_START[tokens[j].text]:
+    by_start = words._corrections_by_start
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in by_start:
+        for phrase in by_start[tokens[j].text]:
             end = j + len(phrase)
             if end <= len(tokens) and all(tokens[j + k].text == w for k, w in enumerate(phrase)):
-                j, _ = _skip_glue(tokens, end)
+                j, _ = _skip_glue(tokens, end, words.fillers)
                 matched = True
                 break
         else:
@@ -284,7 +301,7 @@ def find_digit_runs(tokens: list[Token], blocked: list[bool], words: DigitWords 
         if pieces[i] is None:
             i += 1
             continue
-        segments, last = _read_run(tokens, pieces, i, words.fillers)
+        segments, last = _read_run(tokens, pieces, i, words)
         nxt = tokens[last] if last < n else None
         quantity = nxt is not None and nxt.kind == WORD and nxt.text in UNIT_WORDS
         runs.append(DigitRun(segments, _lead_start(tokens, i, last), tokens[last - 1].end, i, last, quantity))
@@ -323,7 +340,7 @@ class _Reading:
 
 
 def _read_run(
-    tokens: list[Token], pieces: list[tuple[str, int, bool] | None], i: int, fillers: frozenset[str]
+    tokens: list[Token], pieces: list[tuple[str, int, bool] | None], i: int, words: DigitWords
 ) -> tuple[tuple[tuple[Group, ...], ...], int]:
     """The segments of the run that starts at token ``i``, and the index after its last token."""
     n = len(tokens)
@@ -336,8 +353,8 @@ def _read_run(
             reading.add(digits, tokens[j].start, tokens[after - 1].end, own_group=own_group)
             j = last = after
             continue
-        k, paused = _skip_glue(tokens, j, fillers)
-        corrected = _after_corrections(tokens, k)
+        k, paused = _skip_glue(tokens, j, words.fillers)
+        corrected = _after_corrections(tokens, k, words)
         if corrected is not None and corrected < n and pieces[corrected] is not None:
             reading.next_segment()
             j = corrected

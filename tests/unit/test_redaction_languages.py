@@ -108,6 +108,13 @@ def test_spanish_hesitations_do_not_break_a_card_apart() -> None:
     assert redacted(said) == "mi tarjeta es [CARD_1]"
 
 
+def test_a_spanish_correction_makes_one_number_of_both_readings() -> None:
+    said = ("mi tarjeta es cuatro uno uno uno, uno uno uno, perdón, cuatro uno uno uno, uno uno uno uno, "
+            "uno uno uno uno, uno uno uno uno")  # fmt: skip
+    redaction = REDACTOR.redact(said, RedactionState("c-1"), ES)
+    assert redaction.text == "mi tarjeta es [CARD_1]" and redaction.vault_items() == {"[CARD_1]": "4111111111111111"}
+
+
 def test_cues_are_read_with_or_without_accents() -> None:
     said = "el codigo de seguridad de la tarjeta es siete tres siete"
     assert redacted(said) == "el codigo de seguridad de la tarjeta es [CVV_1]"
