@@ -16,6 +16,7 @@ from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_lan
 from chalicelib.domain.language_words import fold_accents
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redaction_policy import Action, CallLanguage, EntityKind, KindRule, RedactionPolicy
+from chalicelib.domain.spoken_dates import DateWords
 from chalicelib.domain.spoken_email import EmailWords
 from chalicelib.errors import ConfigurationInvalidError
 
@@ -63,10 +64,20 @@ class _EmailFile(_Strict):
     not_local: list[_Word] = Field(default_factory=list)
 
 
+class _DatesFile(_Strict):
+    months: dict[_Word, Annotated[int, Field(ge=1, le=12)]] = Field(min_length=12)
+    ordinals: dict[_Word, Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=dict)
+    linkers: list[_Word] = Field(min_length=1)
+    articles: list[_Word] = Field(default_factory=list)
+    thousands: list[_Word] = Field(default_factory=list)
+    hundreds: dict[_Word, Annotated[int, Field(ge=100, le=900, multiple_of=100)]] = Field(default_factory=dict)
+
+
 class _LanguageCuesFile(_Strict):
     comment: str = Field(default="", alias="_comment")
     contexts: dict[str, list[_Phrase]]
     email: _EmailFile | None = None
+    dates: _DatesFile | None = None
 
 
 def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True) -> CallLanguage:
@@ -90,6 +101,11 @@ def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True
     if data.email is not None:
         e = data.email
         said += [*e.at, *e.dots, *e.symbols, *e.not_local]
+    if data.dates is not None:
+        d = data.dates
+        said += [*d.months, *d.ordinals, *d.linkers, *d.articles, *d.thousands, *d.hundreds]
+        if sorted(set(d.months.values())) != list(range(1, 13)):
+            raise ConfigurationInvalidError(f"languages/{locale}/{path.name}: dates.months must name every month")
     upper = sorted(p for p in said if p != p.lower())
     if upper:  # the text is lower-cased: such a phrase would never match
         raise ConfigurationInvalidError(f"languages/{locale}/{path.name}: words must be lower case: {upper}")
@@ -101,7 +117,14 @@ def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True
         email = EmailWords(frozenset(map(fold, e.at)), frozenset(map(fold, e.dots)),
                            {fold(w): c for w, c in e.symbols.items()}, frozenset(map(fold, e.not_local)),
                            n.fillers, n.units)  # fmt: skip
-    return CallLanguage(locale, words.numbers, contexts, words.fold_accents, email)
+    dates = None
+    if data.dates is not None:
+        fold = fold_accents if words.fold_accents else str
+        d = data.dates
+        dates = DateWords({fold(w): m for w, m in d.months.items()}, {fold(w): v for w, v in d.ordinals.items()},
+                          frozenset(map(fold, d.linkers)), frozenset(map(fold, d.articles)),
+                          frozenset(map(fold, d.thousands)), {fold(w): v for w, v in d.hundreds.items()})  # fmt: skip
+    return CallLanguage(locale, words.numbers, contexts, words.fold_accents, email, dates)
 
 
 def load_redaction_policy(path: Path = DATA / "redaction.json", languages: Path | None = LANGUAGES) -> RedactionPolicy:

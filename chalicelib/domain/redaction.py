@@ -162,7 +162,7 @@ class Redactor:
         hits = policy.cues_in(tokens, reading)
         present = frozenset(h.context for h in hits)
         present |= policy.contexts_in(context.prompt, context.previous_utterance, language=context.language)
-        return find_entities(tokens, Scene(policy, hits, present, reading.digits, reading.email))
+        return find_entities(tokens, Scene(policy, hits, present, reading.digits, reading.email, reading.dates))
 
 
 def _may_hold_data(tokens: list[Token], reading: Reading) -> bool:

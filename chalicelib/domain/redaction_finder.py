@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from chalicelib.domain.number_checks import aba_valid, card_valid, nanp_number, ssn_valid
 from chalicelib.domain.redaction_policy import CueHit, EntityKind, KindRule, RedactionPolicy
-from chalicelib.domain.spoken_dates import DateMention, find_dates
+from chalicelib.domain.spoken_dates import DateMention, DateWords, find_dates, find_linked_dates
 from chalicelib.domain.spoken_email import ENGLISH_EMAIL, EmailWords, find_emails
 from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, DigitRun, DigitWords, Group, Token, find_digit_runs
 
@@ -48,6 +48,7 @@ class Scene(NamedTuple):
     present: frozenset[str]
     digits: DigitWords = ENGLISH_DIGITS
     email: EmailWords = ENGLISH_EMAIL
+    dates: DateWords | None = None  # how the language links day, month and year; None: English dates only
 
 
 def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
@@ -226,7 +227,16 @@ def _from_dates(tokens: list[Token], blocked: list[bool], scene: Scene) -> list[
         return []
     found: list[Found] = []
     day_first = wanted[0].kind is EntityKind.DOB
-    for mention in find_dates(tokens, blocked, day_first=day_first):
+    _take_dates(find_dates(tokens, blocked, day_first=day_first), wanted, blocked, scene, found)
+    if scene.dates is not None:  # the call's language says "doce de marzo de 1980"
+        _take_dates(find_linked_dates(tokens, blocked, scene.dates, scene.digits), wanted, blocked, scene, found)
+    return found
+
+
+def _take_dates(
+    mentions: list[DateMention], wanted: list[KindRule], blocked: list[bool], scene: Scene, found: list[Found]
+) -> None:
+    for mention in mentions:
         best: Found | None = None
         best_score = -1
         for rule in sorted(wanted, key=scene.policy.rules.index):
@@ -237,7 +247,6 @@ def _from_dates(tokens: list[Token], blocked: list[bool], scene: Scene) -> list[
         if best is not None:
             found.append(best)
             blocked[mention.first : mention.last] = [True] * (mention.last - mention.first)
-    return found
 
 
 def _date_value(kind: EntityKind, mention: DateMention) -> str | None:

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from chalicelib.domain.language_words import fold_accents
-from chalicelib.domain.spoken_dates import ORDINAL_WORDS
+from chalicelib.domain.spoken_dates import ORDINAL_WORDS, DateWords
 from chalicelib.domain.spoken_email import ENGLISH_EMAIL, EmailWords
 from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, TAG, DigitWords, Token, merge_digit_words, tokenize
 from chalicelib.errors import ConfigurationInvalidError
@@ -89,6 +89,7 @@ class CallLanguage:
     contexts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fold_accents: bool = False
     email: EmailWords | None = None  # its words for a spoken address ("arroba", "punto"); None: English's
+    dates: DateWords | None = None  # how it says a date ("doce de marzo de 1980"); None: as English does
 
 
 _Phrases = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]  # first word -> (words, contexts)
@@ -103,6 +104,7 @@ class Reading:
     hints: frozenset[str] = field(repr=False)  # the words that may start an entity
     folds: bool = False
     email: EmailWords = field(default=ENGLISH_EMAIL, repr=False)
+    dates: DateWords | None = field(default=None, repr=False)
 
     def tokens(self, text: str) -> list[Token]:
         """``text``'s tokens, their words without accents when this reading folds them (the
@@ -144,8 +146,10 @@ def _reading(contexts: Mapping[str, tuple[str, ...]], languages: tuple[CallLangu
     fold = any(lang.fold_accents for lang in languages)
     spoken = [lang.email for lang in languages if lang.email is not None]
     email = ENGLISH_EMAIL.merged(*spoken) if spoken else ENGLISH_EMAIL
-    hints = digits.words | ORDINAL_WORDS | email.at
-    return Reading(digits, _phrase_index(merged, fold=fold), hints, fold, email)
+    said = [lang.dates for lang in languages if lang.dates is not None]
+    dates = said[0].merged(*said[1:]) if said else None
+    hints = digits.words | ORDINAL_WORDS | email.at | (frozenset(dates.ordinals) if dates else frozenset())
+    return Reading(digits, _phrase_index(merged, fold=fold), hints, fold, email, dates)
 
 
 class CueHit(NamedTuple):

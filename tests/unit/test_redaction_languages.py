@@ -125,6 +125,36 @@ def test_a_spanish_question_before_is_the_context_of_a_bare_number() -> None:
     assert REDACTOR.redact("siete tres siete", RedactionState("c-1"), asked).text == "[CVV_1]"
 
 
+@pytest.mark.parametrize(
+    ("said", "redacted_text"),
+    [
+        ("mi fecha de nacimiento es doce de marzo de mil novecientos ochenta", "mi fecha de nacimiento es [DOB_1]"),
+        ("nací el 12 de marzo de 1980", "nací [DOB_1]"),
+        ("nací el primero de mayo del ochenta y cinco", "nací [DOB_1]"),
+    ],
+)
+def test_a_spanish_date_of_birth_is_redacted(said: str, redacted_text: str) -> None:
+    assert redacted(said) == redacted_text
+
+
+@pytest.mark.parametrize(
+    ("said", "expiry"),
+    [
+        ("la tarjeta vence en abril de dos mil veintisiete", "04/27"),
+        ("la tarjeta vence doce dos mil veintiocho", "12/28"),
+        ("la tarjeta vence doce veintiocho", "12/28"),
+    ],
+)
+def test_a_spanish_expiry_is_the_token_an_english_one_gets(said: str, expiry: str) -> None:
+    redaction = REDACTOR.redact(said, RedactionState("c-1"), ES)
+    assert redaction.text in {"la tarjeta vence [EXPIRY_1]", "la tarjeta vence en [EXPIRY_1]"}
+    assert redaction.vault_items() == {"[EXPIRY_1]": expiry}
+
+
+def test_a_date_with_no_birth_or_expiry_around_it_is_kept() -> None:
+    assert redacted("quiero pagar el doce de marzo") == "quiero pagar el doce de marzo"
+
+
 def test_a_spoken_spanish_email_address_is_redacted() -> None:
     assert redacted("mi correo es juan punto pérez arroba gmail punto com") == "mi correo es [EMAIL_1]"
     assert redacted("mi correo es juan punto pérez arroba gmail punto com", EN).endswith("gmail punto com")
@@ -220,6 +250,8 @@ def test_a_third_language_is_added_by_data_alone(tmp_path: Path) -> None:
         {"contexts": {}, "email": {"at": [], "dots": ["punto"]}},
         {"contexts": {}, "email": {"at": ["arroba"], "dots": ["punto"], "symbols": {"guion": "--"}}},
         {"contexts": {}, "email": {"at": ["Arroba"], "dots": ["punto"]}},
+        {"contexts": {}, "dates": {"months": {"enero": 1}, "linkers": ["de"]}},
+        {"contexts": {}, "dates": {"months": {f"m{chr(97 + k)}": 1 for k in range(12)}, "linkers": ["de"]}},
     ],
 )
 def test_a_bad_language_cue_file_is_refused(tmp_path: Path, cues: object) -> None:
