@@ -8,7 +8,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -518,6 +518,8 @@ class _NumbersFile(_Strict):
     tens: dict[_DigitWord, Annotated[int, Field(ge=20, le=90, multiple_of=10)]] = Field(default_factory=dict)
     joiners: list[_DigitWord] = Field(default_factory=list)
     whole_numbers: bool = False
+    fillers: list[_DigitWord] = Field(default_factory=list)
+    corrections: _Words = Field(default_factory=list)  # "no sorry": before a number read again
 
 
 class _RulesFile(BaseModel):
@@ -599,11 +601,13 @@ def _rules_words(where: str, file: _RulesFile) -> RulesWords:
     numbers = DigitWords(units=_folded_keys(n.units, fold), zero_between=frozenset(_folded(n.zero_between, fold)),
                          repeaters=_folded_keys(n.repeaters, fold), teens=_folded_keys(n.teens, fold),
                          tens=_folded_keys(n.tens, fold), joiners=frozenset(_folded(n.joiners, fold)),
-                         whole_numbers=n.whole_numbers)  # fmt: skip
+                         whole_numbers=n.whole_numbers, fillers=frozenset(_folded(n.fillers, fold)),
+                         corrections=tuple(tuple(p.split()) for p in _folded(n.corrections, fold)))  # fmt: skip
     requests = tuple((locale, _compiled(where, f"language_requests.{locale}", text, fold=fold))
                      for locale, text in file.language_requests.items())  # fmt: skip
+    named: dict[str, Any] = {**patterns, **lists}  # one mapping: mypy cannot tell each ** from the other
     return RulesWords(fold_accents=fold, assent_word=assent_word, language_requests=requests,
-                      numbers=numbers, **patterns, **lists)  # fmt: skip
+                      numbers=numbers, **named)  # fmt: skip
 
 
 def _router_words(where: str, file: _RouterFile, *, fold: bool) -> RouterWords:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from chalicelib.domain.conversation import Role, TurnRequest, utterance_digest
 from chalicelib.domain.redaction import Redaction, RedactionContext, Redactor
+from chalicelib.domain.redaction_policy import ANY_LANGUAGE
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.session import Session
 
@@ -41,7 +42,12 @@ class ProtectedTurn:
 
 
 def protect_turn(
-    redactor: Redactor, request: TurnRequest, session: Session | None, seq: int | None = None
+    redactor: Redactor,
+    request: TurnRequest,
+    session: Session | None,
+    seq: int | None = None,
+    *,
+    language: str = ANY_LANGUAGE,
 ) -> ProtectedTurn:
     """``request`` with its caller data replaced by the call's tokens.
 
@@ -49,6 +55,7 @@ def protect_turn(
     said last before it ("What's the security code?") and the caller's words before it (already
     redacted), so "seven three seven" after a request for the code is a security code. A
     redelivery of an answered turn gets the context that turn had, so its words redact the same.
+    ``language``: the one the words are read in (``redaction_language``; none: every language).
 
     Example:
         >>> from chalicelib.domain.conversation import Source
@@ -60,9 +67,24 @@ def protect_turn(
         ('card [CARD_1]', {'[CARD_1]': '4111111111111111'})
     """
     state = session.redaction if session is not None and session.redaction.scope else RedactionState(request.contact_id)
-    redaction = redactor.redact(request.utterance, state, _context(session, request.seq if seq is None else seq))
+    context = _context(session, request.seq if seq is None else seq, language)
+    redaction = redactor.redact(request.utterance, state, context)
     protected = replace(request, utterance=redaction.text, digest=turn_digest(redaction.text))
     return ProtectedTurn(protected, redaction)
+
+
+def redaction_language(session: Session | None, turn_language: str) -> str:
+    """The language a turn's words are redacted in: the turn's (``turn_outcome.language_of_turn``)
+    when the call was in it already, or when it is the call's first; a turn that switches the
+    call's language holds words of both, and is read in every language.
+
+    Example:
+        >>> call = replace(Session.new("c-1", 0), language="en-US")
+        >>> redaction_language(call, "en-US"), redaction_language(call, "es-US"), redaction_language(None, "es-US")
+        ('en-US', '', 'es-US')
+    """
+    current = session.language if session is not None else None
+    return turn_language if current is None or current == turn_language else ANY_LANGUAGE
 
 
 def turn_digest(redacted: str) -> str:
@@ -83,13 +105,13 @@ def turn_digest(redacted: str) -> str:
 CONTEXT_AFTER_TOKEN = {"[CARD_": "card", "[EXPIRY_": "card security code"}
 
 
-def _context(session: Session | None, seq: int) -> RedactionContext:
+def _context(session: Session | None, seq: int, language: str) -> RedactionContext:
     if session is None:
-        return RedactionContext()
+        return RedactionContext(language=language)
     before = [m for m in session.history if m.seq < seq]
     prompt = next((m.text for m in reversed(before) if m.role is Role.ASSISTANT), "")
     previous = next((m.text for m in reversed(before) if m.role is Role.CALLER), "")
     carried = [context for token, context in CONTEXT_AFTER_TOKEN.items() if token in previous]
     if carried:
         prompt = " ".join((prompt, *carried))
-    return RedactionContext(prompt=prompt, previous_utterance=previous)
+    return RedactionContext(prompt=prompt, previous_utterance=previous, language=language)

@@ -115,6 +115,8 @@ def scrubbed(
     kept = [text for text in recent if text]
     known = policy.contexts_in(*kept)
     present = known | policy.contexts_in(*(segment.content for segment in segments))
+    # Read in every language (no ``language``): a segment may be the caller's or the agent's, in
+    # the call's language or another, and a summary of either.
     context = RedactionContext(prompt=_naming(policy, present))
 
     def scrub(text: str) -> str:

@@ -18,23 +18,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chalicelib.domain.redaction_finder import Scene, find_entities
-from chalicelib.domain.redaction_policy import Action, EntityKind, RedactionPolicy
+from chalicelib.domain.redaction_finder import Found, Scene, find_entities
+from chalicelib.domain.redaction_policy import ANY_LANGUAGE, Action, EntityKind, Reading, RedactionPolicy
 from chalicelib.domain.redaction_state import RedactionState, TokenBook
-from chalicelib.domain.spoken_dates import ORDINAL_WORDS
-from chalicelib.domain.spoken_numbers import NUM, NUMBER_WORDS, OTHER, SEP, WORD, Token, tokenize
+from chalicelib.domain.spoken_numbers import NUM, OTHER, SEP, WORD, Token
 from chalicelib.errors import ConfigurationInvalidError
 
 MIN_KEY_BYTES = 16
-_HINT_WORDS = NUMBER_WORDS | ORDINAL_WORDS | {"at"}
 
 
 @dataclass(frozen=True)
 class RedactionContext:
-    """What was said in the previous turn: a card asked for there makes a card context here."""
+    """What was said in the previous turn (a card asked for there makes a card context here),
+    and the language the words are read in."""
 
     prompt: str = ""  # what the assistant said just before ("What's the security code?")
     previous_utterance: str = ""  # the caller's previous turn, as redacted
+    language: str = ANY_LANGUAGE  # the call's ("es-US"); none: every language the policy reads
 
 
 NO_CONTEXT = RedactionContext()
@@ -106,13 +106,7 @@ class Redactor:
         Returns:
             The redacted text, the entities in text order and the state with any new tokens.
         """
-        tokens = tokenize(text)
-        if not _may_hold_data(tokens):
-            return Redaction(text, (), state)
-        hits = self.policy.cues_in(tokens)
-        present = frozenset(h.context for h in hits)
-        present |= self.policy.contexts_in(context.prompt, context.previous_utterance)
-        found = find_entities(tokens, Scene(self.policy, hits, present))
+        found = self._found(text, context)
         if not found:
             return Redaction(text, (), state)
         book = TokenBook(state, self.fingerprint_key)
@@ -145,13 +139,9 @@ class Redactor:
             >>> Redactor(RedactionPolicy((card,), {}, complete=False), b"0" * 32).scrub("card 4111111111111111")
             'card [CARD]'
         """
-        tokens = tokenize(text)
-        if not _may_hold_data(tokens):
+        found = self._found(text, context)
+        if not found:
             return text
-        hits = self.policy.cues_in(tokens)
-        present = frozenset(h.context for h in hits)
-        present |= self.policy.contexts_in(context.prompt, context.previous_utterance)
-        found = find_entities(tokens, Scene(self.policy, hits, present))
         parts: list[str] = []
         at = 0
         for item in found:
@@ -162,11 +152,24 @@ class Redactor:
         parts.append(text[at:])
         return "".join(parts)
 
+    def _found(self, text: str, context: RedactionContext) -> list[Found]:
+        """The entities in ``text``, read in the context's language."""
+        policy = self.policy
+        reading = policy.reading(context.language)
+        tokens = reading.tokens(text)
+        if not _may_hold_data(tokens, reading):
+            return []
+        hits = policy.cues_in(tokens, reading)
+        present = frozenset(h.context for h in hits)
+        present |= policy.contexts_in(context.prompt, context.previous_utterance, language=context.language)
+        return find_entities(tokens, Scene(policy, hits, present, reading.digits, reading.email, reading.dates))
 
-def _may_hold_data(tokens: list[Token]) -> bool:
-    """Whether any token could start an entity: a numeral, a number word, "at" or "@"."""
+
+def _may_hold_data(tokens: list[Token], reading: Reading) -> bool:
+    """Whether any token could start an entity: a numeral, a number word, "at" ("arroba") or "@"."""
+    hints = reading.hints
     for tok in tokens:
-        if tok.kind == NUM or (tok.kind == WORD and tok.text.partition("-")[0] in _HINT_WORDS):
+        if tok.kind == NUM or (tok.kind == WORD and tok.text.partition("-")[0] in hints):
             return True
         if (tok.kind == SEP and tok.text == "@") or (tok.kind == OTHER and tok.text[-1] in "tdh"):
             return True

@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 from chalicelib.domain.number_checks import aba_valid, card_valid, nanp_number, ssn_valid
 from chalicelib.domain.redaction_policy import CueHit, EntityKind, KindRule, RedactionPolicy
-from chalicelib.domain.spoken_dates import DateMention, find_dates
-from chalicelib.domain.spoken_email import find_emails
-from chalicelib.domain.spoken_numbers import DigitRun, Group, Token, find_digit_runs
+from chalicelib.domain.spoken_dates import DateMention, DateWords, find_dates, find_linked_dates
+from chalicelib.domain.spoken_email import ENGLISH_EMAIL, EmailWords, find_emails
+from chalicelib.domain.spoken_numbers import ENGLISH_DIGITS, DigitRun, DigitWords, Group, Token, find_digit_runs
 
 _CLOSE_BEFORE, _CLOSE_AFTER, _PRESENT = 3, 2, 1
 _MAX_SPLIT_GROUPS = 12
@@ -40,11 +40,15 @@ class Found(NamedTuple):
 
 
 class Scene(NamedTuple):
-    """One utterance's cues, and the contexts present in it or the previous turn."""
+    """One utterance's cues, the contexts present in it or the previous turn, and the digit and
+    e-mail words of its language (``RedactionPolicy.reading``)."""
 
     policy: RedactionPolicy
     hits: list[CueHit]
     present: frozenset[str]
+    digits: DigitWords = ENGLISH_DIGITS
+    email: EmailWords = ENGLISH_EMAIL
+    dates: DateWords | None = None  # how the language links day, month and year; None: English dates only
 
 
 def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
@@ -61,12 +65,12 @@ def find_entities(tokens: list[Token], scene: Scene) -> list[Found]:
     blocked = [False] * len(tokens)
     found: list[Found] = []
     email = scene.policy.rule(EntityKind.EMAIL)
-    for mention in find_emails(tokens):
+    for mention in find_emails(tokens, scene.email):
         blocked[mention.first : mention.last] = [True] * (mention.last - mention.first)
         if email is not None and not email.excluded_by & scene.present:
             found.append(Found(email, mention.value, mention.start, mention.end))
     found.extend(_from_dates(tokens, blocked, scene))
-    runs = find_digit_runs(tokens, blocked)
+    runs = find_digit_runs(tokens, blocked, scene.digits)
     for i, run in enumerate(runs):
         lo = runs[i - 1].end if i else 0
         hi = runs[i + 1].start if i + 1 < len(runs) else 1 << 30
@@ -223,7 +227,16 @@ def _from_dates(tokens: list[Token], blocked: list[bool], scene: Scene) -> list[
         return []
     found: list[Found] = []
     day_first = wanted[0].kind is EntityKind.DOB
-    for mention in find_dates(tokens, blocked, day_first=day_first):
+    _take_dates(find_dates(tokens, blocked, day_first=day_first), wanted, blocked, scene, found)
+    if scene.dates is not None:  # the call's language says "doce de marzo de 1980"
+        _take_dates(find_linked_dates(tokens, blocked, scene.dates, scene.digits), wanted, blocked, scene, found)
+    return found
+
+
+def _take_dates(
+    mentions: list[DateMention], wanted: list[KindRule], blocked: list[bool], scene: Scene, found: list[Found]
+) -> None:
+    for mention in mentions:
         best: Found | None = None
         best_score = -1
         for rule in sorted(wanted, key=scene.policy.rules.index):
@@ -234,7 +247,6 @@ def _from_dates(tokens: list[Token], blocked: list[bool], scene: Scene) -> list[
         if best is not None:
             found.append(best)
             blocked[mention.first : mention.last] = [True] * (mention.last - mention.first)
-    return found
 
 
 def _date_value(kind: EntityKind, mention: DateMention) -> str | None:

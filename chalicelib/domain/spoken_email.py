@@ -5,11 +5,14 @@ A spoken address is anchored on "at" followed by a domain that ends in a known t
 ("… at the store dot" is not an address); its local part is the words just before "at", back to
 the first word that is clearly not part of it ("my e-mail is", "send it to"). Spelled letters
 and digit words are joined ("b l u e bird seven" is "bluebird7"); "dot", "underscore", "dash"
-and "plus" are the characters they name.
+and "plus" are the characters they name. Other languages' words for them ("arroba", "punto") are
+data (``EmailWords``, from ``languages/<locale>/redaction.json``); these are the English ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from chalicelib.domain.spoken_numbers import FILLERS, NUM, SEP, UNITS, WORD, Token
@@ -29,6 +32,40 @@ _TLDS = frozenset({"com", "net", "org", "edu", "gov", "mil", "io", "co", "uk", "
 _MAX_LOCAL_TOKENS = 10
 
 
+@dataclass(frozen=True)
+class EmailWords:
+    """How an address is spoken in the languages read: the words for "@" and for each symbol
+    ("dot", "punto"), the words that end a local part read backwards, the hesitations and digit
+    words a local part may hold."""
+
+    at: frozenset[str]
+    dots: frozenset[str]  # the words for the dots of a domain ("dot", "punto")
+    symbols: Mapping[str, str]  # word -> the character it names in a local part ("punto" -> ".")
+    not_local: frozenset[str]
+    fillers: frozenset[str]
+    units: Mapping[str, int]
+
+    def merged(self, *others: EmailWords) -> EmailWords:
+        """These words and ``others``' (a word keeps what the first that has it says)."""
+        symbols = dict(self.symbols)
+        units = dict(self.units)
+        for other in others:
+            symbols.update((w, c) for w, c in other.symbols.items() if w not in symbols)
+            units.update((w, d) for w, d in other.units.items() if w not in units)
+        every = (self, *others)
+        return EmailWords(
+            frozenset().union(*(w.at for w in every)),
+            frozenset().union(*(w.dots for w in every)),
+            symbols,
+            frozenset().union(*(w.not_local for w in every)),
+            frozenset().union(*(w.fillers for w in every)),
+            units,
+        )
+
+
+ENGLISH_EMAIL = EmailWords(frozenset({"at"}), frozenset({"dot"}), _SYMBOL_WORDS, _NOT_LOCAL, FILLERS, UNITS)
+
+
 class EmailMention(NamedTuple):
     value: str  # lower-cased: "john.smith@gmail.com"
     start: int
@@ -37,8 +74,8 @@ class EmailMention(NamedTuple):
     last: int  # index after the last token
 
 
-def find_emails(tokens: list[Token]) -> list[EmailMention]:
-    """Every e-mail address in ``tokens``, written or spoken.
+def find_emails(tokens: list[Token], words: EmailWords = ENGLISH_EMAIL) -> list[EmailMention]:
+    """Every e-mail address in ``tokens``, written or spoken (in ``words``).
 
     Example:
         >>> from chalicelib.domain.spoken_numbers import tokenize
@@ -48,13 +85,13 @@ def find_emails(tokens: list[Token]) -> list[EmailMention]:
     found: list[EmailMention] = []
     for a, tok in enumerate(tokens):
         written = tok.kind == SEP and tok.text == "@"
-        if not (written or (tok.kind == WORD and tok.text == "at")) or (found and a < found[-1].last):
+        if not (written or (tok.kind == WORD and tok.text in words.at)) or (found and a < found[-1].last):
             continue
-        domain = _domain_after(tokens, a, written=written)
+        domain = _domain_after(tokens, a, words, written=written)
         if domain is None:
             continue
         labels, last = domain
-        local = _local_before(tokens, a, written=written, floor=found[-1].last if found else 0)
+        local = _local_before(tokens, a, words, written=written, floor=found[-1].last if found else 0)
         if local is None:
             continue
         text, first = local
@@ -67,29 +104,29 @@ def _adjacent(tokens: list[Token], i: int, j: int) -> bool:
     return tokens[i].end == tokens[j].start
 
 
-def _label_at(tokens: list[Token], j: int) -> str | None:
+def _label_at(tokens: list[Token], j: int, words: EmailWords) -> str | None:
     tok = tokens[j] if j < len(tokens) else None
-    if tok is None or tok.kind not in (WORD, NUM) or tok.text in _SYMBOL_WORDS or tok.text in FILLERS:
+    if tok is None or tok.kind not in (WORD, NUM) or tok.text in words.symbols or tok.text in words.fillers:
         return None
     return tok.text
 
 
-def _domain_after(tokens: list[Token], a: int, *, written: bool) -> tuple[list[str], int] | None:
+def _domain_after(tokens: list[Token], a: int, words: EmailWords, *, written: bool) -> tuple[list[str], int] | None:
     """The domain's labels after the anchor at ``a``, and the index after its last token."""
     j = a + 1
     if written and not (j < len(tokens) and _adjacent(tokens, a, j)):
         return None
-    first = _label_at(tokens, j)
+    first = _label_at(tokens, j, words)
     if first is None:
         return None
     labels, ends = [first], [j + 1]
     j += 1
     while j + 1 < len(tokens):
         dot = tokens[j]
-        is_dot = (dot.kind == SEP and dot.text == ".") or (not written and dot.kind == WORD and dot.text == "dot")
+        is_dot = (dot.kind == SEP and dot.text == ".") or (not written and dot.kind == WORD and dot.text in words.dots)
         if not is_dot or (written and not (_adjacent(tokens, j - 1, j) and _adjacent(tokens, j, j + 1))):
             break
-        label = _label_at(tokens, j + 1)
+        label = _label_at(tokens, j + 1, words)
         if label is None:
             break
         labels.append(label)
@@ -104,7 +141,9 @@ def _domain_after(tokens: list[Token], a: int, *, written: bool) -> tuple[list[s
     return labels, ends[-1]
 
 
-def _local_before(tokens: list[Token], a: int, *, written: bool, floor: int) -> tuple[str, int] | None:
+def _local_before(
+    tokens: list[Token], a: int, words: EmailWords, *, written: bool, floor: int
+) -> tuple[str, int] | None:
     """The local part before the anchor at ``a`` (as text) and the index of its first token."""
     parts: list[str] = []
     first = a
@@ -115,10 +154,11 @@ def _local_before(tokens: list[Token], a: int, *, written: bool, floor: int) -> 
             break
         if (tok.kind == SEP and tok.text in _SYMBOL_SEPS) or tok.kind == NUM:
             part = tok.text
-        elif tok.kind == WORD and not written and tok.text in _SYMBOL_WORDS:
-            part = _SYMBOL_WORDS[tok.text]
-        elif tok.kind == WORD and (written or (tok.text not in _NOT_LOCAL and tok.text not in FILLERS)):
-            part = str(UNITS[tok.text]) if not written and tok.text in UNITS and tok.text != "o" else tok.text
+        elif tok.kind == WORD and not written and tok.text in words.symbols:
+            part = words.symbols[tok.text]
+        elif tok.kind == WORD and (written or (tok.text not in words.not_local and tok.text not in words.fillers)):
+            units = words.units
+            part = str(units[tok.text]) if not written and tok.text in units and tok.text != "o" else tok.text
         else:
             break
         parts.append(part)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 NUM = "num"  # numerals: "4111"
@@ -52,7 +52,14 @@ _CORRECTIONS = (
     ("my", "bad"), ("hang", "on"), ("hold", "on"), ("i'm", "sorry"), ("or", "rather"), ("sorry",), ("wait",),
     ("no",), ("actually",), ("oops",), ("correction",),
 )  # fmt: skip
-_CORRECTIONS_BY_START = {w: tuple(p for p in _CORRECTIONS if p[0] == w) for w in {p[0] for p in _CORRECTIONS}}
+
+
+def _by_start(corrections: tuple[tuple[str, ...], ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The correction phrases by their first word, the longest first."""
+    ordered = sorted(corrections, key=lambda p: -len(p))
+    return {w: tuple(p for p in ordered if p[0] == w) for w in {p[0] for p in ordered}}
+
+
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEATERS})
 _NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILLERS})
 
@@ -60,14 +67,16 @@ _NOT_AFTER_TENS = frozenset({"zero", "oh", "o", *TEENS, *TENS, *REPEATERS, *FILL
 @dataclass(frozen=True)
 class DigitWords:
     """How callers of one language read digits out (``data/languages/<locale>/rules.json``,
-    ``numbers``), for ``piece_at``.
+    ``numbers``), for ``piece_at`` and ``find_digit_runs``.
 
     ``units``: digit words and their digit ("four" 4, "oh" 0). ``zero_between``: words that are
     zero only between two digit words (Spanish "o" is also "or"). ``repeaters``: "double" 2.
     ``teens``: one-word numbers from 10 to 99 that are no tens ("twelve", "veintinueve");
     ``tens``: "forty"; ``joiners``: what may stand between tens and units ("cuarenta y cuatro").
     ``whole_numbers``: tier 0 reads teens and tens too (Spanish callers read numbers in pairs);
-    otherwise tier 0 leaves them to a model.
+    otherwise tier 0 leaves them to a model. ``fillers``: hesitations a number is read across
+    ("uh", "eh", "este"). ``corrections``: what a caller says before reading a number again
+    ("no sorry", "perdón"), word by word.
     """
 
     units: Mapping[str, int]
@@ -77,11 +86,54 @@ class DigitWords:
     tens: Mapping[str, int]
     joiners: frozenset[str]
     whole_numbers: bool
+    fillers: frozenset[str] = FILLERS
+    corrections: tuple[tuple[str, ...], ...] = _CORRECTIONS
+    _corrections_by_start: dict[str, tuple[tuple[str, ...], ...]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_corrections_by_start", _by_start(self.corrections))
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every word that is (part of) a number."""
+        return frozenset({*self.units, *self.zero_between, *self.repeaters, *self.teens, *self.tens})
 
 
-# The words of this module's own readers (the redactor's digit runs, dates, e-mails): English.
-# Tier 0 reads with the words of the call's language (``rules``); ``tests`` check the English
-# data file says the same as these.
+def merge_digit_words(first: DigitWords, *others: DigitWords) -> DigitWords:
+    """The digit words of several languages read at once; a word means what the first language
+    that has it says (Spanish first: "o" is zero only between digits; English first: always).
+
+    Example:
+        >>> spanish = DigitWords({"uno": 1}, frozenset({"o"}), {}, {"once": 11}, {}, frozenset(), True)
+        >>> both = merge_digit_words(spanish, ENGLISH_DIGITS)
+        >>> both.units["uno"], both.units["one"], "o" in both.units, both.teens["once"]
+        (1, 1, False, 11)
+    """
+    taken: set[str] = set()
+    units: dict[str, int] = {}
+    zero_between: set[str] = set()
+    repeaters: dict[str, int] = {}
+    teens: dict[str, int] = {}
+    tens: dict[str, int] = {}
+    for words in (first, *others):
+        for into, source in ((units, words.units), (repeaters, words.repeaters), (teens, words.teens),
+                             (tens, words.tens)):  # fmt: skip
+            into.update((w, v) for w, v in source.items() if w not in taken)
+        zero_between.update(w for w in words.zero_between if w not in taken)
+        taken |= words.words
+    return DigitWords(
+        units, frozenset(zero_between), repeaters, teens, tens,
+        frozenset().union(*(w.joiners for w in (first, *others))), first.whole_numbers,
+        frozenset().union(*(w.fillers for w in (first, *others))),
+        tuple(dict.fromkeys(p for w in (first, *others) for p in w.corrections)),
+    )  # fmt: skip
+
+
+# The English words of this module's own readers (the redactor's digit runs, dates, e-mails, by
+# default). Tier 0 and the redactor read with the words of the call's language (``rules``,
+# ``redaction_policy.Reading``); ``tests`` check the English data file says the same as these.
 ENGLISH_DIGITS = DigitWords(UNITS, frozenset(), REPEATERS, TEENS, TENS, frozenset(), whole_numbers=False)
 
 
@@ -177,7 +229,7 @@ def piece_at(tokens: list[Token], i: int, words: DigitWords = ENGLISH_DIGITS) ->
             return str(tens[ten] + units[unit]), i + 1, True
         return None
     if word in words.repeaters:
-        j = _skip_fillers(tokens, i + 1)
+        j = _skip_fillers(tokens, i + 1, words.fillers)
         said = piece_at(tokens, j, words) if j < len(tokens) and tokens[j].text not in words.repeaters else None
         if said is not None and (tokens[j].kind == NUM or not said[2]):  # "double five", "double 5"
             return said[0][0] * words.repeaters[word] + said[0][1:], said[1], False
@@ -198,32 +250,33 @@ def between_digits(tokens: list[Token], i: int, words: DigitWords) -> bool:
     return before >= 0 and after < len(tokens) and digit(tokens[before]) and digit(tokens[after])
 
 
-def _skip_fillers(tokens: list[Token], j: int) -> int:
-    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in FILLERS:
+def _skip_fillers(tokens: list[Token], j: int, fillers: frozenset[str] = FILLERS) -> int:
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in fillers:
         j += 1
     return j
 
 
-def _skip_glue(tokens: list[Token], j: int) -> tuple[int, bool]:
+def _skip_glue(tokens: list[Token], j: int, fillers: frozenset[str] = FILLERS) -> tuple[int, bool]:
     """The index after any separators and fillers from ``j``, and whether there were any."""
     start = j
     while j < len(tokens):
         tok = tokens[j]
-        if (tok.kind == SEP and tok.text in _GLUE_SEPS) or (tok.kind == WORD and tok.text in FILLERS):
+        if (tok.kind == SEP and tok.text in _GLUE_SEPS) or (tok.kind == WORD and tok.text in fillers):
             j += 1
         else:
             break
     return j, j > start
 
 
-def _after_corrections(tokens: list[Token], j: int) -> int | None:
+def _after_corrections(tokens: list[Token], j: int, words: DigitWords = ENGLISH_DIGITS) -> int | None:
     """The index after one or more correction phrases (and the pauses around them), or None."""
     matched = False
-    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in _CORRECTIONS_BY_START:
-        for phrase in _CORRECTIONS_BY_START[tokens[j].text]:
+    by_start = words._corrections_by_start
+    while j < len(tokens) and tokens[j].kind == WORD and tokens[j].text in by_start:
+        for phrase in by_start[tokens[j].text]:
             end = j + len(phrase)
             if end <= len(tokens) and all(tokens[j + k].text == w for k, w in enumerate(phrase)):
-                j, _ = _skip_glue(tokens, end)
+                j, _ = _skip_glue(tokens, end, words.fillers)
                 matched = True
                 break
         else:
@@ -231,8 +284,9 @@ def _after_corrections(tokens: list[Token], j: int) -> int | None:
     return j if matched else None
 
 
-def find_digit_runs(tokens: list[Token], blocked: list[bool]) -> list[DigitRun]:
-    """Every digit run in ``tokens``, skipping the tokens already claimed (``blocked``).
+def find_digit_runs(tokens: list[Token], blocked: list[bool], words: DigitWords = ENGLISH_DIGITS) -> list[DigitRun]:
+    """Every digit run in ``tokens``, skipping the tokens already claimed (``blocked``), read with
+    ``words`` (the call's languages: ``redaction_policy.Reading``).
 
     Example:
         >>> toks = tokenize("it's four four three, no sorry, four four four four")
@@ -240,14 +294,14 @@ def find_digit_runs(tokens: list[Token], blocked: list[bool]) -> list[DigitRun]:
         [['443'], ['4444']]
     """
     n = len(tokens)
-    pieces = [None if blocked[i] else piece_at(tokens, i) for i in range(n)]
+    pieces = [None if blocked[i] else piece_at(tokens, i, words) for i in range(n)]
     runs: list[DigitRun] = []
     i = 0
     while i < n:
         if pieces[i] is None:
             i += 1
             continue
-        segments, last = _read_run(tokens, pieces, i)
+        segments, last = _read_run(tokens, pieces, i, words)
         nxt = tokens[last] if last < n else None
         quantity = nxt is not None and nxt.kind == WORD and nxt.text in UNIT_WORDS
         runs.append(DigitRun(segments, _lead_start(tokens, i, last), tokens[last - 1].end, i, last, quantity))
@@ -286,7 +340,7 @@ class _Reading:
 
 
 def _read_run(
-    tokens: list[Token], pieces: list[tuple[str, int, bool] | None], i: int
+    tokens: list[Token], pieces: list[tuple[str, int, bool] | None], i: int, words: DigitWords
 ) -> tuple[tuple[tuple[Group, ...], ...], int]:
     """The segments of the run that starts at token ``i``, and the index after its last token."""
     n = len(tokens)
@@ -299,8 +353,8 @@ def _read_run(
             reading.add(digits, tokens[j].start, tokens[after - 1].end, own_group=own_group)
             j = last = after
             continue
-        k, paused = _skip_glue(tokens, j)
-        corrected = _after_corrections(tokens, k)
+        k, paused = _skip_glue(tokens, j, words.fillers)
+        corrected = _after_corrections(tokens, k, words)
         if corrected is not None and corrected < n and pieces[corrected] is not None:
             reading.next_segment()
             j = corrected

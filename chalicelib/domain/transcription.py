@@ -38,11 +38,11 @@ from dataclasses import dataclass, replace
 
 from chalicelib.domain.end_of_turn import LEX_DEFAULT_END_TIMEOUT_MS
 from chalicelib.domain.redaction import Entity, RedactionContext, Redactor
-from chalicelib.domain.redaction_policy import EntityKind
+from chalicelib.domain.redaction_policy import EntityKind, Reading
 from chalicelib.domain.redaction_state import RedactionState
 from chalicelib.domain.speculation import NO_VOCABULARY, MatchVocabulary, speculation_key
 from chalicelib.domain.speech import MediaPosition, Track, TranscriptResult
-from chalicelib.domain.spoken_numbers import FILLERS, SEP, STOP, find_digit_runs, tokenize
+from chalicelib.domain.spoken_numbers import SEP, STOP, find_digit_runs
 
 # A partial ending this close before the caller's speech stopped has all its words. It does not
 # delay the trigger (the pause is counted from the speech's end); a short last word it lets a
@@ -216,7 +216,8 @@ def _protected(
 ) -> tuple[str, RedactionState, bool]:
     redaction = redactor.redact(text, state, context)
     held = redaction.holds_data
-    if not partial or (cut := _open_number_at(text, redaction.entities)) is None:
+    reading = redactor.policy.reading(context.language)
+    if not partial or (cut := _open_number_at(text, redaction.entities, reading)) is None:
         return redaction.text, redaction.state, held
     # Every entity ends before ``cut``: the redacted text ends with the original's tail.
     kept = redaction.text[: len(redaction.text) - (len(text) - cut)].rstrip()
@@ -225,15 +226,17 @@ def _protected(
     return f"{kept} {label}" if kept else label, redaction.state, True
 
 
-def _open_number_at(text: str, entities: tuple[Entity, ...]) -> int | None:
+def _open_number_at(text: str, entities: tuple[Entity, ...], reading: Reading) -> int | None:
     """Where the number at the end of ``text`` starts, if no entity covers its end (only
-    punctuation and hesitations after it); None when the text does not end with one."""
-    tokens = tokenize(text)
-    runs = find_digit_runs(tokens, [False] * len(tokens))
+    punctuation and hesitations after it); None when the text does not end with one. Read in
+    the result's language (``reading``), as the redactor read it."""
+    tokens = reading.tokens(text)
+    runs = find_digit_runs(tokens, [False] * len(tokens), reading.digits)
     if not runs:
         return None
     last = runs[-1]
-    if not all(t.kind in (SEP, STOP) or t.text in FILLERS for t in tokens[last.last :]):
+    fillers = reading.digits.fillers
+    if not all(t.kind in (SEP, STOP) or t.text in fillers for t in tokens[last.last :]):
         return None
     start = max([last.start, *(e.end for e in entities if e.start < last.end and last.start < e.end)])
     return start if start < last.end else None

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
-from chalicelib.domain.caller_data import ProtectedTurn, protect_turn
+from chalicelib.domain.caller_data import ProtectedTurn, protect_turn, redaction_language
 from chalicelib.domain.conversation import Reply, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
@@ -39,6 +39,7 @@ from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.model_replies import ModelRun, answer_from_models
 from chalicelib.domain.ports import Clock, ModelClient, SessionStore, SpeculationStore, UsageMeter, Vault
 from chalicelib.domain.redaction import Redactor
+from chalicelib.domain.redaction_policy import ANY_LANGUAGE
 from chalicelib.domain.redelivery import Delivery, DeliveryKind, classify_delivery, resolve_stored_turn
 from chalicelib.domain.router import Route, route, route_context
 from chalicelib.domain.rule_replies import answer_with_rules
@@ -208,9 +209,11 @@ class HandleTurn:
             with self._meter.timed(STATE_READ):
                 session = self._store.load(request.contact_id, now_ms)
             protected = None
+            language = ANY_LANGUAGE
             if self._redactor is not None:
                 with self._meter.timed(REDACTION):
-                    protected = protect_turn(self._redactor, request, session)
+                    language = redaction_language(session, language_of_turn(session, request, self._policy).locale)
+                    protected = protect_turn(self._redactor, request, session, language=language)
             safe = protected.request if protected is not None else request
             with self._meter.timed(STATE_READ):
                 delivery = classify_delivery(session, safe)
@@ -220,7 +223,7 @@ class HandleTurn:
             if protected is not None and self._redactor is not None and delivery.seq != request.seq:
                 # New words on a taken sequence: they are turn ``delivery.seq``, after the newest.
                 with self._meter.timed(REDACTION):
-                    protected = protect_turn(self._redactor, request, session, delivery.seq)
+                    protected = protect_turn(self._redactor, request, session, delivery.seq, language=language)
                 safe = protected.request
             return _Read(session, delivery, now_ms, safe, protected)
 

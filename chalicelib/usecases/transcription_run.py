@@ -390,7 +390,9 @@ class TranscriptionRun:
             heard = self.latest_final.get(AGENT) or self.seen.bot_said
         else:
             heard = self.latest_final.get(CALLER, "")
-        context = RedactionContext(prompt=heard, previous_utterance=self.latest_final.get(track, ""))
+        # Transcribe writes the run's language (its words, and English digits a caller may switch to).
+        context = RedactionContext(prompt=heard, previous_utterance=self.latest_final.get(track, ""),
+                                   language=self.language)  # fmt: skip
         protected = protect_result(self._redactor, result, self.redaction, context)
         self.redaction = protected.state
         if not result.is_partial and protected.result.text:
