@@ -7,9 +7,8 @@ the recogniser is ``domain/recognised_tracks.py``; this module keeps the state t
 from.
 
 Tracks. The caller's track always goes to the recogniser. The to-customer track goes from the
-handover on (``handover_at_ms``: from the transcript, or placed at the first chunk read after
-the session was seen handed over), or throughout with ``bot_track``; before that only its
-energy is kept: the spans where sound played (``PlayedSpan``), written with the results.
+handover on, or throughout with ``bot_track``; before that only its energy is kept. Where the
+handover falls, the media per phase and the played spans are ``call_phases.CallPhases``.
 
 Each result is redacted the moment it comes back (``transcription.protect_result``), with the
 run's one ``RedactionState`` for the contact and, as context, the track's own newest final and
@@ -27,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from chalicelib.domain.live_transcript import AGENT, CALLER, PLAYED_GAP_MS, PlayedSpan
+from chalicelib.domain.live_transcript import AGENT, CALLER, PlayedSpan
 from chalicelib.domain.recognised_tracks import AFTER, BEFORE, Phase, SessionView, SpeechUsage, StreamUsage
 from chalicelib.domain.redaction import RedactionContext, Redactor
 from chalicelib.domain.redaction_state import RedactionState
@@ -43,6 +42,7 @@ from chalicelib.domain.speech import (
 from chalicelib.domain.transcription import SentThrough, TrackProgress, paused_words, protect_result, resume_point
 from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary
 from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTextUnavailableError
+from chalicelib.usecases.call_phases import CallPhases
 
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
 
@@ -166,14 +166,8 @@ class TranscriptionRun:
         self._look = look
         self._bot_track = bot_track
         self.seen = seen or SessionView()  # the session as last looked at
-        # Where the human part starts on the media timeline; pending: seen, not placed yet.
-        self.handover_at_ms = handover_at_ms
-        self.handover_pending = handover_at_ms is None and self.seen.handed_over
-        self.handover_written = handover_at_ms is not None
+        self.phases = CallPhases(handover_at_ms, self.seen)  # the handover's place, media per phase, played spans
         self.looked_at = 0.0  # the loop's time of the last look
-        self.open_played: PlayedSpan | None = None  # sound playing on the to-customer track
-        self.played: list[PlayedSpan] = []  # closed spans not written yet
-        self.media_ms: dict[Phase, float] = {}  # the media read, per phase (the caller's track)
         self.redaction = RedactionState(scope=contact_id)  # the call's tokens, this run's only
         self.latest_final: dict[Track, str] = {}  # per track, its newest final (redacted): the context
         self.language = language
@@ -210,7 +204,7 @@ class TranscriptionRun:
         writer = asyncio.create_task(self._flush_periodically())
         outcome, error = await self._dispatch()
         self._pause_trigger(final_only=True)
-        self._close_played()
+        self.phases.close_played()
         stop_reading.set()
         drained = await self._end_tracks()
         self.stop_flushing.set()
@@ -241,7 +235,7 @@ class TranscriptionRun:
             StreamUsage(track, state.base_ms, state.sent_ms.get(BEFORE, 0.0), state.sent_ms.get(AFTER, 0.0))
             for track, state in self.tracks.items()
         )
-        return SpeechUsage(streams, tuple(sorted(self.media_ms.items())), self.handover_at_ms)
+        return SpeechUsage(streams, tuple(sorted(self.phases.media_ms.items())), self.phases.handover_at_ms)
 
     # --- reading the media (a thread: the AudioSource blocks) -----------------------------------
 
@@ -316,16 +310,11 @@ class TranscriptionRun:
             self.sent[-1] = (chunk.position, max(self.sent[-1][1], end_ms))
         else:
             self.sent.append((chunk.position, end_ms))
-        if self.handover_pending:  # seen on the session: the human part starts here
-            self.handover_at_ms, self.handover_pending = chunk.timecode_ms, False
-            self._close_played()
-        phase = self._phase(chunk)
-        if chunk.track == CALLER:
-            self.media_ms[phase] = self.media_ms.get(phase, 0.0) + chunk.duration_ms
+        phase = self.phases.place(chunk)  # a handover seen on the session: the human part starts here
         if end_ms <= self.skip_through_ms.get(chunk.track, -1):
             return  # transcribed before this track's stream failed on the other track's account
         if chunk.track == AGENT and not self._bot_track and phase == BEFORE:
-            self._note_played(chunk)  # our own prompt: its words are the session's
+            self.phases.note_played(chunk)  # our own prompt: its words are the session's
             return
         self.through[chunk.track] = int(end_ms)
         if chunk.track == CALLER:
@@ -339,28 +328,6 @@ class TranscriptionRun:
         state.queue.put_nowait(chunk.pcm)
         state.sent_ms[phase] = state.sent_ms.get(phase, 0.0) + chunk.duration_ms
         self.audio_ms += chunk.duration_ms
-
-    def _phase(self, chunk: AudioChunk) -> Phase:
-        at = self.handover_at_ms
-        return AFTER if at is not None and chunk.timecode_ms >= at else BEFORE
-
-    def _note_played(self, chunk: AudioChunk) -> None:
-        """Keep when sound plays on the to-customer track: spans joined across short gaps."""
-        start, end = chunk.timecode_ms, int(chunk.timecode_ms + chunk.duration_ms)
-        playing = self.open_played
-        if is_voiced(chunk.pcm):
-            if playing is not None and start - playing.end_ms <= PLAYED_GAP_MS:
-                self.open_played = PlayedSpan(playing.start_ms, max(playing.end_ms, end))
-            else:
-                self._close_played()
-                self.open_played = PlayedSpan(start, end)
-        elif playing is not None and end - playing.end_ms > PLAYED_GAP_MS:
-            self._close_played()
-
-    def _close_played(self) -> None:
-        if self.open_played is not None:
-            self.played.append(self.open_played)
-            self.open_played = None
 
     async def _transcribe(self, track: Track, state: _TrackState) -> None:
         try:
@@ -440,7 +407,7 @@ class TranscriptionRun:
             if self.stop_flushing.is_set():
                 return
             await self._look_at_session()
-            if self.pending or self.played or (self.handover_at_ms is not None and not self.handover_written):
+            if self.pending or self.phases.unwritten:
                 try:
                     await self._write(None, "transcribing")
                 except AppError:
@@ -449,7 +416,7 @@ class TranscriptionRun:
     async def _look_at_session(self) -> None:
         """Read the session every ``look_every_ms`` until it shows the handover (one read, never
         per chunk); the bot's replies it holds are the caller's context meanwhile."""
-        if self._look is None or self.handover_at_ms is not None or self.handover_pending:
+        if self._look is None or self.phases.placed:
             return
         if (self.loop.time() - self.looked_at) * 1000 < self._timings.look_every_ms:
             return
@@ -458,22 +425,21 @@ class TranscriptionRun:
             self.seen = await asyncio.to_thread(self._look)
         except AppError:
             return  # the store failed: look again next time
-        self.handover_pending = self.seen.handed_over
+        self.phases.saw(self.seen)
 
     async def _write(self, checkpoint: MediaPosition | None, status: str, through: SentThrough = ()) -> None:
-        results, played, handover_at = tuple(self.pending), tuple(self.played), self.handover_at_ms
+        results, played, handover_at = tuple(self.pending), self.phases.take_played(), self.phases.handover_at_ms
         self.pending.clear()
-        self.played.clear()
         batch = TranscriptBatch(results, checkpoint, status, through, handover_at, played)
         try:
             conflicts = await asyncio.to_thread(self._write_results, batch)
         except AppError:
             self.pending[:0] = results
-            self.played[:0] = played
+            self.phases.put_back(played)
             raise
         self.writes += 1
         self.conflicts += conflicts
-        self.handover_written = self.handover_written or handover_at is not None
+        self.phases.wrote(handover_at)
         if checkpoint is not None:
             self.written_checkpoint = checkpoint
 
