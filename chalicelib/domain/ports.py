@@ -160,8 +160,8 @@ class SpeculationStore(Protocol):
         """Store the speculation's outcome (ready with its work, or abandoned) and its usage."""
         ...
 
-    def get(self, contact_id: str, seq: int, transcript: str, now_ms: int) -> Speculation | None:
-        """The speculation for this turn and normalized transcript, if any."""
+    def get(self, contact_id: str, seq: int, key: str, now_ms: int) -> Speculation | None:
+        """The speculation for this turn and words' key (``speculation_key``), if any."""
         ...
 
     def load_all(self, contact_id: str, now_ms: int) -> tuple[Speculation, ...]:

@@ -36,7 +36,7 @@ from chalicelib.domain.turn_outcome import charged
 from chalicelib.domain.usage import Usage
 from chalicelib.domain.words_key import NO_VOCABULARY, MatchVocabulary, speculation_key
 
-__all__ = ["NO_VOCABULARY", "MatchVocabulary", "normalized_transcript", "speculation_key"]  # the key, for both sides
+__all__ = ["NO_VOCABULARY", "MatchVocabulary", "speculation_key"]  # the key, for both sides
 
 CALLER_DATA = "caller_data"  # ``why`` of a speculation not started: the words held caller data being read
 # A caller-data label with no token number: a number still being read, or a value scrubbed only.
@@ -55,12 +55,6 @@ def still_reading(transcript: str) -> bool:
 
 
 _LEGACY_NOT_WORDS = re.compile(r"[^a-z0-9' ]+")
-
-
-def normalized_transcript(text: str) -> str:
-    """The key of ``text`` without any language's vocabulary (case, punctuation, numbers): for
-    callers that have none; the turn and the speculation use ``speculation_key`` with theirs."""
-    return speculation_key(text, NO_VOCABULARY)
 
 
 class Lookup(StrEnum):
