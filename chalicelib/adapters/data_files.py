@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import string
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.domain.end_of_turn import EndOfTurnPolicy, Listening, ListeningCues, phrase
 from chalicelib.domain.envelope import Envelope
+from chalicelib.domain.handover import (
+    SUMMARY_PLACEHOLDERS,
+    SUMMARY_REASONS,
+    SUMMARY_SENTIMENTS,
+    TOPIC_PATTERNS,
+    SummaryTemplate,
+)
 from chalicelib.domain.language import Language, Languages
 from chalicelib.domain.language_words import LanguageWords, RouterWords, RulesWords, fold_accents
 from chalicelib.domain.ledger import ModelPrice, PriceBook
@@ -431,18 +439,82 @@ class _LanguageFile(_Strict):
     function_words: list[Annotated[str, Field(pattern=r"^[^\s\d]+$")]] = Field(min_length=3)
 
 
+class _SummaryFile(_Strict):
+    """``summary.json``: the words of the agent's summary (``domain/handover.SummaryTemplate``)."""
+
+    comment: str = Field(default="", alias="_comment")
+    text: _Line
+    name_unknown: _Line
+    account: _Line
+    nothing_asked: _Line
+    turns: _Line
+    one_turn: _Line | None = None
+    tools: _Line
+    no_tools: _Line
+    model_trouble: _Line
+    handed_over: _Line
+    about_topic: _Line
+    default_next_step: _Line
+    reasons: dict[str, _Line]
+    topics: dict[str, _Line]
+    sentiments: dict[str, _Line]
+    next_steps: dict[str, _Line]
+
+
 LANGUAGES = DATA / "languages"
-LANGUAGE_FILE, PHRASES_FILE = "language.json", "phrases.json"
+LANGUAGE_FILE, PHRASES_FILE, SUMMARY_FILE = "language.json", "phrases.json", "summary.json"
+
+
+def _summary_template(where: str, file: _SummaryFile) -> SummaryTemplate:
+    """``file`` as the domain's template, checked: every line names the placeholders it must
+    and no other, and every reason, topic and sentiment the domain names has its words.
+
+    Raises:
+        ConfigurationInvalidError: a line has a placeholder it may not have, lacks one it must
+            have, or is no template (an unpaired brace); a reason, topic, sentiment or next step
+            is missing or is not one the domain names.
+    """
+    for name, (required, optional) in SUMMARY_PLACEHOLDERS.items():
+        line = getattr(file, name)
+        if line is None:
+            continue
+        try:
+            parsed = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(line)
+                      if field is not None]  # fmt: skip
+        except ValueError as exc:
+            raise ConfigurationInvalidError(f"{where}: {name}: {exc}") from exc
+        named = {field for field, _, _ in parsed}
+        if any(spec or conversion for _, spec, conversion in parsed):
+            raise ConfigurationInvalidError(f"{where}: {name}: a placeholder is a bare {{name}}, no format or !")
+        unknown = named - required - optional
+        if unknown:
+            raise ConfigurationInvalidError(f"{where}: {name}: unknown placeholders {sorted(unknown)} "
+                                            f"(it may name {sorted(required | optional)})")  # fmt: skip
+        if required - named:
+            raise ConfigurationInvalidError(f"{where}: {name}: missing placeholders {sorted(required - named)}")
+    keyed = {"reasons": set(SUMMARY_REASONS), "topics": set(TOPIC_PATTERNS), "sentiments": set(SUMMARY_SENTIMENTS),
+             "next_steps": set(SUMMARY_REASONS) | set(TOPIC_PATTERNS)}  # fmt: skip
+    for name, wanted in keyed.items():
+        given = set(getattr(file, name))
+        if wanted - given:
+            raise ConfigurationInvalidError(f"{where}: {name}: missing {', '.join(sorted(wanted - given))}")
+        if given - wanted:
+            raise ConfigurationInvalidError(f"{where}: {name}: not one the domain names: "
+                                            f"{', '.join(sorted(given - wanted))}")  # fmt: skip
+    lines = file.model_dump(exclude={"comment", *keyed})
+    return SummaryTemplate(**lines, **{name: tuple(sorted(getattr(file, name).items())) for name in keyed})
 
 
 def load_language(folder: Path) -> Language:
     """One language from its folder (``data/languages/es-US/``): ``language.json`` (name, Polly
-    voice, the model's instruction, function words) and ``phrases.json`` (every line the
-    assistant says itself, and how each caller-data token is spoken).
+    voice, the model's instruction, function words), ``phrases.json`` (every line the
+    assistant says itself, and how each caller-data token is spoken), ``summary.json`` (the
+    words of the summary an agent reads on a handover), ``rules.json`` and ``router.json``.
 
     Raises:
         ConfigurationInvalidError: the folder is no locale (``es-US``), a file is missing or not
-            valid, a line is missing or empty, or a function word is not lower case.
+            valid, a line is missing or empty, a function word is not lower case, or the
+            summary's template is not valid (``_summary_template``).
     """
     locale = folder.name
     if not re.fullmatch(_LOCALE, locale):
@@ -450,8 +522,10 @@ def load_language(folder: Path) -> Language:
     try:
         about = _LanguageFile.model_validate_json((folder / LANGUAGE_FILE).read_text(encoding="utf-8"))
         lines = _PhrasesFile.model_validate_json((folder / PHRASES_FILE).read_text(encoding="utf-8"))
+        summary_file = _SummaryFile.model_validate_json((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
         raise ConfigurationInvalidError(f"languages/{locale}: {exc}") from exc
+    summary = _summary_template(f"languages/{locale}/{SUMMARY_FILE}", summary_file)
     upper = sorted(w for w in about.function_words if w != w.lower())
     if upper:
         raise ConfigurationInvalidError(f"languages/{locale}: function words must be lower case: {', '.join(upper)}")
@@ -461,7 +535,7 @@ def load_language(folder: Path) -> Language:
     words = load_language_words(locale, folder.parent)
     return Language(locale=locale, name=about.name, voice=about.voice, phrases=phrases, engine=about.engine,
                     prompt_line=about.prompt_line, function_words=frozenset(about.function_words),
-                    words=words)  # fmt: skip
+                    words=words, summary=summary)  # fmt: skip
 
 
 def load_languages(root: Path = LANGUAGES, default: str = "en-US") -> Languages:

@@ -13,6 +13,7 @@ from chalicelib.errors import SettingMissingError
 
 if TYPE_CHECKING:  # built only by the handlers that need them: kept off the turn's cold start
     from chalicelib.domain.handover import ContactAttributes, HandoverPolicy, HandoverWorkflow
+    from chalicelib.domain.language import Languages
     from chalicelib.usecases.handover import AgentConnected, OfferCallback, PrepareHandover, WaitForAgent
     from chalicelib.usecases.run_tools import RunTools
 
@@ -27,6 +28,7 @@ class HandoverParts:
 
     task_client: Callable[[str], Any]  # AwsClients
     tool_runner_into: Callable[[InvocationMeter], RunTools | None]  # TurnParts
+    languages: Languages  # TurnParts: every language under data/languages/, loaded at start-up
 
     @cached_property
     def handover_policy(self) -> HandoverPolicy:
@@ -69,9 +71,13 @@ class HandoverParts:
 
     @cached_property
     def prepare_handover(self) -> PrepareHandover:
+        """The summary task, with every language's summary template (the turn's languages,
+        ``TurnParts.languages``): a language that is not valid stops the function when it is
+        built, at its first invocation, not when a call in that language is handed over."""
         from chalicelib.usecases.handover import PrepareHandover  # noqa: PLC0415
 
-        return PrepareHandover(self.unmetered_session_store, self.contact_attributes, self.clock, self.handover_policy)
+        return PrepareHandover(self.unmetered_session_store, self.contact_attributes, self.clock,
+                               self.handover_policy, self.languages)  # fmt: skip
 
     @cached_property
     def wait_for_agent(self) -> WaitForAgent:

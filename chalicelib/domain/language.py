@@ -10,8 +10,9 @@ not read again: Lex's locale cannot change mid-session, and Connect's changes on
 follows what we answered.
 
 The languages are data (``data/languages/<locale>/``, ``data_files.load_languages``): each one's
-lines (``phrases.Phrases``), its Polly voice, the line that tells the model to answer in it, and
-its function words. Everything here is pure.
+lines (``phrases.Phrases``), its Polly voice, the line that tells the model to answer in it, its
+function words, and the words of the summary an agent reads on a handover
+(``handover.SummaryTemplate``). Everything here is pure.
 
 Locales are written the BCP 47 way, ``es-US``: Lex says ``es_US``, Connect and Transcribe ``es-US``.
 """
@@ -24,6 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.domain.handover import SummaryTemplate
 from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.phrases import ENGLISH, Phrases
 
@@ -218,6 +220,9 @@ class Language:
     # of its folder). Every shipped language has them (``data_files.load_language``); None only
     # for a language made in code (tests), whose turns read the words ``HandleTurn`` was given.
     words: LanguageWords | None = field(default=None, hash=False, compare=False)
+    # The words of the summary an agent reads when a call in this language is handed over
+    # (``summary.json``). Every shipped language has them; None only for a language made in code.
+    summary: SummaryTemplate | None = field(default=None, hash=False, compare=False)
 
     @property
     def profile(self) -> LanguageProfile:

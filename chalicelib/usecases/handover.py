@@ -25,12 +25,14 @@ from chalicelib.domain.handover import (
     HandoverRequest,
     HandoverStatus,
     HandoverWorkflow,
+    SummaryTemplate,
     build_summary,
 )
+from chalicelib.domain.language import Languages
 from chalicelib.domain.model import ToolCall
 from chalicelib.domain.ports import Clock, SessionRepository
 from chalicelib.domain.session import HandoverState, Session
-from chalicelib.errors import CallbackNotBookedError, HandoverSessionMissingError
+from chalicelib.errors import CallbackNotBookedError, ConfigurationInvalidError, HandoverSessionMissingError
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.usecases.run_tools import OK, REPLAYED, VAULT_VALUE_MISSING, RunTools
 from chalicelib.usecases.unit_of_work import IfMissing, update_session
@@ -106,15 +108,28 @@ class Prepared:
 
 
 class PrepareHandover:
-    """The agent's summary, on the session (``Session.handover``) and on the contact."""
+    """The agent's summary, on the session (``Session.handover``) and on the contact, in the
+    call's language (``HandoverRequest.language``; the stage's default when it is None or not
+    one of ``languages``): an agent of the Spanish queue reads it in Spanish."""
 
     def __init__(
-        self, store: SessionRepository, attributes: ContactAttributes, clock: Clock, policy: HandoverPolicy
+        self,
+        store: SessionRepository,
+        attributes: ContactAttributes,
+        clock: Clock,
+        policy: HandoverPolicy,
+        languages: Languages,
     ) -> None:
+        """Raises: ConfigurationInvalidError: a language has no summary template (every loaded
+        one has: ``data_files.load_language``), so the function stops at start-up, not mid-call."""
+        missing = sorted(locale for locale, language in languages.by_locale.items() if language.summary is None)
+        if missing:
+            raise ConfigurationInvalidError(f"languages {', '.join(missing)}: no summary template (summary.json)")
         self._store = store
         self._attributes = attributes
         self._clock = clock
         self._policy = policy
+        self._languages = languages
 
     def __call__(self, request: HandoverRequest) -> Prepared:
         """Raises: HandoverSessionMissingError, SessionContentionError, StoreUnavailableError,
@@ -144,7 +159,13 @@ class PrepareHandover:
 
     def _summary(self, session: Session, request: HandoverRequest) -> str:
         turns = self._store.load_turns(request.contact_id, self._clock.now_ms())
-        return build_summary(session, turns, request.reason, request.topic).text
+        return build_summary(session, turns, request.reason, request.topic, summary=self._template(request)).text
+
+    def _template(self, request: HandoverRequest) -> SummaryTemplate:
+        """The summary's words in the request's language (the default's when it has none)."""
+        template = self._languages.get(request.language).summary
+        assert template is not None  # noqa: S101 - every language's is checked in __init__
+        return template
 
 
 class WaitForAgent:

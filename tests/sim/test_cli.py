@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.adapters.data_files import shipped_languages
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.embedded_aws
@@ -165,6 +166,13 @@ def test_router_eval_prints_the_rates() -> None:
     assert result["utterances"] >= 300 and result["under_routing_rate"] <= 0.03
 
 
+def _summary_opening(locale: str) -> str:
+    """What the agent's summary of a call in ``locale`` starts with (its ``summary.json``'s text)."""
+    template = shipped_languages().get(locale).summary
+    assert template is not None
+    return template.text.split("{", 1)[0]
+
+
 def test_replay_follows_each_handover_through_the_workflow(replay_report: dict) -> None:  # type: ignore[type-arg]
     calls = {c["call"]: c for c in replay_report["calls"]}
     for call in calls.values():
@@ -172,7 +180,9 @@ def test_replay_follows_each_handover_through_the_workflow(replay_report: dict) 
             assert call["handover"] is None
             continue
         assert call["handover"]["status"] == "SUCCEEDED", call["call"]
-        assert call["handover"]["summary"].startswith("Caller: "), call["call"]
+        # The agent reads the summary in the call's language ("Caller: ", "Cliente: ").
+        opening = _summary_opening(call["served_language"])
+        assert call["handover"]["summary"].startswith(opening), (call["call"], opening)
     escalated = calls["address-change-escalation"]["handover"]
     assert (escalated["handover_status"], escalated["reason"]) == ("agent_connected", "caller_asked")
     assert '"fine. agent"' in escalated["summary"] and "tiers 0/1/2" in escalated["summary"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import DATA, load_envelope, load_tools
+from chalicelib.adapters.data_files import DATA, load_envelope, load_tools, shipped_languages
 from chalicelib.adapters.handover_config import load_handover_policy
 from chalicelib.adapters.memory_journal import InMemoryToolJournal
 from chalicelib.adapters.memory_store import InMemorySessionStore
@@ -57,6 +57,7 @@ from tests.fakes import FakeToolBackend, InMemoryContactAttributes, InMemoryVaul
 from tests.languages import EN, ES
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
+LANGUAGES = shipped_languages()
 POLICY = DialoguePolicy(handover=HANDOVER)
 ENVELOPE = load_envelope()
 MONDAY_NOON_UTC = 1_700_481_600_000  # 2023-11-20 12:00 UTC, a Monday
@@ -243,7 +244,7 @@ def test_the_summary_is_written_to_the_session_and_the_contact_once() -> None:
     wanted = handed_over(store, clock)
     attributes = InMemoryContactAttributes()
     racing = ConflictOnce(store)
-    prepare = PrepareHandover(racing, attributes, clock, HANDOVER)  # type: ignore[arg-type]
+    prepare = PrepareHandover(racing, attributes, clock, HANDOVER, LANGUAGES)  # type: ignore[arg-type]
     first = prepare(wanted)
     again = prepare(wanted)
     assert racing.conflicts == 1  # re-read and re-applied: the other writer's change is kept
@@ -259,7 +260,7 @@ def test_the_summary_is_written_to_the_session_and_the_contact_once() -> None:
 def test_the_task_token_is_stored_once_and_the_agent_resumes_the_wait_once() -> None:
     clock, store, workflow = ManualClock(), InMemorySessionStore(), RecordingHandoverWorkflow()
     wanted = handed_over(store, clock)
-    PrepareHandover(store, InMemoryContactAttributes(), clock, HANDOVER)(wanted)
+    PrepareHandover(store, InMemoryContactAttributes(), clock, HANDOVER, LANGUAGES)(wanted)
     wait = WaitForAgent(store, clock)
     wait("c-1", wanted.execution_name, "token-1")
     version = store.load("c-1", clock.now).version  # type: ignore[union-attr]
@@ -337,7 +338,7 @@ def test_a_vault_that_cannot_be_read_fails_the_task_for_the_workflow_to_retry() 
 def test_a_task_for_a_contact_without_a_session_raises_the_name_the_workflow_catches() -> None:
     clock = ManualClock()
     with pytest.raises(HandoverSessionMissingError):
-        PrepareHandover(InMemorySessionStore(), InMemoryContactAttributes(), clock, HANDOVER)(
+        PrepareHandover(InMemorySessionStore(), InMemoryContactAttributes(), clock, HANDOVER, LANGUAGES)(
             HandoverRequest("nobody", 1, "caller_asked", "GeneralSupport")
         )
     with pytest.raises(HandoverSessionMissingError):
