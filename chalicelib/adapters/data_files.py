@@ -501,8 +501,9 @@ def _summary_template(where: str, file: _SummaryFile) -> SummaryTemplate:
         if given - wanted:
             raise ConfigurationInvalidError(f"{where}: {name}: not one the domain names: "
                                             f"{', '.join(sorted(given - wanted))}")  # fmt: skip
-    lines = file.model_dump(exclude={"comment", *keyed})
-    return SummaryTemplate(**lines, **{name: tuple(sorted(getattr(file, name).items())) for name in keyed})
+    values: dict[str, Any] = file.model_dump(exclude={"comment", *keyed})
+    values.update({name: tuple(sorted(getattr(file, name).items())) for name in keyed})
+    return SummaryTemplate(**values)
 
 
 def load_language(folder: Path) -> Language:
