@@ -6,7 +6,6 @@ turn function (embedded AWS, handlers in process) as Amazon Connect sends them, 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from chalicelib.adapters import data_files
 from sim.calls import connect_event, load_call
 from sim.harness import Harness
 from tests.conftest import ROOT
+from tests.languages import with_french as languages_with_french
 
 FIXTURE = ROOT / "tests" / "fixtures" / "languages" / "fr-CA"
 
@@ -23,10 +23,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "languages" / "fr-CA"
 @pytest.fixture(scope="module")
 def with_french(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The shipped languages and the fixture's French, as a data folder would hold them."""
-    root = tmp_path_factory.mktemp("languages")
-    for folder in sorted(p for p in data_files.LANGUAGES.iterdir() if p.is_dir()):
-        shutil.copytree(folder, root / folder.name)
-    shutil.copytree(FIXTURE, root / "fr-CA", ignore=shutil.ignore_patterns("call.json"))
+    root = languages_with_french(tmp_path_factory.mktemp("data") / "languages")
     shipped = data_files.LANGUAGES
     data_files.LANGUAGES = root
     data_files.shipped_languages.cache_clear()

@@ -5,7 +5,6 @@ language by data alone), checked when the languages are loaded."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import DATA, LANGUAGES, load_envelope, load_languages, shipped_languages
+from chalicelib.adapters.data_files import DATA, load_envelope, load_languages, shipped_languages
 from chalicelib.adapters.handover_config import load_handover_policy
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, TurnRequest
@@ -34,6 +33,7 @@ from chalicelib.usecases.handle_turn import HandleTurn
 from chalicelib.usecases.handover import SUMMARY_ATTRIBUTE, PrepareHandover
 from tests.conftest import ROOT
 from tests.fakes import InMemoryContactAttributes, ManualClock
+from tests.languages import with_french as languages_with_french
 
 HANDOVER = load_handover_policy(DATA / "handover.json")
 SHIPPED = shipped_languages()
@@ -144,10 +144,7 @@ def test_the_spanish_template_words_sentiment_and_a_single_turn() -> None:
 
 @pytest.fixture
 def with_french(tmp_path: Path) -> Path:
-    root = tmp_path / "languages"
-    shutil.copytree(LANGUAGES, root)
-    shutil.copytree(FRENCH, root / "fr-CA")
-    return root
+    return languages_with_french(tmp_path / "languages")
 
 
 def test_a_third_languages_summary_is_its_folders(with_french: Path) -> None:

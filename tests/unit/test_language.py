@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.adapters.data_files import LANGUAGES, load_envelope, load_languages, load_tiers
+from chalicelib.adapters.data_files import load_envelope, load_languages, load_tiers
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.session_codec import session_from_json, session_to_json
 from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer
@@ -40,6 +39,7 @@ from chalicelib.usecases.handle_turn import HandleTurn
 from sim.calls import connect_event
 from tests.conftest import ROOT, load_json
 from tests.fakes import ManualClock, ScriptedModelClient
+from tests.languages import with_french as languages_with_french
 
 LANGUAGES_SHIPPED = load_languages()
 ENVELOPE = load_envelope()
@@ -293,10 +293,7 @@ def test_the_safe_answer_is_in_the_events_language() -> None:
 
 @pytest.fixture
 def with_french(tmp_path: Path) -> Path:
-    root = tmp_path / "languages"
-    shutil.copytree(LANGUAGES, root)
-    shutil.copytree(FIXTURE, root / "fr-CA")
-    return root
+    return languages_with_french(tmp_path / "languages")
 
 
 def test_a_third_language_is_a_folder(with_french: Path) -> None:
