@@ -52,6 +52,15 @@ CONFIRM = RouteContext(pending="confirm_account")
         # complaints
         "llevo una hora esperando",
         "la operadora me colgó",
+        "el técnico me dejó plantado dos veces",
+        # charges disputed with words between, damages, scams
+        "me descontaron dos veces de mi cuenta del banco",
+        "me están cobrando la renta del módem y yo tengo el mío",
+        "hay compras en mi cuenta que no son mías",
+        "vinieron a instalar y me rompieron la pared",
+        "me llamaron diciendo que eran de ustedes y les di mi número de cuenta",
+        "no tengo los chavos para pagar ahora",
+        "no me agarra el internet desde hace tres días y trabajo desde la casa",
     ],
 )
 def test_spanish_serious_phrasings_go_to_the_large_model(utterance: str) -> None:
@@ -83,6 +92,8 @@ def test_spanish_corrections_of_what_is_on_file_go_to_the_large_model(utterance:
         "¿puedo pagar con cheque en la oficina?",
         "necesito cambiar la cita de la instalación",
         "¿cómo le hago para pagar con la app?",
+        "¿me pueden decir cuánto fue el último bill?",  # one question asked politely
+        "¿hay algún cargo por cambiar de plan?",
     ],
 )
 def test_spanish_routine_look_alikes_stay_with_the_small_model(utterance: str) -> None:
@@ -97,6 +108,10 @@ def test_spanish_routine_look_alikes_stay_with_the_small_model(utterance: str) -
         ("¿con quién hablo?", Intent.GREETING),
         ("hola, buenas tardes, ¿cómo está?", Intent.GREETING),
         ("buen día", Intent.GREETING),
+        ("wepa, buenas", Intent.GREETING),
+        ("diga, ¿quién es?", Intent.GREETING),
+        ("así mismo es", Intent.YES),
+        ("ay, muchas gracias, mi reina", Intent.THANKS),
         ("pues sí, así es", Intent.YES),
         ("simón, ese mero", Intent.YES),
         ("claro que sí", Intent.YES),
