@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -193,6 +194,7 @@ class Harness:
     def stop(self) -> None:
         from chalicelib import bootstrap  # noqa: PLC0415
 
+        self._drain_executions()
         if self.app is not None:
             bootstrap.container().close()
         bootstrap.reset()
@@ -214,6 +216,29 @@ class Harness:
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
+
+    def _drain_executions(self, wait_s: float = 10.0) -> None:
+        """Let the handover executions still running finish (their tasks need this harness's
+        handlers), and stop the ones that do not in ``wait_s``: an execution that outlived the
+        harness would reach moto's own Lambda (Docker) and leak its socket into a later test."""
+        if self.aws is None or not self.state_machines or not self.aws.endpoint_url:
+            return
+        sfn = self.stepfunctions()
+        deadline = time.monotonic() + wait_s
+        while True:
+            running = [
+                e["executionArn"]
+                for arn in self.state_machines.values()
+                for e in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+            ]
+            if not running:
+                return
+            if time.monotonic() >= deadline:
+                for execution in running:
+                    with contextlib.suppress(Exception):  # finished meanwhile: nothing to stop
+                        sfn.stop_execution(executionArn=execution, cause="the harness stopped")
+                return
+            time.sleep(0.05)
 
     def services(self) -> Any:
         """The app's container (its store, prices, clock), with this harness listening to its
