@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib.adapters.data_files import load_envelope, load_language_words
+from chalicelib.adapters.data_files import load_envelope
+from chalicelib.adapters.language_files import load_language_words
 from chalicelib.domain.router import RouteContext, route
 from sim.router_eval import load_labelled
 from sim.stats import percentile

@@ -125,7 +125,7 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _router_eval(args: argparse.Namespace) -> int:
-    from chalicelib.adapters.data_files import load_language_words  # noqa: PLC0415
+    from chalicelib.adapters.language_files import load_language_words  # noqa: PLC0415
     from sim.router_eval import evaluate, format_evaluation, labelled_file, load_labelled  # noqa: PLC0415
 
     path = Path(args.file) if args.file else labelled_file(args.language)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from chalicelib.adapters.data_files import LANGUAGES, shipped_language_words
+from chalicelib.adapters.language_files import LANGUAGES, shipped_language_words
 
 EN = shipped_language_words("en-US")
 ES = shipped_language_words("es-US")

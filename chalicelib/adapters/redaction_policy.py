@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_language_words, shipped_language_words
+from chalicelib.adapters.language_files import LANGUAGES, language_locales, language_words_at
 from chalicelib.domain.language_words import fold_accents
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.redaction_policy import Action, CallLanguage, EntityKind, KindRule, RedactionPolicy
@@ -88,8 +88,7 @@ def load_call_language(locale: str, root: Path = LANGUAGES, *, cues: bool = True
     Raises:
         ConfigurationInvalidError: a file is missing or not valid, or a phrase is not lower case.
     """
-    # The shipped words are loaded once per process: the turn's rules read the same ones.
-    words = (shipped_language_words(locale) if root == LANGUAGES else load_language_words(locale, root)).rules
+    words = language_words_at(locale, root).rules  # the shipped ones: the same the turn's rules read
     if not cues:
         return CallLanguage(locale, words.numbers, {}, words.fold_accents)
     path = root / locale / LANGUAGE_CUES_FILE

@@ -27,7 +27,8 @@ from chalicelib.adapters.connect_events import (
     parse_connect_turn,
     render_connect_answer,
 )
-from chalicelib.adapters.data_files import shipped_end_of_turn, shipped_languages
+from chalicelib.adapters.data_files import shipped_end_of_turn
+from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.lex_events import LexContext, is_lex_event, lex_context, parse_lex_turn, render_lex_answer
 from chalicelib.domain.conversation import Action, Reply, TurnRequest
 from chalicelib.domain.end_of_turn import LEX_DEFAULT_END_TIMEOUT_MS

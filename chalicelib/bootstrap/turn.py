@@ -16,10 +16,10 @@ from chalicelib.adapters.data_files import (
     load_tiers,
     load_tools,
     shipped_end_of_turn,
-    shipped_languages,
     shipped_match_vocabulary,
 )
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore
+from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.redaction_policy import process_redactor
 from chalicelib.adapters.usage_meter import InvocationMeter
 from chalicelib.domain.dialogue import DialoguePolicy

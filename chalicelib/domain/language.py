@@ -9,7 +9,7 @@ plainly speaks one for a whole turn (``detect_language``). The event's language 
 not read again: Lex's locale cannot change mid-session, and Connect's changes only when the flow
 follows what we answered.
 
-The languages are data (``data/languages/<locale>/``, ``data_files.load_languages``): each one's
+The languages are data (``data/languages/<locale>/``, ``language_files.load_languages``): each one's
 lines (``phrases.Phrases``), its Polly voice, the line that tells the model to answer in it, its
 function words, and the words of the summary an agent reads on a handover
 (``handover.SummaryTemplate``). Everything here is pure.
@@ -217,7 +217,7 @@ class Language:
     prompt_line: str = ""
     function_words: frozenset[str] = frozenset()
     # What the tier-0 rules and the router read in this language (``rules.json``, ``router.json``
-    # of its folder). Every shipped language has them (``data_files.load_language``); None only
+    # of its folder). Every shipped language has them (``language_files.load_language``); None only
     # for a language made in code (tests), whose turns read the words ``HandleTurn`` was given.
     words: LanguageWords | None = field(default=None, hash=False, compare=False)
     # The words of the summary an agent reads when a call in this language is handed over

@@ -1,6 +1,6 @@
 """The words of one language that the tier-0 rules and the router read, compiled.
 
-Nothing here knows a language: each pack is built by ``adapters/data_files.load_language_words``
+Nothing here knows a language: each pack is built by ``language_files.load_language_words``
 from ``chalicelib/data/languages/<locale>/rules.json`` and ``router.json``, and handed to
 ``rules.classify`` and ``router.route`` by the caller. Numbers, weights and thresholds stay in
 the code (they are not language); only words and the patterns made of them live in the files.

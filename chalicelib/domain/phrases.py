@@ -2,7 +2,7 @@
 answer when a turn cannot be processed.
 
 The lines of a call are a ``Phrases`` value chosen by the call's language (``domain/language``):
-each language's come from ``data/languages/<locale>/phrases.json`` (``data_files.load_languages``).
+each language's come from ``data/languages/<locale>/phrases.json`` (``language_files.load_languages``).
 The module constants are the English lines, the default when no language data is given; the
 shipped ``en-US`` file says exactly them (a test holds them together).
 """

@@ -150,7 +150,7 @@ class HandleTurn:
         vocabulary: the words of the call's language that do not change what the caller asked
             (the speculation key's: ``data_files.shipped_match_vocabulary``).
         words: the words of the call's language the rules and the router read
-            (``data_files.shipped_language_words``).
+            (``language_files.shipped_language_words``).
     """
 
     def __init__(

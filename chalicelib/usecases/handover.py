@@ -121,7 +121,7 @@ class PrepareHandover:
         languages: Languages,
     ) -> None:
         """Raises: ConfigurationInvalidError: a language has no summary template (every loaded
-        one has: ``data_files.load_language``), so the function stops at start-up, not mid-call."""
+        one has: ``language_files.load_language``), so the function stops at start-up, not mid-call."""
         missing = sorted(locale for locale, language in languages.by_locale.items() if language.summary is None)
         if missing:
             raise ConfigurationInvalidError(f"languages {', '.join(missing)}: no summary template (summary.json)")

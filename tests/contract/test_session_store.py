@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import load_languages
 from chalicelib.adapters.dynamodb_store import DynamoDbSessionStore, contact_pk
+from chalicelib.adapters.language_files import load_languages
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.dialogue import DialoguePolicy

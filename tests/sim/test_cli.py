@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.data_files import shipped_languages
+from chalicelib.adapters.language_files import shipped_languages
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.embedded_aws

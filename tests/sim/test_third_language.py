@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters import data_files
+from chalicelib.adapters import language_files
 from sim.calls import connect_event, load_call
 from sim.harness import Harness
 from tests.conftest import ROOT
@@ -24,14 +24,14 @@ FIXTURE = ROOT / "tests" / "fixtures" / "languages" / "fr-CA"
 def with_french(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The shipped languages and the fixture's French, as a data folder would hold them."""
     root = languages_with_french(tmp_path_factory.mktemp("data") / "languages")
-    shipped = data_files.LANGUAGES
-    data_files.LANGUAGES = root
-    data_files.shipped_languages.cache_clear()
+    shipped = language_files.LANGUAGES
+    language_files.LANGUAGES = root
+    language_files.shipped_languages.cache_clear()
     try:
         yield root
     finally:
-        data_files.LANGUAGES = shipped
-        data_files.shipped_languages.cache_clear()
+        language_files.LANGUAGES = shipped
+        language_files.shipped_languages.cache_clear()
 
 
 def test_a_call_in_a_language_added_by_data_alone_is_answered_in_it(with_french: Path) -> None:

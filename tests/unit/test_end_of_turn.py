@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters import data_files
-from chalicelib.adapters.data_files import DATA, load_end_of_turn, shipped_languages
+from chalicelib.adapters.data_files import DATA, load_end_of_turn
+from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer
 from chalicelib.domain import phrases
 from chalicelib.domain.conversation import Action, Reply, SpeechPart

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import DATA, load_envelope, load_tools, shipped_languages
+from chalicelib.adapters.data_files import DATA, load_envelope, load_tools
 from chalicelib.adapters.handover_config import load_handover_policy
+from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.memory_journal import InMemoryToolJournal
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.usage_meter import InvocationMeter

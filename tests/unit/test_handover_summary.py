@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.data_files import DATA, load_envelope, load_languages, shipped_languages
+from chalicelib.adapters.data_files import DATA, load_envelope
 from chalicelib.adapters.handover_config import load_handover_policy
+from chalicelib.adapters.language_files import load_languages, shipped_languages
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline

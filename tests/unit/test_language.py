@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.adapters.data_files import load_envelope, load_languages, load_tiers
+from chalicelib.adapters.data_files import load_envelope, load_tiers
+from chalicelib.adapters.language_files import load_languages
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.session_codec import session_from_json, session_to_json
 from chalicelib.adapters.turn_events import read_turn_event, render_fallback_answer, render_turn_answer

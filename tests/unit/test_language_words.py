@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.adapters.data_files import LANGUAGES, language_locales, load_all_language_words, load_language_words
+from chalicelib.adapters.language_files import LANGUAGES, language_locales, load_all_language_words, load_language_words
 from chalicelib.domain import spoken_numbers
 from chalicelib.domain.conversation import Source, TurnRequest
 from chalicelib.domain.dialogue import DialoguePolicy

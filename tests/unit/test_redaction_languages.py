@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.adapters.data_files import LANGUAGES
+from chalicelib.adapters.language_files import LANGUAGES
 from chalicelib.adapters.redaction_policy import DATA, load_redaction_policy
 from chalicelib.domain.caller_data import protect_turn, redaction_language
 from chalicelib.domain.conversation import Source, TurnRequest
