@@ -14,13 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.domain.handover import (
-    SUMMARY_PLACEHOLDERS,
-    SUMMARY_REASONS,
-    SUMMARY_SENTIMENTS,
-    TOPIC_PATTERNS,
-    SummaryTemplate,
-)
+from chalicelib.domain.agent_summary import SUMMARY_PLACEHOLDERS, SUMMARY_REASONS, SUMMARY_SENTIMENTS, SummaryTemplate
+from chalicelib.domain.handover import TOPIC_PATTERNS
 from chalicelib.domain.language import Language, Languages
 from chalicelib.domain.language_words import LanguageWords, RouterWords, RulesWords, fold_accents
 from chalicelib.domain.phrases import Phrases
@@ -73,7 +68,7 @@ class _LanguageFile(_Strict):
 
 
 class _SummaryFile(_Strict):
-    """``summary.json``: the words of the agent's summary (``domain/handover.SummaryTemplate``)."""
+    """``summary.json``: the words of the agent's summary (``domain/agent_summary.SummaryTemplate``)."""
 
     comment: str = Field(default="", alias="_comment")
     text: _Line

@@ -12,7 +12,7 @@ follows what we answered.
 The languages are data (``data/languages/<locale>/``, ``language_files.load_languages``): each one's
 lines (``phrases.Phrases``), its Polly voice, the line that tells the model to answer in it, its
 function words, and the words of the summary an agent reads on a handover
-(``handover.SummaryTemplate``). Everything here is pure.
+(``agent_summary.SummaryTemplate``). Everything here is pure.
 
 Locales are written the BCP 47 way, ``es-US``: Lex says ``es_US``, Connect and Transcribe ``es-US``.
 """
@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.domain.handover import SummaryTemplate
+from chalicelib.domain.agent_summary import SummaryTemplate
 from chalicelib.domain.language_words import LanguageWords
 from chalicelib.domain.phrases import ENGLISH, Phrases
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from chalicelib.domain.agent_summary import SummaryTemplate, build_summary
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.handover import (
     ContactAttributes,
@@ -25,8 +26,6 @@ from chalicelib.domain.handover import (
     HandoverRequest,
     HandoverStatus,
     HandoverWorkflow,
-    SummaryTemplate,
-    build_summary,
 )
 from chalicelib.domain.language import Languages
 from chalicelib.domain.model import ToolCall

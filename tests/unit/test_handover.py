@@ -16,6 +16,7 @@ from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.memory_journal import InMemoryToolJournal
 from chalicelib.adapters.memory_store import InMemorySessionStore
 from chalicelib.adapters.usage_meter import InvocationMeter
+from chalicelib.domain.agent_summary import mask_account
 from chalicelib.domain.conversation import Action, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
@@ -30,7 +31,6 @@ from chalicelib.domain.handover import (
     execution_name,
     handover_request,
     human_only_topic,
-    mask_account,
 )
 from chalicelib.domain.router import route, route_context
 from chalicelib.domain.rule_replies import answer_with_rules

@@ -16,16 +16,11 @@ from chalicelib.adapters.data_files import DATA, load_envelope
 from chalicelib.adapters.handover_config import load_handover_policy
 from chalicelib.adapters.language_files import load_languages, shipped_languages
 from chalicelib.adapters.memory_store import InMemorySessionStore
+from chalicelib.domain.agent_summary import SummaryTemplate, build_summary
 from chalicelib.domain.conversation import Action, Message, Reply, Role, Source, TurnRequest
 from chalicelib.domain.deadline import Deadline
 from chalicelib.domain.dialogue import DialoguePolicy
-from chalicelib.domain.handover import (
-    CALLER_NUMBER_TOKEN,
-    TOOL_UNAVAILABLE,
-    HandoverRequest,
-    SummaryTemplate,
-    build_summary,
-)
+from chalicelib.domain.handover import CALLER_NUMBER_TOKEN, TOOL_UNAVAILABLE, HandoverRequest
 from chalicelib.domain.language import ONLY_ENGLISH, Languages
 from chalicelib.domain.session import ModelCall, Session, ToolFact, TurnRecord
 from chalicelib.domain.tools import ToolCallRecord
