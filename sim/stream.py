@@ -84,9 +84,9 @@ from sim.harness import Harness
 from sim.invariants import same_words
 from sim.kvs_media_server import LocalKinesisVideoMedia
 from sim.lex_bot import DEFAULT_END_TIMEOUT_MS
-from sim.media import CallMedia, call_media
+from sim.media import CallMedia, call_media, call_timeline
 from sim.replay import answer_fields, shown_caller, spoken_text
-from sim.speech_audio import SpokenText, synthesize_turn
+from sim.speech_audio import BYTES_PER_MS, SpokenText, synthesize_turn
 from sim.speech_costs import speech_added_usage, speech_cost_by_phase
 from sim.stats import percentile
 from sim.transcribe_endpoint import LocalTranscribeStreaming, ScriptBySound, StreamScript, Word
@@ -181,10 +181,15 @@ def _heard_words(turn: PlannedTurn, reply: SpokenText) -> tuple[Word, ...]:
     return tuple((w, turn.reply_start_ms + s, turn.reply_start_ms + e) for w, s, e in words)
 
 
-def media_for(planned: list[PlannedTurn], contact_id: str) -> CallMedia:
+def _placed(planned: list[PlannedTurn]) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """The call's speech at its media offsets: the caller's, and the replies as heard."""
     caller = [(t.start_ms, t.caller.pcm) for t in planned]
     replies = [(t.reply_start_ms, _reply_pcm(t, t.reply)) for t in planned if t.reply is not None]
-    return call_media(caller, replies, contact_id=contact_id)
+    return caller, replies
+
+
+def media_for(planned: list[PlannedTurn], contact_id: str) -> CallMedia:
+    return call_media(*_placed(planned), contact_id=contact_id)
 
 
 def scripts_for(planned: list[PlannedTurn]) -> tuple[StreamScript, StreamScript]:
@@ -194,12 +199,38 @@ def scripts_for(planned: list[PlannedTurn]) -> tuple[StreamScript, StreamScript]
     return StreamScript.of(*[u for u in caller if u]), StreamScript.of(*[u for u in replies if u])
 
 
-def _by_first_sound(planned: list[PlannedTurn]) -> Callable[[float], StreamScript]:
-    """Which track a stream is, from when it first hears sound: the caller speaks first, and
-    no reply starts before the caller's first end of speech."""
+def _by_first_sound(planned: list[PlannedTurn]) -> Callable[[float, bytes], StreamScript]:
+    """Which track a stream is, and where on the media its audio starts, from its first sound:
+    the audio it heard through that sound is found on the call's tracks (the transcriber opens a
+    track's stream at its first speech, not at the media's start), and that track's script is
+    given in the stream's own time."""
     caller, replies = scripts_for(planned)
-    first_end = planned[0].end_of_speech_ms
-    return lambda sound_ms: caller if sound_ms < first_end else replies
+    tracks = call_timeline(*_placed(planned))
+    by_track = ((tracks["AUDIO_FROM_CUSTOMER"], caller), (tracks["AUDIO_TO_CUSTOMER"], replies))
+
+    def pick(sound_ms: float, heard: bytes) -> StreamScript:
+        for audio, script in by_track:
+            start_ms = media_offset_ms(heard, sound_ms, audio)
+            if start_ms is not None:
+                return script.after(start_ms) if start_ms else script
+        raise ValueError(f"a stream heard audio on neither track of the call (first sound at {sound_ms} ms)")
+
+    return pick
+
+
+def media_offset_ms(heard: bytes, sound_ms: float, audio: bytes) -> int | None:
+    """Where on ``audio`` (a track, from media time 0) a stream that heard ``heard`` from its
+    start began, in ms; None when ``heard`` is not on it. The search starts where the stream
+    would be had it begun at media time 0: it cannot have begun before."""
+    sound_at = int(sound_ms * BYTES_PER_MS) & ~1
+    piece = heard[sound_at : sound_at + 1024]
+    found = audio.find(piece, sound_at)
+    while found >= 0:
+        start = found - sound_at
+        if audio[start : start + len(heard)] == heard:
+            return start // BYTES_PER_MS
+        found = audio.find(piece, found + 2)
+    return None
 
 
 def run_contact_id(contact_id: str, run: str) -> str:

@@ -123,9 +123,10 @@ class StreamScript:
 @dataclass(frozen=True)
 class ScriptBySound:
     """A script chosen by the stream itself: ``pick`` gets the audio time (ms) of the first
-    sample that is not silence and returns the stream's script."""
+    sample that is not silence and the stream's audio through it (from its start), and returns
+    the stream's script (in the stream's own audio time: a stream may open mid-call)."""
 
-    pick: Callable[[float], StreamScript]
+    pick: Callable[[float, bytes], StreamScript]
 
 
 @dataclass
@@ -481,6 +482,7 @@ class _Stream:
         self.received_bytes = 0
         self.done = False
         self.pick = script.pick if isinstance(script, ScriptBySound) else None
+        self.before_sound = bytearray()  # the audio until the first sound, for ``pick``
         self._use(script if isinstance(script, StreamScript) else StreamScript())
 
     def _use(self, script: StreamScript) -> None:
@@ -514,9 +516,10 @@ class _Stream:
         self.endpoint._count("audio_bytes", len(pcm))
         if self.pick is not None:
             sound_ms = _first_sound_ms(pcm)
+            self.before_sound.extend(pcm)
             if sound_ms is not None:
-                self._use(self.pick(self.audio_ms + sound_ms))
-                self.pick = None
+                self._use(self.pick(self.audio_ms + sound_ms, bytes(self.before_sound)))
+                self.pick, self.before_sound = None, bytearray()
         self.received_bytes += len(pcm)
         script = self.script
         if script.error_after_ms is not None and self.audio_ms >= script.error_after_ms:

@@ -7,6 +7,11 @@ run does not recognise it (``domain/recognised_tracks``); it keeps when sound pl
 (``PlayedSpan``: barge-in timing) and writes the spans with the results. Once the session shows
 the handover, the first chunk after it places the human part (``handover_at_ms``): from there
 both tracks are recognised, and the media read is counted per phase so the ledger prices each.
+A handover line of ours still playing then (the turn commits the handover before Connect plays
+its reply, and the run may see the handover before it starts) is ours too: the human part
+starts once it has played (or when none starts within ``OWN_PROMPT_START_MS``; at most
+``OWN_PROMPT_MAX_MS`` after the handover was seen, so a queue's music that never pauses cannot
+keep the agent's words from the recogniser).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from __future__ import annotations
 from chalicelib.domain.live_transcript import CALLER, PLAYED_GAP_MS, PlayedSpan
 from chalicelib.domain.recognised_tracks import AFTER, BEFORE, Phase, SessionView
 from chalicelib.domain.speech import AudioChunk, is_voiced
+
+OWN_PROMPT_MAX_MS = 10_000  # the longest handover line of ours the human part waits for
+OWN_PROMPT_START_MS = 1_500  # how long after the handover is seen that line may still start
 
 
 class CallPhases:
@@ -23,6 +31,8 @@ class CallPhases:
     def __init__(self, handover_at_ms: int | None, seen: SessionView) -> None:
         self.handover_at_ms = handover_at_ms  # where the human part starts on the media timeline
         self.pending = handover_at_ms is None and seen.handed_over  # seen on the session, not placed yet
+        self._pending_from_ms: int | None = None  # the first chunk's media time since it was seen
+        self._seen_live = False  # seen while the run read the call (not already there at its start)
         self.written = handover_at_ms is not None  # the place is in the live transcript
         self.media_ms: dict[Phase, float] = {}  # the media read, per phase (the caller's track)
         self._open: PlayedSpan | None = None  # sound playing on the to-customer track
@@ -31,6 +41,7 @@ class CallPhases:
     def saw(self, view: SessionView) -> None:
         """The session as the run just looked at it: a handover there is placed at the next chunk."""
         if self.handover_at_ms is None:
+            self._seen_live = self._seen_live or (view.handed_over and not self.pending)
             self.pending = view.handed_over
 
     @property
@@ -40,7 +51,7 @@ class CallPhases:
 
     def place(self, chunk: AudioChunk) -> Phase:
         """The phase ``chunk`` belongs to; the first chunk after a handover seen places it."""
-        if self.pending:
+        if self.pending and not (self._seen_live and self._own_prompt_playing(chunk)):
             self.handover_at_ms, self.pending = chunk.timecode_ms, False
             self.close_played()
         at = self.handover_at_ms
@@ -48,6 +59,17 @@ class CallPhases:
         if chunk.track == CALLER:
             self.media_ms[phase] = self.media_ms.get(phase, 0.0) + chunk.duration_ms
         return phase
+
+    def _own_prompt_playing(self, chunk: AudioChunk) -> bool:
+        """Whether our prompt that was playing when the handover was seen still plays at ``chunk``."""
+        if self._pending_from_ms is None:
+            self._pending_from_ms = chunk.timecode_ms
+        since_ms, playing = chunk.timecode_ms - self._pending_from_ms, self._open
+        if since_ms >= OWN_PROMPT_MAX_MS:
+            return False
+        if playing is None:  # the handover line may not have started yet: Connect plays it after the turn
+            return since_ms < OWN_PROMPT_START_MS
+        return chunk.timecode_ms - playing.end_ms <= PLAYED_GAP_MS
 
     def note_played(self, chunk: AudioChunk) -> None:
         """Keep when sound plays on the to-customer track: spans joined across short gaps."""

@@ -10,6 +10,14 @@ Tracks. The caller's track always goes to the recogniser. The to-customer track 
 handover on, or throughout with ``bot_track``; before that only its energy is kept. Where the
 handover falls, the media per phase and the played spans are ``call_phases.CallPhases``.
 
+A track's recogniser stream opens at the track's first speech (``is_voiced``), not at its first
+audio: Transcribe bills a stream for the audio it is sent, and until the caller first speaks
+their track carries only the line while our greeting plays; after a handover the agent's track
+is silent until the agent speaks. The ``PRE_ROLL_MS`` of audio before that first speech goes
+with it (a soft onset under the voice gate is not lost), and from there every chunk is sent:
+the stream's audio is one unbroken span from its ``base_ms``, so its result times map back to
+media time by one offset. Audio held and never sent is silence: the checkpoint passes it.
+
 Each result is redacted the moment it comes back (``transcription.protect_result``), with the
 run's one ``RedactionState`` for the contact and, as context, the track's own newest final and
 what the caller heard last: the agent's newest final, or — while the bot has the call — the
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -45,6 +54,9 @@ from chalicelib.errors import AppError, MediaStreamUnavailableError, SpeechToTex
 from chalicelib.usecases.call_phases import CallPhases
 
 _POLL_S = 0.05  # how often the run looks at the time left while no audio comes
+# The audio before a track's first speech that opens its stream with it: a voice-activity
+# detector's prefix padding (OpenAI Realtime's server VAD keeps 300 ms, ``prefix_padding_ms``).
+PRE_ROLL_MS = 300
 
 Outcome = Literal["ended", "continue", "retry", "failed"]
 _STATUS: dict[Outcome, str] = {"ended": "ended", "continue": "continuing", "retry": "retrying", "failed": "failed"}
@@ -191,6 +203,8 @@ class TranscriptionRun:
         self.caller_voice_end_ms = 0.0  # the end of the caller's latest audio that held speech
         self.speculated_words = ""  # the caller's words a speculation was last started on
         self.speculations: list[asyncio.Task[None]] = []
+        # Per track whose stream is not open yet: its newest PRE_ROLL_MS of silence, and their phases.
+        self.held: dict[Track, deque[tuple[AudioChunk, Phase]]] = {}
 
     async def run(self) -> TranscriptionOutcome:
         self.loop = asyncio.get_running_loop()
@@ -321,10 +335,28 @@ class TranscriptionRun:
             self.caller_sent_ms = end_ms
             if is_voiced(chunk.pcm):
                 self.caller_voice_end_ms = end_ms
-        state = self.tracks.get(chunk.track)
-        if state is None:
-            state = self.tracks[chunk.track] = _TrackState(base_ms=chunk.timecode_ms)
-            state.task = asyncio.create_task(self._transcribe(chunk.track, state))
+        state = self.tracks.get(chunk.track) or self._open_on_speech(chunk, phase)
+        if state is not None:
+            self._stream(state, chunk, phase)
+
+    def _open_on_speech(self, chunk: AudioChunk, phase: Phase) -> _TrackState | None:
+        """The track's stream, opened now if ``chunk`` holds its first speech (the held pre-roll
+        sent first); None while the track is still silent (``chunk`` is held)."""
+        held = self.held.setdefault(chunk.track, deque())
+        while held and chunk.timecode_ms - held[0][0].timecode_ms > PRE_ROLL_MS:
+            held.popleft()
+        if not is_voiced(chunk.pcm):
+            held.append((chunk, phase))
+            return None
+        first = held[0][0] if held else chunk
+        state = self.tracks[chunk.track] = _TrackState(base_ms=first.timecode_ms)
+        state.task = asyncio.create_task(self._transcribe(chunk.track, state))
+        for before, its_phase in held:
+            self._stream(state, before, its_phase)
+        del self.held[chunk.track]
+        return state
+
+    def _stream(self, state: _TrackState, chunk: AudioChunk, phase: Phase) -> None:
         state.queue.put_nowait(chunk.pcm)
         state.sent_ms[phase] = state.sent_ms.get(phase, 0.0) + chunk.duration_ms
         self.audio_ms += chunk.duration_ms

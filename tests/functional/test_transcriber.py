@@ -18,10 +18,12 @@ from chalicelib import bootstrap
 from chalicelib.adapters.speech.kvs_audio_source import KinesisVideoAudioSource
 from chalicelib.domain.live_transcript import CALLER, LiveTranscript
 from chalicelib.domain.session import Session, SessionStatus
-from chalicelib.domain.speech import TRACKS, MediaPosition
+from chalicelib.domain.speech import TRACKS, MediaPosition, is_voiced
 from chalicelib.usecases.transcribe_call import TranscribeCall
+from chalicelib.usecases.transcription_run import PRE_ROLL_MS
 from sim.kvs_media_server import LocalKinesisVideoMedia
 from sim.media import CallMedia, call_media
+from sim.speech_audio import BYTES_PER_MS
 from tests.conftest import load_json
 from tests.speech_fakes import InMemoryAudioSource, ScriptedSpeechToText, call_chunks
 
@@ -178,7 +180,12 @@ def test_kvs_media_to_the_dynamodb_session_end_to_end_through_a_dropped_connecti
 
     assert (first.outcome, first.error, second.outcome) == ("retry", "MediaStreamUnavailableError", "ended")
     for track in TRACKS:
-        assert speech.audio(track) == media.tracks[track]  # every byte sent once, across the two runs
+        # Every byte sent once across the two runs, from just before the track's first speech.
+        sent, audio = speech.audio(track), media.tracks[track]
+        held = audio[: len(audio) - len(sent)]
+        assert sent == audio[len(held) :] and not is_voiced(held)
+        speech_at = next(i for i in range(0, len(audio), 2) if is_voiced(audio[i : i + 2]))
+        assert len(held) == 0 or speech_at - len(held) >= PRE_ROLL_MS * BYTES_PER_MS  # the pre-roll went too
     live = stored("c-e2e")
     assert live.speech_status == "ended"
     assert live.checkpoint == MediaPosition(media.fragments[-1].number, live.checkpoint.timecode_ms)  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ import pytest
 from chalicelib.adapters.memory_transcript import InMemoryTranscriptStore
 from chalicelib.adapters.redaction_policy import load_redaction_policy
 from chalicelib.adapters.usage_meter import InvocationMeter
-from chalicelib.domain.live_transcript import LiveTranscript, PlayedSpan, human_part, prompt_playing_at
+from chalicelib.domain.live_transcript import PLAYED_GAP_MS, LiveTranscript, PlayedSpan, human_part, prompt_playing_at
 from chalicelib.domain.redaction import Redactor
 from chalicelib.domain.speech import (
     LANGUAGE_MALFORMED,
@@ -33,6 +33,7 @@ from chalicelib.domain.speech import (
 from chalicelib.domain.usage import Usage, UsageKind
 from chalicelib.errors import StoreUnavailableError
 from chalicelib.usecases.transcribe_call import TranscribeCall, TranscriptionOutcome
+from chalicelib.usecases.transcription_run import PRE_ROLL_MS
 from tests.fakes import ManualClock
 from tests.speech_fakes import (
     ConcurrentWriterStore,
@@ -339,8 +340,13 @@ def test_before_a_handover_only_the_callers_track_is_recognised_and_the_prompts_
     assert 2 <= sessions.loads <= 2 + elapsed_ms / 20 and sessions.loads < len(chunks) / 4
 
 
+# Our handover line plays from 2 s to 4 s (the session shows the handover 2.5 s in); the agent
+# speaks from 6 s.
+HANDOVER_LINE, AGENT_SPEAKS_MS = (2_000, 4_000), 6_000
+
+
 def test_a_handover_seen_mid_call_adds_the_to_customer_stream_from_there_on() -> None:
-    chunks = call_chunks(fragments=12)
+    chunks = with_prompts(call_chunks(fragments=12), [(500, 1500), HANDOVER_LINE, (AGENT_SPEAKS_MS, 12_000)])
     source = InMemoryAudioSource(chunks, pace_s=0.002)
     speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
     sessions = HandingOverSessions(CONTACT, handed_over_after(source, 50))
@@ -350,19 +356,21 @@ def test_a_handover_seen_mid_call_adds_the_to_customer_stream_from_there_on() ->
 
     live = stored(store)
     at = live.handover_at_ms
-    assert at is not None and 0 < at <= 9_000  # handed over 2.5 s of media in: placed soon after
+    # Handed over 2.5 s of media in, during our handover line: placed once the line has played.
+    assert at is not None and HANDOVER_LINE[1] + PLAYED_GAP_MS < at <= AGENT_SPEAKS_MS
     assert outcome.speech.handover_at_ms == at
     assert [track for track, _ in speech.streams] == [CALLER, AGENT]
     assert speech.audio(CALLER) == track_audio(chunks, CALLER)  # the caller's track throughout
-    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=at)  # the agent's from the handover
+    opened = AGENT_SPEAKS_MS - PRE_ROLL_MS  # the agent's from their first words, not our line
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=opened)
     agent_lines = [line for line in live.lines if line.track == AGENT]
-    assert agent_lines and min(line.start_ms for line in agent_lines) == at
+    assert agent_lines and min(line.start_ms for line in agent_lines) == opened
     assert live.played and max(span.end_ms for span in live.played) <= at  # our prompts' energy before it
     assert any(who == "AGENT" for who, _ in human_part(live))
 
 
 def test_a_resumed_run_keeps_the_handover_the_first_placed() -> None:
-    chunks = call_chunks(fragments=12)
+    chunks = with_prompts(call_chunks(fragments=12), [HANDOVER_LINE, (AGENT_SPEAKS_MS, 12_000)])
     source = InMemoryAudioSource(chunks, pace_s=0.002)
     speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
     sessions = HandingOverSessions(CONTACT, handed_over_after(source, 30))
@@ -376,7 +384,7 @@ def test_a_resumed_run_keeps_the_handover_the_first_placed() -> None:
     assert at is not None and first.checkpoint.timecode_ms > at
     assert stored(store).handover_at_ms == at
     assert speech.audio(CALLER) == track_audio(chunks, CALLER)  # every byte once, across the two runs
-    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=at)
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT, from_ms=AGENT_SPEAKS_MS - PRE_ROLL_MS)
     assert second.speech.streamed_ms("before_handover", CALLER) == 0  # all of it after the handover
     assert second.speech.streamed_ms("after_handover", AGENT) == second.speech.streamed_ms("after_handover", CALLER)
 
@@ -523,3 +531,44 @@ def test_a_language_transcribe_does_not_stream_falls_back_to_the_stages_with_a_n
     [record] = [r for r in caplog.records if r.getMessage().startswith("transcriber language not streamed")]
     assert record.reason == reason  # type: ignore[attr-defined]
     assert "please" not in repr(record.__dict__)  # free text is never logged
+
+
+def silent_until(chunks: list[AudioChunk], track: Track, speech_at_ms: int) -> list[AudioChunk]:
+    """The chunks with ``track`` silent before ``speech_at_ms`` (the greeting plays; the caller waits)."""
+    return [replace(c, pcm=bytes(len(c.pcm))) if c.track == track and c.timecode_ms < speech_at_ms else c
+            for c in chunks]  # fmt: skip
+
+
+def test_a_track_s_stream_opens_at_its_first_speech_with_the_pre_roll_and_its_times_stay_media_times() -> None:
+    chunks = silent_until(call_chunks(), CALLER, 2_000)
+    source, speech, store = InMemoryAudioSource(chunks), ScriptedSpeechToText(), InMemoryTranscriptStore()
+
+    outcome = use_case(source, speech, store)(CONTACT, STREAM, START, plenty)
+
+    opened_at = 2_000 - PRE_ROLL_MS  # 100 ms blocks: the pre-roll is three of them
+    assert speech.audio(CALLER) == track_audio(chunks, CALLER, from_ms=opened_at)  # the greeting's silence not sent
+    assert speech.audio(AGENT) == track_audio(chunks, AGENT)
+    caller = [s for s in outcome.speech.streams if s.track == CALLER]
+    assert [(s.from_ms, s.streamed_ms) for s in caller] == [(opened_at, 6_000 - opened_at)]
+    lines = [line for line in stored(store).lines if line.track == CALLER]
+    assert lines[0].start_ms == opened_at and lines[-1].end_ms == 6_000  # result times mapped back once
+    assert outcome.checkpoint == chunks[-1].position  # the silence held back is passed, not read again
+
+
+def test_a_track_that_never_speaks_opens_no_stream_and_bills_nothing() -> None:
+    chunks = call_chunks(fragments=12)
+    chunks = silent_until(chunks, AGENT, 12_000)  # nobody speaks to the caller after the handover
+    source = InMemoryAudioSource(chunks, pace_s=0.002)
+    speech, store = ScriptedSpeechToText(), InMemoryTranscriptStore()
+    sessions = HandingOverSessions(CONTACT, handed_over_after(source, 50))
+    transcribe = use_case(source, speech, store, both_tracks=False, sessions=sessions, look_every_ms=10)
+
+    outcome = transcribe(CONTACT, STREAM, START, plenty)
+
+    assert stored(store).handover_at_ms is not None
+    assert [track for track, _ in speech.streams] == [CALLER]
+    assert outcome.speech.streamed_ms("after_handover", AGENT) == 0
+    assert outcome.speech.billed_s() == outcome.speech.billed_s("before_handover") + outcome.speech.billed_s(
+        "after_handover"
+    )
+    assert all(s.track == CALLER for s in outcome.speech.streams)
