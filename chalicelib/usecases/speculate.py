@@ -67,13 +67,17 @@ class Speculate:
         self._tiers = tiers
         self._run_models = run_models
 
-    def __call__(self, contact_id: str, transcript: str, caller_data: bool = False) -> Speculation | None:
+    def __call__(
+        self, contact_id: str, transcript: str, caller_data: bool = False, language: str | None = None
+    ) -> Speculation | None:
         """Speculate on ``transcript`` (redacted) for the contact's next turn; the stored
         speculation, or None when there is nothing to speculate (rules answer at once, the call
         is elsewhere, the newest turn answered these words, another trigger already has words
         with their key). ``caller_data``: the words held some; while it is still being read
         (``still_reading``) the speculation is recorded abandoned without any work, and once it
-        is tokens the models work on the tokens, as the turn's would."""
+        is tokens the models work on the tokens, as the turn's would. ``language``: the call's,
+        as transcribed (the turn's event carries the same): a first turn, with no session yet,
+        is routed by the rules of the language it will be answered in."""
         key = speculation_key(transcript, self._vocabulary)
         if not key:
             return None
@@ -83,7 +87,8 @@ class Speculate:
         if speculation_refusal(session, key, self._vocabulary) is not None:
             return None
         seq = session.last_seq + 1
-        request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX)
+        request = TurnRequest(contact_id=contact_id, seq=seq, utterance=transcript, source=Source.LEX,
+                              language=language)  # fmt: skip
         # The words of the language the turn will answer in (the session's, or the one it switches to).
         locale = language_of_turn(session, request, self._policy).locale
         words = self._policy.language(locale).words or self._words

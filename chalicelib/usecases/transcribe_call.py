@@ -85,7 +85,7 @@ class TranscribeCall:
         drain_ms: how long ended recogniser streams may take to return their last results.
         settle_ms: how long to wait for the rest of a timecode when stopping.
         on_caller_pause: called (on a worker thread) with the contact, the caller's words
-            (redacted) and whether they held caller data, when they are stable and a pause
+            (redacted), whether they held caller data and the call's language, when they are stable and a pause
             begins: a final result, or a partial that stayed the same through ``pause_ms`` of the
             caller's audio (no new word). Each text once. The speculative turn (``Speculate``)
             hangs here.

@@ -62,8 +62,9 @@ Outcome = Literal["ended", "continue", "retry", "failed"]
 _STATUS: dict[Outcome, str] = {"ended": "ended", "continue": "continuing", "retry": "retrying", "failed": "failed"}
 # Looks at the session: whether the call was handed over, what the bot said (its replies).
 LookAtSession = Callable[[], SessionView]
-# The pause hook: the contact, the caller's words (redacted), whether they held caller data.
-PauseHook = Callable[[str, str, bool], object]
+# The pause hook: the contact, the caller's words (redacted), whether they held caller data, and
+# the language the call is transcribed in (a first turn's speculation has no session to read it from).
+PauseHook = Callable[[str, str, bool, str], object]
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ class TranscriptionRun:
         if words is None:
             return
         self.speculated_words = words
-        task = _call_quietly(hook, self.contact_id, latest.text, self.caller_latest_data)
+        task = _call_quietly(hook, self.contact_id, latest.text, self.caller_latest_data, self.language)
         self.speculations.append(asyncio.create_task(task))
 
     async def _end_tracks(self) -> bool:
@@ -476,10 +477,10 @@ class TranscriptionRun:
             self.written_checkpoint = checkpoint
 
 
-async def _call_quietly(hook: PauseHook, contact_id: str, text: str, caller_data: bool) -> None:
+async def _call_quietly(hook: PauseHook, contact_id: str, text: str, caller_data: bool, language: str) -> None:
     """Run the pause hook on a thread; its failure costs a speculation, never the transcript."""
     try:
-        await asyncio.to_thread(hook, contact_id, text, caller_data)
+        await asyncio.to_thread(hook, contact_id, text, caller_data, language)
     except Exception:  # noqa: BLE001 - a speculation is optional work
         return
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.data_files import load_envelope, load_match_vocabulary, load_tiers, load_tools
+from chalicelib.adapters.language_files import shipped_languages
 from chalicelib.adapters.memory_journal import InMemoryToolJournal
 from chalicelib.adapters.memory_speculation import InMemorySpeculationStore
 from chalicelib.adapters.memory_store import InMemorySessionStore
@@ -45,7 +46,7 @@ ROUTINE = "what time do you close on saturday"  # tier 1
 class Call:
     """One contact: a live turn handler and a speculation over the same stores and models."""
 
-    def __init__(self, replies: list[Any], greet: bool = True) -> None:
+    def __init__(self, replies: list[Any], greet: bool = True, policy: DialoguePolicy = POLICY) -> None:
         self.clock = ManualClock()
         self.sessions = InMemorySessionStore()
         self.speculations = InMemorySpeculationStore()
@@ -54,11 +55,11 @@ class Call:
                                         "create_payment_arrangement": ARRANGEMENT})  # fmt: skip
         meter = InvocationMeter()
         tools = RunTools(GRAPH, self.backend, InMemoryToolJournal(), self.clock, ENVELOPE, meter)
-        self.handle = HandleTurn(self.sessions, self.clock, POLICY, ENVELOPE, words=EN, models=self.models, tiers=TIERS,
+        self.handle = HandleTurn(self.sessions, self.clock, policy, ENVELOPE, words=EN, models=self.models, tiers=TIERS,
                                  tools=tools, meter=meter, speculations=self.speculations,
                                  sleep=lambda s: self.clock.advance(int(s * 1000)), vocabulary=VOCABULARY)  # fmt: skip
-        worker = RunModels(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), POLICY)
-        self.speculate = Speculate(self.sessions, self.speculations, self.clock, POLICY, ENVELOPE, TIERS, worker,
+        worker = RunModels(self.models, TIERS, tools, ENVELOPE, self.clock, InvocationMeter(), policy)
+        self.speculate = Speculate(self.sessions, self.speculations, self.clock, policy, ENVELOPE, TIERS, worker,
                                    vocabulary=VOCABULARY, words=EN)  # fmt: skip
         if greet:
             self.turn("hello")  # tier 0: the session exists, the next turn is 2
@@ -126,6 +127,17 @@ def test_the_first_turn_of_a_call_is_speculated_on_before_any_session_exists() -
     made = call.speculate("c-1", ROUTINE)
     assert made is not None and made.seq == 1
     assert call.turn(ROUTINE).record.speculated
+
+
+def test_a_first_turn_is_routed_by_the_rules_of_the_call_s_language_before_any_session_exists() -> None:
+    # sim stream: six of eighteen wasted speculations were Spanish greetings routed by English rules.
+    languages = DialoguePolicy(languages=shipped_languages())
+    spanish = Call([text_answer("¡Hola!")], greet=False, policy=languages)
+    assert spanish.speculate("c-1", "buenas tardes", False, "es-US") is None  # the Spanish rules greet back
+    assert spanish.models.calls == [] and spanish.speculations.load_all("c-1", spanish.clock.now_ms()) == ()
+    english = Call([text_answer("Hello! How can I help?")], greet=False, policy=languages)
+    made = english.speculate("c-1", "buenas tardes", False, "en-US")  # no English rule knows it: a model's
+    assert made is not None and made.tier == 1
 
 
 def test_a_speculation_still_running_is_waited_for_and_used() -> None:

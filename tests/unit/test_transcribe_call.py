@@ -204,7 +204,7 @@ def test_each_final_caller_utterance_starts_one_speculation_with_its_words() -> 
     paused: list[tuple[str, str]] = []
     transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
                                 flush_every_ms=5, settle_ms=50,
-                                on_caller_pause=lambda c, t, _data: paused.append((c, t)))  # fmt: skip
+                                on_caller_pause=lambda c, t, _data, _lang: paused.append((c, t)))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
 
@@ -224,7 +224,7 @@ def test_the_pause_hook_is_warmed_once_as_the_run_starts_and_a_failed_warm_up_co
     source, speech, store = InMemoryAudioSource(call_chunks()), ScriptedSpeechToText(), InMemoryTranscriptStore()
     transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
                                 flush_every_ms=5, settle_ms=50, warm=warm,
-                                on_caller_pause=lambda _c, t, _data: paused.append(t))  # fmt: skip
+                                on_caller_pause=lambda _c, t, _data, _lang: paused.append(t))  # fmt: skip
 
     outcome = transcribe(CONTACT, STREAM, START, plenty)
 
@@ -245,7 +245,7 @@ def test_the_pause_before_a_speculation_follows_the_end_timeout_of_the_bots_newe
     sessions = HandingOverSessions(CONTACT, lambda: False, said=("Card number?", "I heard 4471. Is that right?"))
     transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
                                 flush_every_ms=5, settle_ms=50, sessions=sessions, end_timeout_after=end_timeout_after,
-                                on_caller_pause=lambda _c, t, _data: paused.append(t))  # fmt: skip
+                                on_caller_pause=lambda _c, t, _data, _lang: paused.append(t))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
 
@@ -298,7 +298,7 @@ def test_the_transcript_and_the_pause_hook_hold_tokens_never_the_callers_numbers
     store.save = save  # type: ignore[method-assign]
     transcribe = TranscribeCall(source, speech, store, ManualClock(), redactor=REDACTOR, language="en-US",
                                 flush_every_ms=5, settle_ms=50, sessions=HandingOverSessions(CONTACT, lambda: True),
-                                on_caller_pause=lambda _c, text, data: paused.append((text, data)))  # fmt: skip
+                                on_caller_pause=lambda _c, text, data, _lang: paused.append((text, data)))  # fmt: skip
 
     transcribe(CONTACT, STREAM, START, plenty)
 
