@@ -26,7 +26,8 @@ How a call plays:
    paced at ``speed`` times real time, and ``StreamScript``s are queued on
    ``LocalTranscribeStreaming`` (the words at their media times; the fake recogniser does not
    listen); each stream picks its script when it first hears sound (``script_by_sound``: the
-   caller speaks first). The call is played through the contact flow with that stream as its
+   audio it heard is found on the call's tracks, since the transcriber opens a track's stream at
+   its first speech, not at the media's start). The call is played through the contact flow with that stream as its
    media (``MediaSource``: the stream ARN and first fragment the local GetMedia serves): the
    flow's Start media streaming succeeds and its asynchronous Invoke Lambda starts the real
    ``transcriber`` handler in the run's environment, with the flow's event, so partials and

@@ -36,7 +36,8 @@ Scripts attach to streams in order: ``script()`` queues them and each new stream
 one (a stream with none queued hears nothing and is counted as ``unscripted``). Streams started
 at once cannot be told apart by their order (the SDK opens a connection per stream and the first
 TLS handshake done wins): ``script_by_sound()`` queues a choice instead, made by the stream when
-its audio is first not silence, from that audio time (one call's two tracks: who speaks first). Faults are
+its audio is first not silence, from that audio time and the audio heard so far (``sim stream``
+finds it on the call's tracks: which track, and where on the media the stream began). Faults are
 scripted per stream: ``drop_after_ms`` closes the whole connection (no HTTP/2 GOAWAY, no end of
 stream) once that much audio has arrived; ``error_after_ms`` answers an exception message
 (``error_type``, e.g. ``BadRequestException``) and ends the stream. Both are counted in ``stats``.
