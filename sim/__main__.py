@@ -8,7 +8,7 @@ python -m sim capacity CURVE.csv [--json]     concurrency, provisioned-concurren
 python -m sim stream PATH... [--json OUT] [--speed X]
                                              calls through the streaming speech path: reply-ready
                                              with and without speculation, its waste and cost
-python -m sim leaks PATH... [--json OUT] [--dump DIR]
+python -m sim leaks PATH... [--json OUT] [--dump DIR] [--model-speed X]
                                              calls with caller data replayed; every sink scanned
                                              for the raw values
 """
@@ -290,7 +290,7 @@ def _leaks(args: argparse.Namespace) -> int:
     if not calls:
         print("NoCallsFoundError: no call files in " + " ".join(args.paths), file=sys.stderr)
         return 2
-    report, sinks = leaks(calls)
+    report, sinks = leaks(calls, model_speed=args.model_speed)
     print(format_leaks(report))
     if args.json:
         _write_json(args.json, {k: report[k] for k in ("raw_found", "sinks", "payment_tool")} | report)
@@ -305,6 +305,10 @@ def _add_leaks(commands: Any) -> None:
     leaks.add_argument("paths", nargs="+", help="call files or folders (events/calls)")
     leaks.add_argument("--json", help="also write the per-sink counts as JSON here")
     leaks.add_argument("--dump", help="write each sink's content to DIR/<sink>.txt (for an outside scan)")
+    leaks.add_argument(
+        "--model-speed", type=float, default=1.0,
+        help="divide the scripted model's delays (4 = four times faster: a busy machine's turns stay in time)",
+    )  # fmt: skip
     leaks.set_defaults(run=_leaks)
 
 

@@ -60,8 +60,14 @@ def _recorded(name: str) -> str:
     return re.sub(r"^\d{4}-", "", name)
 
 
-def leaks(calls: list[RecordedCall], log_level: str = "DEBUG") -> tuple[dict[str, Any], dict[str, list[str]]]:
+def leaks(
+    calls: list[RecordedCall], log_level: str = "DEBUG", model_speed: float = 1.0
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Replay ``calls`` on a fresh harness, collect every sink and scan it.
+
+    A turn that misses its deadline answers safely and calls no tool, so on a busy machine the
+    payment tool may not be reached: ``model_speed`` (``Harness``) shortens the scripted model's
+    delays to leave the turns room. The report lists such turns (``degraded_turns``).
 
     Returns:
         The report (``sim leaks --json``) and each sink's items (for ``--dump``).
@@ -71,7 +77,7 @@ def leaks(calls: list[RecordedCall], log_level: str = "DEBUG") -> tuple[dict[str
     from sim.html_report import render_html  # noqa: PLC0415
     from sim.replay import replay  # noqa: PLC0415
 
-    with Harness(log_level=log_level, model_scripts=model_scripts(calls)) as harness, captured_logs(log_level) as logs:
+    with Harness(log_level=log_level, model_scripts=model_scripts(calls), model_speed=model_speed) as harness, captured_logs(log_level) as logs:
         report = replay(harness, calls, load_envelope(stage=harness.stage))
         sinks = aws_sinks(harness, [c.contact_id for c in calls])
         sinks["logs"] = logs.getvalue().splitlines()
@@ -82,8 +88,19 @@ def leaks(calls: list[RecordedCall], log_level: str = "DEBUG") -> tuple[dict[str
     ordered = {name: sinks.get(name, []) for name in SINKS}
     scan = scan_sinks(LeakScanner(watched_values(calls)), ordered)
     result = {"raw_found": scan["raw_found"], "sinks": scan["sinks"], "payment_tool": payment,
-              "calls": len(calls), "values_watched": len(watched_values(calls)), "found": scan["found"]}  # fmt: skip
+              "calls": len(calls), "values_watched": len(watched_values(calls)), "found": scan["found"],
+              "degraded_turns": _degraded_turns(report)}  # fmt: skip
     return result, ordered
+
+
+def _degraded_turns(replayed: dict[str, Any]) -> list[str]:
+    """Each turn of the replay that degraded or missed its deadline, with why (no caller words)."""
+    return [
+        f"{call['call']} turn {turn['seq']}: {', '.join(turn.get('degraded_reasons') or ['deadline missed'])}"
+        for call in replayed.get("calls", [])
+        for turn in call.get("turns", [])
+        if turn.get("degraded") or not turn.get("deadline_met", True)
+    ]
 
 
 @contextlib.contextmanager
@@ -266,6 +283,8 @@ def format_leaks(report: dict[str, Any]) -> str:
         f"{payment['expected']} card payment call(s), other values {payment['received_other']}: "
         + ("exactly once each" if payment["exactly_once"] else "NOT exactly once")
     )
+    if report.get("degraded_turns"):
+        lines.append(f"turns that degraded (no tool is called on those): {'; '.join(report['degraded_turns'])}")
     if report["found"]:
         lines.append("found:")
         lines.extend(f"  {where}" for where in report["found"][: EXAMPLES * 3])

@@ -207,7 +207,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[st
 
     out = tmp_path_factory.mktemp("leaks")
     status = main(["leaks", str(CALLS / "16-card-payment-visa.json"), "--json", str(out / "leaks.json"),
-                   "--dump", str(out / "dump")])  # fmt: skip
+                   "--dump", str(out / "dump"), "--model-speed", "4"])  # fmt: skip
     yield status, json.loads((out / "leaks.json").read_text()), out / "dump"
 
 
@@ -241,6 +241,7 @@ def test_no_raw_value_reaches_any_sink_and_the_payment_tool_gets_the_card_once(
 ) -> None:
     status, report, _ = run
     assert {n: s["raw_found"] for n, s in report["sinks"].items() if s["raw_found"]} == {}, report["found"]
+    assert report["degraded_turns"] == []  # a degraded turn calls no tool: the next line would fail
     assert report["payment_tool"]["received_real_value"] == 1
     assert report["payment_tool"]["exactly_once"]
     assert status == 0
