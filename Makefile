@@ -82,6 +82,7 @@ figures: $(STAMP)
 	$(PY) bench/keep_figure.py router_overhead -- $(PY) bench/router_overhead.py
 	$(PY) bench/keep_figure.py router_eval -- $(PY) -m sim router-eval --json
 	$(PY) bench/keep_figure.py redaction -- $(PY) bench/redaction.py
+	$(PY) bench/keep_figure.py tool_gateways -- $(PY) bench/tool_gateways.py
 	$(PY) bench/render_figures.py
 
 # The streaming speech path, three runs at twice real time and one at real time (about 70 minutes;

@@ -31,6 +31,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "router_eval": ("the router against events/router/labelled.jsonl", "under-routing ≤ 3 %, over-routing ≤ 10 %"),
     "redaction": ("the redactor per utterance: labelled set, recorded calls, sensitive examples",
                   "p99 ≤ 1 ms per utterance"),
+    "tool_gateways": ("one get_balance call through each tool gateway (MCP, HTTP) to the sample servers on loopback, "
+                      "interleaved", "p50 a small share of the 700 ms tool-call budget (≤ 0.05)"),
     "stream_speed2": ("the recorded calls through the streaming speech path (`sim stream`), speculation off and on at "
                       "once, three runs at twice real time; ratios within each run, medians across the runs",
                       "model turns p50 speculative ≤ 0.7 × without; all turns p50 ≤ 0.8 × the fixed-timeout baseline "

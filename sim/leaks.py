@@ -77,7 +77,11 @@ def leaks(
     from sim.html_report import render_html  # noqa: PLC0415
     from sim.replay import replay  # noqa: PLC0415
 
-    with Harness(log_level=log_level, model_scripts=model_scripts(calls), model_speed=model_speed) as harness, captured_logs(log_level) as logs:
+    scripts = model_scripts(calls)
+    with (
+        Harness(log_level=log_level, model_scripts=scripts, model_speed=model_speed) as harness,
+        captured_logs(log_level) as logs,
+    ):
         report = replay(harness, calls, load_envelope(stage=harness.stage))
         sinks = aws_sinks(harness, [c.contact_id for c in calls])
         sinks["logs"] = logs.getvalue().splitlines()
