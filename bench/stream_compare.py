@@ -12,6 +12,12 @@ cannot carry it.
 Figures per run (from the report's ``totals``):
 
 - ``model_turn_ratio``: p50 reply-ready of the turns that reach a model, speculation / none;
+- ``model_turn_ceiling_ratio``: the same for a speculation no design on the finished utterance
+  can beat (``sim.stream.ceiling_reply_ready_ms``: it starts the instant the pause trigger can
+  fire, always hits and adds nothing to the baseline's work), over none: how far the target is
+  reachable at all;
+- ``all_turn_ceiling_ratio_to_fixed``: every turn at that ceiling (a rules turn keeps its
+  baseline) with the adaptive end of turn, over the fixed-timeout baseline;
 - ``all_turn_ratio_to_fixed``: p50 reply-ready of every turn with speculation and the adaptive end
   of turn, over the fixed-timeout baseline (no speculation, Lex's 600 ms end timeout on every
   turn: ``p50_reply_ready_ms_fixed_timeout``);
@@ -35,7 +41,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = (
     "model_turn_ratio",
+    "model_turn_ceiling_ratio",
     "all_turn_ratio_to_fixed",
+    "all_turn_ceiling_ratio_to_fixed",
     "all_turn_ratio",
     "false_cutoff_share",
     "wasted_share",
@@ -57,16 +65,22 @@ def run_figures(totals: dict[str, Any]) -> dict[str, Any]:
         "p50_model_turns_ms": {
             "baseline": totals.get("p50_reply_ready_ms_baseline_model_turns"),
             "speculative": totals.get("p50_reply_ready_ms_speculative_model_turns"),
+            "ceiling": totals.get("p50_reply_ready_ms_ceiling_model_turns"),
         },
         "p50_all_turns_ms": {
             "fixed_timeout": totals.get("p50_reply_ready_ms_fixed_timeout"),
             "baseline": totals.get("p50_reply_ready_ms_baseline"),
             "speculative": totals.get("p50_reply_ready_ms_speculative"),
+            "ceiling": totals.get("p50_reply_ready_ms_ceiling"),
         },
         "model_turn_ratio": ratio(
             "p50_reply_ready_ms_speculative_model_turns", "p50_reply_ready_ms_baseline_model_turns"
         ),
+        "model_turn_ceiling_ratio": ratio(
+            "p50_reply_ready_ms_ceiling_model_turns", "p50_reply_ready_ms_baseline_model_turns"
+        ),
         "all_turn_ratio_to_fixed": ratio("p50_reply_ready_ms_speculative", "p50_reply_ready_ms_fixed_timeout"),
+        "all_turn_ceiling_ratio_to_fixed": ratio("p50_reply_ready_ms_ceiling", "p50_reply_ready_ms_fixed_timeout"),
         "all_turn_ratio": ratio("p50_reply_ready_ms_speculative", "p50_reply_ready_ms_baseline"),
         "false_cutoffs": totals.get("false_cutoffs"),
         "false_cutoff_share": totals.get("false_cutoff_share"),

@@ -46,8 +46,12 @@ scripted model endpoint (its latencies divided by ``speed``), so a speculation s
 caller's pause has the same share of the pause at every speed. Times are reported on that clock:
 the interval from the end of speech to the invocation times ``speed``, and the handler's time as
 its compute (as measured) plus its waits on the paced models (its ``model`` and ``speculation``
-components) times ``speed``: ``simulated_handler_ms``. Exact at ``--speed 1``; above it, what a
-loaded machine adds inside those waits is scaled too, for both runs alike.
+components) times ``speed``: ``simulated_handler_ms``. A speculation's run is itself compute and
+model waits: a wait on it is paced only in the share of its run that waited on its models
+(``paced_share``), as its stored time is; scaling the whole wait charged the speculative run
+``speed`` times its DynamoDB writes and code, which the baseline's handler is not. Exact at
+``--speed 1``; above it, what a loaded machine adds inside the model waits is scaled too, for
+both runs alike.
 
 Speculation is counted from the store (``SPEC#`` items under the contact's partition, see
 ``speculation_counts``); cost from the stored turn usage and speculation usage priced by the
@@ -74,7 +78,9 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
+from chalicelib.domain.transcription import pause_before_speculating
 from chalicelib.domain.usage import Usage
+from chalicelib.settings import Settings
 from sim.calls import CallTurn, RecordedCall, RecordedCaller, recorded_contact
 from sim.connect_flow import Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
@@ -400,6 +406,21 @@ class SpeculationCounts:
     by_turn: tuple[tuple[int, str], ...] = ()  # (turn seq, "hit" | "miss")
     usage: tuple[Usage, ...] = ()
     made_for: tuple[dict[str, Any], ...] = ()  # each speculation: turn, words, state, used
+    # per turn seq, the share of its speculation's run spent waiting on the paced models (the
+    # one used, else the newest): ``paced_share``
+    paced_by_turn: tuple[tuple[int, float], ...] = ()
+
+
+def paced_share(speculation: Any) -> float:
+    """The share of a finished speculation's run (start to stored, wall clock) spent waiting on
+    the models, which are paced like the media; the rest is compute (DynamoDB, the handler's
+    own code), which takes its wall time at every speed. 1.0 when it cannot be told (no run)."""
+    run_ms = speculation.finished_at_ms - speculation.started_at_ms
+    work = speculation.work
+    if work is None or run_ms <= 0:
+        return 1.0
+    waited = sum(a.answer.total_ms for a in work.attempts if a.answer is not None)
+    return min(1.0, max(0.0, waited / run_ms))
 
 
 def speculation_counts(
@@ -427,17 +448,34 @@ def speculation_counts(
     def after_speech(x: Any, at_ms: int) -> float | None:  # simulated ms after the turn's end of speech
         return round((at_ms - ends[x.seq]) * speed, 1) if x.seq in ends and at_ms else None
 
+    def stored_after_speech(x: Any) -> float | None:
+        # Its start is paced (the media's pause triggers it); its run is compute at wall time
+        # and model waits at ``speed`` times theirs.
+        started = after_speech(x, x.started_at_ms)
+        if started is None or not x.finished_at_ms:
+            return None
+        run_ms = x.finished_at_ms - x.started_at_ms
+        return round(started + run_ms * (1 + (speed - 1) * paced_share(x)), 1)
+
     made_for = tuple(
         {"seq": x.seq, "transcript": x.transcript, "state": x.state.value, "tier": x.tier, "why": x.why,
          "used": not reason, "unused_because": reason, "started_after_speech_ms": after_speech(x, x.started_at_ms),
-         "stored_after_speech_ms": after_speech(x, x.finished_at_ms)}
+         "stored_after_speech_ms": stored_after_speech(x)}
         for x, reason in zip(made, reasons, strict=True)
     )  # fmt: skip
+    paced: dict[int, float] = {}
+    settled: set[int] = set()  # turns whose used speculation is found
+    for x, reason in zip(made, reasons, strict=True):  # in start order: the newest, unless one was used
+        if x.seq not in settled:
+            paced[x.seq] = paced_share(x)
+            if not reason:
+                settled.add(x.seq)
     declined = sum(1 for reason in reasons if reason == CALLER_DATA)
     wasted = sum(1 for reason in reasons if reason and reason != CALLER_DATA)
     worked = len(made) - declined
     return SpeculationCounts(made=worked, used=worked - wasted, wasted=wasted, declined=declined,
-                             by_turn=tuple(sorted(by_turn.items())), usage=usage, made_for=made_for)  # fmt: skip
+                             by_turn=tuple(sorted(by_turn.items())), usage=usage, made_for=made_for,
+                             paced_by_turn=tuple(sorted(paced.items())))  # fmt: skip
 
 
 def turn_usage(harness: Harness, contact_id: str) -> tuple[Usage, ...]:
@@ -535,6 +573,11 @@ def stream_run(
     if not transcriber.started:
         raise RuntimeError(f"{call.call}: the flow did not start the transcriber ({played.errors})")
     speed = options.speed
+    transcriber.join()
+    epoch0 = fakes.media.started_epoch_ms.get(arn)
+    ends = {t.seq: epoch0 + t.end_of_speech_ms / speed for t in planned} if epoch0 is not None else {}
+    speculation = speculation_counts(harness, contact_id, ends, speed)
+    outcomes, paced = dict(speculation.by_turn), dict(speculation.paced_by_turn)
     turns = []
     for caller_turn in played.turns:
         planned_turn, end_of_speech, cut_off = caller_turn.utterance.tag
@@ -543,7 +586,8 @@ def stream_run(
         invoked, returned = detail.get("invoked", end_of_speech), detail.get("returned", end_of_speech)
         fields = answer_fields(caller_turn.answer) if isinstance(caller_turn.answer, dict) else {}
         components = detail.get("components", {})
-        handler_ms = simulated_handler_ms((returned - invoked) * 1000, components, speed)
+        handler_ms = simulated_handler_ms((returned - invoked) * 1000, components, speed,
+                                          paced.get(planned_turn.seq, 1.0))  # fmt: skip
         answered = fields.get("turn", "")
         services = harness.services()
         record = (services.session_store.load_turn(contact_id, int(answered) - 1, services.clock.now_ms())
@@ -561,14 +605,8 @@ def stream_run(
             "action": fields.get("action", ""),
             "latency_ms": {k: round(v, 1) for k, v in components.items()},
             "reply": spoken_text(fields.get("prompt", "")),
+            "speculation": outcomes.get(planned_turn.seq, "none"),
         })  # fmt: skip
-    transcriber.join()
-    epoch0 = fakes.media.started_epoch_ms.get(arn)
-    ends = {t.seq: epoch0 + t.end_of_speech_ms / speed for t in planned} if epoch0 is not None else {}
-    speculation = speculation_counts(harness, contact_id, ends, speed)
-    outcomes = dict(speculation.by_turn)
-    for row in turns:
-        row["speculation"] = outcomes.get(row["seq"], "none")
     return {
         "contact_id": contact_id,
         "duration_s": round(media.duration_ms / 1000, 3),
@@ -586,11 +624,16 @@ def stream_run(
 PACED_COMPONENTS = ("model", "speculation")
 
 
-def simulated_handler_ms(wall_ms: float, components: dict[str, float], speed: float) -> float:
+def simulated_handler_ms(
+    wall_ms: float, components: dict[str, float], speed: float, speculation_paced: float = 1.0
+) -> float:
     """A handler's time on the simulated clock: its compute as measured, its waits on the paced
-    models (``PACED_COMPONENTS``) times ``speed``. Exact at speed 1; above it, what the machine
-    adds inside those waits is scaled too (both runs alike)."""
-    paced = sum(components.get(name, 0.0) for name in PACED_COMPONENTS)
+    models (``PACED_COMPONENTS``) times ``speed``. A wait on a speculation is paced only in the
+    share of the speculation's run that waited on its models (``speculation_paced``,
+    ``paced_share``): the rest of that run was compute, at wall time on every clock. Exact at
+    speed 1; above it, what the machine adds inside the model waits is scaled too (both runs
+    alike)."""
+    paced = components.get("model", 0.0) + speculation_paced * components.get("speculation", 0.0)
     return wall_ms + (speed - 1) * min(paced, wall_ms)
 
 
@@ -664,6 +707,7 @@ def stream_call(
         runs = {run: future.result() for run, future in started.items()}
     fakes.transcribe.clear_scripts()
     base, spec = runs["baseline"], runs["speculative"]
+    pause_ms = speculation_pause_ms(harness)
     prices: PriceBook = harness.services().prices
     duration_s = Decimal(str(spec["duration_s"]))
     transcribed = [spec["transcriber"]]  # the deployed system's: speculation on
@@ -698,6 +742,7 @@ def stream_call(
             ),
             "lex_delay_ms_baseline": b["lex_delay_ms"],
             "lex_delay_ms_speculative": s["lex_delay_ms"],
+            "reply_ready_ms_ceiling": ceiling_reply_ready_ms(b, pause_ms),
             "speculation": s["speculation"],
             "same_reply": b["reply"] == s["reply"],
         }
@@ -746,16 +791,42 @@ def stream_call(
     return report, added
 
 
+def speculation_pause_ms(harness: Harness) -> float:
+    """The pause that starts a speculation at Lex's default end timeout, as the stage's
+    transcriber is packaged with it."""
+    packaged = harness.function("transcriber").environment.get("SWITCHBOARD_SPECULATION_PAUSE_MS")
+    return float(packaged) if packaged else float(Settings.model_fields["speculation_pause_ms"].default)
+
+
+def ceiling_reply_ready_ms(baseline: dict[str, Any], pause_ms: float) -> float:
+    """The best reply-ready a speculation started in the caller's pause could give this turn:
+    for a turn that reaches a model, the speculation starts the moment the pause trigger can
+    fire (``pause_before_speculating`` after the end of speech: nothing lost to the media's
+    pieces or the partials' lag), always hits, and does the baseline handler's work with nothing
+    added (no store, no poll); the reply is ready when that work is done, and not before Lex
+    hands the turn over. A rules turn keeps its baseline: its work is the session's read and
+    conditional write, which cannot commit before the turn is final. A bound, not a forecast:
+    no speculation on the finished utterance beats it."""
+    if "model" not in (baseline.get("latency_ms") or {}):
+        return float(baseline["reply_ready_ms"])
+    pause = pause_before_speculating(pause_ms, baseline["lex_end_timeout_ms"])
+    speculated = max(baseline["lex_delay_ms"], pause + baseline["handler_ms"])
+    return round(min(baseline["reply_ready_ms"], speculated), 1)
+
+
 def _model_turn_medians(rows: list[dict[str, Any]]) -> dict[str, Any]:
     model_rows = [r for r in rows if "model" in (r.get("latency_ms_baseline") or {})]
     base = _median([r["reply_ready_ms_baseline"] for r in model_rows])
     spec = _median([r["reply_ready_ms_speculative"] for r in model_rows])
+    ceiling = _median([r["reply_ready_ms_ceiling"] for r in model_rows])
     every_base = _median([r["reply_ready_ms_baseline"] for r in rows])
     every_spec = _median([r["reply_ready_ms_speculative"] for r in rows])
     return {
         "model_turns": len(model_rows),
         "p50_reply_ready_ms_baseline_model_turns": base,
         "p50_reply_ready_ms_speculative_model_turns": spec,
+        # What no speculation on the finished utterance beats (``ceiling_reply_ready_ms``).
+        "p50_reply_ready_ms_ceiling_model_turns": ceiling,
         "p50_cut_model_turns": round(1 - spec / base, 4) if base and spec is not None else None,
         "p50_cut_all_turns": round(1 - every_spec / every_base, 4) if every_base and every_spec is not None else None,
     }
@@ -791,6 +862,7 @@ def stream(harness: Harness, calls: list[RecordedCall], options: StreamOptions) 
         "p50_reply_ready_ms_baseline": _median([r["reply_ready_ms_baseline"] for r in rows]),
         "p50_reply_ready_ms_speculative": _median([r["reply_ready_ms_speculative"] for r in rows]),
         "p50_reply_ready_ms_fixed_timeout": _median([r["reply_ready_ms_fixed_timeout"] for r in rows]),
+        "p50_reply_ready_ms_ceiling": _median([r["reply_ready_ms_ceiling"] for r in rows]),
         "p95_reply_ready_ms_baseline": _p95([r["reply_ready_ms_baseline"] for r in rows]),
         "p95_reply_ready_ms_speculative": _p95([r["reply_ready_ms_speculative"] for r in rows]),
         # The turns a speculation can shorten: those that reach a model. A rules turn answers in

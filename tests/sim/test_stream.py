@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.data_files import load_end_of_turn
-from sim.stream import LEX_END_OF_UTTERANCE_MS, media_offset_ms
+from sim.stream import LEX_END_OF_UTTERANCE_MS, ceiling_reply_ready_ms, media_offset_ms
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.embedded_aws
@@ -108,6 +108,8 @@ def test_reply_ready_is_measured_from_the_end_of_the_callers_speech(report: dict
                 assert ready > 0
                 assert ready == pytest.approx(row[f"lex_delay_ms_{run}"] + row[f"handler_ms_{run}"], abs=1)
             assert row["speculation"] in ("hit", "miss", "none")
+            # The ceiling never loses to the baseline, and never answers before Lex hands over.
+            assert row["lex_delay_ms_baseline"] - 1 <= row["reply_ready_ms_ceiling"] <= row["reply_ready_ms_baseline"]
 
 
 def test_a_stream_opened_mid_call_is_placed_on_its_track_by_what_it_heard() -> None:
@@ -118,3 +120,25 @@ def test_a_stream_opened_mid_call_is_placed_on_its_track_by_what_it_heard() -> N
     resumed = audio[17_440:29_000]  # opened inside the first sound: the same sound after is not it
     assert media_offset_ms(resumed, sound_ms=0.0, audio=audio) == 1_090
     assert media_offset_ms(bytes(range(1, 255)) * 8, sound_ms=0.0, audio=audio) is None
+
+
+@pytest.mark.parametrize(
+    ("end_timeout_ms", "handler_ms", "ceiling_ms"),
+    [
+        (600, 800.0, 960.0),  # starts 160 ms after the speech, 800 ms of work: ready after Lex hands over
+        (600, 300.0, 604.0),  # the work is done inside Lex's wait: ready when Lex hands the turn over
+        (1400, 1200.0, 1573.3),  # a long number: the pause scales with Lex's wait (373.3 ms)
+        (400, 50.0, 404.0),  # a yes/no answer: the pause stays at its floor (160 ms)
+    ],
+)
+def test_the_ceiling_of_a_model_turn_starts_at_the_pause_trigger_and_adds_nothing_to_its_work(
+    end_timeout_ms: int, handler_ms: float, ceiling_ms: float
+) -> None:
+    baseline = {"lex_end_timeout_ms": end_timeout_ms, "lex_delay_ms": end_timeout_ms + 4.0, "handler_ms": handler_ms,
+                "reply_ready_ms": end_timeout_ms + 4.0 + handler_ms,
+                "latency_ms": {"state_read": 10.0, "model": handler_ms - 40, "state_write": 20.0}}  # fmt: skip
+    assert ceiling_reply_ready_ms(baseline, 160) == pytest.approx(ceiling_ms, abs=0.1)
+    assert ceiling_reply_ready_ms(baseline, 160) <= baseline["reply_ready_ms"]
+    # A rules turn's work is its session read and conditional write: after the turn is final.
+    rules = baseline | {"latency_ms": {"state_read": 10.0, "routing": 0.1, "state_write": 20.0}}
+    assert ceiling_reply_ready_ms(rules, 160) == rules["reply_ready_ms"]

@@ -31,6 +31,26 @@ def test_above_speed_one_only_the_waits_on_the_paced_models_are_stretched() -> N
     assert set(PACED_COMPONENTS) == {"model", "speculation"}
 
 
+def test_a_wait_on_a_speculation_is_paced_only_in_the_share_its_run_waited_on_models() -> None:
+    # 300 ms waiting on a speculation whose run was three quarters model waits: 225 ms paced.
+    assert simulated_handler_ms(400.0, {"speculation": 300.0}, 2.0, 0.75) == 625.0
+    assert simulated_handler_ms(400.0, {"speculation": 300.0}, 1.0, 0.75) == 400.0  # exact at speed 1
+
+
+def test_the_paced_share_of_a_speculation_is_its_model_waits_over_its_run() -> None:
+    from chalicelib.domain.escalation import Attempt
+    from chalicelib.domain.model import ModelAnswer
+    from chalicelib.domain.model_replies import ModelRun
+    from chalicelib.domain.speculation import Speculation, SpeculationState
+    from sim.stream import paced_share
+
+    answers = [Attempt(1, "ok", ModelAnswer("m", "a", total_ms=450.0)), Attempt(1, "timeout")]
+    ran = Speculation("c", 2, "hi", SpeculationState.READY, 1, started_at_ms=1_000, work=ModelRun(tuple(answers), ""),
+                      finished_at_ms=1_600)  # fmt: skip
+    assert paced_share(ran) == 0.75
+    assert paced_share(Speculation("c", 2, "hi", SpeculationState.ABANDONED, 1, started_at_ms=1_000)) == 1.0
+
+
 def test_a_component_longer_than_the_handler_is_capped_at_it() -> None:
     assert simulated_handler_ms(100.0, {"model": 150.0}, 2.0) == 200.0
 
