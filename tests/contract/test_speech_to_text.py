@@ -310,3 +310,35 @@ def test_the_stand_in_refuses_a_language_transcribe_streaming_does_not_take(endp
     with pytest.raises(SpeechToTextUnavailableError):
         asyncio.run(run())
     assert endpoint.stats.rejected == 1
+
+
+def test_awscrt_waits_for_audio_between_pieces_instead_of_spinning(
+    endpoint: LocalTranscribeStreaming, stt: TranscribeStreamingSpeechToText, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's own body answers "nothing yet" at once and awscrt asks again at once: about
+    90,000 reads and a whole core for 2 s of audio fed in real time (``audio_body``'s docstring).
+    The adapter's body makes awscrt wait for audio: a few hundred reads."""
+    from chalicelib.adapters.speech import audio_body
+
+    bodies: list[audio_body.WaitingAudioBody] = []
+
+    class Counted(audio_body.WaitingAudioBody):
+        reads = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            Counted.reads += 1
+            return super().read(size)
+
+    def made() -> audio_body.WaitingAudioBody:
+        bodies.append(Counted())
+        return bodies[-1]
+
+    monkeypatch.setattr(audio_body, "WaitingAudioBody", made)
+
+    async def run() -> list[TranscriptResult]:
+        audio = silence(1000, chunk_ms=100, pause_s=0.1)  # 1 s of audio, in real time
+        return [r async for r in stt.transcribe("AUDIO_FROM_CUSTOMER", audio, "en-US")]
+
+    asyncio.run(run())
+    assert len(bodies) == 1
+    assert Counted.reads < 2_000  # the SDK's body: tens of thousands in the same second

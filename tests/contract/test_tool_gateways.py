@@ -289,43 +289,35 @@ def test_the_servers_leave_no_thread_or_port_behind() -> None:
             probe.connect(("127.0.0.1", port))
 
 
-def test_the_mcp_gateway_builds_one_tls_context_for_all_its_calls(
-    servers: SampleToolServers, monkeypatch: pytest.MonkeyPatch
+def _counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[object]:
+    """Each object ``module.name`` builds from now on (the real one, counted)."""
+    built: list[object] = []
+    real = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(module, name, counted)
+    return built
+
+
+@pytest.mark.parametrize("transport", ["mcp", "http"])
+def test_a_gateway_builds_its_tls_context_or_client_once_for_all_its_calls(
+    transport: str, servers: SampleToolServers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A TLS context per call costs tens of milliseconds (``bench/tool_gateways.py`` times a call)."""
+    """A TLS context or a client per call costs tens of milliseconds (``bench/tool_gateways.py``
+    times a call)."""
+    import httpx
     import httpx2
 
-    built: list[object] = []
-    real = httpx2.create_ssl_context
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        built.append(real(*args, **kwargs))
-        return built[-1]
-
-    monkeypatch.setattr(httpx2, "create_ssl_context", counted)
-    gateway = McpToolGateway(servers.mcp_url)
-    try:
-        for _ in range(5):
-            call(gateway, "get_balance", {"account_id": "acc-448129"})
-    finally:
-        gateway.close()
-    assert len(built) == 1
-
-
-def test_the_http_gateway_keeps_one_client_for_all_its_calls(
-    servers: SampleToolServers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import httpx
-
-    built: list[object] = []
-    real = httpx.Client
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        built.append(real(*args, **kwargs))
-        return built[-1]
-
-    monkeypatch.setattr(httpx, "Client", counted)
-    gateway = HttpToolGateway(servers.http_url, ROUTES)
+    gateway: Gateway
+    if transport == "mcp":
+        built = _counted(monkeypatch, httpx2, "create_ssl_context")
+        gateway = McpToolGateway(servers.mcp_url)
+    else:
+        built = _counted(monkeypatch, httpx, "Client")
+        gateway = HttpToolGateway(servers.http_url, ROUTES)
     try:
         for _ in range(5):
             call(gateway, "get_balance", {"account_id": "acc-448129"})

@@ -53,6 +53,10 @@ for any other the stream is started without it, since Transcribe would refuse th
 language is the call's, so a stage that turns it on may still stream a call in such a language,
 and logs ``pii_language_unsupported`` for it.
 
+The request body: the SDK's own spins awscrt's event-loop thread between pieces of audio (a
+core per stream); each client this adapter makes builds its requests with
+``audio_body.WaitingAudioBody`` instead, which waits for audio (``audio_body`` says why and how).
+
 Replacement: ``amazon-transcribe`` is deprecated upstream in favour of
 ``aws-sdk-transcribe-streaming``, which needs Python 3.12; when the runtime moves, this module is
 the one thing to replace (the port and its contract tests stay).
@@ -67,6 +71,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.speech.audio_body import waiting_body_serializer
 from chalicelib.domain.speech import SAMPLE_RATE_HZ, Track, TranscriptResult
 from chalicelib.errors import ConfigurationInvalidError, SpeechToTextUnavailableError
 from chalicelib.observability import logger
@@ -307,6 +312,7 @@ def _new_client(region: str, endpoint_url: str | None, credentials: AwsCredentia
             else None
         ),
     )
+    client._serializer = waiting_body_serializer()  # no busy loop between pieces of audio: audio_body.py
     if ca_file is not None:
         client._session_manager = _session_manager_trusting(ca_file)  # see the module docstring
     return client
