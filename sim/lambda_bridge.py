@@ -69,7 +69,10 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
         error = {"errorType": "ResourceNotFoundException", "errorMessage": f"no handler for {self.function_name}"}
         return json.dumps(error), True, ""
     payload = event if isinstance(event, dict) else json.loads(event or "{}")
-    context = LambdaContext(self.function_name, memory_size=int(self.memory_size or 512), max_runtime_ms=60_000)
+    # The function's own timeout, as Lambda gives it: the transcriber stops 60 s before its end
+    # and re-invokes itself, so a shorter one made every in-process continuation continue at once.
+    timeout_ms = int(self.timeout or 60) * 1000
+    context = LambdaContext(self.function_name, memory_size=int(self.memory_size or 512), max_runtime_ms=timeout_ms)
     try:
         result = handler(payload, context)
     except Exception as exc:  # noqa: BLE001 - becomes the function error, as the Lambda runtime does

@@ -9,7 +9,7 @@ what the flow leaves out is taken from ``Details.ContactData`` (``MediaStreams.C
 ``ContactId``, ``LanguageCode``). The sample's own trigger sends those names at the top level,
 which is accepted too. A continuation is that flat event plus ``position`` (the checkpoint to
 resume at) and ``attempt`` (consecutive retries after a failure; a continuation for time resets
-it).
+it when the run got somewhere: ``next_event``).
 """
 
 from __future__ import annotations
@@ -55,10 +55,16 @@ class TranscriberInvocation(BaseModel):
         return MediaPosition(self.start_fragment_number)
 
     def next_event(self, outcome: TranscriptionOutcome) -> dict[str, Any] | None:
-        """The event to re-invoke with, or None (the stream ended, failed, or kept failing)."""
-        if outcome.outcome == "continue":
+        """The event to re-invoke with, or None (the stream ended, failed, or kept failing).
+
+        A continuation for time resets ``attempt`` only when the run moved the checkpoint on: one
+        that stopped where it started (its invocation had less time left than ``stop_before_ms``
+        from the start: a function timeout configured under it) counts as a retry, so a run that
+        cannot make progress re-invokes at most ``MAX_RETRIES`` times instead of for ever."""
+        progressed = outcome.checkpoint != self.start
+        if outcome.outcome == "continue" and progressed:
             attempt = 0
-        elif outcome.outcome == "retry" and self.attempt < MAX_RETRIES:
+        elif outcome.outcome in ("continue", "retry") and self.attempt < MAX_RETRIES:
             attempt = self.attempt + 1
         else:
             return None

@@ -84,6 +84,18 @@ def test_continue_carries_the_checkpoint_and_resets_the_attempts() -> None:
     assert follow_up["streamARN"] == SAMPLE["streamARN"]
 
 
+def test_a_continuation_that_got_nowhere_counts_as_a_retry_and_the_chain_ends() -> None:
+    """A function timeout under ``stop_before_ms`` makes every run continue at once from where it
+    started: without the count, the transcriber would re-invoke itself for ever."""
+    event: dict[str, Any] | None = dict(SAMPLE)
+    invocations = 0
+    while event is not None and invocations < 100:
+        invocation = parse_transcriber_event(event)
+        invocations += 1
+        event = invocation.next_event(TranscriptionOutcome("continue", invocation.start))
+    assert invocations == MAX_RETRIES + 1
+
+
 def test_retries_are_counted_and_given_up_after_the_limit() -> None:
     retry = TranscriptionOutcome("retry", MediaPosition("917", 4200))
     assert parse_transcriber_event(SAMPLE).next_event(retry)["attempt"] == 1  # type: ignore[index]
