@@ -80,7 +80,6 @@ from typing import Any
 from chalicelib.domain.ledger import PriceBook, cost_by_component, per_minute, total
 from chalicelib.domain.transcription import pause_before_speculating
 from chalicelib.domain.usage import Usage
-from chalicelib.settings import Settings
 from sim.calls import CallTurn, RecordedCall, RecordedCaller, recorded_contact
 from sim.connect_flow import Invoker, LambdaCall, LambdaResult, Listen, MediaSource, Utterance
 from sim.connect_instance import TURN_PATHS, harness_invoker, simulated_connect
@@ -707,8 +706,9 @@ def stream_call(
         runs = {run: future.result() for run, future in started.items()}
     fakes.transcribe.clear_scripts()
     base, spec = runs["baseline"], runs["speculative"]
-    pause_ms = speculation_pause_ms(harness)
-    prices: PriceBook = harness.services().prices
+    services = harness.services()
+    pause_ms = services.settings.speculation_pause_ms  # the stage's, as the transcriber is packaged
+    prices: PriceBook = services.prices
     duration_s = Decimal(str(spec["duration_s"]))
     transcribed = [spec["transcriber"]]  # the deployed system's: speculation on
     memory_mb = harness.function("transcriber").memory_mb
@@ -789,13 +789,6 @@ def stream_call(
         },
     }
     return report, added
-
-
-def speculation_pause_ms(harness: Harness) -> float:
-    """The pause that starts a speculation at Lex's default end timeout, as the stage's
-    transcriber is packaged with it."""
-    packaged = harness.function("transcriber").environment.get("SWITCHBOARD_SPECULATION_PAUSE_MS")
-    return float(packaged) if packaged else float(Settings.model_fields["speculation_pause_ms"].default)
 
 
 def ceiling_reply_ready_ms(baseline: dict[str, Any], pause_ms: float) -> float:
